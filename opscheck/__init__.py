@@ -1,0 +1,32 @@
+"""opscheck: the plugin core of RoleRabbit's operations verification suite.
+
+Public API for checks and remediations:
+
+- `check(...)` declares a check (catalogue entry + markers) on a test function;
+- `fail(...)` / `verdict(...)` end a check with a Finding;
+- `RemediationSpec` names a remediation fixture; the fixture returns a `Planner` that turns
+  a Finding into a `Plan` of `Action`s;
+- `DependencyUnavailable` is what clients raise when a service cannot be reached in time.
+"""
+
+from opscheck.catalogue import CheckSpec, RemediationSpec, check
+from opscheck.findings import CheckFailure, DependencyUnavailable, Finding, fail, verdict
+from opscheck.remediation import Action, Plan, Planner
+from opscheck.sections import Severity
+from opscheck.snapshots import SnapshotStore
+
+__all__ = [
+    "Action",
+    "CheckFailure",
+    "CheckSpec",
+    "DependencyUnavailable",
+    "Finding",
+    "Plan",
+    "Planner",
+    "RemediationSpec",
+    "Severity",
+    "SnapshotStore",
+    "check",
+    "fail",
+    "verdict",
+]

@@ -1,0 +1,21 @@
+"""Loads the plugin core, the shared client fixtures and every remediation fixture.
+
+Modules under fixtures/ and remediations/ are discovered, so adding one needs no edit here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_ROOT = Path(__file__).parent
+
+
+def _modules(package: str) -> list[str]:
+    return sorted(
+        f"{package}.{path.stem}"
+        for path in (_ROOT / package).glob("*.py")
+        if not path.name.startswith("_")
+    )
+
+
+pytest_plugins = ["opscheck.plugin", *_modules("fixtures"), *_modules("remediations")]

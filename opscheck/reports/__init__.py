@@ -1,0 +1,1 @@
+"""Report writers, one class per format; they run only on the xdist controller."""

@@ -1,0 +1,42 @@
+"""The terminal summary: failing checks grouped by severity, with the Quick Reference."""
+
+from __future__ import annotations
+
+import pytest
+
+from opscheck.reports.records import RecordCollector
+from opscheck.sections import SECTIONS, Severity
+
+BAD = ("failed", "error")
+
+
+class TerminalSummary:
+    def __init__(self, collector: RecordCollector, environment: str) -> None:
+        self.collector = collector
+        self.environment = environment
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        records = list(self.collector.records.values())
+        if not records:
+            return
+        tr = terminalreporter
+        tr.write_sep("=", f"runbook summary (profile {self.environment})")
+        failing = [r for r in records if r.status in BAD]
+        fixed = [r for r in records if r.status == "fixed"]
+        if not failing:
+            tr.write_line(f"all {len(records)} checks healthy"
+                          + (f" ({len(fixed)} after --fix)" if fixed else ""), green=True)
+        for level in Severity:
+            group = [r for r in failing if r.severity == level.value]
+            if not group:
+                continue
+            tr.write_line(f"{level.value.upper()} ({len(group)})", red=True, bold=True)
+            for record in sorted(group, key=lambda r: r.check_id):
+                section = SECTIONS.get(record.section)
+                ref = f" — {section.title}: respond {section.response}, escalate " \
+                      f"{section.escalation}" if section else ""
+                tr.write_line(f"  {record.check_id} {record.title}{ref}")
+                if record.message:
+                    tr.write_line(f"      {record.message}")
+        for record in sorted(fixed, key=lambda r: r.check_id):
+            tr.write_line(f"FIXED {record.check_id} {record.title} ({record.fix})", green=True)
