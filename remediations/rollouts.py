@@ -1,0 +1,122 @@
+"""Kubernetes actions shared by every section's remediations, each as kubectl would do it.
+
+`rollout restart` (the restartedAt template annotation), `scale` (the /scale subresource),
+`set env` (a strategic merge patch keyed by container and env name) and a bounded wait for
+a rollout to complete, as `kubectl rollout status` judges it. Each builder returns an
+Action whose command is the exact API call, so a dry run prints what would be sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from fixtures.kubernetes import Kube, Obj
+from opscheck import Action
+
+STRATEGIC = "application/strategic-merge-patch+json"
+MERGE = "application/merge-patch+json"
+
+
+def deployment_path(namespace: str, name: str) -> str:
+    return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+
+
+def patch_action(
+    kube: Kube, path: str, patch: Mapping[str, Any], *, kind: str = STRATEGIC, summary: str
+) -> Action:
+    body = json.dumps(patch, sort_keys=True)
+    return Action(
+        "kubernetes",
+        f"PATCH {path} ({kind.split('/')[1]}) {body}   # {summary}",
+        lambda: kube.call("PATCH", path, body=dict(patch), content_type=kind) and None,
+        {"path": path, "patch": dict(patch)},
+    )
+
+
+def rollout_restart(kube: Kube, namespace: str, name: str) -> Action:
+    """`kubectl rollout restart deployment/NAME`: a new restartedAt template annotation."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    patch = {
+        "spec": {
+            "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}
+        }
+    }
+    return patch_action(
+        kube,
+        deployment_path(namespace, name),
+        patch,
+        summary=f"kubectl rollout restart deployment/{name} -n {namespace}",
+    )
+
+
+def scale(kube: Kube, namespace: str, name: str, replicas: int) -> Action:
+    """`kubectl scale deployment/NAME --replicas=N` through the /scale subresource."""
+    path = deployment_path(namespace, name) + "/scale"
+    return patch_action(
+        kube,
+        path,
+        {"spec": {"replicas": replicas}},
+        kind=MERGE,
+        summary=f"kubectl scale deployment/{name} --replicas={replicas} -n {namespace}",
+    )
+
+
+def set_env(
+    kube: Kube, namespace: str, name: str, container: str, values: Mapping[str, str]
+) -> Action:
+    """`kubectl set env deployment/NAME K=V`: other containers and variables are kept."""
+    env = [{"name": k, "value": v} for k, v in values.items()]
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}}}
+    pairs = " ".join(f"{k}={v}" for k, v in values.items())
+    return patch_action(
+        kube,
+        deployment_path(namespace, name),
+        patch,
+        summary=f"kubectl set env deployment/{name} {pairs} -n {namespace}",
+    )
+
+
+def rollout_state(deployment: Obj) -> tuple[bool, str]:
+    """Whether a rollout is complete, and why not, the way `kubectl rollout status` says."""
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    meta = deployment.get("metadata") or {}
+    desired = spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False, "waiting for the deployment spec update to be observed"
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "Progressing"
+            and condition.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            return False, f"exceeded its progress deadline: {condition.get('message', '')}"
+    updated = status.get("updatedReplicas", 0)
+    if updated < desired:
+        return False, f"{updated} of {desired} updated replicas are available"
+    total = status.get("replicas", 0)
+    if total > updated:
+        return False, f"{total - updated} old replicas are pending termination"
+    available = status.get("availableReplicas", 0)
+    if available < updated:
+        return False, f"{available} of {updated} updated replicas are available"
+    return True, f"successfully rolled out ({available}/{desired} available)"
+
+
+def wait_for_rollout(
+    kube: Kube, namespace: str, name: str, timeout_s: float, interval_s: float = 0.5
+) -> str:
+    """Poll the deployment until its rollout completes; TimeoutError says where it stuck."""
+    deadline = time.monotonic() + timeout_s
+    path = deployment_path(namespace, name)
+    while True:
+        done, why = rollout_state(kube.call("GET", path))
+        if done:
+            return why
+        if "progress deadline" in why or time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"deployment/{name} rollout not complete after {timeout_s:g}s: {why}"
+            )
+        time.sleep(interval_s)
