@@ -1,0 +1,80 @@
+"""The emulated cluster: every piece of state, in one object passed around.
+
+The HTTP layer, the controllers, the kubelet simulation and the hooks all
+work on a :class:`Cluster`; nothing is process-global, so several emulators
+can run in one process (tests) and :meth:`Cluster.reset` really starts over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lab.k8s.events import EventRecorder
+from lab.k8s.faults import Faults
+from lab.k8s.logs import PodLogs
+from lab.k8s.registry import ImageRegistry
+from lab.k8s.resources import DEPLOYMENTS, REPLICASETS
+from lab.k8s.stats import RequestStats
+from lab.k8s.store import Store
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class Settings:
+    token: str | None = None
+    api_log_file: str | None = None
+    seed: str = "rolerabbit"
+    pod_startup_seconds: float = 0.5
+    # How often an idle watch sends a BOOKMARK when the client allows them.
+    bookmark_seconds: float = 1.0
+    # How often a crash-looping container restarts (seconds).
+    crash_interval_seconds: float = 1.0
+    # Time between ErrImagePull and ImagePullBackOff.
+    image_backoff_seconds: float = 1.0
+
+
+class Cluster:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store()
+        self.recorder = EventRecorder(self.store)
+        self.faults = Faults()
+        self.registry = ImageRegistry()
+        self.logs = PodLogs()
+        self.stats = RequestStats()
+
+    @property
+    def lock(self) -> Any:
+        return self.store.lock
+
+    def owner(self, obj: Obj, kind: str) -> str | None:
+        """Name of the controlling owner of the given kind, if any."""
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == kind and ref.get("controller", True):
+                return str(ref.get("name"))
+        return None
+
+    def deployment_of(self, pod: Obj) -> str | None:
+        """The deployment a pod belongs to, through its replica set."""
+        rs_name = self.owner(pod, "ReplicaSet")
+        if rs_name is None:
+            return None
+        rs = self.store.get(REPLICASETS.bucket, pod["metadata"].get("namespace", ""), rs_name)
+        return None if rs is None else self.owner(rs, "Deployment")
+
+    def newest_replicaset(self, namespace: str, deployment: str) -> Obj | None:
+        owned = [
+            rs
+            for rs in self.store.items(REPLICASETS.bucket, namespace)
+            if self.owner(rs, "Deployment") == deployment
+        ]
+        if not owned or self.store.get(DEPLOYMENTS.bucket, namespace, deployment) is None:
+            return None
+        return max(
+            owned,
+            key=lambda rs: int(
+                rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "0")
+            ),
+        )

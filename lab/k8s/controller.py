@@ -1,0 +1,99 @@
+"""The background "just enough controller" loop.
+
+Every ``interval`` seconds, holding the store lock, it runs the deployment
+controller, the replica set controller, the kubelet simulation and the
+endpoints controller, in that order, from one snapshot of pods indexed by
+owner (no per-object lookups).  It also owns the API log file tail.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from lab.k8s.cluster import Cluster
+from lab.k8s.deployments import DeploymentController
+from lab.k8s.endpoints import reconcile_endpoints
+from lab.k8s.kubelet import Kubelet
+from lab.k8s.logs import API_APP_LABEL, ApiLogTail
+from lab.k8s.replicasets import pod_ready, reconcile_replicaset
+from lab.k8s.resources import DEPLOYMENTS, PODS, REPLICASETS
+
+Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+def pods_by_owner(pods: list[Obj]) -> dict[str, list[Obj]]:
+    index: dict[str, list[Obj]] = {}
+    for pod in pods:
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            index.setdefault(ref.get("uid", ""), []).append(pod)
+    return index
+
+
+class Controller:
+    def __init__(self, cluster: Cluster, interval: float = 0.1) -> None:
+        self.cluster = cluster
+        self.interval = interval
+        self.deployments = DeploymentController(cluster)
+        self.kubelet = Kubelet(cluster)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="k8s-controller", daemon=True)
+        self._tail: ApiLogTail | None = None
+
+    def start(self) -> None:
+        if self.cluster.settings.api_log_file:
+            self._tail = ApiLogTail(
+                self.cluster.settings.api_log_file, self.cluster.logs, self.ready_api_pods
+            )
+            self._tail.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        if self._tail is not None:
+            self._tail.stop()
+
+    def reset(self) -> None:
+        with self.cluster.lock:
+            self.deployments.reset()
+            self.kubelet.reset()
+
+    def ready_api_pods(self) -> list[tuple[str, str, str]]:
+        with self.cluster.lock:
+            targets = []
+            for pod in self.cluster.store.items(PODS.bucket):
+                if (pod["metadata"].get("labels") or {}).get("app") == API_APP_LABEL and pod_ready(
+                    pod
+                ):
+                    container = ((pod.get("spec") or {}).get("containers") or [{}])[0].get(
+                        "name", ""
+                    )
+                    targets.append(
+                        (pod["metadata"]["namespace"], pod["metadata"]["name"], str(container))
+                    )
+            return targets
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # keep the cluster alive; a bad object must not stop every controller
+                log.exception("controller tick failed")
+
+    def tick(self) -> None:
+        store = self.cluster.store
+        with store.lock:
+            by_owner = pods_by_owner(store.items(PODS.bucket))
+            for deployment in store.items(DEPLOYMENTS.bucket):
+                namespace = deployment["metadata"]["namespace"]
+                self.deployments.reconcile(
+                    deployment, store.items(REPLICASETS.bucket, namespace), by_owner
+                )
+            for rs in store.items(REPLICASETS.bucket):
+                reconcile_replicaset(self.cluster, rs, by_owner.get(rs["metadata"]["uid"], []))
+            self.kubelet.tick(store.items(PODS.bucket))
+            reconcile_endpoints(self.cluster)

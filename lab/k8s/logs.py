@@ -1,0 +1,132 @@
+"""Pod logs: one bounded ring buffer of timestamped lines per container.
+
+Lines come from the kubelet simulation (start-up banners, crash messages),
+from hooks, and, for pods labelled ``app=rolerabbit-api``, from the lab API
+service's JSON log file, which :class:`ApiLogTail` follows and deals out
+round-robin to the Ready API pods.  :func:`render` applies the query options
+of ``GET .../pods/{name}/log``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from lab.k8s import meta
+
+Line = tuple[datetime, str]
+API_APP_LABEL = "rolerabbit-api"
+
+
+class PodLogs:
+    def __init__(self, max_lines: int = 2000) -> None:
+        self._lock = threading.Lock()
+        self._buffers: dict[tuple[str, str, str], deque[Line]] = {}
+        self._max_lines = max_lines
+
+    def append(self, namespace: str, pod: str, container: str, text: str) -> None:
+        with self._lock:
+            buffer = self._buffers.setdefault(
+                (namespace, pod, container), deque(maxlen=self._max_lines)
+            )
+            buffer.append((meta.now(), text.rstrip("\n")))
+
+    def lines(self, namespace: str, pod: str, container: str) -> list[Line]:
+        with self._lock:
+            return list(self._buffers.get((namespace, pod, container), ()))
+
+    def forget(self, namespace: str, pod: str) -> None:
+        with self._lock:
+            for key in [k for k in self._buffers if k[:2] == (namespace, pod)]:
+                del self._buffers[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._buffers.clear()
+
+
+def render(lines: list[Line], params: dict[str, str]) -> str:
+    """Apply ``sinceSeconds``, ``sinceTime``, ``tailLines`` and ``timestamps``."""
+    since = params.get("sinceSeconds")
+    if since:
+        cutoff = meta.now() - timedelta(seconds=float(since))
+        lines = [line for line in lines if line[0] >= cutoff]
+    since_time = meta.parse_time(params.get("sinceTime"))
+    if since_time:
+        lines = [line for line in lines if line[0] >= since_time]
+    tail = params.get("tailLines")
+    if tail:
+        count = int(tail)
+        lines = lines[-count:] if count > 0 else []
+    limit = params.get("limitBytes")
+    stamped = params.get("timestamps") in ("true", "1")
+    text = "".join(
+        (f"{moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} {line}\n" if stamped else f"{line}\n")
+        for moment, line in lines
+    )
+    return text[: int(limit)] if limit else text
+
+
+class ApiLogTail:
+    """Follow the lab API service's log file and spread new lines over Ready API pods."""
+
+    def __init__(
+        self,
+        path: str,
+        logs: PodLogs,
+        ready_api_pods: Callable[[], list[tuple[str, str, str]]],
+        interval: float = 0.2,
+    ) -> None:
+        self._path = path
+        self._logs = logs
+        self._ready_api_pods = ready_api_pods
+        self._interval = interval
+        self._offset = 0
+        self._turn = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="k8s-api-log-tail", daemon=True)
+
+    def start(self) -> None:
+        # Start at the end: earlier lines belong to pods that no longer exist.
+        try:
+            self._offset = os.path.getsize(self._path)
+        except OSError:
+            self._offset = 0
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.poll()
+
+    def poll(self) -> None:
+        try:
+            size = os.path.getsize(self._path)
+        except OSError:
+            return
+        if size < self._offset:  # truncated or rotated
+            self._offset = 0
+        if size == self._offset:
+            return
+        with open(self._path, "rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read(size - self._offset)
+        complete, _, _ = chunk.rpartition(b"\n")
+        if not complete:
+            return
+        self._offset += len(complete) + 1
+        targets = self._ready_api_pods()
+        if not targets:
+            return
+        for raw in complete.decode("utf-8", "replace").splitlines():
+            if raw.strip():
+                namespace, pod, container = targets[self._turn % len(targets)]
+                self._turn += 1
+                self._logs.append(namespace, pod, container, raw)

@@ -1,0 +1,103 @@
+"""GET verbs: get one object, list a collection (JSON or Table), read pod logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.k8s import errors, logs, views
+from lab.k8s.cluster import Cluster
+from lab.k8s.listing import ListQuery, paginate
+from lab.k8s.routing import Request, Response, Route
+from lab.k8s.tables import to_table
+
+Obj = dict[str, Any]
+
+
+def wants_table(request: Request) -> bool:
+    return "as=Table" in request.accept
+
+
+def _include(request: Request) -> str:
+    return request.params.get("includeObject") or "Metadata"
+
+
+def get_object(cluster: Cluster, route: Route, request: Request) -> Response:
+    assert route.name is not None
+    with cluster.lock:
+        obj = views.current_item(cluster, route.rt, route.namespace or "", route.name)
+        if obj is None:
+            raise errors.not_found(route.rt.plural, route.rt.group, route.name)
+        if wants_table(request):
+            list_meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+            return Response.of(to_table(route.rt, [obj], _include(request), list_meta))
+        return Response.of(obj)
+
+
+def list_objects(cluster: Cluster, route: Route, request: Request) -> Response:
+    query = ListQuery.from_params(request.params)
+    predicate = query.predicate(route.rt.plural)
+    with cluster.lock:
+        rv = cluster.store.resource_version
+        items = [o for o in views.current_items(cluster, route.rt, route.namespace) if predicate(o)]
+        page = paginate(items, query, rv)
+        list_meta: Obj = {"resourceVersion": str(rv)}
+        if page.continue_token:
+            list_meta["continue"] = page.continue_token
+            list_meta["remainingItemCount"] = page.remaining
+        if wants_table(request):
+            return Response.of(to_table(route.rt, page.items, _include(request), list_meta))
+        return Response.of(
+            {
+                "kind": route.rt.list_kind,
+                "apiVersion": route.rt.api_version,
+                "metadata": list_meta,
+                "items": page.items,
+            }
+        )
+
+
+def _container_for_logs(pod: Obj, requested: str | None) -> str:
+    name = pod["metadata"]["name"]
+    containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    if requested:
+        if requested not in containers:
+            raise errors.bad_request(f"container {requested} is not valid for pod {name}")
+        return requested
+    if len(containers) != 1:
+        choices = " ".join(str(c) for c in containers)
+        raise errors.bad_request(
+            f"a container name must be specified for pod {name}, choose one of: [{choices}]"
+        )
+    return str(containers[0])
+
+
+def _waiting_reason(pod: Obj, container: str) -> str | None:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == container:
+            if status.get("restartCount") or status.get("state", {}).get("running"):
+                return None
+            return str(
+                (status.get("state", {}).get("waiting") or {}).get("reason") or "ContainerCreating"
+            )
+    return "ContainerCreating"
+
+
+def pod_log(cluster: Cluster, route: Route, request: Request) -> Response:
+    assert route.name is not None and route.namespace is not None
+    with cluster.lock:
+        pod = cluster.store.get("pods", route.namespace, route.name)
+        if pod is None:
+            raise errors.not_found("pods", "", route.name)
+        container = _container_for_logs(pod, request.params.get("container"))
+        reason = _waiting_reason(pod, container)
+    if reason is not None:
+        raise errors.bad_request(
+            f'container "{container}" in pod "{route.name}" is waiting to start: {reason}'
+        )
+    try:
+        text = logs.render(
+            cluster.logs.lines(route.namespace, route.name, container), request.params
+        )
+    except ValueError as exc:
+        raise errors.bad_request(f"invalid log options: {exc}") from exc
+    return Response.text(text)
