@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +25,10 @@ from filelock import FileLock
 from opscheck.audit import AuditLog
 from opscheck.catalogue import CheckSpec
 from opscheck.findings import CheckFailure, Finding
-from opscheck.keys import FIX_OUTCOME, REQUEST, SPEC
+from opscheck.keys import FIX_OUTCOME, PLANNER, PLANNER_ERROR, SNAPSHOTS, SPEC
 from opscheck.outcome import FixOutcome
-from opscheck.remediation import Plan, Planner
+from opscheck.remediation import Plan
 from opscheck.settings.targets import FixPolicy
-from opscheck.snapshots import SnapshotStore
 
 KILL_SWITCH_VARIABLE = "OPSCHECK_FIX_DISABLED"
 KILL_SWITCH_FILE = "FIX_DISABLED"
@@ -91,15 +90,26 @@ class FixPlugin:
         self.reports_dir = reports_dir
 
     @pytest.fixture(autouse=True)
-    def _opscheck_fix_request(self, request: pytest.FixtureRequest) -> Iterator[None]:
-        # The call-phase hook below has the item but no fixture request; the remediation
-        # fixture is requested through this one.
-        request.node.stash[REQUEST] = request
-        yield
-        del request.node.stash[REQUEST]
+    def _opscheck_remediation(self, request: pytest.FixtureRequest) -> None:
+        # Resolve the remediation fixture during setup, as fixtures should be; a failure
+        # here (its client cannot connect, the fixture does not exist) must not break a
+        # check that passes, so it is kept and reported only if the fix is needed.
+        spec = request.node.stash.get(SPEC, None)
+        request.node.stash[SNAPSHOTS] = request.getfixturevalue("snapshots")
+        if spec is None or spec.remediation is None:
+            return
+        try:
+            request.node.stash[PLANNER] = request.getfixturevalue(spec.remediation.fixture)
+        except pytest.FixtureLookupError:
+            request.node.stash[PLANNER_ERROR] = (
+                f"remediation fixture {spec.remediation.fixture!r} does not exist"
+            )
+        except Exception as exc:
+            text = str(exc).strip().splitlines()
+            request.node.stash[PLANNER_ERROR] = text[0] if text else type(exc).__name__
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         try:
             return (yield)
         except CheckFailure as failure:
@@ -131,10 +141,12 @@ class FixPlugin:
             return self._refuse(
                 spec, finding, f"stopped after {self.policy.max_failures} failed fixes this run"
             ), None
-        request: pytest.FixtureRequest = item.stash[REQUEST]
+        if PLANNER_ERROR in item.stash:
+            return self._failed(
+                spec, finding, None, f"cannot set up: {item.stash[PLANNER_ERROR]}"
+            ), None
         try:
-            planner: Planner = request.getfixturevalue(rem.fixture)
-            plan = planner(finding)
+            plan = item.stash[PLANNER](finding)
         except Exception as exc:  # a remediation that cannot even plan is a failed fix
             return self._failed(spec, finding, None, f"could not plan: {exc}"), None
         described = [f"[{a.kind}] {a.command}" for a in plan.actions]
@@ -205,8 +217,7 @@ class FixPlugin:
         plan: Plan,
         described: list[str],
     ) -> tuple[FixOutcome, CheckFailure | None]:
-        request: pytest.FixtureRequest = item.stash[REQUEST]
-        store: SnapshotStore = request.getfixturevalue("snapshots")
+        store = item.stash[SNAPSHOTS]
         deadline = time.monotonic() + self.policy.verify_timeout_s
         latest: CheckFailure | None = None
         while True:

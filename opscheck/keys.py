@@ -6,7 +6,11 @@ import pytest
 
 from opscheck.catalogue import CheckSpec
 from opscheck.outcome import FixOutcome
+from opscheck.remediation import Planner
+from opscheck.snapshots import SnapshotStore
 
 SPEC = pytest.StashKey[CheckSpec]()
-REQUEST = pytest.StashKey[pytest.FixtureRequest]()
+PLANNER = pytest.StashKey[Planner]()
+PLANNER_ERROR = pytest.StashKey[str]()
+SNAPSHOTS = pytest.StashKey[SnapshotStore]()
 FIX_OUTCOME = pytest.StashKey[FixOutcome]()

@@ -203,30 +203,53 @@ def _configure_controller(
     if config.option.opscheck_catalogue:
         config.pluginmanager.register(CatalogueView(), "opscheck-catalogue")
         return
+    collector = RecordCollector()
+    config.pluginmanager.register(collector, "opscheck-records")
+    config.pluginmanager.register(TerminalSummary(collector, environment.name), "opscheck-terminal")
+    if not sweeps_checks(config):
+        return  # the suite's own tests: no lock, no reports in reports/
     reports.mkdir(parents=True, exist_ok=True)
-    # Scheduled sweeps must never run twice at once against one environment.
-    lock = FileLock(str(reports / f".sweep-{environment.name}.lock"))
+    config.stash[SWEEP_LOCK] = _sweep_lock(reports, environment.name)
+    if config.option.opscheck_no_reports:
+        return
+    config.pluginmanager.register(
+        JsonSummary(reports / "summary.json", collector, environment.name, run_id, redactor),
+        "opscheck-json",
+    )
+    if not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(reports / "junit.xml")
+    if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
+        config.option.allure_report_dir = str(reports / "allure-results")
+        config.option.clean_alluredir = True
+
+
+def sweeps_checks(config: pytest.Config) -> bool:
+    """Whether this run sweeps the environment: its paths include the checks directory.
+
+    The suite's own tests (tests/) are not sweeps and take no lock.
+    """
+    checks = (config.rootpath / "checks").resolve()
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        if not path.is_absolute():
+            path = config.invocation_params.dir / path
+        path = path.resolve()
+        if path == checks or checks in path.parents or path in checks.parents:
+            return True
+    return False
+
+
+def _sweep_lock(reports: Path, environment: str) -> FileLock:
+    """Scheduled sweeps must never run twice at once against one environment."""
+    lock = FileLock(str(reports / f".sweep-{environment}.lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise pytest.UsageError(
-            f"another run against profile {environment.name!r} is in progress "
+            f"another run against profile {environment!r} is in progress "
             f"(lock {lock.lock_file}); wait for it to finish"
         ) from None
-    config.stash[SWEEP_LOCK] = lock
-    collector = RecordCollector()
-    config.pluginmanager.register(collector, "opscheck-records")
-    config.pluginmanager.register(TerminalSummary(collector, environment.name), "opscheck-terminal")
-    if not config.option.opscheck_no_reports:
-        config.pluginmanager.register(
-            JsonSummary(reports / "summary.json", collector, environment.name, run_id, redactor),
-            "opscheck-json",
-        )
-        if not getattr(config.option, "xmlpath", None):
-            config.option.xmlpath = str(reports / "junit.xml")
-        if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
-            config.option.allure_report_dir = str(reports / "allure-results")
-            config.option.clean_alluredir = True
+    return lock
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
