@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 _ROOT = Path(__file__).parent
 
 
@@ -19,3 +21,7 @@ def _modules(package: str) -> list[str]:
 
 
 pytest_plugins = ["opscheck.plugin", *_modules("fixtures"), *_modules("remediations")]
+
+# Plugin modules import each other (a section's fixtures use the shared clients); marking
+# them all before any is imported keeps pytest from warning that one was imported too early.
+pytest.register_assert_rewrite(*pytest_plugins)

@@ -108,7 +108,8 @@ class FixPlugin:
             text = str(exc).strip().splitlines()
             request.node.stash[PLANNER_ERROR] = text[0] if text else type(exc).__name__
 
-    @pytest.hookimpl(wrapper=True)
+    # Innermost: the fix and its re-checks run inside output capture and the time budget.
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         try:
             return (yield)

@@ -329,6 +329,8 @@ def pytest_runtest_makereport(
         report.user_properties.append((PREFIX + "fix", outcome.status))
     if report.failed and call.excinfo is not None:
         exc = call.excinfo.value
+        # Other reporters (Allure) read the exception itself, after this wrapper.
+        exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
         if isinstance(exc, CheckFailure) and spec is not None:
             report.longrepr = redact(render_failure(spec, exc.finding, outcome))
         elif isinstance(exc, DependencyUnavailable):

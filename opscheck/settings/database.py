@@ -1,9 +1,119 @@
-"""Settings and thresholds for the Database Connection Errors checks (database section)."""
+"""Settings and thresholds for the Database Connection Errors checks (database section).
+
+Defaults are the runbook's own values where it gives one (idle 1 hour, DB_POOL_MAX=15,
+DB_TIMEOUT=30000, log_min_duration_statement=1000, the pg_stats n_distinct > 100 /
+correlation < 0.1 heuristic) and the peers' otherwise (PEERS.md: connections warn 80% /
+fail 95%, slow queries 20 ms over 100 calls, dead tuples 10% with more than 10k).
+Every one can be overridden per profile, e.g. ``database: {idle: {idle_max_s: 5}}``.
+"""
 
 from __future__ import annotations
+
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from opscheck.settings.base import Settings
 
 
+class ConnectionSettings(Settings):
+    """Saturation (DB-102/103), idle sessions (DB-104/105) and the suite's own sessions."""
+
+    warn_pct: PositiveFloat = 80.0
+    fail_pct: PositiveFloat = 95.0
+    idle_max_s: NonNegativeFloat = 3600.0
+    idle_in_transaction_max_s: NonNegativeFloat = 60.0
+    # Sessions whose application_name starts with one of these are never reported or
+    # terminated: the suite's own connections are named rolerabbit-opscheck-<role>.
+    own_application_prefixes: list[str] = Field(default_factory=lambda: ["rolerabbit-opscheck"])
+
+
+class AppConfigSettings(Settings):
+    """The API's pool and timeout, read from its Deployment env / ConfigMap (DB-106/107)."""
+
+    deployments: list[str] = Field(default_factory=lambda: ["rolerabbit-api"])
+    container: str = "api"
+    pool_variable: str = "DB_POOL_MAX"
+    # Peak pools (replicas + maxSurge during a rollout) x DB_POOL_MAX must stay within this
+    # share of the usable connections (max_connections - superuser_reserved_connections).
+    pool_max_share: PositiveFloat = 0.9
+    pool_target: PositiveInt = 15  # runbook: kubectl set env ... DB_POOL_MAX=15
+    timeout_variable: str = "DB_TIMEOUT"
+    timeout_min_ms: PositiveInt = 5000
+    timeout_target_ms: PositiveInt = 30000  # runbook: kubectl set env ... DB_TIMEOUT=30000
+    rollout_timeout_s: PositiveFloat = 120.0
+
+
+class NetworkSettings(Settings):
+    """DB-108: the runbook's `nc -zv <db-host> 5432`, run through a testinfra backend.
+
+    `local://` probes from where the suite runs; on a real cluster use
+    `kubectl://<api-pod>?container=api&namespace=rolerabbit-production` to probe from
+    inside an API pod, i.e. from the application's own network.
+    """
+
+    backend: str = "local://"
+
+
+class QuerySettings(Settings):
+    """Long and slow queries, open transactions, active load (DB-109..112, DB-118)."""
+
+    long_query_max_s: NonNegativeFloat = 300.0
+    long_transaction_max_s: NonNegativeFloat = 600.0
+    cancel_wait_s: PositiveFloat = 5.0  # DB-R03 waits this long after cancel before terminate
+    text_max_chars: PositiveInt = 120
+    slow_mean_ms: NonNegativeFloat = 20.0
+    slow_min_calls: PositiveInt = 100
+    slow_query_log_ms: PositiveInt = 1000  # log_min_duration_statement must be set, <= this
+    active_max: PositiveInt = 20
+
+
+class MaterializedView(Settings):
+    """A view whose data must follow its base table.
+
+    `refreshed_column` is a `now()` column the view stores at refresh time (the lab's
+    schema has `refreshed_at`); `base_timestamp` is the base table's change time column.
+    """
+
+    name: str
+    base_table: str = "portfolios"
+    base_timestamp: str = "updated_at"
+    refreshed_column: str = "refreshed_at"
+
+
+class MaintenanceSettings(Settings):
+    """Vacuum, statistics and materialized views (DB-113..116)."""
+
+    dead_ratio: NonNegativeFloat = 0.10
+    dead_min: NonNegativeInt = 10_000
+    stale_after_s: PositiveFloat = 2 * 86400.0
+    changed_min_rows: NonNegativeInt = 1000
+    changed_min_ratio: NonNegativeFloat = 0.10
+    lock_timeout_ms: PositiveInt = 5000
+    statement_timeout_ms: PositiveInt = 600_000
+    matviews: list[MaterializedView] = Field(
+        default_factory=lambda: [
+            MaterializedView(name="portfolio_analytics_monthly"),
+            MaterializedView(name="portfolio_analytics_yearly"),
+        ]
+    )
+    matview_max_lag_s: NonNegativeFloat = 3600.0
+    refresh_timeout_ms: PositiveInt = 300_000
+
+
+class IndexSettings(Settings):
+    """DB-117: the runbook's pg_stats heuristic plus seq-scan-heavy large tables."""
+
+    min_distinct: NonNegativeFloat = 100.0
+    max_correlation: NonNegativeFloat = 0.1
+    min_rows: NonNegativeInt = 10_000
+    min_seq_scans: NonNegativeInt = 50
+    min_seq_share: NonNegativeFloat = 0.5
+    schema_name: str = "public"
+
+
 class DatabaseSettings(Settings):
-    pass
+    connections: ConnectionSettings = ConnectionSettings()
+    app: AppConfigSettings = AppConfigSettings()
+    network: NetworkSettings = NetworkSettings()
+    queries: QuerySettings = QuerySettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
+    indexes: IndexSettings = IndexSettings()

@@ -1,6 +1,14 @@
-"""Settings and thresholds for the Job Queue Stuck checks (owned by the queue section)."""
+"""Settings and thresholds for the Job Queue Stuck checks (owned by the queue section).
+
+Defaults are the runbook's values (4 workers) and the peers' (90% of maxmemory, 90% of
+maxclients, BullMQ's 30 s stall interval); every one can be tuned per profile.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from opscheck.settings.base import Settings
 
@@ -8,3 +16,55 @@ from opscheck.settings.base import Settings
 class QueueSettings(Settings):
     name: str = "deployment"
     prefix: str = "bull"
+
+    # QUEUE-101 Redis reachable
+    ping_timeout_s: PositiveFloat = 3.0
+    ping_latency_max_ms: PositiveFloat = 250.0
+
+    # QUEUE-102 Redis memory and connections
+    memory_warn_pct: float = Field(80.0, gt=0, le=100)
+    memory_fail_pct: float = Field(90.0, gt=0, le=100)
+    evicted_keys_max: NonNegativeInt = 0  # evictions allowed between two sweeps
+    rejected_connections_max: NonNegativeInt = 0  # rejections allowed between two sweeps
+    clients_fail_pct: float = Field(90.0, gt=0, le=100)
+    fragmentation_note_ratio: PositiveFloat = 1.5  # shown as evidence above this
+
+    # QUEUE-103 jobs piling up
+    waiting_max: NonNegativeInt = 1000
+    growth_interval_s: NonNegativeFloat = 30.0  # between the session-start and check samples
+    growth_min_jobs: PositiveInt = 1  # growth that counts when nothing completes
+
+    # QUEUE-104 no completions
+    completion_max_age_s: PositiveFloat = 300.0
+
+    # QUEUE-105 workers present
+    min_workers: PositiveInt = 1
+    worker_replicas: PositiveInt = 4  # the runbook's `kubectl scale --replicas=4`
+
+    # QUEUE-106 failed jobs (retries exhausted), QUEUE-111 failed-job backlog
+    failed_window_s: PositiveFloat = 3600.0
+    failed_max: NonNegativeInt = 10
+    failed_sample: PositiveInt = 100  # newest failed job hashes read for reasons
+    failed_backlog_max: NonNegativeInt = 5000
+
+    # QUEUE-107 stalled jobs
+    stalled_max: NonNegativeInt = 0
+    active_sample: PositiveInt = 1000  # active ids whose lock is checked
+    stalled_interval_s: PositiveFloat = 30.0  # the workers' stalledInterval
+    max_stalled_count: PositiveInt = 1  # the workers' maxStalledCount
+
+    # QUEUE-108 admin endpoint
+    admin_tolerance_jobs: NonNegativeInt = 50
+    admin_tolerance_pct: NonNegativeFloat = 10.0
+
+    # QUEUE-R03 retry failed jobs, QUEUE-R04 clean failed jobs
+    retry_max_jobs: PositiveInt = 500
+    retry_max_age_s: PositiveFloat = 86400.0
+    clean_grace_s: NonNegativeFloat = 3600.0
+    clean_limit: PositiveInt = 1000
+
+    # QUEUE-R06 last resort for corrupted queue keys (destructive)
+    last_resort: Literal["delete-queue-keys", "flushdb"] = "delete-queue-keys"
+    flushdb_allow_foreign_keys: bool = False
+    last_resort_max_keys: PositiveInt = 200_000
+    last_resort_attempts: PositiveInt = 5

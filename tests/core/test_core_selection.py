@@ -1,0 +1,92 @@
+"""Markers, -k by id, the catalogue listing, duplicate ids, suppressions and the sweep lock."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from filelock import FileLock
+from minisuite import set_state
+
+
+def test_section_marker_selects_its_checks(suite: pytest.Pytester):
+    result = suite.runpytest("--env", "test", "-m", "database", "-v")
+    result.stdout.fnmatch_lines(["*test_flag PASSED*"])
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_k_selects_by_catalogue_id(suite: pytest.Pytester):
+    result = suite.runpytest("--env", "test", "-k", "T-102", "-v")
+    result.stdout.fnmatch_lines(["*test_queue PASSED*"])
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_markers_are_registered_with_help(suite: pytest.Pytester):
+    result = suite.runpytest("--markers")
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.database: runbook 'Database Connection Errors' checks (critical, respond"
+            " in 5 min, escalate +15 min); select with -m database",
+            "@pytest.mark.severity(level): check severity, one of critical/high/medium/low;*",
+        ]
+    )
+
+
+def test_catalogue_lists_checks_without_running_them(suite: pytest.Pytester):
+    set_state(suite.path, flag="broken", queue="stuck")
+    result = suite.runpytest("--env", "test", "--catalogue")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "*catalogue: 2 checks*",
+            "ID     SECTION   SEVERITY  TITLE          REMEDIATION",
+            "T-101  database  critical  Flag is ok     T-R01 Reset the flag",
+            "T-102  queue     medium    Queue is fine  manual: redis-cli -u $REDIS_URL ping",
+        ]
+    )
+    assert "FAILED" not in result.stdout.str()
+
+
+def test_duplicate_check_ids_are_rejected(suite: pytest.Pytester):
+    suite.makepyfile(
+        **{
+            "checks/test_more": (
+                "from opscheck import check\n"
+                '@check("T-101", title="Again", section_marker="queue", symptom="s", manual=["m"])\n'
+                "def test_again():\n    pass\n"
+            )
+        }
+    )
+    result = suite.runpytest("--env", "test")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*check id T-101 is declared twice (second at *); ids must be unique"]
+    )
+
+
+def test_suppression_skips_until_it_expires(suite: pytest.Pytester):
+    set_state(suite.path, flag="broken", queue="ok")
+    tomorrow, yesterday = date.today() + timedelta(days=1), date.today() - timedelta(days=1)
+    suite.makefile(
+        ".yaml",
+        rolerabbit=(
+            "profiles:\n  test:\n    suppress:\n"
+            f"      - {{check: T-101, reason: known during migration, expires: {tomorrow}}}\n"
+            "  old:\n    suppress:\n"
+            f"      - {{check: T-101, reason: long gone, expires: {yesterday}}}\n"
+        ),
+    )
+    active = suite.runpytest("--env", "test", "-rs")
+    assert active.ret == 0
+    active.stdout.fnmatch_lines([f"*suppressed until {tomorrow}: known during migration*"])
+    expired = suite.runpytest("--env", "old")
+    assert expired.ret == 1
+
+
+def test_a_second_sweep_of_the_same_environment_is_refused(suite: pytest.Pytester):
+    (suite.path / "reports").mkdir()
+    held = FileLock(str(suite.path / "reports" / ".sweep-test.lock"))
+    with held:
+        result = suite.runpytest_subprocess("--env", "test")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*another run against profile 'test' is in progress*"])

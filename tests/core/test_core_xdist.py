@@ -1,0 +1,39 @@
+"""xdist: sweeps run in parallel, and a remediation shared by two checks runs once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from minisuite import audit, set_state, state
+
+TWO_CHECKS_ONE_FIX = (
+    "from opscheck import check, fail\n"
+    "from conftest import SHARED, read\n"
+    "@check('T-401', title='Left', section_marker='queue', symptom='s', remediation=SHARED)\n"
+    "def test_left():\n"
+    "    if read()['left'] != 'ok':\n        fail('left is broken')\n"
+    "@check('T-402', title='Right', section_marker='queue', symptom='s', remediation=SHARED)\n"
+    "def test_right():\n"
+    "    if read()['right'] != 'ok':\n        fail('right is broken')\n"
+)
+
+
+def test_shared_remediation_runs_once_across_workers(suite: pytest.Pytester):
+    suite.makepyfile(**{"checks/test_checks": TWO_CHECKS_ONE_FIX})
+    suite.makefile(
+        ".yaml",
+        rolerabbit="profiles:\n  test:\n    fix:\n"
+        "      verify_timeout_s: 5\n      verify_interval_s: 0.2\n",
+    )
+    set_state(suite.path, left="broken", right="broken")
+    result = suite.runpytest_subprocess("--env", "test", "--fix", "-n", "2", "-p", "xdist")
+    assert result.ret == 0, result.stdout.str()
+    assert (suite.path / "applied-shared").read_text() == "x", "the fix ran exactly once"
+    assert state(suite.path)["left"] == state(suite.path)["right"] == "ok"
+    results = sorted(e["result"] for e in audit(suite.path))
+    assert results == ["applied", "skipped", "verified", "verified"]
+    skipped = next(e for e in audit(suite.path) if e["result"] == "skipped")
+    assert skipped["detail"].startswith("already applied in this run by gw")
+    summary = json.loads((suite.path / "reports" / "summary.json").read_text())
+    assert sorted(c["status"] for c in summary["checks"]) == ["fixed", "fixed"]
