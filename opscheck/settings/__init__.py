@@ -29,18 +29,18 @@ class Suppression(Settings):
 
 
 class Profile(Settings):
-    kubernetes: KubernetesTarget = KubernetesTarget()
-    api: ApiTarget = ApiTarget()
+    kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    api: ApiTarget = Field(default_factory=ApiTarget)
     dependencies: dict[str, Dependency] = Field(default_factory=dict)
     registry_url: str | None = None
-    timeouts: Timeouts = Timeouts()
-    fix: FixPolicy = FixPolicy()
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    fix: FixPolicy = Field(default_factory=FixPolicy)
     suppress: list[Suppression] = Field(default_factory=list)
-    deployment: DeploymentSettings = DeploymentSettings()
-    database: DatabaseSettings = DatabaseSettings()
-    queue: QueueSettings = QueueSettings()
-    errors: ErrorsSettings = ErrorsSettings()
-    performance: PerformanceSettings = PerformanceSettings()
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    errors: ErrorsSettings = Field(default_factory=ErrorsSettings)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
 
 
 class ProfilesFile(Settings):
