@@ -1,0 +1,305 @@
+"""Pure rules of the Performance Issues section (PERF-1xx): application and cluster angle.
+
+Latency quantiles come from the http_request_duration_seconds histogram's bucket increases
+between two scrapes, interpolated as Prometheus's histogram_quantile() does. Saturation
+comes from metrics.k8s.io (the data `kubectl top` shows) against limits and allocatable.
+The database side of the runbook's section belongs to checks/database.py.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from checks.errors import Increase, reset_note
+from opscheck import Finding
+from opscheck.settings.performance import PerformanceSettings
+
+Obj = Mapping[str, Any]
+MIB = 2**20
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
+_SCALE = {
+    "": 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+    "P": 1e15, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50,
+}  # fmt: skip
+
+
+def quantity(text: str | int | float) -> float:
+    """A Kubernetes quantity ("250m", "512Mi", "1.5", "2G") as a plain number."""
+    match = _QUANTITY.match(str(text).strip())
+    if not match or match.group(2) not in _SCALE:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    return float(match.group(1)) * _SCALE[match.group(2)]
+
+
+def millicores(text: str | int | float) -> float:
+    return quantity(text) * 1000
+
+
+# -- latency ---------------------------------------------------------------------------
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """The q-quantile of cumulative (upper bound, count) buckets, as Prometheus computes it.
+
+    Linear interpolation inside the bucket the rank falls in; the lowest bucket starts at 0
+    (unless its bound is <= 0); a rank in the +Inf bucket yields the highest finite bound;
+    NaN without a +Inf bucket or without observations. Buckets sharing a bound are merged
+    and counts are made monotonic, as Prometheus does for scraped data.
+    """
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    merged: dict[float, float] = {}
+    for bound, count in buckets:
+        merged[bound] = merged.get(bound, 0.0) + count
+    ordered = sorted(merged.items())
+    if len(ordered) < 2 or not math.isinf(ordered[-1][0]):
+        return math.nan
+    running = 0.0
+    ordered = [(bound, running := max(running, count)) for bound, count in ordered]
+    total = ordered[-1][1]
+    if total == 0:
+        return math.nan
+    rank = q * total
+    index = next(i for i, (_, count) in enumerate(ordered) if count >= rank)
+    if index == len(ordered) - 1:
+        return ordered[-2][0]
+    end, cumulative = ordered[index]
+    if index == 0:
+        if end <= 0:
+            return end
+        start, below = 0.0, 0.0
+    else:
+        start, below = ordered[index - 1]
+    in_bucket = cumulative - below
+    if in_bucket <= 0:
+        return start
+    return start + (end - start) * ((rank - below) / in_bucket)
+
+
+@dataclass(frozen=True)
+class RouteLatency:
+    method: str
+    route: str
+    requests: float
+    p95: float
+    p99: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.route}".strip()
+
+
+def route_latencies(window: Increase) -> list[RouteLatency]:
+    """p95/p99 per (method, route) from the bucket increases of the window."""
+    grouped: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for labels, value in window.series("http_request_duration_seconds_bucket"):
+        key = (labels.get("method", ""), labels.get("route", ""))
+        grouped.setdefault(key, []).append((float(labels.get("le", "nan")), value))
+    result = []
+    for (method, route), buckets in sorted(grouped.items()):
+        requests = max((count for bound, count in buckets if math.isinf(bound)), default=0.0)
+        result.append(
+            RouteLatency(
+                method,
+                route,
+                requests,
+                histogram_quantile(0.95, buckets),
+                histogram_quantile(0.99, buckets),
+            )
+        )
+    return result
+
+
+def latency(window: Increase, settings: PerformanceSettings) -> Finding | None:
+    """PERF-101: p95/p99 of each route with enough requests against the bounds."""
+    judged = [
+        r
+        for r in route_latencies(window)
+        if r.route not in settings.latency_exclude_routes
+        and r.requests >= max(settings.latency_min_requests, 1)
+    ]
+    p95_max, p99_max = settings.latency_p95_max_s, settings.latency_p99_max_s
+    slow = [r for r in judged if r.p95 > p95_max or r.p99 > p99_max]
+    if not slow:
+        return None
+    worst = max(slow, key=lambda r: max(r.p95 / p95_max, r.p99 / p99_max))
+    if worst.p99 / p99_max >= worst.p95 / p95_max:
+        head = f"p99 {worst.p99:.2f}s > {p99_max:g}s (p95 {worst.p95:.2f}s)"
+    else:
+        head = f"p95 {worst.p95:.2f}s > {p95_max:g}s (p99 {worst.p99:.2f}s)"
+    summary = f"{head} on {worst.name}: {worst.requests:.0f} requests in {window.seconds:.0f}s" + (
+        f"; {len(slow)} slow routes" if len(slow) > 1 else ""
+    )
+    evidence = [
+        f"{r.name}: p95 {r.p95:.3f}s p99 {r.p99:.3f}s over {r.requests:.0f} requests"
+        + ("  <- slow" if r in slow else "")
+        for r in judged
+    ]
+    evidence += reset_note(window)
+    return Finding(summary, evidence, {"routes": [r.name for r in slow]})
+
+
+# -- saturation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodUsage:
+    """One pod's usage (summed over containers) and limits (None if a container has none)."""
+
+    pod: str
+    deployment: str
+    cpu_m: float
+    memory: float
+    cpu_limit_m: float | None
+    memory_limit: float | None
+
+
+def deployment_of(pod: Obj, replicasets: Sequence[Obj]) -> str:
+    """The Deployment owning a pod through its ReplicaSet ("" for a bare pod)."""
+    refs = pod["metadata"].get("ownerReferences") or []
+    rs_name = next((r.get("name", "") for r in refs if r.get("kind") == "ReplicaSet"), None)
+    for rs in replicasets:
+        if rs["metadata"]["name"] == rs_name:
+            refs = rs["metadata"].get("ownerReferences") or []
+            return next((r["name"] for r in refs if r.get("kind") == "Deployment"), "")
+    return ""
+
+
+def _limit(containers: Sequence[Obj], resource: str, parse: Any) -> float | None:
+    total = 0.0
+    for container in containers:
+        value = ((container.get("resources") or {}).get("limits") or {}).get(resource)
+        if value is None:
+            return None
+        total += parse(value)
+    return total if containers else None
+
+
+def pod_usage(
+    pod_metrics: Sequence[Obj], pods: Sequence[Obj], replicasets: Sequence[Obj]
+) -> list[PodUsage]:
+    """Join PodMetrics with their pods' limits and owning deployment."""
+    by_name = {p["metadata"]["name"]: p for p in pods}
+    result = []
+    for item in pod_metrics:
+        pod = by_name.get(item["metadata"]["name"])
+        if pod is None:
+            continue
+        usage = [c.get("usage") or {} for c in item.get("containers") or []]
+        containers = (pod.get("spec") or {}).get("containers") or []
+        result.append(
+            PodUsage(
+                pod=pod["metadata"]["name"],
+                deployment=deployment_of(pod, replicasets),
+                cpu_m=sum(millicores(u.get("cpu", "0")) for u in usage),
+                memory=sum(quantity(u.get("memory", "0")) for u in usage),
+                cpu_limit_m=_limit(containers, "cpu", millicores),
+                memory_limit=_limit(containers, "memory", quantity),
+            )
+        )
+    return result
+
+
+def _ratio(pods: Sequence[PodUsage], cpu: bool) -> float | None:
+    limited = [p for p in pods if (p.cpu_limit_m if cpu else p.memory_limit)]
+    if not limited:
+        return None
+    used = sum(p.cpu_m if cpu else p.memory for p in limited)
+    return used / sum((p.cpu_limit_m if cpu else p.memory_limit) or 0.0 for p in limited)
+
+
+def deployment_saturation(
+    samples: Sequence[Sequence[PodUsage]], settings: PerformanceSettings
+) -> Finding | None:
+    """PERF-102: a deployment's pods together at their CPU or memory limits in every sample.
+
+    Sustained (every sample of the sweep) and deployment-wide (usage summed over its pods
+    against their limits summed): the signal that it needs more replicas, not one pod's spike.
+    """
+    saturated: list[tuple[str, str, float, float, int]] = []
+    for name in settings.deployments:
+        for cpu, limit, label in (
+            (True, settings.pod_cpu_max, "CPU"),
+            (False, settings.pod_memory_max, "memory"),
+        ):
+            ratios = [
+                r
+                for sample in samples
+                if (r := _ratio([p for p in sample if p.deployment == name], cpu)) is not None
+            ]
+            if ratios and min(ratios) >= limit:
+                pods = len([p for p in samples[-1] if p.deployment == name])
+                saturated.append((name, label, min(ratios), limit, pods))
+    if not saturated:
+        return None
+    name, label, ratio, limit, pods = saturated[0]
+    summary = (
+        f"deployment/{name} {label} at {ratio:.0%} of its limits >= {limit:.0%} in all "
+        f"{len(samples)} samples ({pods} pods)"
+    )
+    evidence = [
+        f"deployment/{n} {lb} at {r:.0%} of limits (threshold {lim:.0%}, {p} pods)"
+        for n, lb, r, lim, p in saturated[1:]
+    ]
+    last = samples[-1] if samples else []
+    evidence += [
+        f"{p.pod}: cpu {p.cpu_m:.0f}m/{p.cpu_limit_m or 0:.0f}m, "
+        f"memory {p.memory / MIB:.0f}/{(p.memory_limit or 0) / MIB:.0f} MiB"
+        for p in last
+        if p.deployment in {s[0] for s in saturated}
+    ]
+    deployments = sorted({s[0] for s in saturated})
+    return Finding(summary, evidence, {"deployments": deployments})
+
+
+def node_saturation(
+    node_metrics: Sequence[Obj], nodes: Sequence[Obj], settings: PerformanceSettings
+) -> Finding | None:
+    """PERF-103: `kubectl top nodes` against allocatable (PEERS: 90% CPU, 80% memory)."""
+    allocatable = {
+        n["metadata"]["name"]: (n.get("status") or {}).get("allocatable") or {} for n in nodes
+    }
+    hot: list[str] = []
+    for item in sorted(node_metrics, key=lambda m: m["metadata"]["name"]):
+        name, usage = item["metadata"]["name"], item.get("usage") or {}
+        alloc = allocatable.get(name) or {}
+        checks = (
+            ("CPU", millicores, "cpu", settings.node_cpu_max),
+            ("memory", quantity, "memory", settings.node_memory_max),
+        )
+        for label, parse, key, limit in checks:
+            if key not in usage or key not in alloc or not parse(alloc[key]):
+                continue
+            ratio = parse(usage[key]) / parse(alloc[key])
+            if ratio >= limit:
+                hot.append(f"{name} {label} at {ratio:.0%} of allocatable >= {limit:.0%}")
+    if not hot:
+        return None
+    more = f" (and {len(hot) - 1} more)" if len(hot) > 1 else ""
+    return Finding(hot[0] + more, hot[1:], {"nodes": sorted({h.split()[0] for h in hot})})
+
+
+def node_pressure(nodes: Sequence[Obj], settings: PerformanceSettings) -> Finding | None:
+    """PERF-104: nodes reporting a pressure condition (the kubelet is already evicting)."""
+    found = []
+    for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+        for cond in (node.get("status") or {}).get("conditions") or []:
+            if cond.get("type") in settings.pressure_conditions and cond.get("status") == "True":
+                detail = cond.get("reason") or ""
+                if cond.get("message"):
+                    detail += f": {cond['message']}"
+                found.append((node["metadata"]["name"], cond["type"], detail))
+    if not found:
+        return None
+    node, kind, detail = found[0]
+    summary = f"{len(found)} node pressure condition(s): {node} reports {kind} ({detail})"
+    evidence = [f"{n} reports {k} ({d})" for n, k, d in found[1:]]
+    return Finding(summary, evidence, {"nodes": sorted({n for n, _, _ in found})})

@@ -1,0 +1,138 @@
+"""Unit tests of the Performance Issues rules (checks/performance.py) on small data files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from checks import errors as counters
+from checks import performance as rules
+from opscheck.settings.performance import PerformanceSettings
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "errors"
+CASES = yaml.safe_load((DATA / "histogram-cases.yaml").read_text())
+CLUSTER: dict[str, Any] = yaml.safe_load((DATA / "cluster.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_histogram_quantile_matches_prometheus(case: dict[str, Any]) -> None:
+    buckets = [(float(le), float(n)) for le, n in case["buckets"]]
+    for q, expected in case["expect"].items():
+        got = rules.histogram_quantile(float(q), buckets)
+        if math.isnan(expected):
+            assert math.isnan(got), (q, got)
+        else:
+            assert got == pytest.approx(expected), (q, got)
+
+
+def window() -> counters.Increase:
+    def scrape(name: str, at: float) -> counters.Scrape:
+        text = (DATA / name).read_text()
+        return counters.Scrape.from_families(text_string_to_metric_families(text), at)
+
+    return counters.increase(scrape("metrics-before.prom", 0), scrape("metrics-after.prom", 30))
+
+
+def test_route_quantiles_come_from_bucket_deltas() -> None:
+    (route,) = rules.route_latencies(window())
+    # Deltas: 10 <= 0.1s, 20 <= 0.5s, 80 <= 1s, 100 in all: p95's rank 95 is in +Inf,
+    # p50's rank 50 interpolates in (0.5, 1]: 0.5 + 0.5 * 30/60.
+    assert route.requests == 100
+    assert route.p95 == 1.0
+    assert route.p99 == 1.0
+    buckets = [(0.1, 10.0), (0.5, 20.0), (1.0, 80.0), (math.inf, 100.0)]
+    assert rules.histogram_quantile(0.5, buckets) == pytest.approx(0.75)
+
+
+def test_lifetime_totals_would_hide_the_slowdown() -> None:
+    text = (DATA / "metrics-after.prom").read_text()
+    totals = counters.Scrape.from_families(text_string_to_metric_families(text), 0)
+    (lifetime,) = rules.route_latencies(counters.Increase(0, totals.values))
+    assert lifetime.p95 == pytest.approx(0.5 + 0.5 * (1054.5 - 1020) / 70)
+    assert lifetime.p95 < 0.75 < rules.route_latencies(window())[0].p95
+
+
+def test_latency_fails_over_bounds_and_passes_within() -> None:
+    finding = rules.latency(window(), PerformanceSettings(latency_p99_max_s=0.9))
+    assert finding is not None
+    assert finding.summary == (
+        "p95 1.00s > 0.5s (p99 1.00s) on GET /api/portfolios: 100 requests in 30s"
+    )
+    relaxed = PerformanceSettings(latency_p95_max_s=2, latency_p99_max_s=2)
+    assert rules.latency(window(), relaxed) is None
+    assert rules.latency(window(), PerformanceSettings(latency_min_requests=200)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("250m", 0.25), ("1", 1.0), ("850000000n", 0.85), ("512Mi", 512 * 2**20), ("2G", 2e9)],
+)
+def test_quantities(text: str, value: float) -> None:
+    assert rules.quantity(text) == pytest.approx(value)
+
+
+def test_quantity_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        rules.quantity("12 parsecs")
+
+
+def samples() -> list[list[rules.PodUsage]]:
+    return [
+        rules.pod_usage(sample, CLUSTER["pods"], CLUSTER["replicasets"])
+        for sample in CLUSTER["samples"]
+    ]
+
+
+def test_pod_usage_joins_limits_and_owner() -> None:
+    first = samples()[0]
+    assert [p.pod for p in first] == [
+        "rolerabbit-api-abc-1",
+        "rolerabbit-api-abc-2",
+        "rolerabbit-deployment-worker-def-1",
+    ]
+    assert first[1].cpu_m == pytest.approx(850)
+    assert first[0].deployment == "rolerabbit-api"
+    assert first[2].memory_limit is None and first[2].cpu_limit_m == 500
+
+
+def test_sustained_deployment_saturation() -> None:
+    finding = rules.deployment_saturation(samples(), PerformanceSettings())
+    assert finding is not None
+    assert finding.summary == (
+        "deployment/rolerabbit-api CPU at 90% of its limits >= 80% in all 2 samples (2 pods)"
+    )
+    assert finding.data["deployments"] == ["rolerabbit-api"]
+    assert rules.deployment_saturation(samples(), PerformanceSettings(pod_cpu_max=0.95)) is None
+
+
+def test_one_cool_sample_means_not_sustained() -> None:
+    cool = [rules.PodUsage("rolerabbit-api-abc-1", "rolerabbit-api", 100, 0, 1000, None)]
+    assert rules.deployment_saturation([*samples(), cool], PerformanceSettings()) is None
+
+
+def test_node_saturation_against_allocatable() -> None:
+    finding = rules.node_saturation(
+        CLUSTER["node_metrics"], CLUSTER["nodes"], PerformanceSettings()
+    )
+    assert finding is not None
+    assert finding.summary == "node-1 CPU at 95% of allocatable >= 90% (and 1 more)"
+    assert finding.evidence == ["node-2 memory at 88% of allocatable >= 80%"]
+    assert finding.data["nodes"] == ["node-1", "node-2"]
+    relaxed = PerformanceSettings(node_cpu_max=0.99, node_memory_max=0.99)
+    assert rules.node_saturation(CLUSTER["node_metrics"], CLUSTER["nodes"], relaxed) is None
+
+
+def test_node_pressure_conditions() -> None:
+    finding = rules.node_pressure(CLUSTER["nodes"], PerformanceSettings())
+    assert finding is not None
+    assert finding.summary == (
+        "1 node pressure condition(s): node-2 reports MemoryPressure "
+        "(KubeletHasInsufficientMemory: kubelet has insufficient memory available)"
+    )
+    only_disk = PerformanceSettings(pressure_conditions=["DiskPressure"])
+    assert rules.node_pressure(CLUSTER["nodes"], only_disk) is None
