@@ -33,6 +33,7 @@ from opscheck.reports.json_summary import JsonSummary
 from opscheck.reports.records import PREFIX, RecordCollector
 from opscheck.reports.terminal import TerminalSummary
 from opscheck.sections import SECTIONS, Severity
+from opscheck.settings import Profile
 from opscheck.snapshots import SnapshotStore
 
 ENVIRONMENT = pytest.StashKey[Environment]()
@@ -389,8 +390,8 @@ def environment(pytestconfig: pytest.Config) -> Environment:
 
 
 @pytest.fixture(scope="session")
-def settings(environment: Environment) -> object:
-    """The active profile's settings (an opscheck.settings.Profile)."""
+def settings(environment: Environment) -> Profile:
+    """The active profile's settings."""
     return environment.profile
 
 

@@ -90,3 +90,21 @@ def test_a_second_sweep_of_the_same_environment_is_refused(suite: pytest.Pyteste
         result = suite.runpytest_subprocess("--env", "test")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*another run against profile 'test' is in progress*"])
+
+
+def test_check_budget_stops_a_hanging_check(suite: pytest.Pytester):
+    suite.makefile(".yaml", rolerabbit="profiles:\n  test:\n    timeouts: {check_budget_s: 1}\n")
+    suite.makepyfile(
+        **{
+            "checks/test_checks": (
+                "import time\n"
+                "from opscheck import check\n"
+                '@check("T-501", title="Hangs", section_marker="queue", symptom="s", manual=["m"])\n'
+                "def test_hangs():\n    time.sleep(30)\n"
+            )
+        }
+    )
+    result = suite.runpytest_subprocess("--env", "test")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*Timeout (>1.0s)*"])
+    assert result.duration < 20
