@@ -1,0 +1,174 @@
+"""The `lab` command: start, inspect, break and stop the local RoleRabbit lab.
+
+    lab up | status | down | inject FAULT [--clear] [--param k=v] | faults | reset | env | demo
+
+Global option `--state-dir DIR` (default: $LAB_STATE_DIR, else `.lab/` in the
+repository root): all of a lab's state lives there. Expected failures print
+an actionable message and exit 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from lab import lifecycle
+from lab.control import ControlClient
+from lab.errors import LabError, actionable
+from lab.outputs import export_lines, read_env_file
+from lab.paths import StatePaths
+from lab.settings import LabSettings, default_state_dir, env_overrides
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lab", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--state-dir", type=Path, default=None, help="default: $LAB_STATE_DIR or <repo>/.lab"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the lab (a no-op if it runs)")
+    for name in ("postgres", "redis", "api", "thirdparty", "k8s"):
+        up.add_argument(f"--{name}-port", type=int, default=None)
+    up.add_argument("--producer-rate", type=float, default=None, help="jobs/s (default 2)")
+    up.add_argument("--load-rate", type=float, default=None, help="API requests/s (default 10)")
+    up.add_argument("--no-kubernetes", action="store_true", help="no emulator; static workers")
+    sub.add_parser("status", help="each service's pid, port and health")
+    sub.add_parser("down", help="stop everything")
+    inject = sub.add_parser("inject", help="inject (or --clear) a fault")
+    inject.add_argument("fault")
+    inject.add_argument("--clear", action="store_true")
+    inject.add_argument("--param", action="append", default=[], metavar="K=V")
+    sub.add_parser("faults", help="list faults with their section and the checks they trip")
+    sub.add_parser("reset", help="clear every fault, restore the healthy state")
+    sub.add_parser("env", help="print export lines for kubectl/psql/redis-cli/curl")
+    demo = sub.add_parser("demo", help="up, inject faults, sweep, fix, sweep again")
+    demo.add_argument("--down-after", action="store_true", help="stop the lab at the end")
+    return parser
+
+
+def settings_for(args: argparse.Namespace) -> LabSettings:
+    state_dir = (args.state_dir or default_state_dir()).resolve()
+    overrides: dict[str, Any] = env_overrides()
+    if args.command == "up":
+        for name in ("postgres", "redis", "api", "thirdparty", "k8s"):
+            overrides[f"{name}_port"] = getattr(args, f"{name}_port")
+        overrides["producer_rate"] = args.producer_rate
+        overrides["load_rate"] = args.load_rate
+        if args.no_kubernetes:
+            overrides["kubernetes"] = False
+    return LabSettings.load(state_dir).with_overrides(overrides)
+
+
+def parse_params(raw: list[str]) -> dict[str, str]:
+    params = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise LabError(f"--param {item!r} is not KEY=VALUE (example: --param share=0.3)")
+        params[key] = value
+    return params
+
+
+def print_status(status: dict[str, Any] | None, state_dir: Path) -> int:
+    if status is None:
+        print(f"the lab is down (state dir {state_dir}); start it: lab up")
+        return 1
+    print(
+        f"lab {status['phase']} - supervisor pid {status['supervisor_pid']}, "
+        f"state dir {status['state_dir']}"
+    )
+    print(f"  {'SERVICE':<28} {'PID':>8} {'PORT':>6}  HEALTH")
+    for svc in [*status["services"], *status["workers"]]:
+        health = (
+            "healthy" if svc["healthy"] else ("stopped (fault)" if not svc["wanted"] else "DOWN")
+        )
+        print(f"  {svc['name']:<28} {svc['pid'] or '-':>8} {svc['port'] or '-':>6}  {health}")
+    bridge = status["bridge"]
+    print(
+        f"  workers: {len(status['workers'])} ({bridge['mode']} mode)"
+        + (f" - {bridge['error']}" if bridge["error"] else "")
+    )
+    faults = status["faults"]
+    print(f"  faults: {', '.join(faults) if faults else 'none'}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    state_dir = settings.state_dir
+    if args.command == "up":
+        lifecycle.up(settings)
+        return 0
+    if args.command == "down":
+        lifecycle.down(state_dir)
+        return 0
+    if args.command == "status":
+        return print_status(lifecycle.status(state_dir), state_dir)
+    if args.command == "env":
+        env_file = StatePaths(state_dir).env
+        if not env_file.exists():
+            raise actionable(
+                "no env file: the lab has not been started in this state dir.",
+                str(env_file),
+                ["start it: lab up", f"or pass the right --state-dir (now {state_dir})"],
+            )
+        if lifecycle.supervisor_running(StatePaths(state_dir)) is None:
+            print("# warning: the lab is not running; start it: lab up", file=sys.stderr)
+        sys.stdout.write(export_lines(read_env_file(str(env_file))))
+        return 0
+    if args.command == "demo":
+        from lab.demo import run_demo
+
+        return run_demo(settings, down_after=args.down_after)
+    client = ControlClient(state_dir)
+    if lifecycle.supervisor_running(StatePaths(state_dir)) is None and args.command != "faults":
+        raise actionable(
+            "the lab is not running.",
+            f"the supervisor pid file in {state_dir}",
+            ["start it: lab up"],
+        )
+    if args.command == "faults":
+        from lab.faults.base import load_fault_modules
+
+        for fault in load_fault_modules().all():
+            print(
+                f"{fault.name:<24} {fault.section:<12} trips {', '.join(fault.trips):<32} "
+                f"{fault.description}"
+            )
+        return 0
+    if args.command == "inject":
+        if args.clear:
+            result = client.call("POST", "/clear", {"name": args.fault}, timeout=60)
+            print(
+                f"cleared {args.fault}" + ("" if result["was_active"] else " (it was not active)")
+            )
+        else:
+            body = {"name": args.fault, "params": parse_params(args.param)}
+            result = client.call("POST", "/inject", body, timeout=60)
+            print(
+                f"injected {args.fault}: {result['note'] or ''} "
+                f"(should trip {', '.join(result['trips'])})"
+            )
+        return 0
+    if args.command == "reset":
+        result = client.call("POST", "/reset", timeout=90)
+        print(f"lab reset; cleared faults: {', '.join(result['cleared']) or 'none'}")
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Passwords and tokens generated once per state dir.
+
+Stored in `secrets.json` (mode 0600). They are printed only by `lab env` and
+written only to the `env` file, which exist to hand them to the operator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Credentials:
+    superuser_password: str
+    app_password: str
+    monitor_password: str
+    fixer_password: str
+    k8s_token: str
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> Credentials:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        creds = cls(
+            superuser_password=secrets.token_urlsafe(18),
+            app_password=secrets.token_urlsafe(18),
+            monitor_password=secrets.token_urlsafe(18),
+            fixer_password=secrets.token_urlsafe(18),
+            k8s_token=secrets.token_urlsafe(24),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(asdict(creds), handle)
+        return creds

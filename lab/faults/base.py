@@ -1,0 +1,154 @@
+"""The fault framework: what a fault is, what it may touch, and the registry.
+
+A fault is a class with a stable `name`, the runbook `section` it belongs to,
+the check ids it `trips`, a `description`, and `inject`/`clear` methods that
+act on the *real* services through the `LabControl` handed to them (stop a
+process, hold connections open, flip a switch the API honours, call a
+Kubernetes fault hook). Faults never edit the numbers the suite reads.
+
+Faults run inside the supervisor, so resources they hold (connections, a
+running query) outlive the `lab inject` command that created them. One
+instance per supervisor: keep per-injection state on `self`.
+
+Add a fault by creating `lab/faults/<section>.py` with a class decorated by
+`@register`; every module of the `lab.faults` package is imported on load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any, ClassVar, Protocol
+
+import psycopg
+import redis
+
+from lab.errors import LabError
+from lab.services.base import LabContext
+
+SECTIONS = ("deployment", "database", "queue", "errors", "performance", "security")
+
+
+class LabControl(Protocol):
+    """What a fault may do to the lab (implemented by the supervisor)."""
+
+    ctx: LabContext
+
+    def stop_service(self, name: str) -> None:
+        """Stop a service and keep it stopped (no automatic restart)."""
+
+    def start_service(self, name: str) -> None:
+        """Start a stopped service again and wait until it answers."""
+
+    def set_switch(self, key: str, value: Any) -> None:
+        """Set (None: remove) a switch the lab's processes honour, see lab/switches.py."""
+
+    def connect_db(self, role: str = "superuser", **kwargs: Any) -> psycopg.Connection[Any]:
+        """A new connection to the lab database as superuser/app/monitor/fixer."""
+
+    def redis_client(self) -> redis.Redis:
+        """A client for the lab's Redis."""
+
+    @property
+    def kubernetes_available(self) -> bool:
+        """True when the Kubernetes emulator runs."""
+
+    def k8s_hook(self, name: str, body: dict[str, Any]) -> Any:
+        """POST /_lab/hooks/<name> on the emulator; returns its JSON answer."""
+
+    def set_static_workers_stopped(self, stopped: bool) -> None:
+        """Without the emulator: stop (or restart) every worker process."""
+
+
+class Fault:
+    """Base class of every lab fault; subclasses set the class attributes."""
+
+    name: ClassVar[str]
+    section: ClassVar[str]
+    trips: ClassVar[tuple[str, ...]]
+    description: ClassVar[str]
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        """Cause the fault for real; return an optional one-line note."""
+        raise NotImplementedError
+
+    def clear(self, lab: LabControl) -> None:
+        """Undo the fault and restore the healthy state (must be idempotent)."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            "name": cls.name,
+            "section": cls.section,
+            "trips": list(cls.trips),
+            "description": cls.description,
+        }
+
+
+class FaultRegistry:
+    """Fault classes by stable name. Swappable in tests: build a fresh one."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, type[Fault]] = {}
+
+    def add(self, fault: type[Fault]) -> type[Fault]:
+        for attr in ("name", "section", "trips", "description"):
+            if not hasattr(fault, attr):
+                raise TypeError(f"fault {fault.__name__} lacks the class attribute {attr!r}")
+        if fault.section not in SECTIONS:
+            raise TypeError(f"fault {fault.name}: section {fault.section!r} not in {SECTIONS}")
+        existing = self._faults.get(fault.name)
+        if existing is not None and existing is not fault:
+            raise TypeError(f"fault name {fault.name!r} registered twice")
+        self._faults[fault.name] = fault
+        return fault
+
+    def get(self, name: str) -> type[Fault]:
+        try:
+            return self._faults[name]
+        except KeyError:
+            known = ", ".join(sorted(self._faults))
+            raise LabError(
+                f"unknown fault {name!r}. Known faults: {known}. See: lab faults"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._faults)
+
+    def all(self) -> list[type[Fault]]:
+        return [self._faults[n] for n in sorted(self._faults, key=self._sort_key)]
+
+    def _sort_key(self, name: str) -> tuple[int, str]:
+        return (SECTIONS.index(self._faults[name].section), name)
+
+
+REGISTRY = FaultRegistry()
+
+
+def register(fault: type[Fault]) -> type[Fault]:
+    """Class decorator: add a fault to the lab's registry."""
+    return REGISTRY.add(fault)
+
+
+def load_fault_modules() -> FaultRegistry:
+    """Import every module of the lab.faults package so their @register calls run."""
+    import lab.faults as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name != "base":
+            importlib.import_module(f"lab.faults.{module.name}")
+    return REGISTRY
+
+
+def float_param(params: dict[str, str], key: str, default: float) -> float:
+    """A numeric `--param key=value`, with an actionable error if it is not a number."""
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise LabError(
+            f"--param {key}={raw!r} is not a number (example: --param {key}={default})"
+        ) from None

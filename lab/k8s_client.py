@@ -1,0 +1,52 @@
+"""The supervisor's small client for the Kubernetes emulator's lab endpoints.
+
+Fault hooks (`POST /_lab/hooks/<name>`, see lab/k8s/hooks.py) and the reset
+(`POST /_lab/reset`); every call is bounded by a timeout. Also writes the
+kubeconfig, through the emulator package's own writer.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from lab.settings import NAMESPACE
+
+
+class EmulatorClient:
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+
+    def post(self, path: str, body: dict[str, Any], timeout: float = 5.0) -> Any:
+        request = urllib.request.Request(
+            f"{self.url}{path}", data=json.dumps(body).encode(), method="POST"
+        )
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            raise LabError(
+                f"Kubernetes emulator refused POST {path}: HTTP {exc.code} {detail}"
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise LabError(f"cannot reach the Kubernetes emulator at {self.url}: {exc}") from None
+        return json.loads(raw) if raw else None
+
+    def hook(self, name: str, body: dict[str, Any]) -> Any:
+        return self.post(f"/_lab/hooks/{name}", body)
+
+    def reset(self) -> Any:
+        return self.post("/_lab/reset", {})
+
+
+def write_kubeconfig(path: Path, url: str) -> None:
+    from lab.k8s.kubeconfig import write_kubeconfig as write
+
+    write(path, url, token=None, namespace=NAMESPACE)

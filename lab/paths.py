@@ -1,0 +1,95 @@
+"""The layout of a lab's state directory: every file the lab writes lives here.
+
+settings.json      effective ports and rates (written by `lab up`)
+secrets.json       generated passwords and the Kubernetes token (mode 0600)
+supervisor.pid     the long-lived supervisor daemon
+control.json       its control API address and token
+pids/<svc>.json    one record per child process (pid, start time)
+logs/<svc>.log     each process's stdout/stderr
+logs/api-requests.jsonl   the API's JSON request log (served as pod logs)
+switches.json      fault switches read by the API, worker and third-party stand-ins
+faults.json        the faults currently injected
+postgres/data      PostgreSQL's data dir (or a symlink, see services/postgres.py)
+redis/             Redis's working dir
+env, profile.yaml, kubeconfig   what the suite and an operator use
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    root: Path
+
+    @property
+    def settings(self) -> Path:
+        return self.root / "settings.json"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets.json"
+
+    @property
+    def supervisor_pid(self) -> Path:
+        return self.root / "supervisor.pid"
+
+    @property
+    def control(self) -> Path:
+        return self.root / "control.json"
+
+    @property
+    def startup_error(self) -> Path:
+        return self.root / "startup-error.txt"
+
+    @property
+    def pids(self) -> Path:
+        return self.root / "pids"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def api_requests_log(self) -> Path:
+        return self.logs / "api-requests.jsonl"
+
+    @property
+    def switches(self) -> Path:
+        return self.root / "switches.json"
+
+    @property
+    def faults(self) -> Path:
+        return self.root / "faults.json"
+
+    @property
+    def postgres(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def redis(self) -> Path:
+        return self.root / "redis"
+
+    @property
+    def env(self) -> Path:
+        return self.root / "env"
+
+    @property
+    def profile(self) -> Path:
+        return self.root / "profile.yaml"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def pidfile(self, name: str) -> Path:
+        return self.pids / f"{name}.json"
+
+    def ensure(self) -> None:
+        for directory in (self.root, self.pids, self.logs, self.redis):
+            directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""One module per lab service; `base.Service` is what the supervisor manages."""

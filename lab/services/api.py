@@ -1,0 +1,257 @@
+"""The RoleRabbit API stand-in: a small real HTTP service over PostgreSQL and Redis.
+
+Run as `python -m lab.services.api --state-dir DIR`. Routes:
+
+    GET  /health              liveness: 200 while the process serves
+    GET  /api/metrics         Prometheus text (see api_metrics.py)
+    GET  /api/admin/queues    BullMQ job counts per state, read from Redis
+    GET  /api/portfolios      latest portfolios (a real query)
+    GET  /api/users/me        a user, cached in Redis (X-User-Id header)
+    POST /api/auth/login      checks a password, writes an auth_logs row
+
+App routes fail for real when PostgreSQL or Redis is down (500, logged, counted)
+and honour the `api.error_share` and `api.latency_ms` switches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import queue
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from lab.services.api_metrics import ApiMetrics, RequestLog
+from lab.services.base import LabContext, load_context
+from lab.services.postgres import role_url
+from lab.services.queue_counts import is_paused, queue_counts, worker_count
+from lab.services.redis_server import redis_url
+from lab.settings import QUEUE_NAME
+from lab.switches import SwitchReader
+
+LOGIN_PASSWORD = "correct-horse"  # the seeded users' password in the lab
+APP_ROUTES = {"/api/portfolios", "/api/users/me", "/api/auth/login"}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.status, self.kind = status, kind
+
+
+class ConnectionPool:
+    """A tiny bounded pool: the API keeps at most `size` database connections."""
+
+    def __init__(self, url: str, size: int = 4) -> None:
+        self.url, self._idle = url, queue.LifoQueue[psycopg.Connection[Any]]()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        if not self._slots.acquire(timeout=3):
+            raise HttpError(503, "database pool exhausted", "database")
+        conn: psycopg.Connection[Any] | None = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = psycopg.connect(
+                    self.url, connect_timeout=2, autocommit=True, application_name="rolerabbit-api",
+                    options="-c statement_timeout=5000",
+                )  # fmt: skip
+            yield conn
+            self._idle.put(conn)
+            conn = None
+        except psycopg.Error as exc:
+            raise HttpError(500, f"database error: {str(exc).strip()[:200]}", "database") from exc
+        finally:
+            if conn is not None:
+                conn.close()  # broken or failed: never reuse
+            self._slots.release()
+
+
+class Api:
+    """Route handlers; each returns (status, JSON body)."""
+
+    def __init__(self, ctx: LabContext) -> None:
+        self.ctx = ctx
+        self.metrics = ApiMetrics()
+        self.log = RequestLog(ctx.paths.api_requests_log)
+        self.switches = SwitchReader(ctx.paths.switches)
+        self.pool = ConnectionPool(role_url(ctx, "rolerabbit_app", ctx.credentials.app_password))
+        self.redis = redis.Redis.from_url(
+            redis_url(ctx), socket_timeout=1, socket_connect_timeout=1, decode_responses=True
+        )
+        self.routes: dict[tuple[str, str], Callable[[BaseHTTPRequestHandler], tuple[int, Any]]] = {
+            ("GET", "/health"): self.health,
+            ("GET", "/api/admin/queues"): self.admin_queues,
+            ("GET", "/api/portfolios"): self.portfolios,
+            ("GET", "/api/users/me"): self.users_me,
+            ("POST", "/api/auth/login"): self.login,
+        }
+        self.started = time.time()
+
+    def health(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        return 200, {"status": "ok", "uptimeSeconds": round(time.time() - self.started, 1)}
+
+    def admin_queues(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        try:
+            counts = queue_counts(self.redis)
+            entry = {
+                "name": QUEUE_NAME,
+                "counts": counts,
+                "isPaused": is_paused(self.redis),
+                "workers": worker_count(self.redis),
+            }
+        except redis.RedisError as exc:
+            raise HttpError(503, f"redis error: {exc}", "redis") from exc
+        return 200, {"queues": [entry]}
+
+    def portfolios(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, title, theme FROM portfolios WHERE published"
+                " ORDER BY updated_at DESC LIMIT 20"
+            ).fetchall()
+        return 200, {"portfolios": [{"id": r[0], "title": r[1], "theme": r[2]} for r in rows]}
+
+    def users_me(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        user_id = int(req.headers.get("X-User-Id") or 1)
+        try:
+            cached = self.redis.get(f"session:user:{user_id}")
+        except redis.RedisError as exc:
+            raise HttpError(500, f"session store unavailable: {exc}", "redis") from exc
+        if cached:
+            return 200, json.loads(cached)
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT id, email, name FROM users WHERE id = %s", (user_id,)
+            ).fetchone()
+        if row is None:
+            return 404, {"error": "user not found"}
+        body = {"id": row[0], "email": row[1], "name": row[2]}
+        with contextlib.suppress(redis.RedisError):
+            self.redis.set(f"session:user:{user_id}", json.dumps(body), ex=300)
+        return 200, body
+
+    def login(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        length = int(req.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(req.rfile.read(length) or b"{}")
+        except ValueError:
+            return 400, {"error": "invalid JSON"}
+        email, password = str(body.get("email", "")), str(body.get("password", ""))
+        ip = client_ip(req)
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT id FROM users WHERE email = %s", (email,)).fetchone()
+            ok = row is not None and password == LOGIN_PASSWORD
+            reason = None if ok else ("unknown_user" if row is None else "invalid_password")
+            conn.execute(
+                "INSERT INTO auth_logs (user_id, email, ip, success, reason)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (row[0] if row else None, email, ip, ok, reason),
+            )
+        return (200, {"token": "lab-session"}) if ok else (401, {"error": "invalid credentials"})
+
+
+def client_ip(req: BaseHTTPRequestHandler) -> str:
+    forwarded = req.headers.get("X-Forwarded-For")
+    return forwarded.split(",")[0].strip() if forwarded else req.client_address[0]
+
+
+def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # the JSON log replaces it
+            return
+
+        def do_GET(self) -> None:
+            self.dispatch("GET")
+
+        def do_POST(self) -> None:
+            self.dispatch("POST")
+
+        def dispatch(self, method: str) -> None:
+            path = self.path.split("?", 1)[0]
+            if method == "GET" and path == "/api/metrics":
+                self.send(200, generate_latest(api.metrics.registry), CONTENT_TYPE_LATEST)
+                return
+            start = time.perf_counter()
+            handler = api.routes.get((method, path))
+            route = path if handler else "unknown"
+            error: HttpError | None = None
+            try:
+                if handler is None:
+                    status, body = 404, {"error": "not found"}
+                else:
+                    status, body = self.run_route(path, handler)
+            except HttpError as exc:
+                error, status, body = exc, exc.status, {"error": str(exc)}
+            except Exception as exc:  # a bug in a handler still yields a counted 500
+                error = HttpError(500, f"unhandled: {exc}", "internal")
+                status, body = 500, {"error": "internal error"}
+            self.send(status, json.dumps(body).encode(), "application/json")
+            elapsed = time.perf_counter() - start
+            api.metrics.observe(method, route, status, elapsed)
+            fields = {
+                "statusCode": status, "ip": client_ip(self), "route": route, "method": method,
+                "durationMs": round(elapsed * 1000, 1),
+            }  # fmt: skip
+            if error is not None:
+                api.metrics.errors.labels(type=error.kind).inc()
+                api.log.write(
+                    "error", str(error), error={"message": str(error), "type": error.kind}, **fields
+                )
+            api.log.write("info" if status < 500 else "error", "request completed", **fields)
+
+        def run_route(
+            self, path: str, handler: Callable[[BaseHTTPRequestHandler], tuple[int, Any]]
+        ) -> tuple[int, Any]:
+            if path in APP_ROUTES:
+                delay_ms = (api.switches.get("api.latency_ms") or {}).get(path, 0)
+                if delay_ms:
+                    time.sleep(float(delay_ms) / 1000)
+                share = float(api.switches.get("api.error_share") or 0)
+                if share and random.random() < share:
+                    raise HttpError(
+                        502, "upstream request failed: payment provider timeout", "upstream"
+                    )
+            return handler(self)
+
+        def send(self, status: int, payload: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lab-api")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    ctx = load_context(args.state_dir)
+    server = ThreadingHTTPServer(("127.0.0.1", ctx.settings.api_port), make_handler(Api(ctx)))
+    server.daemon_threads = True
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    server.serve_forever(poll_interval=0.2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

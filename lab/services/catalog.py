@@ -1,0 +1,114 @@
+"""The lab's Python service processes, as `Service` objects the supervisor runs.
+
+Kept apart from the service modules themselves so the supervisor does not
+import bullmq or the HTTP handlers it never runs in-process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import urllib.error
+import urllib.request
+
+from lab.services.base import LabContext, Service, python_module
+from lab.settings import NAMESPACE
+
+
+def http_ok(url: str, timeout: float = 1.0, token: str | None = None) -> bool:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return False
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class ApiService(Service):
+    name = "api"
+
+    @property
+    def port(self) -> int:
+        return self.ctx.settings.api_port
+
+    def command(self) -> list[str]:
+        return python_module("lab.services.api", self.ctx.paths.root)
+
+    def healthy(self) -> bool:
+        return http_ok(f"http://127.0.0.1:{self.port}/health")
+
+
+class ThirdPartyService(Service):
+    name = "thirdparty"
+
+    @property
+    def port(self) -> int:
+        return self.ctx.settings.thirdparty_port
+
+    def command(self) -> list[str]:
+        return python_module("lab.services.thirdparty", self.ctx.paths.root)
+
+
+class ProducerService(Service):
+    name = "producer"
+
+    def command(self) -> list[str]:
+        return python_module("lab.services.producer", self.ctx.paths.root)
+
+
+class LoadGeneratorService(Service):
+    name = "loadgen"
+
+    def command(self) -> list[str]:
+        return python_module("lab.services.loadgen", self.ctx.paths.root)
+
+
+class WorkerService(Service):
+    """One real BullMQ worker; `pod` is the Kubernetes pod it stands for."""
+
+    def __init__(self, ctx: LabContext, pod: str) -> None:
+        super().__init__(ctx)
+        self.pod = pod
+        self.name = f"worker-{pod}"
+
+    def command(self) -> list[str]:
+        return python_module("lab.services.worker", self.ctx.paths.root, "--name", self.pod)
+
+
+def emulator_available() -> bool:
+    """True once the Kubernetes emulator package exists in this checkout."""
+    try:
+        return importlib.util.find_spec("lab.k8s.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class KubernetesEmulatorService(Service):
+    name = "kubernetes"
+
+    @property
+    def port(self) -> int:
+        return self.ctx.settings.k8s_port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        # No --token: kubectl sends no bearer token over plain http, so a token would
+        # lock the operator's own kubectl out. The emulator listens on loopback only.
+        return [
+            sys.executable, "-m", "lab.k8s",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--api-log-file", str(self.ctx.paths.api_requests_log),
+            "--seed", "rolerabbit",
+        ]  # fmt: skip
+
+    def healthy(self) -> bool:
+        return http_ok(f"{self.url}/api/v1/namespaces/{NAMESPACE}/pods")

@@ -1,0 +1,112 @@
+"""Where the lab keeps its state and which ports it listens on.
+
+Every port and rate is configurable (CLI flags or `LAB_*` environment
+variables); `lab up` stores the effective values in `<state dir>/settings.json`
+so later commands (`status`, `inject`, `down`) talk to the same lab.
+
+Default ports stay clear of the standard ones (PostgreSQL 5432, Redis 6379,
+an app's 3000) so a system PostgreSQL or Redis is never touched:
+
+    postgres 55432   redis 56379   api 53000   thirdparty 53100   kubernetes 56443
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+# Ports a service listens on, in start order; used for pre-flight checks and messages.
+PORT_FIELDS: dict[str, str] = {
+    "postgres_port": "postgres",
+    "redis_port": "redis",
+    "api_port": "api",
+    "thirdparty_port": "thirdparty",
+    "k8s_port": "kubernetes",
+}
+
+NAMESPACE = "rolerabbit-production"
+QUEUE_NAME = "deployment"
+DATABASE = "rolerabbit"
+
+
+@dataclass
+class LabSettings:
+    """The effective configuration of one lab, persisted in its state dir."""
+
+    state_dir: Path
+    postgres_port: int = 55432
+    redis_port: int = 56379
+    api_port: int = 53000
+    thirdparty_port: int = 53100
+    k8s_port: int = 56443
+    producer_rate: float = 2.0  # jobs per second
+    load_rate: float = 10.0  # API requests per second
+    static_workers: int = 2  # worker processes when no Kubernetes emulator runs
+    kubernetes: bool = True  # start the emulator and the pod->worker bridge
+
+    @property
+    def settings_file(self) -> Path:
+        return self.state_dir / "settings.json"
+
+    def save(self) -> None:
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.settings_file.write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, state_dir: Path) -> LabSettings:
+        """Settings saved by `lab up`, or defaults when the lab never ran there."""
+        path = state_dir / "settings.json"
+        if not path.exists():
+            return cls(state_dir=state_dir)
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        data["state_dir"] = state_dir
+        return cls(**data)
+
+    def with_overrides(self, overrides: dict[str, object]) -> LabSettings:
+        """A copy with non-None overrides applied (flags beat env beat saved values)."""
+        data = asdict(self)
+        data["state_dir"] = self.state_dir
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return LabSettings(**data)
+
+    def ports(self) -> dict[str, int]:
+        """Service name -> port, for every port the lab listens on."""
+        result = {svc: int(getattr(self, attr)) for attr, svc in PORT_FIELDS.items()}
+        if not self.kubernetes:
+            result.pop("kubernetes")
+        return result
+
+
+def repo_root() -> Path:
+    """The repository this package lives in (lab/ sits at its top)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def default_state_dir() -> Path:
+    """`LAB_STATE_DIR`, else `.lab/` in the repository root."""
+    env = os.environ.get("LAB_STATE_DIR")
+    return Path(env).resolve() if env else repo_root() / ".lab"
+
+
+def env_overrides() -> dict[str, object]:
+    """`LAB_POSTGRES_PORT`-style environment overrides for every setting."""
+    result: dict[str, object] = {}
+    for f in fields(LabSettings):
+        if f.name == "state_dir":
+            continue
+        raw = os.environ.get(f"LAB_{f.name.upper()}")
+        if raw is None:
+            continue
+        if f.type == "bool":
+            result[f.name] = raw.lower() in {"1", "true", "yes", "on"}
+        elif f.type == "float":
+            result[f.name] = float(raw)
+        else:
+            result[f.name] = int(raw)
+    return result

@@ -1,0 +1,309 @@
+"""The lab's long-lived supervisor daemon.
+
+`lab up` starts it detached (`python -m lab.supervisor --state-dir DIR`). It owns
+every service process and the fault state, so faults that hold resources
+outlive the `lab inject` command. It restarts crashed services unless a fault
+deliberately stopped them, runs the Kubernetes bridge, and serves the control
+API (control.py). On a failed start it writes `startup-error.txt`, stops
+whatever it had started and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lab.control import ControlServer
+from lab.credentials import Credentials
+from lab.errors import LabError
+from lab.fault_state import ActiveFaults
+from lab.k8s_client import EmulatorClient, write_kubeconfig
+from lab.outputs import write_outputs
+from lab.paths import StatePaths
+from lab.processes import record_process
+from lab.services.base import LabContext, Service
+from lab.services.bridge import WorkerPool
+from lab.services.catalog import (
+    ApiService,
+    KubernetesEmulatorService,
+    LoadGeneratorService,
+    ProducerService,
+    ThirdPartyService,
+    emulator_available,
+)
+from lab.services.postgres import PostgresService
+from lab.services.redis_server import RedisService
+from lab.settings import LabSettings
+from lab.switches import clear_switches
+
+MONITOR_INTERVAL = 0.5
+RESTART_BACKOFF = 1.0
+
+
+class Supervisor:
+    """Runs the services; implements `lab.faults.base.LabControl` for the faults."""
+
+    def __init__(self, settings: LabSettings) -> None:
+        paths = StatePaths(settings.state_dir)
+        self.ctx = LabContext(settings, paths, Credentials.load_or_create(paths.secrets))
+        self.lock = threading.RLock()
+        self.phase = "starting"
+        self.phase_detail = ""
+        self.stopping = threading.Event()
+        self.emulator: KubernetesEmulatorService | None = None
+        if settings.kubernetes and emulator_available():
+            self.emulator = KubernetesEmulatorService(self.ctx)
+        self.k8s = (
+            EmulatorClient(self.emulator.url, self.ctx.credentials.k8s_token)
+            if self.emulator
+            else None
+        )
+        # Start order; shutdown runs in reverse.
+        self.services: dict[str, Service] = {}
+        for service in (
+            PostgresService(self.ctx),
+            RedisService(self.ctx),
+            ThirdPartyService(self.ctx),
+            *([self.emulator] if self.emulator else []),
+            ApiService(self.ctx),
+            ProducerService(self.ctx),
+            LoadGeneratorService(self.ctx),
+        ):
+            self.services[service.name] = service
+        self.workers = WorkerPool(self.ctx, self.emulator.url if self.emulator else None)
+        self.faults = ActiveFaults(self)
+        self._last_restart: dict[str, float] = {}
+        self.started_at = time.time()
+        self.control = ControlServer(
+            paths,
+            {
+                ("GET", "/status"): lambda _: self.status(),
+                ("GET", "/faults"): lambda _: self.faults.catalogue(),
+                ("POST", "/inject"): lambda b: self.faults.inject(b["name"], b.get("params") or {}),
+                ("POST", "/clear"): lambda b: self.faults.clear(b["name"]),
+                ("POST", "/reset"): lambda _: self.reset(),
+                ("POST", "/shutdown"): lambda _: self.request_shutdown(),
+            },
+        )
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        paths = self.ctx.paths
+        clear_switches(paths.switches)  # a previous (crashed) supervisor's faults are gone
+        self.control.start()
+        t0 = time.monotonic()
+        self._set_phase("starting", "postgres, redis")
+        # PostgreSQL (initdb on first start) and Redis are independent: start both at once.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [
+                pool.submit(self._bring_up, self.services[n]) for n in ("postgres", "redis")
+            ]:
+                future.result()
+        self._set_phase("starting", "schema and seed")
+        self.services["postgres"].after_ready()
+        rest = [s for n, s in self.services.items() if n not in ("postgres", "redis")]
+        self._set_phase("starting", ", ".join(s.name for s in rest))
+        for service in rest:
+            service.prepare()
+            service.start()
+        for service in rest:
+            service.wait_ready()
+        if self.emulator is not None:
+            write_kubeconfig(paths.kubeconfig, self.emulator.url)
+        write_outputs(self.ctx)
+        with self.lock:
+            self.workers.reconcile()
+        self._set_phase("ready", f"started in {time.monotonic() - t0:.1f}s")
+
+    def _bring_up(self, service: Service) -> None:
+        service.prepare()
+        service.start()
+        service.wait_ready()
+
+    def _set_phase(self, phase: str, detail: str) -> None:
+        self.phase, self.phase_detail = phase, detail
+
+    def monitor(self) -> None:
+        """Restart crashed services (unless a fault stopped them) and run the bridge."""
+        while not self.stopping.wait(MONITOR_INTERVAL):
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                now = time.monotonic()
+                for name, service in self.services.items():
+                    if not service.wanted or service.running():
+                        continue
+                    if now - self._last_restart.get(name, 0.0) < RESTART_BACKOFF:
+                        continue
+                    self._last_restart[name] = now
+                    service.restarts += 1
+                    try:
+                        service.prepare()
+                        service.start()
+                    except (LabError, OSError) as exc:
+                        print(f"restart of {name} failed: {exc}", flush=True)
+                self.workers.reconcile()
+
+    def request_shutdown(self) -> str:
+        self.stopping.set()
+        return "shutting down"
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        self._set_phase("stopping", "")
+        with self.lock:
+            self.faults.release_all()
+            self.workers.stop_all()
+            ordered = list(self.services.values())[::-1]
+            # Python processes stop in parallel; the data stores after them.
+            front = [s for s in ordered if s.name not in ("postgres", "redis")]
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda s: s.stop(timeout=5), front))
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(lambda s: s.stop(timeout=15), ordered[len(front) :]))
+
+    # -- LabControl (used by faults) -----------------------------------------------
+    def stop_service(self, name: str) -> None:
+        with self.lock:
+            service = self._service(name)
+            service.wanted = False
+            service.stop()
+
+    def start_service(self, name: str) -> None:
+        with self.lock:
+            service = self._service(name)
+            service.wanted = True
+            if not service.running():
+                service.prepare()
+                service.start()
+            service.wait_ready()
+
+    def set_switch(self, key: str, value: Any) -> None:
+        from lab.switches import set_switch
+
+        set_switch(self.ctx.paths.switches, key, value)
+
+    def connect_db(self, role: str = "superuser", **kwargs: Any) -> Any:
+        import psycopg
+
+        from lab.services.postgres import role_url, superuser_dsn
+
+        creds = self.ctx.credentials
+        urls = {
+            "superuser": superuser_dsn(self.ctx, "rolerabbit"),
+            "app": role_url(self.ctx, "rolerabbit_app", creds.app_password),
+            "monitor": role_url(self.ctx, "rolerabbit_monitor", creds.monitor_password),
+            "fixer": role_url(self.ctx, "rolerabbit_fixer", creds.fixer_password),
+        }
+        kwargs.setdefault("connect_timeout", 3)
+        return psycopg.connect(urls[role], **kwargs)
+
+    def redis_client(self) -> Any:
+        import redis
+
+        from lab.services.redis_server import redis_url
+
+        return redis.Redis.from_url(redis_url(self.ctx), socket_timeout=3, socket_connect_timeout=3)
+
+    @property
+    def kubernetes_available(self) -> bool:
+        return self.k8s is not None
+
+    def k8s_hook(self, name: str, body: dict[str, Any]) -> Any:
+        if self.k8s is None:
+            raise LabError("this fault needs the Kubernetes emulator, which is not running")
+        return self.k8s.hook(name, body)
+
+    def set_static_workers_stopped(self, stopped: bool) -> None:
+        with self.lock:
+            self.workers.stopped = stopped
+            self.workers.reconcile()
+
+    def _service(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise LabError(f"no service {name!r}; services: {', '.join(self.services)}") from None
+
+    # -- control API ---------------------------------------------------------------
+    def reset(self) -> dict[str, Any]:
+        cleared = self.faults.clear_all()
+        clear_switches(self.ctx.paths.switches)
+        if self.k8s is not None:
+            self.k8s.reset()
+        with self.lock:
+            self.workers.stopped = False
+            for service in self.services.values():
+                service.wanted = True
+                if not service.running():
+                    service.prepare()
+                    service.start()
+            for service in self.services.values():
+                service.wait_ready()
+            self.workers.reconcile()
+        return {"cleared": cleared}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "detail": self.phase_detail,
+            "supervisor_pid": os.getpid(),
+            "state_dir": str(self.ctx.paths.root),
+            "services": [s.describe() for s in self.services.values()],
+            "workers": self.workers.describe(),
+            "bridge": {
+                "mode": "kubernetes" if self.emulator else "static",
+                "error": self.workers.last_error,
+            },
+            "faults": self.faults.active(),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lab-supervisor")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--daemonize", action="store_true", help="fork; the parent exits at once")
+    args = parser.parse_args(argv)
+    if args.daemonize and os.fork() > 0:
+        # The launcher returns immediately, so the daemon is nobody's child to reap.
+        os._exit(0)
+    paths = StatePaths(args.state_dir.resolve())
+    paths.ensure()
+    record_process(paths.supervisor_pid, "supervisor", os.getpid())
+    supervisor = Supervisor(LabSettings.load(paths.root))
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: supervisor.stopping.set())
+    code = 0
+    try:
+        supervisor.start()
+        print(f"lab ready: {supervisor.phase_detail}", flush=True)
+        monitor = threading.Thread(target=supervisor.monitor, name="monitor", daemon=True)
+        monitor.start()
+        supervisor.stopping.wait()
+        monitor.join(timeout=10)
+    except LabError as exc:
+        paths.startup_error.write_text(str(exc) + "\n")
+        supervisor._set_phase("failed", str(exc))
+        code = 1
+    except Exception:
+        paths.startup_error.write_text("the lab supervisor crashed:\n" + traceback.format_exc())
+        supervisor._set_phase("failed", "crashed")
+        code = 1
+    finally:
+        # Cleanup on every path, also after a half-failed start.
+        supervisor.shutdown()
+        supervisor.control.stop()
+        paths.supervisor_pid.unlink(missing_ok=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

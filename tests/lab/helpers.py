@@ -1,0 +1,58 @@
+"""Small bounded-wait and scrape helpers shared by the lab's tests."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2
+) -> None:
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.load(response)
+
+
+def _requests_by(api_url: str, label: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{api_url}/api/metrics", timeout=5) as response:
+        text = response.read().decode()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "http_requests":
+            continue
+        for sample in family.samples:
+            if sample.name == "http_requests_total":
+                key = sample.labels[label]
+                totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
+
+
+def requests_by_status(api_url: str) -> dict[str, float]:
+    """Sum of http_requests_total per status code, from one /api/metrics scrape."""
+    return _requests_by(api_url, "status")
+
+
+def requests_by_route(api_url: str) -> dict[str, float]:
+    return _requests_by(api_url, "route")
+
+
+def five_xx_share(before: dict[str, float], after: dict[str, float]) -> float:
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    total = sum(delta.values())
+    errors = sum(v for k, v in delta.items() if k.startswith("5"))
+    return errors / total if total else 0.0

@@ -1,0 +1,137 @@
+"""Every lab service is up and answering, seen from outside with ordinary clients."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import psycopg
+import pytest
+import redis
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from lab.testing import LabHandle
+from tests.lab.helpers import get_json, requests_by_route, wait_until
+
+
+def test_postgres_answers_monitor_role_with_seed(lab: LabHandle) -> None:
+    with psycopg.connect(lab.env["DATABASE_URL"], connect_timeout=5) as conn:
+        version = conn.execute("SELECT version()").fetchone()
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM portfolios),"
+            " (SELECT count(*) FROM auth_logs)"
+        ).fetchone()
+        ext = conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
+        # The monitor role must stay read-only.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM auth_logs WHERE false")
+    assert version is not None and "PostgreSQL 15" in version[0]
+    assert counts is not None and counts[0] == 5000 and counts[1] == 50000 and counts[2] >= 20000
+    assert ext is not None and ext[0] > 0
+
+
+def test_fixer_role_can_do_the_runbook_fixes(lab: LabHandle) -> None:
+    with psycopg.connect(lab.env["DATABASE_FIXER_URL"], connect_timeout=5, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE portfolios")
+        conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY portfolio_analytics_monthly")
+        conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY portfolio_analytics_yearly")
+        conn.execute("ALTER SYSTEM SET log_min_duration_statement = 1000")
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute("ALTER SYSTEM RESET log_min_duration_statement")
+        conn.execute("SELECT pg_reload_conf()")
+        roles = conn.execute(
+            "SELECT pg_has_role('rolerabbit_fixer', 'pg_signal_backend', 'MEMBER')"
+        ).fetchone()
+    assert roles == (True,)
+
+
+def test_redis_answers_with_memory_ceiling(lab: LabHandle) -> None:
+    client = redis.Redis.from_url(lab.env["REDIS_URL"], socket_timeout=5)
+    with client:
+        assert client.ping() is True
+        memory = client.info("memory")
+        assert memory["maxmemory"] == 256 * 1024 * 1024
+        assert memory["maxmemory_policy"] == "noeviction"
+
+
+def test_api_health_and_metrics(lab: LabHandle) -> None:
+    api = lab.env["ROLERABBIT_API_URL"]
+    assert get_json(f"{api}/health")["status"] == "ok"
+    wait_until(
+        lambda: {"/api/portfolios", "/api/users/me"} <= set(requests_by_route(api)),
+        15,
+        "the load generator's requests to show in the metrics",
+    )
+    with urllib.request.urlopen(f"{api}/api/metrics", timeout=5) as response:
+        families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+    assert families["http_requests"].type == "counter"
+    assert families["http_request_duration_seconds"].type == "histogram"
+    assert "rolerabbit_errors" in families
+    assert families["process_resident_memory_bytes"].samples[0].value > 0
+    labels = {s.labels["route"] for s in families["http_requests"].samples}
+    assert {"/api/portfolios", "/api/users/me"} <= labels
+
+
+def test_admin_queues_agree_with_redis(lab: LabHandle) -> None:
+    client = redis.Redis.from_url(lab.env["REDIS_URL"], socket_timeout=5)
+    with client:
+        wait_until(lambda: client.zcard("bull:deployment:completed") > 0, 20, "a completed job")
+        api = get_json(f"{lab.env['ROLERABBIT_API_URL']}/api/admin/queues")
+        direct = {
+            "waiting": client.llen("bull:deployment:wait"),
+            "active": client.llen("bull:deployment:active"),
+            "completed": client.zcard("bull:deployment:completed"),
+            "failed": client.zcard("bull:deployment:failed"),
+            "delayed": client.zcard("bull:deployment:delayed"),
+        }
+    (queue,) = api["queues"]
+    assert queue["name"] == "deployment"
+    assert queue["workers"] >= 1
+    # The producer and workers keep moving, so allow the jobs of a moment's drift.
+    for state, value in direct.items():
+        assert abs(queue["counts"][state] - value) <= 5, (state, queue["counts"], direct)
+
+
+def test_login_writes_auth_logs_and_request_log(lab: LabHandle) -> None:
+    request = urllib.request.Request(
+        f"{lab.env['ROLERABBIT_API_URL']}/api/auth/login",
+        data=b'{"email": "user7@example.test", "password": "nope"}',
+        headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.77"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=5)
+    info.value.close()
+    assert info.value.code == 401
+    with psycopg.connect(lab.env["DATABASE_URL"], connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT success, reason FROM auth_logs WHERE ip = '203.0.113.77' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert row == (False, "invalid_password")
+    log = lab.paths.api_requests_log.read_text()
+    assert '"ip": "203.0.113.77"' in log and '"statusCode": 401' in log
+
+
+@pytest.mark.parametrize("path", ["/stripe/v1", "/cloudflare/client/v4"])
+def test_third_party_stand_ins_answer(lab: LabHandle, path: str) -> None:
+    body = get_json(f"http://127.0.0.1:{lab.settings.thirdparty_port}{path}")
+    assert body["status"] == "operational"
+
+
+def test_profile_and_env_files(lab: LabHandle) -> None:
+    profile = yaml.safe_load(lab.profile_path.read_text())
+    entry = profile["profiles"]["lab"]
+    assert set(entry) == {"kubernetes", "api", "dependencies", "registry_url"}
+    assert entry["api"]["base_url"] == lab.env["ROLERABBIT_API_URL"]
+    assert entry["kubernetes"]["namespace"] == "rolerabbit-production"
+    assert entry["dependencies"]["stripe"]["feature_flag"] == "FEATURE_STRIPE_ENABLED"
+    assert set(lab.env) == {
+        "KUBECONFIG",
+        "DATABASE_URL",
+        "DATABASE_FIXER_URL",
+        "REDIS_URL",
+        "ROLERABBIT_API_URL",
+    }
+    assert "rolerabbit_monitor" in lab.env["DATABASE_URL"]
+    assert "rolerabbit_fixer" in lab.env["DATABASE_FIXER_URL"]
