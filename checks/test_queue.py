@@ -1,0 +1,209 @@
+"""Job Queue Stuck: the runbook's queue diagnosis as checks on Redis and BullMQ.
+
+Thin: each check reads the session's queue snapshot, calls its rule in checks/queue.py and
+returns the verdict. A paused queue is reported by QUEUE-109 and skipped by the stuck-queue
+checks, which would otherwise call a deliberate pause "stuck".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from checks import queue as rules
+from fixtures.http import Http
+from fixtures.kubernetes import KubeSnapshot
+from fixtures.queue import CounterState, QueueSnapshot, admin_view, worker_deployment
+from opscheck import DependencyUnavailable, check, verdict
+from opscheck.settings import Profile
+from remediations.queue import (
+    CLEAN_FAILED,
+    LAST_RESORT,
+    MOVE_STALLED,
+    RESTART_WORKERS,
+    RETRY_FAILED,
+    SCALE_WORKERS,
+)
+
+REDIS_MANUAL = (
+    "redis-cli -u $REDIS_URL ping",
+    "kubectl exec -it <api-pod> -n rolerabbit-production -- redis-cli -u $REDIS_URL ping",
+)
+MEMORY_MANUAL = (
+    "redis-cli -u $REDIS_URL info memory",
+    "free memory: clean old jobs (pytest -k QUEUE-111 --fix) or raise maxmemory",
+)
+
+
+def skip_if_paused(snapshot: QueueSnapshot) -> None:
+    s = snapshot.settings
+    if snapshot.counts().is_paused:
+        pytest.skip(
+            f"queue {s.name} is paused ({s.prefix}:{s.name}:meta paused = 1): "
+            "not judged as stuck, see QUEUE-109"
+        )
+
+
+@check(
+    "QUEUE-101",
+    title="Redis reachable",
+    section_marker="queue",
+    symptom="Redis connection issues",
+    manual=REDIS_MANUAL,
+)
+def test_redis_reachable(redis_ping: rules.Ping, settings: Profile) -> None:
+    verdict(rules.redis_reachable(redis_ping, settings.queue))
+
+
+@check(
+    "QUEUE-102",
+    title="Redis memory and connections",
+    section_marker="queue",
+    symptom="Redis connection issues",
+    manual=MEMORY_MANUAL,
+)
+def test_redis_memory(
+    queue_snapshot: QueueSnapshot, redis_counters: CounterState, settings: Profile
+) -> None:
+    info = queue_snapshot.info()
+    before = redis_counters.load()
+    redis_counters.save(info)
+    verdict(rules.redis_memory(info, before, settings.queue))
+
+
+@check(
+    "QUEUE-112",
+    title="Redis memory warning",
+    section_marker="queue",
+    symptom="Redis connection issues",
+    severity="low",
+    manual=MEMORY_MANUAL,
+)
+def test_redis_memory_warning(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    verdict(rules.redis_memory_warning(queue_snapshot.info(), settings.queue))
+
+
+@check(
+    "QUEUE-103",
+    title="Jobs piling up",
+    section_marker="queue",
+    symptom="Jobs piling up in waiting state",
+    remediation=SCALE_WORKERS,
+)
+def test_jobs_piling_up(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    skip_if_paused(queue_snapshot)
+    first, second = queue_snapshot.growth()
+    verdict(rules.jobs_piling_up(queue_snapshot.counts(), first, second, settings.queue))
+
+
+@check(
+    "QUEUE-104",
+    title="Jobs completing",
+    section_marker="queue",
+    symptom="No job completions",
+    remediation=RESTART_WORKERS,
+)
+def test_no_completions(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    skip_if_paused(queue_snapshot)
+    verdict(rules.no_completions(queue_snapshot.counts(), settings.queue))
+
+
+@check(
+    "QUEUE-105",
+    title="Workers present",
+    section_marker="queue",
+    symptom="Queue dashboard shows 0 active workers",
+    remediation=SCALE_WORKERS,
+)
+def test_workers_present(
+    queue_snapshot: QueueSnapshot, kube_snapshot: KubeSnapshot, settings: Profile
+) -> None:
+    skip_if_paused(queue_snapshot)
+    s = settings.queue
+    workers = queue_snapshot.workers()
+    name = settings.kubernetes.worker_deployment
+    try:
+        deployment = worker_deployment(kube_snapshot, name)
+    except DependencyUnavailable as exc:
+        if workers.names is None:
+            raise  # neither CLIENT LIST nor the Deployment: nothing left to judge by
+        deployment = rules.WorkerDeployment(f"{name} (unknown: {exc.reason})", found=False)
+    counts = queue_snapshot.counts()
+    verdict(rules.workers_present(counts, workers, deployment, s, s.name, s.prefix))
+
+
+@check(
+    "QUEUE-106",
+    title="Failed jobs",
+    section_marker="queue",
+    symptom="Jobs failing until their attempts are exhausted",
+    remediation=RETRY_FAILED,
+)
+def test_failed_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    verdict(rules.failed_jobs(queue_snapshot.counts(), queue_snapshot.failed(), settings.queue))
+
+
+@check(
+    "QUEUE-107",
+    title="Stalled jobs",
+    section_marker="queue",
+    symptom="Stalled jobs",
+    remediation=MOVE_STALLED,
+)
+def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    verdict(rules.stalled_jobs(queue_snapshot.lock_probes(), settings.queue))
+
+
+@check(
+    "QUEUE-108",
+    title="Queue admin endpoint",
+    section_marker="queue",
+    symptom="Queue dashboard wrong or unavailable",
+    manual=(
+        "curl http://localhost:3000/api/admin/queues",
+        "kubectl logs -l app=rolerabbit-api -n rolerabbit-production --tail=50",
+    ),
+)
+def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Profile) -> None:
+    url = settings.api.base_url.rstrip("/") + settings.api.queues_path
+    view = admin_view(http, url, settings.queue.name)
+    # Read right after the endpoint answered: the producer keeps adding meanwhile.
+    verdict(rules.admin_endpoint(view, queue_snapshot.fresh_counts(), settings.queue))
+
+
+@check(
+    "QUEUE-109",
+    title="Queue not paused",
+    section_marker="queue",
+    symptom="No job completions",
+    severity="low",
+    manual=(
+        "confirm nobody paused it on purpose (maintenance), then resume it with BullMQ: "
+        "await new Queue('deployment').resume()",
+    ),
+)
+def test_queue_paused(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    s = settings.queue
+    verdict(rules.queue_paused(queue_snapshot.counts(), s.name, s.prefix))
+
+
+@check(
+    "QUEUE-110",
+    title="Queue keys intact",
+    section_marker="queue",
+    symptom="Queue corrupted",
+    remediation=LAST_RESORT,
+)
+def test_queue_keys_intact(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    s = settings.queue
+    verdict(rules.corrupted_keys(queue_snapshot.key_types(), s.prefix, s.name))
+
+
+@check(
+    "QUEUE-111",
+    title="Failed-job backlog",
+    section_marker="queue",
+    symptom="Failed jobs piling up in Redis",
+    remediation=CLEAN_FAILED,
+)
+def test_failed_backlog(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    verdict(rules.failed_backlog(queue_snapshot.counts(), settings.queue))
