@@ -1,0 +1,279 @@
+"""Deployment Failures: the runbook's deployment and pod diagnosis as checks.
+
+Thin: each check reads the session's Kubernetes snapshot (one paginated LIST per type,
+shared by every check), calls its rule in checks/deployment.py and returns the verdict.
+Per-deployment checks run once for the API and once for the worker deployment; the test id
+is the deployment's name, so a failure (and a suppression) names it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from checks import deployment as rules
+from fixtures.deployment import RegistryIndexSource, Workload, WorkloadSource
+from fixtures.kubernetes import KubeSnapshot
+from opscheck import check, verdict
+from opscheck.plugin import ENVIRONMENT
+from opscheck.settings import Profile
+from remediations.deployment import RAISE_LIMITS, RESTART, ROLLBACK, SCALE
+
+SECTION = "deployment"
+ROLES = ("api", "worker")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "deployment_role" in metafunc.fixturenames:
+        target = metafunc.config.stash[ENVIRONMENT].profile.kubernetes
+        names = {"api": target.api_deployment, "worker": target.worker_deployment}
+        metafunc.parametrize("deployment_role", ROLES, ids=[names[r] for r in ROLES])
+
+
+@pytest.fixture
+def workload(deployment_role: str, deployment_workloads: WorkloadSource) -> WorkloadView:
+    """Reads the deployment from the snapshot at call time: after a fix the re-check, which
+    reuses this fixture's value, must see the re-read snapshot, not the one before."""
+    return WorkloadView(deployment_workloads, deployment_role)
+
+
+class WorkloadView:
+    def __init__(self, source: WorkloadSource, role: str) -> None:
+        self.source, self.role = source, role
+
+    def __call__(self) -> Workload:
+        return self.source(self.role)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@check(
+    "DEP-101",
+    title="Rollout complete",
+    section_marker=SECTION,
+    symptom="Rollout stuck",
+    remediation=ROLLBACK,
+    manual=[
+        "kubectl rollout status deployment/<name> -n rolerabbit-production",
+        "kubectl rollout undo deployment/<name> -n rolerabbit-production",
+    ],
+)
+def test_rollout_complete(workload: WorkloadView, settings: Profile) -> None:
+    current = workload()
+    verdict(rules.rollout_stuck(current, settings.deployment, now()))
+    if progress := rules.rollout_in_progress(current, settings.deployment, now()):
+        pytest.skip(f"[DEP-101] {progress}")
+
+
+@check(
+    "DEP-102",
+    title="Containers start",
+    section_marker=SECTION,
+    symptom="Pods failing to start",
+    remediation=RESTART,
+    manual=[
+        "kubectl describe pod <pod> -n rolerabbit-production",
+        "kubectl logs <pod> -n rolerabbit-production --tail=100 --previous",
+    ],
+)
+def test_containers_start(workload: WorkloadView, settings: Profile) -> None:
+    verdict(rules.containers_failing(workload(), settings.deployment))
+
+
+@check(
+    "DEP-103",
+    title="Pods scheduled, not stuck Pending",
+    section_marker=SECTION,
+    symptom="Pods failing to start",
+    manual=[
+        "kubectl describe pod <pod> -n rolerabbit-production  # the FailedScheduling event",
+        "kubectl describe nodes | grep -A5 'Allocated resources'",
+        "add node capacity, or lower resources.requests: kubectl edit deployment <name>",
+    ],
+)
+def test_pods_scheduled(
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+) -> None:
+    verdict(rules.pending_pods(workload(), kube_snapshot.events(), settings.deployment, now()))
+
+
+@check(
+    "DEP-104",
+    title="Restarts not rising",
+    section_marker=SECTION,
+    symptom="Pods failing to start",
+    remediation=RESTART,
+    manual=["kubectl logs <pod> -n rolerabbit-production --previous --tail=100"],
+)
+def test_restarts(workload: WorkloadView, settings: Profile) -> None:
+    verdict(rules.restarts(workload(), settings.deployment, now()))
+
+
+@check(
+    "DEP-105",
+    title="Images pull",
+    section_marker=SECTION,
+    symptom="Pods failing to start (image pull errors)",
+    remediation=ROLLBACK,
+    manual=[
+        "docker pull <image>  # check the image exists",
+        "kubectl get secret regcred -n rolerabbit-production -o yaml  # registry credentials",
+    ],
+)
+def test_images_pull(
+    workload: WorkloadView, deployment_registry: RegistryIndexSource, settings: Profile
+) -> None:
+    registry = deployment_registry.index()
+    if registry is None:
+        print("[DEP-105] image existence not checked: the profile has no registry_url")
+    verdict(rules.image_pulls(workload(), settings.deployment, registry))
+
+
+@check(
+    "DEP-106",
+    title="Pull secret usable",
+    section_marker=SECTION,
+    symptom="Pods failing to start (image pull errors)",
+    manual=[
+        "kubectl get secret regcred -n rolerabbit-production -o yaml",
+        "kubectl create secret docker-registry regcred --docker-server=ghcr.io "
+        "--docker-username=<user> --docker-password=<token> -n rolerabbit-production "
+        "--dry-run=client -o yaml | kubectl apply -f -",
+        "kubectl patch deployment <name> -n rolerabbit-production -p "
+        '\'{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"regcred"}]}}}}\'',
+    ],
+)
+def test_pull_secret(
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+) -> None:
+    name = settings.kubernetes.pull_secret
+    verdict(rules.pull_secret(workload(), kube_snapshot.secrets(), name, settings.deployment))
+
+
+@check(
+    "DEP-107",
+    title="Health checks pass",
+    section_marker=SECTION,
+    symptom="Health checks failing",
+    remediation=RESTART,
+    manual=[
+        "kubectl describe pod <pod> -n rolerabbit-production  # the probe and its failures",
+        "kubectl logs <pod> -n rolerabbit-production --tail=100",
+    ],
+)
+def test_health_checks(
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+) -> None:
+    verdict(rules.health(workload(), kube_snapshot.events(), settings.deployment, now()))
+
+
+@check(
+    "DEP-108",
+    title="No Warning events that matter",
+    section_marker=SECTION,
+    symptom="Pods failing to start",
+    manual=[
+        "kubectl get events -n rolerabbit-production --sort-by='.lastTimestamp' "
+        "--field-selector type=Warning",
+        "kubectl describe <kind>/<name> -n rolerabbit-production",
+    ],
+)
+def test_warning_events(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
+    live = {("Pod", p["metadata"]["name"]) for p in kube_snapshot.pods()}
+    verdict(rules.warning_events(kube_snapshot.events(), live, settings.deployment, now()))
+
+
+@check(
+    "DEP-109",
+    title="Configuration present",
+    section_marker=SECTION,
+    symptom="Pods failing to start (application errors)",
+    manual=[
+        "kubectl get configmap rolerabbit-config -n rolerabbit-production -o yaml",
+        "kubectl get secret rolerabbit-secrets -n rolerabbit-production",
+        "kubectl edit configmap rolerabbit-config -n rolerabbit-production  # add the key",
+        "pytest -k DEP-102 --fix  # kubectl rollout restart once the key exists",
+    ],
+)
+def test_configuration_present(
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+) -> None:
+    target = settings.kubernetes
+    required = [("ConfigMap", target.config_map), ("Secret", target.secret)]
+    verdict(
+        rules.config_references(
+            workload(), kube_snapshot.configmaps(), kube_snapshot.secrets(), required
+        )
+    )
+
+
+@check(
+    "DEP-110",
+    title="No OOMKilled containers",
+    section_marker=SECTION,
+    symptom="Pods failing to start (resource limits)",
+    remediation=RAISE_LIMITS,
+    manual=["kubectl top pods -n rolerabbit-production"],
+)
+def test_oom_killed(workload: WorkloadView, settings: Profile) -> None:
+    verdict(rules.oom_killed(workload(), settings.deployment, now()))
+
+
+@check(
+    "DEP-111",
+    title="Limits set on every container",
+    section_marker=SECTION,
+    symptom="Pods failing to start (resource limits)",
+    severity="medium",
+    manual=[
+        "kubectl set resources deployment/<name> -c <container> --limits=cpu=<c>,memory=<m> "
+        "-n rolerabbit-production"
+    ],
+)
+def test_limits_set(workload: WorkloadView) -> None:
+    verdict(rules.limits_missing(workload()))
+
+
+@check(
+    "DEP-112",
+    title="Usage below limits",
+    section_marker=SECTION,
+    symptom="Pods using max CPU/memory",
+    remediation=RAISE_LIMITS,
+    manual=["kubectl top pods -n rolerabbit-production"],
+)
+def test_usage_below_limits(
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+) -> None:
+    verdict(rules.usage_near_limits(workload(), kube_snapshot.pod_metrics(), settings.deployment))
+
+
+@check(
+    "DEP-113",
+    title="Nodes without pressure",
+    section_marker=SECTION,
+    symptom="Pods failing to start (evictions)",
+    manual=[
+        "kubectl describe node <node>  # Conditions and Allocated resources",
+        "kubectl top nodes",
+        "kubectl cordon <node> && kubectl drain <node> --ignore-daemonsets "
+        "--delete-emptydir-data  # move pods off a node that stays under pressure",
+    ],
+)
+def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
+    verdict(rules.node_pressure(kube_snapshot.nodes(), settings.deployment))
+
+
+@check(
+    "DEP-114",
+    title="Replicas at their minimum",
+    section_marker=SECTION,
+    symptom="Worker pods not processing / capacity lost",
+    remediation=SCALE,
+    manual=["kubectl scale deployment rolerabbit-deployment-worker --replicas=4"],
+)
+def test_replicas(workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile) -> None:
+    verdict(rules.replicas_below_minimum(workload(), kube_snapshot.hpas(), settings.deployment))
