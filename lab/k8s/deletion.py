@@ -50,9 +50,11 @@ def remove_with_dependents(
     if bucket == "pods":
         cluster.logs.forget(namespace, name)
     if bucket == "namespaces":
+        # Everything in the namespace goes, so there is no owner graph to walk.
         for other in _NAMESPACED_BUCKETS:
             for obj in store.items(other, name):
-                remove_with_dependents(cluster, other, name, obj["metadata"]["name"])
+                store.remove(other, name, obj["metadata"]["name"])
+        cluster.logs.forget_namespace(name)
         return gone
     for other in _NAMESPACED_BUCKETS:
         for obj in store.items(other, namespace or None):

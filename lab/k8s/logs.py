@@ -43,6 +43,11 @@ class PodLogs:
             for key in [k for k in self._buffers if k[:2] == (namespace, pod)]:
                 del self._buffers[key]
 
+    def forget_namespace(self, namespace: str) -> None:
+        with self._lock:
+            for key in [k for k in self._buffers if k[0] == namespace]:
+                del self._buffers[key]
+
     def clear(self) -> None:
         with self._lock:
             self._buffers.clear()
