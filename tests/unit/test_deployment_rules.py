@@ -1,0 +1,510 @@
+"""Unit tests of the Deployment Failures rules and remediation planning on small YAML files.
+
+Each scenario in tests/data/deployment/ overlays healthy.yaml (top-level lists replace the
+healthy ones). Time is pinned to 2026-01-01T01:00:00Z; nothing here talks to a cluster.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from checks import deployment as rules
+from fixtures.deployment import RegistryIndex, Workload, build_workload, split_image
+from fixtures.kubernetes import Kube, KubeSnapshot, Resource
+from opscheck import SnapshotStore
+from opscheck.settings.deployment import DeploymentSettings
+from remediations import deployment as fixes
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "deployment"
+NOW = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+S = DeploymentSettings()
+SECRET_VALUES = ("not-json-secret-value", "bm90LWpzb24tc2VjcmV0LXZhbHVl", "c2VjcmV0LXZhbHVl")
+
+
+def load(scenario: str = "healthy") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DATA / "healthy.yaml").read_text())
+    if scenario != "healthy":
+        data.update(yaml.safe_load((DATA / f"{scenario}.yaml").read_text()))
+    return data
+
+
+def workload(data: dict[str, Any]) -> Workload:
+    return build_workload(
+        "api",
+        "rolerabbit-api",
+        "rolerabbit-production",
+        data["deployments"],
+        data["replicasets"],
+        data["pods"],
+    )
+
+
+def registry(data: dict[str, Any]) -> RegistryIndex:
+    return RegistryIndex.parse("test", data["registry"])
+
+
+def shown(finding: Any) -> str:
+    return "\n".join([finding.summary, *finding.evidence])
+
+
+def live(data: dict[str, Any]) -> set[tuple[str, str]]:
+    return {("Pod", p["metadata"]["name"]) for p in data["pods"]}
+
+
+# -- healthy: every rule passes ------------------------------------------------------------
+
+
+def test_every_rule_passes_on_the_healthy_snapshot() -> None:
+    data = load()
+    w = workload(data)
+    assert len(w.pods) == 3, "the worker's pod is not the API's"
+    results = {
+        "rollout": rules.rollout_stuck(w, S, NOW),
+        "in progress": rules.rollout_in_progress(w, S, NOW),
+        "containers": rules.containers_failing(w, S),
+        "images": rules.image_pulls(w, S, registry(data)),
+        "pending": rules.pending_pods(w, data["events"], S, NOW),
+        "restarts": rules.restarts(w, S, NOW),
+        "pull secret": rules.pull_secret(w, data["secrets"], "regcred", S),
+        "health": rules.health(w, data["events"], S, NOW),
+        "events": rules.warning_events(data["events"], live(data), S, NOW),
+        "config": rules.config_references(
+            w,
+            data["configmaps"],
+            data["secrets"],
+            [("ConfigMap", "rolerabbit-config"), ("Secret", "rolerabbit-secrets")],
+        ),
+        "oom": rules.oom_killed(w, S, NOW),
+        "limits": rules.limits_missing(w),
+        "usage": rules.usage_near_limits(w, data["pod_metrics"], S),
+        "nodes": rules.node_pressure(data["nodes"], S),
+        "replicas": rules.replicas_below_minimum(w, data["hpas"], S),
+    }
+    assert {k: v for k, v in results.items() if v is not None} == {}
+
+
+def test_a_missing_deployment_is_named() -> None:
+    data = load()
+    data["deployments"] = []
+    finding = rules.containers_failing(workload(data), S)
+    assert finding is not None
+    assert finding.summary.startswith("deployment/rolerabbit-api not found in namespace")
+
+
+# -- DEP-101 rollout -----------------------------------------------------------------------
+
+
+def test_rollout_past_its_progress_deadline_fails() -> None:
+    finding = rules.rollout_stuck(workload(load("bad_rollout")), S, NOW)
+    assert finding is not None
+    assert finding.summary.startswith(
+        "rollout of deployment/rolerabbit-api made no progress for more than its 60s deadline"
+    )
+    text = shown(finding)
+    assert "current revision 3 (rolerabbit-api-dddd3): ghcr.io/rolerabbit/app:v9.9.9" in text
+    assert "previous revision 2" in text
+    assert "pod/rolerabbit-api-dddd3-p1 api: ImagePullBackOff" in text
+
+
+def _rolling(data: dict[str, Any], started: str) -> dict[str, Any]:
+    status = data["deployments"][0]["status"]
+    status["conditions"][1] = {
+        "type": "Progressing",
+        "status": "True",
+        "reason": "ReplicaSetUpdated",
+    }
+    data["replicasets"][2]["metadata"]["creationTimestamp"] = started
+    return data
+
+
+def test_rollout_within_the_settle_window_is_in_progress_not_failed() -> None:
+    w = workload(_rolling(load("bad_rollout"), "2026-01-01T00:58:00Z"))
+    assert rules.rollout_stuck(w, S, NOW) is None
+    progress = rules.rollout_in_progress(w, S, NOW)
+    assert progress is not None
+    assert progress.startswith("rollout of deployment/rolerabbit-api in progress for 120s")
+    assert "settle window 600s" in progress
+
+
+def test_rollout_past_the_settle_window_fails() -> None:
+    w = workload(_rolling(load("bad_rollout"), "2026-01-01T00:40:00Z"))
+    finding = rules.rollout_stuck(w, S, NOW)
+    assert finding is not None
+    assert "not complete after 1200s (settle window 600s)" in finding.summary
+    assert rules.rollout_in_progress(w, S, NOW) is None
+
+
+# -- DEP-102..105 pods ------------------------------------------------------------------------
+
+
+def test_crash_looping_containers_fail_with_their_reason() -> None:
+    finding = rules.containers_failing(workload(load("crashing")), S)
+    assert finding is not None
+    assert finding.summary == (
+        "2 of 3 pods of deployment/rolerabbit-api have containers failing to start "
+        "(CrashLoopBackOff x2; threshold 0)"
+    )
+    assert finding.data["reasons"] == ["CrashLoopBackOff"]
+
+
+def test_image_pull_errors_and_a_missing_tag_fail() -> None:
+    data = load("bad_rollout")
+    finding = rules.image_pulls(workload(data), S, registry(data))
+    assert finding is not None
+    assert finding.summary.startswith(
+        "1 pods of deployment/rolerabbit-api cannot pull ghcr.io/rolerabbit/app:v9.9.9 "
+        "(ImagePullBackOff x1)"
+    )
+    assert "ghcr.io/rolerabbit/app:v9.9.9: tag v9.9.9 not in ghcr.io/rolerabbit/app" in shown(
+        finding
+    )
+
+
+def test_image_existence_without_a_registry_is_said_not_checked() -> None:
+    finding = rules.image_pulls(workload(load("bad_rollout")), S, None)
+    assert finding is not None
+    assert "image existence not checked: the profile has no registry_url" in finding.evidence
+
+
+def test_a_missing_tag_fails_before_any_pod_tries_it() -> None:
+    data = load()
+    data["deployments"][0]["spec"]["template"]["spec"]["containers"][0]["image"] = (
+        "ghcr.io/rolerabbit/app:v1.2.4"
+    )
+    finding = rules.image_pulls(workload(data), S, registry(data))
+    assert finding is not None
+    assert finding.summary == "1 image references not in the registry (threshold 0)"
+
+
+def test_an_unschedulable_pod_says_why_from_its_event() -> None:
+    data = load("crashing")
+    finding = rules.pending_pods(workload(data), data["events"], S, NOW)
+    assert finding is not None
+    assert finding.summary == (
+        "1 pods of deployment/rolerabbit-api Pending longer than 300s (1 unschedulable; "
+        "threshold 0)"
+    )
+    assert finding.evidence == [
+        "pod/rolerabbit-api-bbbb2-p3 Unschedulable for 1200s: "
+        "0/3 nodes are available: 3 Insufficient memory."
+    ]
+
+
+def test_rising_restarts_fail_and_old_ones_do_not() -> None:
+    data = load("crashing")
+    finding = rules.restarts(workload(data), S, NOW)
+    assert finding is not None
+    assert finding.summary == (
+        "2 containers of deployment/rolerabbit-api restarting: up to 7 restarts, the last 20s "
+        "ago (threshold > 3 within 600s)"
+    )
+    later = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
+    assert rules.restarts(workload(data), S, later) is None
+
+
+# -- DEP-106 pull secret, DEP-109 configuration ---------------------------------------------
+
+
+def test_a_broken_pull_secret_fails_without_showing_its_value() -> None:
+    data = load("misconfigured")
+    finding = rules.pull_secret(workload(data), data["secrets"], "regcred", S)
+    assert finding is not None
+    assert finding.summary == (
+        "pull secret regcred unusable for deployment/rolerabbit-api: 3 problems (threshold 0)"
+    )
+    text = shown(finding)
+    assert "secret regcred has type 'Opaque', not kubernetes.io/dockerconfigjson" in text
+    assert ".dockerconfigjson is not base64-encoded JSON (value not shown)" in text
+    assert "the pod template do not reference regcred" in text
+    assert not any(value in text for value in SECRET_VALUES)
+
+
+def test_a_pull_secret_without_credentials_for_the_image_registry_fails() -> None:
+    data = load()
+    data["deployments"][0]["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:1"
+    finding = rules.pull_secret(workload(data), data["secrets"], "regcred", S)
+    assert finding is not None
+    assert "secret regcred has no credentials for docker.io (has: ghcr.io)" in finding.evidence
+
+
+def test_missing_pull_secret_is_named() -> None:
+    data = load()
+    finding = rules.pull_secret(workload(data), [], "regcred", S)
+    assert finding is not None
+    assert "secret regcred not found in namespace rolerabbit-production" in finding.evidence
+
+
+def test_missing_config_key_and_secret_fail_by_name_only() -> None:
+    data = load("misconfigured")
+    required = [("ConfigMap", "rolerabbit-config"), ("Secret", "rolerabbit-secrets")]
+    finding = rules.config_references(workload(data), data["configmaps"], data["secrets"], required)
+    assert finding is not None
+    assert finding.summary == (
+        "3 configuration references of deployment/rolerabbit-api do not resolve "
+        "(1 missing keys; threshold 0)"
+    )
+    assert finding.evidence == [
+        "Secret rolerabbit-secrets not found in namespace rolerabbit-production",
+        "container api: key FEATURE_NEW_BILLING not found in ConfigMap rolerabbit-config",
+        "container api: Secret rolerabbit-secrets not found",
+    ]
+    assert not any(value in shown(finding) for value in SECRET_VALUES)
+
+
+# -- DEP-107 health, DEP-108 events ------------------------------------------------------------
+
+
+def test_unready_pods_and_probe_failures_fail_quoting_the_probe() -> None:
+    data = load("crashing")
+    finding = rules.health(workload(data), data["events"], S, NOW)
+    assert finding is not None
+    assert finding.summary == (
+        "3 of 3 pods of deployment/rolerabbit-api not Ready for more than 120s; "
+        "8 probe failures in 600s (threshold 5): "
+        "Readiness probe failed: HTTP probe failed with statuscode: 503"
+    )
+    assert "Liveness" not in shown(finding), "an hour-old probe failure is outside the window"
+
+
+def test_warning_events_are_grouped_and_gone_pods_do_not_fail() -> None:
+    data = load("bad_rollout")
+    finding = rules.warning_events(data["events"], live(data), S, NOW)
+    assert finding is not None
+    assert finding.summary.startswith(
+        "10 Warning events in the last 900s on 1 objects (BackOff x9, Failed x1;"
+    )
+    assert finding.evidence[-1] == (
+        "BackOff x4 on pod/rolerabbit-api-zzzz0-gone: an old pod that is gone (not failing)"
+    )
+    assert rules.warning_events(data["events"], set(), S, NOW) is None
+
+
+# -- DEP-110..114 resources and replicas ----------------------------------------------------------
+
+
+def test_oom_killed_names_the_container_and_its_limit() -> None:
+    finding = rules.oom_killed(workload(load("crashing")), S, NOW)
+    assert finding is not None
+    assert finding.summary == (
+        "2 containers of deployment/rolerabbit-api last terminated OOMKilled within 3600s: "
+        "api (limit 512Mi) (threshold 0)"
+    )
+    assert finding.data["resources"] == {"api": ["memory"]}
+
+
+def test_containers_without_limits_fail() -> None:
+    finding = rules.limits_missing(workload(load("misconfigured")))
+    assert finding is not None
+    assert finding.summary == (
+        "2 of 2 containers of deployment/rolerabbit-api have no CPU/memory limit (threshold 0)"
+    )
+    assert finding.evidence == [
+        "container api: no cpu limit",
+        "container sidecar: no cpu or memory limit",
+    ]
+
+
+def test_usage_near_limits_fails_per_container_and_resource() -> None:
+    data = load("crashing")
+    finding = rules.usage_near_limits(workload(data), data["pod_metrics"], S)
+    assert finding is not None
+    assert "worst api memory at 98% of its limit (threshold 75%)" in finding.summary
+    assert finding.evidence == [
+        "pod/rolerabbit-api-bbbb2-p1 api cpu: 950m of 1000m (95%)",
+        "pod/rolerabbit-api-bbbb2-p1 api memory: 500Mi of 512Mi (98%)",
+    ]
+    assert finding.data["resources"] == {"api": ["cpu", "memory"]}
+
+
+def test_node_pressure_fails() -> None:
+    finding = rules.node_pressure(load("misconfigured")["nodes"], S)
+    assert finding is not None
+    assert finding.summary == "1 of 1 nodes under pressure (MemoryPressure x1; threshold 0)"
+
+
+def test_replicas_below_minimum_respect_an_hpa() -> None:
+    data = load("misconfigured")
+    finding = rules.replicas_below_minimum(workload(data), data["hpas"], S)
+    assert finding is not None
+    assert finding.summary == (
+        "deployment/rolerabbit-api scaled to 1 replicas (1 available) < minimum 2 "
+        "(minReplicas of HorizontalPodAutoscaler rolerabbit-api)"
+    )
+    without = rules.replicas_below_minimum(workload(data), [], S)
+    assert without is not None
+    assert "< minimum 3 (deployment.min_replicas.api)" in without.summary
+
+
+# -- small parsers and settings ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("250m", 0.25), ("1", 1.0), ("512Mi", 512 * 2**20), ("1Gi", 2**30), ("120000000n", 0.12)],
+)
+def test_quantities(text: str, value: float) -> None:
+    assert rules.quantity(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("image", "parts"),
+    [
+        ("ghcr.io/rolerabbit/app:v1.2.3", ("ghcr.io/rolerabbit/app", "v1.2.3", "")),
+        ("localhost:5000/app", ("localhost:5000/app", "latest", "")),
+        ("app@sha256:abc", ("app", "", "sha256:abc")),
+    ],
+)
+def test_image_references(image: str, parts: tuple[str, str, str]) -> None:
+    assert split_image(image) == parts
+
+
+def test_settings_are_bounded() -> None:
+    with pytest.raises(ValidationError):
+        DeploymentSettings(limit_raise_factor=10)
+    with pytest.raises(ValidationError):
+        DeploymentSettings(min_replicas={"db": 1})
+
+
+# -- remediation planning (no API call is made: plans only read) ----------------------------
+
+
+class DataKube:
+    """Answers the snapshot's LISTs from a scenario; any other call is a test failure."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.calls: list[str] = []
+
+    def list(self, resource: Resource, namespace: str | None, page_size: int) -> list[Any]:
+        key = {
+            "pods": "pods",
+            "deployments": "deployments",
+            "replicasets": "replicasets",
+            "events": "events",
+            "horizontalpodautoscalers": "hpas",
+            "configmaps": "configmaps",
+            "secrets": "secrets",
+        }[resource.name]
+        return copy.deepcopy(self.data.get(key) or [])
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(str(args))
+        raise AssertionError("planning must not call the API")
+
+
+def snapshot_of(data: dict[str, Any]) -> tuple[Kube, KubeSnapshot]:
+    kube = cast(Kube, DataKube(data))
+    return kube, KubeSnapshot(kube, SnapshotStore(), "rolerabbit-production", 500)
+
+
+def test_rollback_copies_the_previous_template_without_its_hash_label() -> None:
+    data = load("bad_rollout")
+    kube, snap = snapshot_of(data)
+    plan = fixes.plan_rollback(
+        kube, "rolerabbit-production", "rolerabbit-api", snap, 30, registry=registry(data)
+    )
+    assert plan.refusal is None
+    (action,) = plan.actions
+    template = action.params["patch"][0]["value"]
+    assert template["metadata"]["labels"] == {"app": "rolerabbit-api"}
+    assert template["spec"]["containers"][0]["image"] == "ghcr.io/rolerabbit/app:v1.2.3"
+    assert action.params["to_revision"] == 2
+    assert "kubectl rollout undo deployment/rolerabbit-api" in action.command
+
+
+def test_rollback_refuses_a_previous_revision_that_was_failing_too() -> None:
+    data = load("bad_rollout")
+    newest = copy.deepcopy(data["replicasets"][2])
+    newest["metadata"].update(
+        name="rolerabbit-api-eeee4", annotations={"deployment.kubernetes.io/revision": "4"}
+    )
+    newest["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/rolerabbit/app:v9.9.8"
+    data["replicasets"].append(newest)
+    kube, snap = snapshot_of(data)
+    plan = fixes.plan_rollback(
+        kube, "rolerabbit-production", "rolerabbit-api", snap, 30, registry=registry(data)
+    )
+    assert plan.actions == ()
+    assert plan.refusal is not None
+    assert "not rolling deployment/rolerabbit-api back to revision 3: it was failing too" in (
+        plan.refusal
+    )
+    assert "revision 3: pod/rolerabbit-api-dddd3-p1 api ImagePullBackOff" in plan.refusal
+    assert "Revision 2 looks healthy." in plan.refusal
+    assert "kubectl rollout undo deployment/rolerabbit-api --to-revision=<N>" in plan.refusal
+
+
+def test_rollback_of_a_healthy_deployment_does_nothing() -> None:
+    kube, snap = snapshot_of(load())
+    plan = fixes.plan_rollback(kube, "rolerabbit-production", "rolerabbit-api", snap, 30)
+    assert plan.actions == () and plan.refusal is None
+
+
+def test_scale_refuses_to_fight_an_hpa_and_never_scales_down() -> None:
+    data = load("misconfigured")
+    kube, snap = snapshot_of(data)
+    plan = fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 4, snap, 30)
+    assert plan.refusal is not None
+    assert plan.refusal.startswith(
+        "HorizontalPodAutoscaler rolerabbit-api manages deployment/rolerabbit-api (min 2, max 10)"
+    )
+    data["hpas"] = []
+    kube, snap = snapshot_of(data)
+    plan = fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 4, snap, 30)
+    assert plan.actions[0].params["patch"] == {"spec": {"replicas": 4}}
+    kube, snap = snapshot_of(load())
+    assert (
+        fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 2, snap, 30).actions == ()
+    )
+
+
+def test_raise_limits_is_bounded_by_the_factor_and_the_ceiling() -> None:
+    assert fixes.raised("512Mi", "memory", 1.5, "2Gi") == "768Mi"
+    assert fixes.raised("1800Mi", "memory", 1.5, "2Gi") == "2048Mi"
+    assert fixes.raised("2Gi", "memory", 1.5, "2Gi") is None
+    assert fixes.raised("500m", "cpu", 1.5, "4") == "750m"
+    data = load("crashing")
+    kube, snap = snapshot_of(data)
+    plan = fixes.plan_raise_limits(
+        kube, "rolerabbit-production", "rolerabbit-api", snap, {"api": ["memory"]}, S, 30
+    )
+    patch = plan.actions[0].params["patch"]
+    assert json.dumps(patch) == json.dumps(
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "api", "resources": {"limits": {"memory": "768Mi"}}}
+                        ]
+                    }
+                }
+            }
+        }
+    )
+    capped = DeploymentSettings(memory_limit_ceiling="512Mi")
+    refused = fixes.plan_raise_limits(
+        kube, "rolerabbit-production", "rolerabbit-api", snap, {"api": ["memory"]}, capped, 30
+    )
+    assert refused.refusal is not None
+    assert "memory limit 512Mi is at the ceiling 512Mi" in refused.refusal
+
+
+def test_revision_health_judges_each_revision() -> None:
+    data = load("bad_rollout")
+    w = workload(data)
+    by_revision = {fixes.revision_of(rs): rs for rs in w.replicasets}
+    reg = registry(data)
+    assert rules.revision_failures(w, by_revision[2], data["events"], reg, S) == []
+    assert rules.revision_failures(w, by_revision[1], data["events"], reg, S) == []
+    bad = rules.revision_failures(w, by_revision[3], data["events"], reg, S)
+    assert "revision 3: pod/rolerabbit-api-dddd3-p1 api ImagePullBackOff" in bad
+    assert "revision 3: image ghcr.io/rolerabbit/app:v9.9.9 not in the registry" in bad
