@@ -13,49 +13,17 @@ status`` reads and the Available/Progressing conditions, including
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from lab.k8s import meta
 from lab.k8s.cluster import Cluster
-from lab.k8s.meta import SUFFIX_ALPHABET
 from lab.k8s.replicasets import owned_by, owner_reference, pod_ready
 from lab.k8s.resources import DEPLOYMENTS, REPLICASETS
+from lab.k8s.revisions import HASH_LABEL, REVISION, resolve_count, revision, template_hash
 
 Obj = dict[str, Any]
 PodsByOwner = dict[str, list[Obj]]  # owner uid -> pods
-REVISION = "deployment.kubernetes.io/revision"
-HASH_LABEL = "pod-template-hash"
-
-
-def template_hash(template: Obj) -> str:
-    """A stable short hash of a pod template, ignoring its own hash label."""
-    clean = copy.deepcopy(template)
-    (clean.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
-    digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
-    number = int.from_bytes(digest[:8], "big")
-    chars = []
-    for _ in range(10):
-        number, index = divmod(number, len(SUFFIX_ALPHABET))
-        chars.append(SUFFIX_ALPHABET[index])
-    return "".join(chars)
-
-
-def revision(obj: Obj) -> int:
-    try:
-        return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
-    except ValueError:
-        return 0
-
-
-def _resolve(value: Any, total: int, round_up: bool) -> int:
-    if isinstance(value, str) and value.endswith("%"):
-        exact = int(value[:-1]) * total / 100
-        return math.ceil(exact) if round_up else math.floor(exact)
-    return int(value or 0)
 
 
 @dataclass
@@ -180,8 +148,8 @@ class DeploymentController:
         if not active_old:
             return self._scale(deployment, new_rs, desired), old
         rolling = strategy.get("rollingUpdate") or {}
-        surge = _resolve(rolling.get("maxSurge", "25%"), desired, round_up=True)
-        unavailable = _resolve(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+        surge = resolve_count(rolling.get("maxSurge", "25%"), desired, round_up=True)
+        unavailable = resolve_count(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
         if surge == 0 and unavailable == 0:
             unavailable = 1
         total = sum(int(rs["spec"].get("replicas", 0)) for rs in [new_rs, *old])
@@ -213,7 +181,9 @@ class DeploymentController:
         updated = per_rs[0][0]
         new_ready = per_rs[0][1]
         rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-        max_unavailable = _resolve(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+        max_unavailable = resolve_count(
+            rolling.get("maxUnavailable", "25%"), desired, round_up=False
+        )
         complete = updated == desired and replicas == desired and new_ready == desired
         status: Obj = {
             "observedGeneration": deployment["metadata"].get("generation", 1),

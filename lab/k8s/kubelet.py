@@ -24,6 +24,7 @@ from typing import Any
 from lab.k8s import faults, meta
 from lab.k8s.cluster import Cluster
 from lab.k8s.container_config import config_error
+from lab.k8s.pod_status import first_port, pod_conditions, pod_ip, qos_class
 from lab.k8s.resources import PODS
 
 Obj = dict[str, Any]
@@ -100,7 +101,7 @@ class Kubelet:
         metadata, spec = pod["metadata"], pod.get("spec") or {}
         namespace, name = metadata.get("namespace", ""), metadata["name"]
         previous = pod.get("status") or {}
-        qos = _qos_class(spec)
+        qos = qos_class(spec)
         if not spec.get("nodeName"):
             nodes = len(self.cluster.store.items("nodes"))
             message = faults.lookup(
@@ -112,7 +113,9 @@ class Kubelet:
             self._event(
                 pod, runtime, "FailedScheduling", text, warning=True, component="default-scheduler"
             )
-            conditions = _conditions(previous, {"PodScheduled": ("False", "Unschedulable", text)})
+            conditions = pod_conditions(
+                previous, {"PodScheduled": ("False", "Unschedulable", text)}
+            )
             return {"phase": "Pending", "conditions": conditions, "qosClass": qos}, False
         node = spec["nodeName"]
         self._event(
@@ -141,7 +144,7 @@ class Kubelet:
                 + "]",
             )
         )
-        conditions = _conditions(
+        conditions = pod_conditions(
             previous,
             {
                 "PodReadyToStartContainers": ("True", "", ""),
@@ -157,8 +160,8 @@ class Kubelet:
             "conditions": conditions,
             "hostIP": f"10.0.0.{10 + node_index}",
             "hostIPs": [{"ip": f"10.0.0.{10 + node_index}"}],
-            "podIP": _pod_ip(pod, node_index),
-            "podIPs": [{"ip": _pod_ip(pod, node_index)}],
+            "podIP": pod_ip(pod, node_index),
+            "podIPs": [{"ip": pod_ip(pod, node_index)}],
             "startTime": runtime.start_time,
             "containerStatuses": statuses,
             "qosClass": qos,
@@ -247,7 +250,7 @@ class Kubelet:
             runtime.running_since = meta.rfc3339()
             cluster.logs.append(namespace, name, cname, f"{cname} starting (image {image})")
             cluster.logs.append(
-                namespace, name, cname, f"{cname} ready on port {_first_port(container)}"
+                namespace, name, cname, f"{cname} ready on port {first_port(container)}"
             )
         base["imageID"] = cluster.registry.image_id(image)
         deployment = cluster.deployment_of(pod)
@@ -315,45 +318,3 @@ class Kubelet:
                 }
             },
         }
-
-
-def _first_port(container: Obj) -> str:
-    ports = container.get("ports") or []
-    return str(ports[0].get("containerPort")) if ports else "-"
-
-
-def _pod_ip(pod: Obj, node_index: int) -> str:
-    digest = sum(ord(c) for c in pod["metadata"]["uid"]) % 250
-    return f"10.244.{node_index}.{digest + 2}"
-
-
-def _qos_class(spec: Obj) -> str:
-    resources = [c.get("resources") or {} for c in spec.get("containers") or []]
-    if not any(r.get("requests") or r.get("limits") for r in resources):
-        return "BestEffort"
-    guaranteed = all(
-        r.get("limits") and (r.get("requests") or r["limits"]) == r["limits"] for r in resources
-    )
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def _conditions(previous: Obj, wanted: dict[str, tuple[str, str, str]]) -> list[Obj]:
-    """Pod conditions, keeping lastTransitionTime when a condition's status did not change."""
-    before = {c.get("type"): c for c in previous.get("conditions") or []}
-    out = []
-    for type_, (status, reason, message) in wanted.items():
-        old = before.get(type_)
-        condition: Obj = {
-            "type": type_,
-            "status": status,
-            "lastProbeTime": None,
-            "lastTransitionTime": old["lastTransitionTime"]
-            if old and old.get("status") == status
-            else meta.rfc3339(),
-        }
-        if reason:
-            condition["reason"] = reason
-        if message:
-            condition["message"] = message
-        out.append(condition)
-    return out

@@ -25,6 +25,8 @@ class PodLogs:
     def __init__(self, max_lines: int = 2000) -> None:
         self._lock = threading.Lock()
         self._buffers: dict[tuple[str, str, str], deque[Line]] = {}
+        # Lines ever appended per container, so a follower knows what is new.
+        self._appended: dict[tuple[str, str, str], int] = {}
         self._max_lines = max_lines
 
     def append(self, namespace: str, pod: str, container: str, text: str) -> None:
@@ -33,24 +35,44 @@ class PodLogs:
                 (namespace, pod, container), deque(maxlen=self._max_lines)
             )
             buffer.append((meta.now(), text.rstrip("\n")))
+            key = (namespace, pod, container)
+            self._appended[key] = self._appended.get(key, 0) + 1
 
     def lines(self, namespace: str, pod: str, container: str) -> list[Line]:
         with self._lock:
             return list(self._buffers.get((namespace, pod, container), ()))
 
+    def appended(self, namespace: str, pod: str, container: str) -> int:
+        with self._lock:
+            return self._appended.get((namespace, pod, container), 0)
+
+    def newer_than(
+        self, namespace: str, pod: str, container: str, seen: int
+    ) -> tuple[list[Line], int]:
+        """Lines appended after the first ``seen`` (if still buffered), and the new count."""
+        with self._lock:
+            key = (namespace, pod, container)
+            total = self._appended.get(key, 0)
+            fresh = min(total - seen, len(self._buffers.get(key, ())))
+            lines = list(self._buffers[key])[-fresh:] if fresh > 0 else []
+            return lines, total
+
     def forget(self, namespace: str, pod: str) -> None:
         with self._lock:
             for key in [k for k in self._buffers if k[:2] == (namespace, pod)]:
                 del self._buffers[key]
+                self._appended.pop(key, None)
 
     def forget_namespace(self, namespace: str) -> None:
         with self._lock:
             for key in [k for k in self._buffers if k[0] == namespace]:
                 del self._buffers[key]
+                self._appended.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
             self._buffers.clear()
+            self._appended.clear()
 
 
 def render(lines: list[Line], params: dict[str, str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from lab.k8s import errors, logs, views
@@ -94,10 +96,37 @@ def pod_log(cluster: Cluster, route: Route, request: Request) -> Response:
         raise errors.bad_request(
             f'container "{container}" in pod "{route.name}" is waiting to start: {reason}'
         )
+    seen = cluster.logs.appended(route.namespace, route.name, container)
     try:
         text = logs.render(
             cluster.logs.lines(route.namespace, route.name, container), request.params
         )
     except ValueError as exc:
         raise errors.bad_request(f"invalid log options: {exc}") from exc
-    return Response.text(text)
+    if request.params.get("follow") not in ("true", "1"):
+        return Response.text(text)
+    stream = _follow(cluster, route.namespace, route.name, container, seen, text, request)
+    return Response(200, content_type="text/plain", stream=stream)
+
+
+def _follow(
+    cluster: Cluster,
+    namespace: str,
+    pod: str,
+    container: str,
+    seen: int,
+    first: str,
+    request: Request,
+) -> Iterator[bytes]:
+    """``--follow``: the requested lines, then new ones until the pod goes or the client leaves."""
+    if first:
+        yield first.encode()
+    stamped = {"timestamps": request.params.get("timestamps", "false")}
+    while not request.client_gone():
+        time.sleep(0.2)
+        with cluster.lock:
+            if cluster.store.get("pods", namespace, pod) is None:
+                return
+        lines, seen = cluster.logs.newer_than(namespace, pod, container, seen)
+        if lines:
+            yield logs.render(lines, stamped).encode()

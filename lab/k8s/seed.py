@@ -19,14 +19,13 @@ from typing import Any
 
 from lab.k8s.cluster import Cluster
 from lab.k8s.defaults import apply_defaults, default_service
-from lab.k8s.deployments import HASH_LABEL, REVISION, template_hash
 from lab.k8s.replicasets import owner_reference
 from lab.k8s.resources import RESOURCES, ResourceType, by_plural
+from lab.k8s.revisions import HASH_LABEL, REVISION, template_hash
+from lab.k8s.seed_objects import api_container, node, worker_container
 
 Obj = dict[str, Any]
 NAMESPACE = "rolerabbit-production"
-APP_IMAGE = "ghcr.io/rolerabbit/app"
-WORKER_IMAGE = "ghcr.io/rolerabbit/worker"
 CURRENT_TAG, PREVIOUS_TAG = "v1.2.3", "v1.2.2"
 
 
@@ -40,109 +39,6 @@ def _add(cluster: Cluster, rt: ResourceType, obj: Obj) -> Obj:
     if rt.has_generation:
         obj["metadata"]["generation"] = 1
     return cluster.store.put(rt.bucket, obj)
-
-
-def _node(index: int) -> Obj:
-    name = f"node-{index}"
-    resources = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
-    conditions = [
-        (
-            "MemoryPressure",
-            "False",
-            "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available",
-        ),
-        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-    ]
-    return {
-        "metadata": {
-            "name": name,
-            "labels": {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-            },
-        },
-        "spec": {"podCIDR": f"10.244.{index}.0/24"},
-        "status": {
-            "capacity": resources,
-            "allocatable": resources,
-            "conditions": [
-                {
-                    "type": t,
-                    "status": s,
-                    "reason": r,
-                    "message": m,
-                    "lastHeartbeatTime": None,
-                    "lastTransitionTime": None,
-                }
-                for t, s, r, m in conditions
-            ],
-            "addresses": [
-                {"type": "InternalIP", "address": f"10.0.0.{10 + index}"},
-                {"type": "Hostname", "address": name},
-            ],
-            "nodeInfo": {
-                "kubeletVersion": "v1.37.1",
-                "kubeProxyVersion": "v1.37.1",
-                "osImage": "Lab Linux",
-                "containerRuntimeVersion": "containerd://1.7.0",
-                "architecture": "amd64",
-                "operatingSystem": "linux",
-                "kernelVersion": "6.1.0",
-                "machineID": f"lab-{name}",
-                "systemUUID": f"lab-{name}",
-                "bootID": f"lab-{name}",
-            },
-        },
-    }
-
-
-def _probe(port: int) -> Obj:
-    return {
-        "httpGet": {"path": "/health", "port": port, "scheme": "HTTP"},
-        "periodSeconds": 10,
-        "timeoutSeconds": 1,
-        "successThreshold": 1,
-        "failureThreshold": 3,
-    }
-
-
-def _api_container(tag: str) -> Obj:
-    return {
-        "name": "api",
-        "image": f"{APP_IMAGE}:{tag}",
-        "ports": [{"name": "http", "containerPort": 3000}],
-        "env": [{"name": "DB_POOL_MAX", "value": "20"}, {"name": "PORT", "value": "3000"}],
-        "envFrom": [
-            {"configMapRef": {"name": "rolerabbit-config"}},
-            {"secretRef": {"name": "rolerabbit-secrets"}},
-        ],
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "256Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
-        },
-        "readinessProbe": _probe(3000),
-        "livenessProbe": _probe(3000),
-    }
-
-
-def _worker_container(tag: str) -> Obj:
-    return {
-        "name": "worker",
-        "image": f"{WORKER_IMAGE}:{tag}",
-        "env": [{"name": "WORKER_CONCURRENCY", "value": "5"}],
-        "envFrom": [
-            {"configMapRef": {"name": "rolerabbit-config"}},
-            {"secretRef": {"name": "rolerabbit-secrets"}},
-        ],
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "256Mi"},
-            "limits": {"cpu": "500m", "memory": "512Mi"},
-        },
-    }
 
 
 def _deployment(cluster: Cluster, name: str, replicas: int, container: Any) -> None:
@@ -214,7 +110,7 @@ def seed_cluster(cluster: Cluster, seed: str = "rolerabbit") -> None:
         ):
             _add(cluster, core["namespaces"], {"metadata": {"name": namespace}})
         for index in (1, 2, 3):
-            _add(cluster, core["nodes"], _node(index))
+            _add(cluster, core["nodes"], node(index))
         cluster.store.put(
             "services",
             default_service(
@@ -292,8 +188,8 @@ def seed_cluster(cluster: Cluster, seed: str = "rolerabbit") -> None:
                 "data": {".dockerconfigjson": _b64(json.dumps(docker_config))},
             },
         )
-        _deployment(cluster, "rolerabbit-api", 3, _api_container)
-        _deployment(cluster, "rolerabbit-deployment-worker", 2, _worker_container)
+        _deployment(cluster, "rolerabbit-api", 3, api_container)
+        _deployment(cluster, "rolerabbit-deployment-worker", 2, worker_container)
         for name, port, target in (
             ("rolerabbit-api", 80, 3000),
             ("rolerabbit-deployment-worker", 9090, 9090),

@@ -257,3 +257,18 @@ def test_pod_logs_options(fresh: Lab, core: client.CoreV1Api) -> None:
             core.read_namespaced_pod_log(p.metadata.name, NAMESPACE, tail_lines=1)
             == "to every newest pod\n"
         )
+
+
+def test_pod_logs_follow_streams_new_lines(fresh: Lab, core: client.CoreV1Api) -> None:
+    pod = _pods(core, "rolerabbit-api")[0].metadata.name
+    fresh.post("/_lab/hooks/add-logs", {"pod": pod, "lines": ["before follow"]})
+    response = core.read_namespaced_pod_log(
+        pod, NAMESPACE, follow=True, tail_lines=1, _preload_content=False
+    )
+    try:
+        lines = response.stream(amt=None)
+        assert next(lines) == b"before follow\n"
+        fresh.post("/_lab/hooks/add-logs", {"pod": pod, "lines": ["while following"]})
+        assert next(lines) == b"while following\n"
+    finally:
+        response.release_conn()
