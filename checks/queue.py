@@ -94,6 +94,7 @@ class QueueCounts:
     stalled_set: int = 0
     is_paused: bool = False
     newest_completed_ms: int | None = None
+    oldest_waiting_ms: int | None = None  # when the next job to run was added
     failed_recent: int = 0
     now_ms: int = 0
 
@@ -307,15 +308,23 @@ def jobs_piling_up(
 def no_completions(counts: QueueCounts, s: QueueSettings) -> Finding | None:
     if counts.backlog == 0:
         return None
+    waited = None
+    if counts.oldest_waiting_ms is not None:
+        waited = max(0.0, (counts.now_ms - counts.oldest_waiting_ms) / 1000.0)
+        if waited <= s.completion_max_age_s:
+            return None  # the jobs arrived recently: an idle queue waking up is not stuck
     age = _age_s(counts)
     if age is not None and age <= s.completion_max_age_s:
         return None
     told = (
         "no completed job on record" if age is None else f"newest completed job is {age:.0f}s old"
     )
+    evidence = [_counts_line(counts), "read: ZREVRANGE <prefix>:<queue>:completed 0 0 WITHSCORES"]
+    if waited is not None:
+        evidence.insert(1, f"the next job to run has waited {waited:.0f}s")
     return Finding(
         f"{told} (> {s.completion_max_age_s:g}s) while {counts.backlog} jobs wait",
-        [_counts_line(counts), "read: ZREVRANGE <prefix>:<queue>:completed 0 0 WITHSCORES"],
+        evidence,
         {"age_s": age, "waiting": counts.backlog},
     )
 

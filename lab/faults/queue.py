@@ -1,0 +1,209 @@
+"""The queue section's faults: each acts on the real Redis or the real BullMQ queue.
+
+    redis-maxmemory-low    CONFIG SET maxmemory just above used_memory  -> QUEUE-102, QUEUE-112
+    jobs-failing           worker handlers throw until attempts run out -> QUEUE-106, QUEUE-111
+    job-stalled            a real BullMQ worker (short lock) is SIGKILLed mid-job -> QUEUE-107
+    queue-paused           BullMQ Queue.pause()                           -> QUEUE-109
+    queue-keys-corrupted   the queue's meta hash replaced by a string     -> QUEUE-110
+    queue-dashboard-down   the API process (serving /api/admin/queues) stopped -> QUEUE-108
+
+The framework's redis-down (QUEUE-101) and worker-stopped (QUEUE-103/104/105) are in
+framework.py. Run as `python -m lab.faults.queue REDIS_URL` this module is the stalling
+worker: it takes one job, prints its id and blocks until it is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import subprocess
+import sys
+import time
+from typing import Any
+
+from lab.errors import LabError
+from lab.faults.base import Fault, LabControl, float_param, register
+from lab.settings import QUEUE_NAME, repo_root
+
+META = f"bull:{QUEUE_NAME}:meta"
+
+
+@register
+class RedisMaxmemoryLow(Fault):
+    name = "redis-maxmemory-low"
+    section = "queue"
+    trips = ("QUEUE-102", "QUEUE-112")
+    description = "CONFIG SET maxmemory so that used_memory is at --param pct (default 95) of it."
+
+    def __init__(self) -> None:
+        self.original: str | None = None
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        pct = float_param(params, "pct", 95.0)
+        if not 1 <= pct < 100:
+            raise LabError(f"--param pct={pct} must be in [1, 100), e.g. --param pct=95")
+        client = lab.redis_client()
+        with client:
+            if self.original is None:
+                reply: dict[Any, Any] = dict(client.config_get("maxmemory"))
+                value = reply.get(b"maxmemory", reply.get("maxmemory"))
+                self.original = value.decode() if isinstance(value, bytes) else str(value)
+            used = int(client.info("memory")["used_memory"])
+            ceiling = int(used * 100 / pct)
+            client.config_set("maxmemory", ceiling)
+        return f"maxmemory {ceiling} bytes (used_memory {used}, {pct:g}%)"
+
+    def clear(self, lab: LabControl) -> None:
+        if self.original is not None:
+            with lab.redis_client() as client:
+                client.config_set("maxmemory", self.original)
+            self.original = None
+
+
+@register
+class JobsFailing(Fault):
+    name = "jobs-failing"
+    section = "queue"
+    trips = ("QUEUE-106", "QUEUE-111")
+    description = "Every worker's handler throws, so jobs fail once their 3 attempts are used."
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        lab.set_switch("worker.mode", "fail")
+        return "workers now throw on every job"
+
+    def clear(self, lab: LabControl) -> None:
+        lab.set_switch("worker.mode", None)
+
+
+@register
+class JobStalled(Fault):
+    name = "job-stalled"
+    section = "queue"
+    trips = ("QUEUE-107",)
+    description = (
+        "A BullMQ worker with a 2 s lock takes a job and is SIGKILLed mid-job: the job stays "
+        "active without a lock until a stalled-jobs check moves it back."
+    )
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.job_id: str | None = None
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        from lab.services.redis_server import redis_url
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lab.faults.queue", redis_url(lab.ctx)],
+            cwd=repo_root(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        # The worker prints the job it took; bounded, in case no job ever comes.
+        ready, _, _ = select.select([self.process.stdout], [], [], 20)
+        line = self.process.stdout.readline().strip() if ready else ""
+        self.process.kill()
+        self.process.wait(timeout=5)
+        if not line.startswith("job "):
+            raise LabError("the stalling worker took no job; is the producer running?")
+        self.job_id = line.split()[1]
+        lock = f"bull:{QUEUE_NAME}:{self.job_id}:lock"
+        with lab.redis_client() as client:
+            deadline = time.monotonic() + 10
+            while client.exists(lock) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return f"job {self.job_id} is active without a lock (its worker was killed)"
+
+    def clear(self, lab: LabControl) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        self.process = None
+        self.job_id = None  # BullMQ's own stalled-jobs check (every 30 s) recovers the job
+
+
+async def _stall_one(url: str) -> None:
+    from bullmq import Worker
+
+    taken = asyncio.Event()
+
+    async def hold(job: Any, token: str) -> None:
+        print(f"job {job.id}", flush=True)
+        taken.set()
+        await asyncio.Event().wait()  # until killed
+
+    worker = Worker(
+        QUEUE_NAME, hold, {"connection": url, "lockDuration": 2000, "stalledInterval": 600_000}
+    )
+    await taken.wait()
+    await asyncio.Event().wait()
+    await worker.close()
+
+
+@register
+class QueuePaused(Fault):
+    name = "queue-paused"
+    section = "queue"
+    trips = ("QUEUE-109",)
+    description = "The queue is paused through BullMQ (Queue.pause()); jobs are held."
+
+    def _queue_call(self, lab: LabControl, method: str) -> None:
+        from bullmq import Queue
+
+        from lab.services.redis_server import redis_url
+
+        async def run() -> None:
+            queue = Queue(QUEUE_NAME, {"connection": redis_url(lab.ctx)})
+            try:
+                await getattr(queue, method)()
+            finally:
+                await queue.close()
+
+        asyncio.run(run())
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        self._queue_call(lab, "pause")
+        return f"queue {QUEUE_NAME} paused"
+
+    def clear(self, lab: LabControl) -> None:
+        self._queue_call(lab, "resume")
+
+
+@register
+class QueueKeysCorrupted(Fault):
+    name = "queue-keys-corrupted"
+    section = "queue"
+    trips = ("QUEUE-110",)
+    description = (
+        "The queue's meta hash is replaced by a string: every BullMQ script on the queue "
+        "fails with WRONGTYPE, so nothing is added or processed."
+    )
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        with lab.redis_client() as client:
+            client.set(META, "corrupted")
+        return f"{META} is now a string"
+
+    def clear(self, lab: LabControl) -> None:
+        with lab.redis_client() as client:
+            if client.type(META) == b"string":
+                client.delete(META)  # BullMQ recreates its meta hash on the next add
+
+
+@register
+class QueueDashboardDown(Fault):
+    name = "queue-dashboard-down"
+    section = "queue"
+    trips = ("QUEUE-108",)
+    description = "The API process that serves /api/admin/queues is stopped."
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        lab.stop_service("api")
+        return "API stopped: /api/admin/queues refuses connections"
+
+    def clear(self, lab: LabControl) -> None:
+        lab.start_service("api")
+
+
+if __name__ == "__main__":
+    asyncio.run(_stall_one(sys.argv[1]))

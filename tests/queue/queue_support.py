@@ -1,0 +1,145 @@
+"""Shared pieces of the queue section's live tests: fast profile, env, Redis and k8s views."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+
+from lab.testing import LabHandle
+from tests.conftest import CheckRun
+
+QUEUE = "bull:deployment"
+NAMESPACE = "rolerabbit-production"
+WORKER = "rolerabbit-deployment-worker"
+
+# Thresholds in seconds and a few jobs, so a live test sees a fault within seconds.
+FAST = """
+queue:
+  growth_interval_s: 2
+  waiting_max: 5
+  completion_max_age_s: 3
+  failed_max: 2
+  failed_backlog_max: 2
+  clean_grace_s: 0
+fix:
+  verify_timeout_s: 40
+  verify_interval_s: 1
+"""
+
+
+def fast(**queue: object) -> str:
+    """FAST with some queue settings changed."""
+    import yaml
+
+    data = yaml.safe_load(FAST)
+    data["queue"].update(queue)
+    return str(yaml.safe_dump(data))
+
+
+Run = Callable[..., CheckRun]
+Inject = Callable[..., dict[str, Any]]
+
+
+def use_lab_env(lab: LabHandle, monkeypatch: pytest.MonkeyPatch, **override: str) -> None:
+    """A run with `profile=` reads secrets from the process env, not the lab's env file."""
+    for key, value in {**lab.env, **override}.items():
+        monkeypatch.setenv(key, value)
+
+
+def client(lab: LabHandle) -> redis.Redis:
+    return redis.Redis.from_url(
+        lab.env["REDIS_URL"], decode_responses=True, socket_timeout=5, socket_connect_timeout=5
+    )
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def assert_status(run: CheckRun, expected: dict[str, str]) -> None:
+    __tracebackhide__ = True
+    statuses = run.statuses()
+    got = {k: statuses.get(k) for k in expected}
+    assert got == expected, run.stdout
+
+
+def applied(run: CheckRun) -> list[dict[str, Any]]:
+    return [a for a in run.audit() if a["result"] == "applied"]
+
+
+# -- Kubernetes, through the emulator's HTTP API ------------------------------------------------
+
+
+def _kube_request(lab: LabHandle, method: str, path: str, body: Any = None) -> Any:
+    import yaml
+
+    with open(lab.env["KUBECONFIG"]) as handle:
+        config = yaml.safe_load(handle)
+    server = config["clusters"][0]["cluster"]["server"]
+    token = config["users"][0]["user"].get("token", "")
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(server + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Accept", "application/json")
+    if body is not None:
+        request.add_header("Content-Type", "application/merge-patch+json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def worker_deployment(lab: LabHandle) -> dict[str, Any]:
+    path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{WORKER}"
+    result: dict[str, Any] = _kube_request(lab, "GET", path)
+    return result
+
+
+def set_worker_replicas(lab: LabHandle, replicas: int) -> None:
+    path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{WORKER}/scale"
+    _kube_request(lab, "PATCH", path, {"spec": {"replicas": replicas}})
+
+
+@contextmanager
+def workers_restored(lab: LabHandle) -> Iterator[None]:
+    """Put the worker Deployment back to 2 healthy replicas after a test that changes it."""
+    try:
+        yield
+    finally:
+        set_worker_replicas(lab, 2)
+        rc = client(lab)
+
+        def two_workers() -> bool:
+            status = worker_deployment(lab).get("status") or {}
+            names = {c.get("name") for c in rc.client_list()}
+            named = [n for n in names if str(n).startswith(f"{QUEUE}:w:")]
+            return status.get("availableReplicas") == 2 and len(named) == 2
+
+        wait_until(two_workers, 40, "2 worker replicas and their BullMQ workers")
+        rc.close()
+
+
+def wait_for_workers(lab: LabHandle, at_least: int = 1) -> None:
+    rc = client(lab)
+    try:
+        wait_until(
+            lambda: (
+                sum(1 for c in rc.client_list() if str(c.get("name", "")).startswith(QUEUE))
+                >= at_least
+            ),
+            40,
+            f"{at_least} BullMQ worker connections",
+        )
+    finally:
+        rc.close()
