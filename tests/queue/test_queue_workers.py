@@ -1,0 +1,121 @@
+"""Workers gone (framework fault worker-stopped): QUEUE-103/104/105 fail, R01/R02 fix them."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.testing import LabHandle
+from tests.queue.queue_support import (
+    FAST,
+    QUEUE,
+    Inject,
+    Run,
+    applied,
+    assert_status,
+    client,
+    use_lab_env,
+    wait_until,
+    worker_deployment,
+    workers_restored,
+)
+
+STUCK = "QUEUE-103 or QUEUE-104 or QUEUE-105"
+
+
+def stop_workers(lab: LabHandle, fault: Inject) -> None:
+    """Inject worker-stopped and wait until the queue is visibly stuck (bounded)."""
+    fault("worker-stopped")
+    rc = client(lab)
+
+    def stuck() -> bool:
+        names = [str(c.get("name", "")) for c in rc.client_list()]
+        oldest = rc.lindex(f"{QUEUE}:wait", -1)
+        added = rc.hget(f"{QUEUE}:{oldest}", "timestamp") if oldest else None
+        now_ms = int(rc.time()[0]) * 1000
+        return (
+            not any(n.startswith(QUEUE) for n in names)
+            and int(rc.llen(f"{QUEUE}:wait")) > 8
+            and added is not None
+            and now_ms - int(added) > 5000
+        )
+
+    wait_until(stuck, 30, "workers gone and > 8 jobs waiting for > 5s")
+    rc.close()
+
+
+def test_queue_stuck_checks_pass_healthy_and_fail_on_worker_stopped(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    healthy = run_checks("-k", STUCK, profile=FAST)
+    assert_status(healthy, {"QUEUE-103": "passed", "QUEUE-104": "passed", "QUEUE-105": "passed"})
+    stop_workers(lab, fault)
+    result = run_checks("-k", STUCK, profile=FAST)
+    assert_status(result, {"QUEUE-103": "failed", "QUEUE-104": "failed", "QUEUE-105": "failed"})
+    out = result.stdout
+    assert "jobs waiting (> 5)" in out
+    assert "with no completion (growth threshold 1)" in out  # the two-sample growth rule
+    assert "(> 3s) while" in out and "[QUEUE-104] newest completed job is" in out
+    assert "[QUEUE-105] 0 BullMQ workers connected to queue deployment (< 1)" in out
+    assert "deployment/rolerabbit-deployment-worker: 0 of 2 available" in out
+
+
+def test_queue_scale_workers_dry_run_changes_nothing(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    stop_workers(lab, fault)
+    before = worker_deployment(lab)
+    result = run_checks("-k", "QUEUE-105", "--fix", "--dry-run", profile=FAST)
+    assert_status(result, {"QUEUE-105": "failed"})
+    assert "would run: [kubernetes] PATCH" in result.stdout
+    assert "kubectl scale deployment/rolerabbit-deployment-worker --replicas=4" in result.stdout
+    after = worker_deployment(lab)
+    assert after["spec"]["replicas"] == before["spec"]["replicas"] == 2
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert applied(result) == []
+
+
+def test_queue_scale_workers_fix_then_again_is_harmless(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    with workers_restored(lab):
+        stop_workers(lab, fault)
+        fixed = run_checks("-k", "QUEUE-105", "--fix", profile=FAST)
+        assert_status(fixed, {"QUEUE-105": "fixed"})
+        assert [a["remediation_id"] for a in applied(fixed)] == ["QUEUE-R01"]
+        assert worker_deployment(lab)["spec"]["replicas"] == 4
+        generation = worker_deployment(lab)["metadata"]["generation"]
+        again = run_checks("-k", "QUEUE-105", "--fix", profile=FAST)
+        assert_status(again, {"QUEUE-105": "passed"})
+        assert applied(again) == []
+        assert worker_deployment(lab)["metadata"]["generation"] == generation
+
+
+def test_queue_restart_workers_dry_run_fix_and_repeat(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    with workers_restored(lab):
+        stop_workers(lab, fault)
+        before = worker_deployment(lab)
+        dry = run_checks("-k", "QUEUE-104", "--fix", "--dry-run", profile=FAST)
+        assert_status(dry, {"QUEUE-104": "failed"})
+        assert "kubectl rollout restart deployment/rolerabbit-deployment-worker" in dry.stdout
+        assert worker_deployment(lab)["metadata"]["generation"] == before["metadata"]["generation"]
+
+        fixed = run_checks("-k", "QUEUE-104", "--fix", profile=FAST)
+        assert_status(fixed, {"QUEUE-104": "fixed"})
+        assert [a["remediation_id"] for a in applied(fixed)] == ["QUEUE-R02"]
+        restarted = worker_deployment(lab)
+        annotations = restarted["spec"]["template"]["metadata"].get("annotations") or {}
+        assert "kubectl.kubernetes.io/restartedAt" in annotations
+        assert restarted["spec"]["replicas"] == 2  # a restart, not a scale
+
+        again = run_checks("-k", "QUEUE-104", "--fix", profile=FAST)
+        assert_status(again, {"QUEUE-104": "passed"})
+        assert applied(again) == []
+        assert (
+            worker_deployment(lab)["metadata"]["generation"] == restarted["metadata"]["generation"]
+        )
