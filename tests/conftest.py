@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["pytester"]
-if importlib.util.find_spec("lab.testing") is not None:
-    pytest_plugins.append("lab.testing")
+pytest_plugins = ["pytester", "lab.testing"]
 
 
 @dataclass
