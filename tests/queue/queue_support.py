@@ -111,6 +111,22 @@ def set_worker_replicas(lab: LabHandle, replicas: int) -> None:
     _kube_request(lab, "PATCH", path, {"spec": {"replicas": replicas}})
 
 
+def wait_workers_healthy(lab: LabHandle) -> None:
+    """2 available worker replicas and their 2 BullMQ workers (after a fault was cleared)."""
+    rc = client(lab)
+
+    def two_workers() -> bool:
+        status = worker_deployment(lab).get("status") or {}
+        names = {c.get("name") for c in rc.client_list()}
+        named = [n for n in names if str(n).startswith(f"{QUEUE}:w:")]
+        return status.get("availableReplicas") == 2 and len(named) == 2
+
+    try:
+        wait_until(two_workers, 40, "2 worker replicas and their BullMQ workers")
+    finally:
+        rc.close()
+
+
 @contextmanager
 def workers_restored(lab: LabHandle) -> Iterator[None]:
     """Put the worker Deployment back to 2 healthy replicas after a test that changes it."""
@@ -118,16 +134,7 @@ def workers_restored(lab: LabHandle) -> Iterator[None]:
         yield
     finally:
         set_worker_replicas(lab, 2)
-        rc = client(lab)
-
-        def two_workers() -> bool:
-            status = worker_deployment(lab).get("status") or {}
-            names = {c.get("name") for c in rc.client_list()}
-            named = [n for n in names if str(n).startswith(f"{QUEUE}:w:")]
-            return status.get("availableReplicas") == 2 and len(named) == 2
-
-        wait_until(two_workers, 40, "2 worker replicas and their BullMQ workers")
-        rc.close()
+        wait_workers_healthy(lab)
 
 
 def wait_for_workers(lab: LabHandle, at_least: int = 1) -> None:

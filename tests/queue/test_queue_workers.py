@@ -15,6 +15,7 @@ from tests.queue.queue_support import (
     client,
     use_lab_env,
     wait_until,
+    wait_workers_healthy,
     worker_deployment,
     workers_restored,
 )
@@ -47,6 +48,7 @@ def test_queue_stuck_checks_pass_healthy_and_fail_on_worker_stopped(
     run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_lab_env(lab, monkeypatch)
+    wait_workers_healthy(lab)
     healthy = run_checks("-k", STUCK, profile=FAST)
     assert_status(healthy, {"QUEUE-103": "passed", "QUEUE-104": "passed", "QUEUE-105": "passed"})
     stop_workers(lab, fault)
