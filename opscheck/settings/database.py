@@ -4,7 +4,7 @@ Defaults are the runbook's own values where it gives one (idle 1 hour, DB_POOL_M
 DB_TIMEOUT=30000, log_min_duration_statement=1000, the pg_stats n_distinct > 100 /
 correlation < 0.1 heuristic) and the peers' otherwise (PEERS.md: connections warn 80% /
 fail 95%, slow queries 20 ms over 100 calls, dead tuples 10% with more than 10k).
-Every one can be overridden per profile, e.g. ``database: {idle: {idle_max_s: 5}}``.
+Every one can be overridden per profile, e.g. ``database: {connections: {idle_max_s: 5}}``.
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ class IndexSettings(Settings):
 
 
 class DatabaseSettings(Settings):
-    connections: ConnectionSettings = ConnectionSettings()
-    app: AppConfigSettings = AppConfigSettings()
-    network: NetworkSettings = NetworkSettings()
-    queries: QuerySettings = QuerySettings()
-    maintenance: MaintenanceSettings = MaintenanceSettings()
-    indexes: IndexSettings = IndexSettings()
+    connections: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    app: AppConfigSettings = Field(default_factory=AppConfigSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    queries: QuerySettings = Field(default_factory=QuerySettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    indexes: IndexSettings = Field(default_factory=IndexSettings)
