@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -188,6 +188,7 @@ class PodLog:
     lines: Sequence[LogLine]
     truncated: bool
     bytes_read: int = 0
+    rollout_at: datetime | None = None
 
 
 def level_of(raw: object) -> str:
@@ -303,6 +304,26 @@ class Probe:
     @property
     def flag_off(self) -> bool:
         return (self.flag_value or "").strip().lower() in FLAG_OFF
+
+
+def flag_value(
+    deployment: Mapping[str, Any] | None, configmaps: Sequence[Any], flag: str
+) -> str | None:
+    """A variable as the API's first container sees it: env wins over envFrom ConfigMaps."""
+    spec = ((deployment or {}).get("spec") or {}).get("template", {}).get("spec") or {}
+    container = (spec.get("containers") or [{}])[0]
+    for entry in container.get("env") or []:
+        if entry.get("name") == flag and "value" in entry:
+            return str(entry["value"])
+    found = None
+    by_name = {c["metadata"]["name"]: c.get("data") or {} for c in configmaps}
+    for source in container.get("envFrom") or []:
+        ref = (source.get("configMapRef") or {}).get("name")
+        prefix = source.get("prefix") or ""
+        for key, value in by_name.get(ref, {}).items():
+            if prefix + key == flag:
+                found = str(value)  # a later source wins, as in the kubelet
+    return found
 
 
 def third_parties(
@@ -428,10 +449,45 @@ class RevisionErrors:
     errors: int
     first_error: datetime | None = None
     source: str = "live pods"
+    seen_from: datetime | None = None
+    """The earliest moment the log reads cover (window start, pod start or tailLines cut)."""
 
     @property
     def share(self) -> float:
         return self.errors / self.lines if self.lines else 0.0
+
+
+def seen_from(log: PodLog, now: datetime, window_s: float) -> datetime:
+    """The earliest moment a pod's read covers."""
+    return now - timedelta(seconds=covered_seconds(log, now, window_s))
+
+
+def revisions(logs: Sequence[PodLog], now: datetime, window_s: float) -> list[RevisionErrors]:
+    """Per ReplicaSet, newest revision first: its pods' log lines and error lines."""
+    grouped: dict[str, list[PodLog]] = {}
+    for log in logs:
+        grouped.setdefault(log.replicaset, []).append(log)
+    result = []
+    for replicaset, group in grouped.items():
+        errors = [line for log in group for line in error_lines(log)]
+        created = min(
+            (t for log in group for t in (log.rollout_at, log.started) if t is not None),
+            default=None,
+        )
+        if created is None:
+            continue
+        result.append(
+            RevisionErrors(
+                group[0].revision,
+                replicaset,
+                created,
+                sum(len(log.lines) for log in group),
+                len(errors),
+                min((line.at for line in errors), default=None),
+                seen_from=min(seen_from(log, now, window_s) for log in group),
+            )
+        )
+    return sorted(result, key=lambda r: -r.revision)
 
 
 def bad_deployment(
@@ -465,9 +521,11 @@ def bad_deployment(
             f"of {previous.lines} lines"
         )
     else:
-        first = newest.first_error
-        if first is None or (first - newest.created).total_seconds() > settings.bad_rollout_onset_s:
+        first, onset = newest.first_error, settings.bad_rollout_onset_s
+        if first is None or (first - newest.created).total_seconds() > onset:
             return None
+        if newest.seen_from is None or (newest.seen_from - newest.created).total_seconds() > onset:
+            return None  # the reads start too late to tell when the errors began
         baseline = (
             f"revision {newest.revision - 1}: no log baseline (its pods are gone); errors "
             f"began {(first - newest.created).total_seconds():.0f}s after the rollout"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def revision(
     rev: int, lines: int, errors: int, first_error_s: float | None = 10
 ) -> rules.RevisionErrors:
     first = T0 + timedelta(seconds=first_error_s) if first_error_s is not None else None
-    return rules.RevisionErrors(rev, f"api-{rev}", T0, lines, errors, first)
+    return rules.RevisionErrors(rev, f"api-{rev}", T0, lines, errors, first, seen_from=T0)
 
 
 def test_bad_deployment_against_the_previous_revision() -> None:
@@ -219,6 +220,16 @@ def test_bad_deployment_without_baseline_needs_errors_right_after_the_rollout() 
     assert rules.bad_deployment("api", revision(3, 100, 30, 20), None, now, settings) is not None
     late = revision(3, 100, 30, first_error_s=900)  # errors began 15 min after the rollout
     assert rules.bad_deployment("api", late, None, now, settings) is None
+    # The reads begin 10 min after the rollout: when the errors began cannot be told.
+    blind = replace(revision(3, 100, 30, 20), seen_from=T0 + timedelta(minutes=10))
+    assert rules.bad_deployment("api", blind, None, now, settings) is None
+
+
+def test_revisions_group_pod_logs_and_know_what_they_cover() -> None:
+    log = replace(pod_log(truncated=True), rollout_at=T0)
+    (rev,) = rules.revisions([log], T0 + timedelta(seconds=120), 3600)
+    assert (rev.revision, rev.lines, rev.errors) == (2, 121, 42)
+    assert rev.first_error == T0 and rev.seen_from == T0
 
 
 def test_old_or_quiet_or_first_rollout_is_not_suspected() -> None:
