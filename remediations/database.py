@@ -102,22 +102,35 @@ def target_of(conn: Conn) -> str:
     return f"postgresql/{conn.info.dbname}"
 
 
-def sessions_matching(condition: sql.Composable, function: str) -> sql.Composed:
-    """SELECT <function>(pid) for listed pids that still match `condition`, never ours."""
-    return sql.SQL(
+def sessions_matching(condition: sql.SQL, function: str) -> Callable[..., sql.Composed]:
+    """SELECT <function>(pid) for listed pids that still match `condition`, never ours.
+
+    Returns a builder: with placeholders for execution, with literals for the command a
+    person reads (and could paste into psql).
+    """
+    template = sql.SQL(
         "SELECT pid, {fn}(pid) AS done FROM pg_stat_activity "
         "WHERE pid = ANY({pids}) AND {cond} AND {not_own}"
-    ).format(
-        fn=sql.Identifier(function),
-        pids=sql.Placeholder("pids"),
-        cond=condition,
-        not_own=NOT_OWN.format(own=sql.Placeholder("own")),
     )
 
+    def build(pids: sql.Composable, age: sql.Composable, own: sql.Composable) -> sql.Composed:
+        return template.format(
+            fn=sql.SQL(function),
+            pids=pids,
+            cond=condition.format(age=age),
+            not_own=NOT_OWN.format(own=own),
+        )
 
-def sql_action(conn: Conn, statement: sql.Composed, params: Mapping[str, Any], note: str) -> Action:
+    return build
+
+
+def sql_action(
+    conn: Conn, build: Callable[..., sql.Composed], params: Mapping[str, Any], note: str
+) -> Action:
     """An Action running one statement; its command is the statement with values inlined."""
-    command = f"{statement.as_string(conn)} -- {_inline(params)}  # {note}"
+    statement = build(**{k: sql.Placeholder(k) for k in params})
+    shown = build(**{k: sql.Literal(v) for k, v in params.items()})
+    command = f"{shown.as_string(conn)}  -- {note}"
 
     def run() -> str:
         rows = conn.execute(statement, dict(params)).fetchall()
@@ -125,10 +138,6 @@ def sql_action(conn: Conn, statement: sql.Composed, params: Mapping[str, Any], n
         return f"{done} of {len(params.get('pids', []))} sessions signalled"
 
     return Action("sql", command, run, {"params": dict(params)})
-
-
-def _inline(params: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 def _session_params(
@@ -140,6 +149,9 @@ def _session_params(
 # -- sessions ----------------------------------------------------------------------------
 
 
+IDLE = sql.SQL("state = 'idle' AND state_change < now() - make_interval(secs => {age})")
+
+
 @pytest.fixture
 def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Planner:
     settings = environment.profile.database
@@ -149,13 +161,10 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
         age = finding.data.get("idle_max_s", settings.connections.idle_max_s)
         if not pids:
             return Plan(target_of(pg_fixer))
-        condition = sql.SQL(
-            "state = 'idle' AND state_change < now() - make_interval(secs => {age})"
-        ).format(age=sql.Placeholder("age"))
-        statement = sessions_matching(condition, "pg_terminate_backend")
+        build = sessions_matching(IDLE, "pg_terminate_backend")
         params = _session_params(pids, age, settings)
         note = f"{len(pids)} sessions idle > {age:g}s"
-        return Plan(target_of(pg_fixer), [sql_action(pg_fixer, statement, params, note)])
+        return Plan(target_of(pg_fixer), [sql_action(pg_fixer, build, params, note)])
 
     return plan
 
@@ -172,12 +181,10 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
             return Plan(target, refusal=f"unknown condition {finding.data.get('condition')!r}")
         if not pids:
             return Plan(target)
-        statement = sessions_matching(
-            condition.format(age=sql.Placeholder("age")), "pg_terminate_backend"
-        )
+        build = sessions_matching(condition, "pg_terminate_backend")
         params = _session_params(pids, age, settings)
         note = f"{len(pids)} sessions; their open transactions roll back"
-        return Plan(target, [sql_action(pg_fixer, statement, params, note)])
+        return Plan(target, [sql_action(pg_fixer, build, params, note)])
 
     return plan
 
@@ -185,39 +192,41 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
 @pytest.fixture
 def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
     settings = environment.profile.database
+    wait_s = settings.queries.cancel_wait_s
 
     def plan(finding: Finding) -> Plan:
         pids, age = list(finding.data.get("pids", [])), finding.data.get("threshold_s", 0)
         if not pids:
             return Plan(target_of(pg_fixer))
-        condition = LONG_ACTIVE.format(age=sql.Placeholder("age"))
         params = _session_params(pids, age, settings)
         cancel = sql_action(
             pg_fixer,
-            sessions_matching(condition, "pg_cancel_backend"),
+            sessions_matching(LONG_ACTIVE, "pg_cancel_backend"),
             params,
             f"cancel {len(pids)} queries running > {age:g}s",
         )
-        wait_s = settings.queries.cancel_wait_s
-        still = sql.SQL("SELECT pid FROM pg_stat_activity WHERE pid = ANY({pids}) AND {c}").format(
-            pids=sql.Placeholder("pids"), c=condition
+        terminate = sql_action(
+            pg_fixer,
+            sessions_matching(LONG_ACTIVE, "pg_terminate_backend"),
+            params,
+            f"only if still running {wait_s:g}s after the cancel",
         )
-        terminate = sessions_matching(condition, "pg_terminate_backend")
+        still = sql.SQL("SELECT pid FROM pg_stat_activity WHERE pid = ANY({p}) AND {c}").format(
+            p=sql.Placeholder("pids"), c=LONG_ACTIVE.format(age=sql.Placeholder("age"))
+        )
 
-        def terminate_survivors() -> str:
+        def terminate_survivors() -> object:
             deadline = time.monotonic() + wait_s
             while pg_fixer.execute(still, params).fetchall():
                 if time.monotonic() >= deadline:
-                    rows = pg_fixer.execute(terminate, params).fetchall()
-                    return f"{sum(1 for r in rows if r['done'])} queries ignored cancel: terminated"
+                    return terminate.run()
                 time.sleep(0.2)
-            return "every query ended after cancel; nothing terminated"
+            return "every query ended after the cancel; nothing terminated"
 
-        command = (
-            f"after up to {wait_s:g}s: {terminate.as_string(pg_fixer)} -- {_inline(params)}"
-            "  # only queries that are still running"
+        return Plan(
+            target_of(pg_fixer),
+            [cancel, Action("sql", terminate.command, terminate_survivors, terminate.params)],
         )
-        return Plan(target_of(pg_fixer), [cancel, Action("sql", command, terminate_survivors)])
 
     return plan
 
@@ -324,7 +333,7 @@ def refresh_materialized_views(pg_fixer: Conn, environment: Environment) -> Plan
                 continue
             actions.append(timed_action(pg_fixer, statement, m.lock_timeout_ms,
                                         m.refresh_timeout_ms))  # fmt: skip
-        if problems and not actions:
+        if problems:  # refresh all or none: a partial fix would only look like progress
             return Plan(target_of(pg_fixer), refusal="; ".join(problems))
         return Plan(target_of(pg_fixer), actions)
 
