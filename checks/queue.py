@@ -8,6 +8,7 @@ rule is unit-tested from small YAML files in tests/data/queue/.
 from __future__ import annotations
 
 import base64
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -397,6 +398,11 @@ def workers_present(
 # -- QUEUE-106 / QUEUE-111 ---------------------------------------------------------------
 
 
+def reason_kind(reason: str) -> str:
+    """A failure reason with its numbers masked, so one cause counts once ("dep-N failed")."""
+    return re.sub(r"\d+", "N", reason.strip().splitlines()[0] if reason.strip() else "(no reason)")
+
+
 def failed_jobs(
     counts: QueueCounts, sample: Sequence[FailedJob], s: QueueSettings
 ) -> Finding | None:
@@ -413,7 +419,7 @@ def failed_jobs(
         how = f"estimated from the newest {len(in_window)}"
     if estimate <= s.failed_max:
         return None
-    reasons = Counter(j.reason or "(no reason)" for j in exhausted)
+    reasons = Counter(reason_kind(j.reason) for j in exhausted)
     evidence = [
         f"{counts.failed_recent} jobs failed in the last {s.failed_window_s:g}s; "
         f"{len(exhausted)} of the {len(in_window)} sampled exhausted their attempts ({how})"

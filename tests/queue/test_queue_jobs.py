@@ -1,0 +1,140 @@
+"""Failed and stalled jobs: real failures and a real killed worker, fixed through BullMQ."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from lab.testing import LabHandle
+from tests.queue.queue_support import (
+    FAST,
+    QUEUE,
+    Inject,
+    Run,
+    applied,
+    assert_status,
+    client,
+    use_lab_env,
+    wait_until,
+)
+
+
+def failed_ids(rc: redis.Redis) -> set[str]:
+    return set(rc.zrange(f"{QUEUE}:failed", 0, -1))
+
+
+def make_failures(lab: LabHandle, fault: Inject, at_least: int = 5) -> set[str]:
+    """Jobs really fail (the handler throws 3 times), then the cause is removed."""
+    rc = client(lab)
+    fault("jobs-failing")
+    wait_until(lambda: len(failed_ids(rc)) >= at_least, 30, f"{at_least} failed jobs")
+    lab.clear("jobs-failing")
+    # Jobs between attempts finish (they now succeed or fail) before we compare.
+    wait_until(lambda: int(rc.zcard(f"{QUEUE}:delayed")) == 0, 15, "no job awaiting a retry")
+    ids = failed_ids(rc)
+    rc.close()
+    return ids
+
+
+def test_queue_failed_jobs_fail_then_retry_dry_run_fix_and_repeat(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    healthy = run_checks("-k", "QUEUE-106", profile=FAST)
+    assert_status(healthy, {"QUEUE-106": "passed"})
+    before = make_failures(lab, fault)
+    result = run_checks("-k", "QUEUE-106", profile=FAST)
+    assert_status(result, {"QUEUE-106": "failed"})
+    assert "jobs exhausted their attempts in the last 3600s (> 2)" in result.stdout
+    assert "x deployment dep-N failed: build error" in result.stdout  # top reason, counted
+
+    rc = client(lab)
+    dry = run_checks("-k", "QUEUE-106", "--fix", "--dry-run", profile=FAST)
+    assert_status(dry, {"QUEUE-106": "failed"})
+    assert "would run: [redis] bullmq Job.retry('failed', resetAttemptsMade)" in dry.stdout
+    assert before <= failed_ids(rc) and applied(dry) == []
+
+    fixed = run_checks("-k", "QUEUE-106", "--fix", profile=FAST)
+    assert_status(fixed, {"QUEUE-106": "fixed"})
+    (action,) = applied(fixed)
+    assert action["remediation_id"] == "QUEUE-R03" and "retried" in action["detail"]
+    assert not before & failed_ids(rc)  # every retried job left the failed set
+
+    again = run_checks("-k", "QUEUE-106", "--fix", profile=FAST)
+    assert_status(again, {"QUEUE-106": "passed"})
+    assert applied(again) == []
+    rc.close()
+
+
+def test_queue_failed_backlog_clean_dry_run_fix_and_repeat(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    before = make_failures(lab, fault)
+    result = run_checks("-k", "QUEUE-111", profile=FAST)
+    assert_status(result, {"QUEUE-111": "failed"})
+    assert "failed jobs kept in Redis (> 2)" in result.stdout
+
+    rc = client(lab)
+    dry = run_checks("-k", "QUEUE-111", "--fix", "--dry-run", profile=FAST)
+    assert "would run: [redis] bullmq Queue.clean(grace=0ms" in dry.stdout
+    assert before <= failed_ids(rc) and applied(dry) == []
+    assert all(rc.exists(f"{QUEUE}:{job_id}") for job_id in before)
+
+    fixed = run_checks("-k", "QUEUE-111", "--fix", profile=FAST)
+    assert_status(fixed, {"QUEUE-111": "fixed"})
+    (action,) = applied(fixed)
+    assert action["remediation_id"] == "QUEUE-R04" and "removed" in action["detail"]
+    assert not any(rc.exists(f"{QUEUE}:{job_id}") for job_id in before)  # BullMQ removed them
+
+    again = run_checks("-k", "QUEUE-111", "--fix", profile=FAST)
+    assert_status(again, {"QUEUE-111": "passed"})
+    assert applied(again) == []
+    rc.close()
+
+
+# Atomic, so a job that completes between two reads is never mistaken for a stalled one.
+STALLED_NOW = """
+local out = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1] .. ':active', 0, -1)) do
+  if redis.call('EXISTS', KEYS[1] .. ':' .. id .. ':lock') == 0 then table.insert(out, id) end
+end
+return out
+"""
+
+
+def stalled_now(rc: redis.Redis) -> list[str]:
+    return list(rc.eval(STALLED_NOW, 1, QUEUE))
+
+
+def test_queue_stalled_job_fail_dry_run_fix_and_repeat(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    healthy = run_checks("-k", "QUEUE-107", profile=FAST)
+    assert_status(healthy, {"QUEUE-107": "passed"})
+    fault("job-stalled")
+    rc = client(lab)
+    (job_id,) = stalled_now(rc)
+    result = run_checks("-k", "QUEUE-107", profile=FAST)
+    assert_status(result, {"QUEUE-107": "failed"})
+    assert "[QUEUE-107] 1 jobs stalled: active without a lock (> 0)" in result.stdout
+    assert job_id in result.stdout
+
+    check_key = f"{QUEUE}:stalled-check"
+    dry = run_checks("-k", "QUEUE-107", "--fix", "--dry-run", profile=FAST)
+    assert "would run: [redis] bullmq moveStalledJobsToWait(maxStalledCount=1)" in dry.stdout
+    assert applied(dry) == []
+    # Our pass would leave a 1 s stalled-check key; the workers' own passes leave 30 s ones.
+    assert rc.pttl(check_key) < 0 or rc.pttl(check_key) > 2000
+
+    fixed = run_checks("-k", "QUEUE-107", "--fix", profile=FAST)
+    assert_status(fixed, {"QUEUE-107": "fixed"})
+    assert [a["remediation_id"] for a in applied(fixed)] == ["QUEUE-R05"]
+    assert job_id not in rc.lrange(f"{QUEUE}:active", 0, -1)
+    assert stalled_now(rc) == []
+
+    again = run_checks("-k", "QUEUE-107", "--fix", profile=FAST)
+    assert_status(again, {"QUEUE-107": "passed"})
+    assert applied(again) == []
+    rc.close()
