@@ -233,9 +233,10 @@ class RegistryAuthFailure(SpecRestoringFault):
         self.restore(lab)
 
 
-class HookFault(Fault):
+class HookFault(SpecRestoringFault):
     """A fault that is one emulator hook on a deployment, cleared with enabled=false.
 
+    The deployment's spec is restored on clear too (a --fix may have raised its limits).
     With `replace_on_clear`, the pods that had the fault are replaced on clear (a restart),
     so their restart counts and Warning events do not outlive it.
     """
@@ -245,21 +246,25 @@ class HookFault(Fault):
     replace_on_clear: ClassVar[bool] = False
 
     def __init__(self) -> None:
+        super().__init__()
         self.targets: dict[str, set[str]] = {}
 
     def body(self, params: dict[str, str]) -> dict[str, Any]:
         return {}
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
-        name = _deployment(params, self.default_deployment)
-        pods = {p["metadata"]["name"] for p in KubeApi(lab).pods_of(name)}
+        api, name = KubeApi(lab), _deployment(params, self.default_deployment)
+        self.remember(api, name)
+        pods = {p["metadata"]["name"] for p in api.pods_of(name)}
         lab.k8s_hook(self.hook, {"namespace": NAMESPACE, "deployment": name, **self.body(params)})
         self.targets.setdefault(name, set()).update(pods)
         return f"{self.hook} on deployment/{name} ({len(pods)} pods)"
 
     def clear(self, lab: LabControl) -> None:
-        for name, pods in list(self.targets.items()):
+        for name in self.targets:
             lab.k8s_hook(self.hook, {"namespace": NAMESPACE, "deployment": name, "enabled": False})
+        self.restore(lab)
+        for name, pods in list(self.targets.items()):
             if self.replace_on_clear:
                 KubeApi(lab).replace_pods(name, pods)
             del self.targets[name]

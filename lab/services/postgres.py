@@ -55,6 +55,8 @@ full_page_writes = off
 log_destination = 'stderr'
 logging_collector = off
 track_io_timing = on
+# The runbook's slow query log, on in a healthy lab (a fault may switch it off).
+log_min_duration_statement = 1000
 """
 
 

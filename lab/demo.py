@@ -1,0 +1,84 @@
+"""`lab demo`: watch the suite find the lab's faults and fix them.
+
+Starts the lab (or reuses a running one), injects DEMO_FAULTS across several
+runbook sections, runs the sweep (`python -m pytest` in the repository root),
+runs it again with `--fix`, then a final sweep that should be green. Leaves
+the lab running and says how to stop it. Exits non-zero unless the final
+sweep is green.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from lab import lifecycle
+from lab.control import ControlClient
+from lab.errors import LabError
+from lab.settings import LabSettings, repo_root
+
+# (fault name, params). The lead adjusts this list as section checks land;
+# it must span at least three runbook sections.
+DEMO_FAULTS: list[tuple[str, dict[str, str]]] = [
+    ("worker-stopped", {}),  # queue: fixed by a rollout restart of the worker deployment
+    ("api-error-rate", {"share": "0.3"}),  # errors
+    ("postgres-down", {}),  # database
+]
+SWEEP_TIMEOUT = 30.0  # seconds per sweep, so the whole demo stays under two minutes
+
+
+def banner(text: str) -> None:
+    print(f"\n=== {text} ===", flush=True)
+
+
+def sweep(settings: LabSettings, *extra: str) -> int:
+    """One run of the suite against this lab; its output streams to the terminal."""
+    env = {**os.environ, "LAB_STATE_DIR": str(settings.state_dir), "ROLERABBIT_ENV": "lab"}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra]
+    print("$ " + " ".join(["python", *command[1:]]), flush=True)
+    try:
+        return subprocess.run(
+            command, cwd=repo_root(), env=env, timeout=SWEEP_TIMEOUT, check=False
+        ).returncode
+    except subprocess.TimeoutExpired:
+        print(f"the sweep did not finish within {SWEEP_TIMEOUT:.0f}s", flush=True)
+        return 124
+
+
+def run_demo(settings: LabSettings, *, down_after: bool = False) -> int:
+    started = time.monotonic()
+    banner("1/5 starting the lab")
+    lifecycle.up(settings)
+    client = ControlClient(settings.state_dir)
+    client.call("POST", "/reset", timeout=90)
+    banner("2/5 injecting faults")
+    for name, params in DEMO_FAULTS:
+        try:
+            result = client.call("POST", "/inject", {"name": name, "params": params}, timeout=60)
+        except LabError as exc:
+            print(f"  {name}: could not inject ({exc})")
+            continue
+        print(
+            f"  {name}: {result['note'] or 'injected'} (should trip {', '.join(result['trips'])})"
+        )
+    banner("3/5 sweep: what is wrong?")
+    sweep(settings)
+    banner("4/5 sweep with --fix: apply the remediations")
+    sweep(settings, "--fix")
+    banner("5/5 final sweep: is everything green?")
+    final = sweep(settings)
+    reports = repo_root() / "reports"
+    print(f"\nreports: {reports} (JUnit, JSON, Allure results and the audit log of fixes)")
+    elapsed = time.monotonic() - started
+    if down_after:
+        lifecycle.down(settings.state_dir)
+        print("the lab is stopped.")
+    else:
+        print("the lab is still running: `lab status`, `lab env`; stop it with `lab down`.")
+    if final == 0:
+        print(f"demo finished in {elapsed:.0f}s: the final sweep is green.")
+        return 0
+    print(f"demo finished in {elapsed:.0f}s: the final sweep is NOT green (exit {final}).")
+    return 1
