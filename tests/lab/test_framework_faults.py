@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -110,3 +112,15 @@ def test_fault_catalogue_lists_framework_faults(lab: LabHandle) -> None:
     assert catalogue["redis-down"]["trips"] == ["QUEUE-101"]
     assert catalogue["worker-stopped"]["trips"] == ["QUEUE-103", "QUEUE-104", "QUEUE-105"]
     assert catalogue["api-error-rate"]["section"] == "errors"
+
+
+def test_supervisor_restarts_a_crashed_service(lab: LabHandle) -> None:
+    api = next(s for s in lab.status()["services"] if s["name"] == "api")
+    os.kill(api["pid"], signal.SIGKILL)
+
+    def restarted() -> bool:
+        now = next(s for s in lab.status()["services"] if s["name"] == "api")
+        return bool(now["healthy"]) and now["pid"] != api["pid"]
+
+    wait_until(restarted, 15, "the supervisor to restart the killed API")
+    assert get_json(f"{lab.env['ROLERABBIT_API_URL']}/health")["status"] == "ok"
