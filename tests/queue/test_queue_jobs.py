@@ -20,7 +20,7 @@ from tests.queue.queue_support import (
 
 
 def failed_ids(rc: redis.Redis) -> set[str]:
-    return set(rc.zrange(f"{QUEUE}:failed", 0, -1))
+    return {str(i) for i in rc.zrange(f"{QUEUE}:failed", 0, -1)}
 
 
 def make_failures(lab: LabHandle, fault: Inject, at_least: int = 5) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,17 @@ def corrupt(lab: LabHandle, fault: Inject) -> None:
     jobs = lambda: sum(1 for k in queue_dump(rc) if k.rsplit(":", 1)[1].isdigit())  # noqa: E731
     wait_until(lambda: jobs() > 10, 20, "more than 10 jobs in the queue")
     fault("queue-keys-corrupted")
-    # The queue freezes: BullMQ's scripts fail with WRONGTYPE, so nothing is added.
-    wait_until(lambda: stable(queue_dump(rc)) == stable(queue_dump(rc)), 10, "a frozen queue")
+    # The queue freezes: BullMQ's scripts fail with WRONGTYPE, so nothing is added; jobs
+    # that were in flight still finish (a failing script keeps its earlier writes).
+    previous = [stable(queue_dump(rc))]
+
+    def frozen() -> bool:
+        time.sleep(1.0)
+        now = stable(queue_dump(rc))
+        same, previous[0] = now == previous[0], now
+        return same
+
+    wait_until(frozen, 20, "a frozen queue (unchanged for 1 s)")
     rc.close()
 
 

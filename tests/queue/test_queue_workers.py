@@ -30,7 +30,7 @@ def stop_workers(lab: LabHandle, fault: Inject) -> None:
 
     def stuck() -> bool:
         names = [str(c.get("name", "")) for c in rc.client_list()]
-        oldest = rc.lindex(f"{QUEUE}:wait", -1)
+        oldest = str(rc.lindex(f"{QUEUE}:wait", -1) or "")
         added = rc.hget(f"{QUEUE}:{oldest}", "timestamp") if oldest else None
         now_ms = int(rc.time()[0]) * 1000
         return (

@@ -166,3 +166,33 @@ def test_queue_counters_since_last_sweep() -> None:
     assert rules.since_last_sweep(10, None) is None
     assert rules.since_last_sweep(10, 4) == 6
     assert rules.since_last_sweep(3, 50) == 3  # restarted server: counter reset
+
+
+class _Snapshot:
+    """The two reads worker_deployment() makes, from plain dicts (the API's JSON)."""
+
+    def __init__(self, deployments: list[dict[str, Any]], hpas: list[dict[str, Any]]) -> None:
+        self._deployments, self._hpas = deployments, hpas
+
+    def deployment(self, name: str) -> dict[str, Any] | None:
+        return next((d for d in self._deployments if d["metadata"]["name"] == name), None)
+
+    def hpas(self) -> list[dict[str, Any]]:
+        return self._hpas
+
+
+def test_queue_worker_deployment_sees_replicas_and_a_scaling_hpa() -> None:
+    from fixtures.queue import worker_deployment
+
+    name = "rolerabbit-deployment-worker"
+    dep = {"metadata": {"name": name}, "spec": {"replicas": 2}, "status": {"availableReplicas": 1}}
+    hpa = {
+        "metadata": {"name": "worker-hpa"},
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": name}},
+    }
+    plain = worker_deployment(_Snapshot([dep], []), name)  # type: ignore[arg-type]
+    assert (plain.desired, plain.available, plain.hpa) == (2, 1, None)
+    scaled = worker_deployment(_Snapshot([dep], [hpa]), name)  # type: ignore[arg-type]
+    assert scaled.hpa == "worker-hpa"
+    missing = worker_deployment(_Snapshot([], []), name)  # type: ignore[arg-type]
+    assert not missing.found
