@@ -140,9 +140,7 @@ def sql_action(
     return Action("sql", command, run, {"params": dict(params)})
 
 
-def _session_params(
-    pids: Sequence[int], age_s: float, settings: DatabaseSettings
-) -> dict[str, Any]:
+def session_params(pids: Sequence[int], age_s: float, settings: DatabaseSettings) -> dict[str, Any]:
     return {"pids": list(pids), "age": float(age_s), "own": own_patterns(settings)}
 
 
@@ -162,7 +160,7 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
         if not pids:
             return Plan(target_of(pg_fixer))
         build = sessions_matching(IDLE, "pg_terminate_backend")
-        params = _session_params(pids, age, settings)
+        params = session_params(pids, age, settings)
         note = f"{len(pids)} sessions idle > {age:g}s"
         return Plan(target_of(pg_fixer), [sql_action(pg_fixer, build, params, note)])
 
@@ -182,7 +180,7 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
         if not pids:
             return Plan(target)
         build = sessions_matching(condition, "pg_terminate_backend")
-        params = _session_params(pids, age, settings)
+        params = session_params(pids, age, settings)
         note = f"{len(pids)} sessions; their open transactions roll back"
         return Plan(target, [sql_action(pg_fixer, build, params, note)])
 
@@ -198,7 +196,7 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
         pids, age = list(finding.data.get("pids", [])), finding.data.get("threshold_s", 0)
         if not pids:
             return Plan(target_of(pg_fixer))
-        params = _session_params(pids, age, settings)
+        params = session_params(pids, age, settings)
         cancel = sql_action(
             pg_fixer,
             sessions_matching(LONG_ACTIVE, "pg_cancel_backend"),
@@ -287,11 +285,11 @@ def vacuum_analyze_tables(pg_fixer: Conn, environment: Environment) -> Planner:
         actions = []
         for t in tables:
             name = sql.Identifier(t["schema"], t["table"])
-            verb = "VACUUM (ANALYZE) {}" if t["action"] == "vacuum" else "ANALYZE {}"
+            verb = sql.SQL("VACUUM (ANALYZE) {}" if t["action"] == "vacuum" else "ANALYZE {}")
+            statement = verb.format(name)
             actions.append(
-                timed_action(pg_fixer, sql.SQL(verb).format(name), m.lock_timeout_ms,
-                             m.statement_timeout_ms)
-            )  # fmt: skip
+                timed_action(pg_fixer, statement, m.lock_timeout_ms, m.statement_timeout_ms)
+            )
         names = ",".join(sorted(f"{t['action']}:{t['table']}" for t in tables))
         return Plan(f"{target_of(pg_fixer)} ({names})", actions)
 
@@ -331,8 +329,8 @@ def refresh_materialized_views(pg_fixer: Conn, environment: Environment) -> Plan
                     "refresh would block its readers: create the index first (see DB-116)"
                 )
                 continue
-            actions.append(timed_action(pg_fixer, statement, m.lock_timeout_ms,
-                                        m.refresh_timeout_ms))  # fmt: skip
+            timeout_ms = m.refresh_timeout_ms
+            actions.append(timed_action(pg_fixer, statement, m.lock_timeout_ms, timeout_ms))
         if problems:  # refresh all or none: a partial fix would only look like progress
             return Plan(target_of(pg_fixer), refusal="; ".join(problems))
         return Plan(target_of(pg_fixer), actions)

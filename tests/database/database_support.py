@@ -83,11 +83,9 @@ def refreshed_at(lab: LabHandle, view: str) -> Any:
 
 
 def deployment(lab: LabHandle, name: str = API) -> dict[str, Any]:
-    out = subprocess.run(
-        [KUBECTL, "--kubeconfig", lab.env["KUBECONFIG"], "-n", NAMESPACE, "get", "deployment",
-         name, "-o", "json"],
-        capture_output=True, text=True, timeout=20, check=True,
-    )  # fmt: skip
+    command = [KUBECTL, "--kubeconfig", lab.env["KUBECONFIG"], "-n", NAMESPACE]
+    command += ["get", "deployment", name, "-o", "json"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=20, check=True)
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
