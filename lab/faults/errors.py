@@ -68,14 +68,14 @@ class ThirdPartyDown(SpecRestoringFault):
     section = "errors"
     trips = ("ERR-103",)
     description = (
-        "A third-party stand-in answers 503 (param name=stripe|cloudflare). Clear brings it "
+        "A third-party stand-in answers 503 (param provider=stripe|cloudflare). Clear brings it "
         "back and restores the API deployment (undoing a feature flag switched off by --fix)."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
-        provider = params.get("name", "stripe")
+        provider = params.get("provider", "stripe")
         if provider not in FLAGS:
-            raise LabError(f"--param name={provider!r}: use {' or '.join(FLAGS)}")
+            raise LabError(f"--param provider={provider!r}: use {' or '.join(FLAGS)}")
         self.remember(KubeApi(lab), API)
         lab.set_switch(f"thirdparty.{provider}", "down")
         return f"{provider} stand-in answers 503"

@@ -1,0 +1,276 @@
+"""Remediations of the High Error Rates section: circuit breaker, pod restarts, rollback.
+
+ERR-R01 switches a failing third party's feature off (the runbook's
+`kubectl set env deployment/rolerabbit-api FEATURE_STRIPE_ENABLED=false`); ERR-R02 restarts
+leaking pods one at a time, as the runbook says, never below the deployment's minimum;
+ERR-R03 rolls a bad deployment back with the deployment section's `plan_rollback`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from checks import deployment as deployment_rules
+from checks.errors import flag_value
+from fixtures.kubernetes import PODS, Kube, KubeApiError, KubeSnapshot, Obj
+from opscheck import Action, Finding, Plan, Planner, RemediationSpec
+from opscheck.environment import Environment
+from opscheck.settings.deployment import DeploymentSettings
+from remediations import rollouts
+from remediations.deployment import JSON_PATCH, plan_rollback, rollback_template, workload_of
+
+DISABLE_FEATURE = RemediationSpec(
+    "ERR-R01",
+    "disable_failing_feature",
+    "Disable the failing feature",
+    "kubectl set env deployment/<api> <FEATURE_FLAG>=false for each third party that is down "
+    "(the runbook's circuit breaker), then waits for the rollout",
+)
+RESTART_LEAKING = RemediationSpec(
+    "ERR-R02",
+    "restart_leaking_pods",
+    "Restart leaking pods one by one",
+    "deletes one leaking pod at a time, waits until its replacement is Ready and the "
+    "deployment fully available, then the next; stops at the first pod that does not come back",
+)
+ROLLBACK_BAD = RemediationSpec(
+    "ERR-R03",
+    "rollback_bad_deployment",
+    "Roll back the bad deployment",
+    "kubectl rollout undo deployment/<api> to the previous revision (the deployment section's "
+    "rollback; refused when that revision was failing too), then waits for the rollout",
+)
+FLAG_OFF_VALUE = "false"
+
+
+def rollout_waiter(kube: Kube, namespace: str, name: str, timeout: float) -> Callable[[], None]:
+    def wait() -> None:
+        rollouts.wait_for_rollout(kube, namespace, name, timeout)
+
+    return wait
+
+
+# -- ERR-R01 ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def disable_failing_feature(
+    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
+) -> Planner:
+    profile = environment.profile
+    namespace, name = profile.kubernetes.namespace, profile.kubernetes.api_deployment
+
+    def plan(finding: Finding) -> Plan:
+        target = f"{namespace}/deployment/{name}"
+        deployment = kube_snapshot.deployment(name)
+        if deployment is None:
+            return Plan(target, refusal=f"deployment/{name} not found in {namespace}")
+        flags: dict[str, str] = dict(finding.data.get("flags") or {})
+        if not flags:
+            return Plan(
+                target,
+                refusal="the failing third parties have no feature flag configured "
+                "(profile dependencies.<name>.feature_flag); wait for the provider to recover",
+            )
+        configmaps = kube_snapshot.configmaps()
+        values = {
+            flag: FLAG_OFF_VALUE
+            for flag in sorted(flags)
+            if (flag_value(deployment, configmaps, flag) or "").lower() != FLAG_OFF_VALUE
+        }
+        if not values:
+            return Plan(target)  # already switched off
+        containers = deployment["spec"]["template"]["spec"]["containers"]
+        action = rollouts.set_env(kube_client, namespace, name, containers[0]["name"], values)
+        timeout = profile.fix.verify_timeout_s
+        return Plan(
+            target,
+            [action],
+            wait=rollout_waiter(kube_client, namespace, name, timeout),
+            wait_description=f"kubectl rollout status deployment/{name} -n {namespace}",
+        )
+
+    return plan
+
+
+# -- ERR-R02 ---------------------------------------------------------------------------
+
+
+def _selector(deployment: Obj) -> str:
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _ready(pod: Obj) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _available(deployment: Obj) -> tuple[int, int]:
+    desired = int((deployment.get("spec") or {}).get("replicas", 1))
+    return int((deployment.get("status") or {}).get("availableReplicas", 0) or 0), desired
+
+
+def wait_until(
+    check: Callable[[], str | None], timeout_s: float, what: str, interval_s: float = 0.5
+) -> None:
+    """Poll `check` (None means done, else why not) until done or the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while (why := check()) is not None:
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} after {timeout_s:g}s: {why}")
+        time.sleep(interval_s)
+
+
+def restart_one(kube: Kube, namespace: str, pod: str, deployment: str, timeout_s: float) -> str:
+    """Delete one pod only while its deployment is fully available; wait until it is again.
+
+    With every replica available before the delete, at most one is ever missing: the
+    deployment never drops below replicas - 1.
+    """
+    path = rollouts.deployment_path(namespace, deployment)
+
+    def fully_available() -> str | None:
+        available, desired = _available(kube.call("GET", path))
+        return None if available >= desired else f"{available}/{desired} available"
+
+    wait_until(fully_available, timeout_s, f"deployment/{deployment} not fully available")
+    try:
+        kube.call("DELETE", f"/api/v1/namespaces/{namespace}/pods/{pod}")
+    except KubeApiError as exc:
+        if exc.status != 404:
+            raise
+        return f"pod {pod} was already gone"
+    selector = _selector(kube.call("GET", path))
+
+    def replaced() -> str | None:
+        _, desired = _available(kube.call("GET", path))
+        pods = kube.list(PODS, namespace, 500, labelSelector=selector)
+        ready = [p for p in pods if _ready(p) and p["metadata"]["name"] != pod]
+        if len(ready) < desired:
+            return f"{len(ready)}/{desired} pods Ready"
+        return fully_available()
+
+    wait_until(replaced, timeout_s, f"replacement of pod {pod} not Ready; stopping the restart")
+    return f"pod {pod} replaced; deployment/{deployment} fully available"
+
+
+def delete_and_wait(
+    kube: Kube, namespace: str, pod: str, deployment: str, timeout: float
+) -> Action:
+    def run() -> str:
+        return restart_one(kube, namespace, pod, deployment, timeout)
+
+    return Action(
+        "kubernetes",
+        f"DELETE /api/v1/namespaces/{namespace}/pods/{pod}   # kubectl delete pod {pod} -n "
+        f"{namespace}; then wait until deployment/{deployment} is fully available again "
+        f"(<= {timeout:g}s) before the next",
+        run,
+        {"pod": pod, "deployment": deployment},
+    )
+
+
+@pytest.fixture
+def restart_leaking_pods(
+    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
+) -> Planner:
+    profile = environment.profile
+    namespace = profile.kubernetes.namespace
+    timeout = profile.errors.restart_pod_timeout_s
+
+    def plan(finding: Finding) -> Plan:
+        leaking = list(finding.data.get("pods") or [])
+        present = {p["metadata"]["name"] for p in kube_snapshot.pods()}
+        names = sorted({p["deployment"] for p in leaking})
+        target = f"{namespace}/pods({','.join(names)})"
+        actions: list[Action] = []
+        for entry in leaking:
+            pod, deployment = entry["name"], entry["deployment"]
+            if pod not in present:
+                continue  # already replaced
+            owner = kube_snapshot.deployment(deployment)
+            if owner is None:
+                return Plan(target, refusal=f"pod {pod} has no deployment to replace it")
+            if _available(owner)[1] < 2:
+                return Plan(
+                    target,
+                    refusal=f"deployment/{deployment} runs 1 replica: deleting {pod} would "
+                    f"leave none; use kubectl rollout restart deployment/{deployment} (surge)",
+                )
+            actions.append(delete_and_wait(kube_client, namespace, pod, deployment, timeout))
+        return Plan(target, actions)
+
+    return plan
+
+
+# -- ERR-R03 ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rollback_bad_deployment(
+    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
+) -> Planner:
+    profile = environment.profile
+    namespace = profile.kubernetes.namespace
+    timeout = profile.deployment.rollout_timeout_s
+
+    def plan(finding: Finding) -> Plan:
+        name = finding.data["deployment"]
+        planned = plan_rollback(
+            kube_client, namespace, name, kube_snapshot, timeout, settings=profile.deployment
+        )
+        if planned.actions or planned.refusal:
+            return planned
+        return undo_completed_rollout(
+            kube_client, namespace, name, kube_snapshot, timeout, profile.deployment
+        )
+
+    return plan
+
+
+def undo_completed_rollout(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    snapshot: KubeSnapshot,
+    timeout: float,
+    settings: DeploymentSettings,
+) -> Plan:
+    """`kubectl rollout undo` of a rollout that completed and only then showed errors.
+
+    plan_rollback treats a complete rollout with healthy pods as nothing to undo, which is
+    right for a stuck rollout but not for ERR-105 (healthy pods that log errors). Until it
+    takes a flag for this case, this builds the same undo from its public parts, with the
+    same refusal when the previous revision was failing.
+    """
+    w = workload_of(snapshot, name)
+    target = f"{namespace}/deployment/{name}"
+    previous = w.previous
+    if previous is None:
+        return Plan(target, refusal=f"deployment/{name} has no previous revision to roll back to")
+    failures = deployment_rules.revision_failures(w, previous, snapshot.events(), None, settings)
+    if failures:
+        return Plan(
+            target, refusal=f"the previous revision was failing too: {'; '.join(failures[:3])}"
+        )
+    path = rollouts.deployment_path(namespace, name)
+    patch = [{"op": "replace", "path": "/spec/template", "value": rollback_template(previous)}]
+    action = Action(
+        "kubernetes",
+        f"PATCH {path} (json-patch) /spec/template := the previous revision's template   "
+        f"# kubectl rollout undo deployment/{name} -n {namespace}",
+        lambda: kube.call("PATCH", path, body=patch, content_type=JSON_PATCH) and None,
+        {"path": path, "patch": patch},
+    )
+    return Plan(
+        target,
+        [action],
+        wait=rollout_waiter(kube, namespace, name, timeout),
+        wait_description=f"kubectl rollout status deployment/{name} -n {namespace}",
+    )

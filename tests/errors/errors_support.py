@@ -1,0 +1,168 @@
+"""Shared pieces of the errors/performance live tests: a fast profile and a cluster view.
+
+The view reads the lab's Kubernetes emulator with the official client, independent of the
+suite, so tests compare real state before and after a fix and can watch pods while it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import urllib3
+from kubernetes import client, config, watch
+
+from lab.testing import LabHandle
+from tests.conftest import CheckRun
+
+NAMESPACE = "rolerabbit-production"
+API = "rolerabbit-api"
+WORKER = "rolerabbit-deployment-worker"
+API_SELECTOR = "app=rolerabbit-api"
+
+# Windows and waits in seconds, so a live test sees a fault (and its fix) within seconds.
+FAST = """
+errors:
+  scrape_interval_s: 3
+  min_requests: 5
+  log_window_s: 15
+  memory_samples: 3
+  memory_sample_interval_s: 1
+  restart_pod_timeout_s: 30
+  bad_rollout_min_lines: 10
+performance:
+  latency_min_requests: 3
+deployment:
+  rollout_timeout_s: 30
+fix:
+  verify_timeout_s: 30
+  verify_interval_s: 0.5
+"""
+
+Run = Callable[..., CheckRun]
+Inject = Callable[..., dict[str, Any]]
+
+
+def use_lab_env(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with `profile=` reads KUBECONFIG from the process env, not the lab's env file."""
+    for key, value in lab.env.items():
+        monkeypatch.setenv(key, value)
+
+
+class Cluster:
+    """The lab's Kubernetes API through the official client."""
+
+    def __init__(self, lab: LabHandle) -> None:
+        self.api = config.new_client_from_config(config_file=lab.env["KUBECONFIG"])
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+
+    def deployment(self, name: str = API) -> dict[str, Any]:
+        raw = self.apps.read_namespaced_deployment(name, NAMESPACE, _request_timeout=10)
+        result: dict[str, Any] = self.api.sanitize_for_serialization(raw)
+        return result
+
+    def pods(self, selector: str = API_SELECTOR) -> dict[str, str]:
+        """Pod name -> uid."""
+        return {p["metadata"]["name"]: p["metadata"]["uid"] for p in self.list_pods(selector)}
+
+    def list_pods(self, selector: str = API_SELECTOR) -> list[dict[str, Any]]:
+        listing = self.core.list_namespaced_pod(
+            NAMESPACE, label_selector=selector, _request_timeout=10
+        )
+        items: list[dict[str, Any]] = self.api.sanitize_for_serialization(listing)["items"]
+        return items
+
+    def pod_list_version(self, selector: str = API_SELECTOR) -> tuple[list[Any], str]:
+        """The pods as dicts plus the list's resourceVersion (to watch from)."""
+        listing = self.api.sanitize_for_serialization(
+            self.core.list_namespaced_pod(NAMESPACE, label_selector=selector, _request_timeout=10)
+        )
+        return listing["items"], str(listing["metadata"]["resourceVersion"])
+
+    def state(self, name: str = API) -> tuple[Any, ...]:
+        """What a fix would change: generation, template, replicas, and the pods."""
+        d = self.deployment(name)
+        return (
+            d["metadata"]["generation"],
+            d["spec"]["template"],
+            d["spec"]["replicas"],
+            sorted(self.pods(f"app={name}").items()),
+        )
+
+    def env(self, name: str = API) -> dict[str, str]:
+        container = self.deployment(name)["spec"]["template"]["spec"]["containers"][0]
+        return {e["name"]: e.get("value", "") for e in container.get("env") or []}
+
+
+def ready_dict(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+class UnavailabilityWatch:
+    """Watches a deployment's pods (kubernetes.watch) and records the worst moment.
+
+    `worst` is the most pods missing or not Ready at once, against `replicas`.
+    """
+
+    def __init__(self, cluster: Cluster, replicas: int, selector: str = API_SELECTOR) -> None:
+        self.cluster, self.replicas, self.selector = cluster, replicas, selector
+        self.ready: dict[str, bool] = {}
+        self.worst = 0
+        self.deleted: list[str] = []
+        self.events = 0
+        self._watch = watch.Watch()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _is_ready(pod: Any) -> bool:
+        conditions = (pod.status.conditions if pod.status else None) or []
+        return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+    def _run(self, resource_version: str) -> None:
+        # Short read timeouts so the thread notices stop(); a timed-out stream resumes from
+        # the last resourceVersion it saw, so no event is missed in between.
+        while not self._stop.is_set():
+            try:
+                stream = self._watch.stream(
+                    self.cluster.core.list_namespaced_pod,
+                    NAMESPACE,
+                    label_selector=self.selector,
+                    resource_version=resource_version,
+                    _request_timeout=(5, 1),
+                )
+                for event in stream:
+                    resource_version = event["object"].metadata.resource_version
+                    self._record(event["type"], event["object"])
+            except (urllib3.exceptions.HTTPError, OSError):
+                continue
+
+    def _record(self, kind: str, pod: Any) -> None:
+        name = pod.metadata.name
+        self.events += 1
+        if kind == "DELETED":
+            self.ready.pop(name, None)
+            self.deleted.append(name)
+        else:
+            self.ready[name] = self._is_ready(pod) and not pod.metadata.deletion_timestamp
+        self.worst = max(self.worst, self.replicas - sum(self.ready.values()))
+
+    @contextmanager
+    def running(self) -> Iterator[UnavailabilityWatch]:
+        pods, version = self.cluster.pod_list_version(self.selector)
+        self.ready = {p["metadata"]["name"]: ready_dict(p) for p in pods}
+        self._thread = threading.Thread(target=self._run, args=(version,), daemon=True)
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            time.sleep(1)  # let the last events arrive
+            self._stop.set()
+            self._watch.stop()
+            self._thread.join(timeout=10)
