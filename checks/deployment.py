@@ -798,23 +798,31 @@ def revision_failures(
 ) -> list[str]:
     """Why a ReplicaSet's revision was itself failing (empty: healthy as far as can be told).
 
-    A revision with pods is healthy when all of them are Ready and none waits in a failing
-    reason; a revision scaled to zero is judged by the Warning events its pods left, and by
-    whether its images exist in the registry.
+    A revision that runs pods is judged by them now: all Ready, none waiting in a failing
+    reason (old events of pods long gone do not count against it). A revision scaled to
+    zero is judged by the Warning events its pods left, and by whether its images exist in
+    the registry.
     """
     reasons: list[str] = []
-    pods = w.pods_of(rs)
     rev = revision_of(rs)
-    bad = {*s.failing_waiting_reasons, *s.image_pull_reasons}
-    for pod in pods:
-        for status in container_statuses(pod):
-            wait = ((status.get("state") or {}).get("waiting") or {}).get("reason")
-            if wait in bad:
-                reasons.append(f"revision {rev}: pod/{pod_name(pod)} {status['name']} {wait}")
+    pods = w.pods_of(rs)
     wanted = int((rs.get("spec") or {}).get("replicas", 0))
-    ready = int((rs.get("status") or {}).get("readyReplicas", 0))
-    if wanted and ready < wanted and not reasons:
-        reasons.append(f"revision {rev}: {ready} of {wanted} pods Ready")
+    if pods or wanted:
+        bad = {*s.failing_waiting_reasons, *s.image_pull_reasons}
+        for pod in pods:
+            for status in container_statuses(pod):
+                wait = ((status.get("state") or {}).get("waiting") or {}).get("reason")
+                if wait in bad:
+                    reasons.append(f"revision {rev}: pod/{pod_name(pod)} {status['name']} {wait}")
+        ready = sum(1 for p in pods if (condition(p, "Ready") or {}).get("status") == "True")
+        if not reasons and ready < max(wanted, 1):
+            reasons.append(f"revision {rev}: {ready} of {wanted} pods Ready")
+        return reasons
+    if registry is not None:
+        for image in images_of((rs.get("spec") or {}).get("template") or {}):
+            repo, tag, _ = split_image(image)
+            if tag and tag not in registry.tags.get(repo, frozenset()):
+                reasons.append(f"revision {rev}: image {image} not in the registry")
     prefix = rs["metadata"]["name"] + "-"
     for event in events:
         involved = event.get("involvedObject") or {}
@@ -822,15 +830,10 @@ def revision_failures(
             event.get("type") == "Warning"
             and involved.get("kind") == "Pod"
             and str(involved.get("name", "")).startswith(prefix)
-            and event.get("reason") in {*s.failing_event_reasons, "Unhealthy"}
+            and event.get("reason") in s.failing_event_reasons
         ):
             reasons.append(
                 f"revision {rev}: {event.get('reason')} on pod/{involved.get('name')}: "
                 f"{event.get('message', '')}"
             )
-    if registry is not None:
-        for image in images_of((rs.get("spec") or {}).get("template") or {}):
-            repo, tag, _ = split_image(image)
-            if tag and tag not in registry.tags.get(repo, frozenset()):
-                reasons.append(f"revision {rev}: image {image} not in the registry")
     return list(dict.fromkeys(reasons))

@@ -104,6 +104,19 @@ class Emulator:
             state[f"configmaps/{secret['metadata']['name']}"] = secret.get("data")
         return state
 
+    def settled_state(self, timeout: float = 15.0) -> dict[str, Any]:
+        """desired_state() once the controllers stopped changing it (two equal reads 1s
+        apart), so a before/after comparison sees only what the suite did."""
+        deadline = time.monotonic() + timeout
+        state = self.desired_state()
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            again = self.desired_state()
+            if again == state:
+                return state
+            state = again
+        raise AssertionError(f"the cluster did not settle within {timeout}s")
+
     def pod_names(self, name: str) -> set[str]:
         pods = self.call("GET", f"{CORE}/pods?labelSelector=app%3D{name}")["items"]
         return {p["metadata"]["name"] for p in pods}

@@ -507,4 +507,11 @@ def test_revision_health_judges_each_revision() -> None:
     assert rules.revision_failures(w, by_revision[1], data["events"], reg, S) == []
     bad = rules.revision_failures(w, by_revision[3], data["events"], reg, S)
     assert "revision 3: pod/rolerabbit-api-dddd3-p1 api ImagePullBackOff" in bad
-    assert "revision 3: image ghcr.io/rolerabbit/app:v9.9.9 not in the registry" in bad
+    # Scaled to zero, a revision is judged by its pods' events and the registry.
+    gone = copy.deepcopy(by_revision[3])
+    gone["spec"]["replicas"] = 0
+    data["pods"] = [p for p in data["pods"] if "dddd3" not in p["metadata"]["name"]]
+    w = workload(data)
+    history = rules.revision_failures(w, gone, data["events"], reg, S)
+    assert "revision 3: image ghcr.io/rolerabbit/app:v9.9.9 not in the registry" in history
+    assert any(r.startswith("revision 3: BackOff on pod/rolerabbit-api-dddd3-p1") for r in history)
