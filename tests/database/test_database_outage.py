@@ -1,0 +1,112 @@
+"""PostgreSQL unreachable: the incident command fails fast, with a cause a person can act on.
+
+postgres-down (the framework fault): every check that reads PostgreSQL fails (not errors)
+within the connect timeout with the same one-line cause, DB-108 says the port is not
+reachable, and `--fix` attempts nothing. A wrong password and a hung server give their own
+distinct causes.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from lab.testing import LabHandle
+from tests.database.database_support import Inject, Run, applied, line, profile
+
+POSTGRES_CHECKS = [f"DB-{n}" for n in range(101, 119) if n not in (107, 108)]
+CONNECT_TIMEOUT_S = 5.0  # the lab profile's timeouts.connect_s (the core default)
+
+
+def test_postgres_down_fails_every_check_with_one_cause_and_fixes_nothing(
+    run_checks: Run, fault: Inject, lab: LabHandle
+) -> None:
+    fault("postgres-down")
+    started = time.monotonic()
+    result = run_checks("-m", "database", "--fix", "--allow-destructive")
+    elapsed = time.monotonic() - started
+
+    statuses = result.statuses()
+    assert {c: statuses[c] for c in POSTGRES_CHECKS} == dict.fromkeys(POSTGRES_CHECKS, "failed")
+    assert statuses["DB-108"] == "failed"
+    assert statuses["DB-107"] == "passed"  # reads only the Deployment, which is fine
+
+    causes = {line(result, rf"^\[{c}\] .*$").split("] ", 1)[1] for c in POSTGRES_CHECKS}
+    assert len(causes) == 1, causes
+    (cause,) = causes
+    assert re.fullmatch(
+        r"cannot reach PostgreSQL at 127\.0\.0\.1:\d+/rolerabbit \(connection refused within 5s\)"
+        r" — is the server up and DATABASE_URL's host:port right\? .*",
+        cause,
+    ), cause
+    line(
+        result,
+        r"^\[DB-108\] 127\.0\.0\.1:\d+ is not reachable from local:// "
+        r"\(nc -z: connection refused or no answer within 1s\)$",
+    )
+    assert "Traceback" not in result.stdout
+
+    durations = {c["check_id"]: c["duration"] for c in result.summary()["checks"]}
+    assert max(durations.values()) < CONNECT_TIMEOUT_S
+    assert elapsed < 2 * CONNECT_TIMEOUT_S
+    # No remediation ran, or was even planned: the checks never produced a finding.
+    assert applied(result) == []
+    assert [e for e in result.audit() if e["result"] == "planned"] == []
+    # Only DB-108's finding reached --fix, and it has manual steps only (nc, firewall).
+    assert re.findall(r"^  fix: (.*)$", result.stdout, re.M) == [
+        "manual: no automatic fix; follow the manual steps"
+    ]
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP connections and never answers: a server hung mid-handshake."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def test_wrong_password_is_an_authentication_failure_without_the_password(
+    run_checks: Run, lab: LabHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = urlsplit(lab.env["DATABASE_URL"])
+    wrong = parts._replace(netloc=f"rolerabbit_monitor:Wr0ngSecret42@{parts.hostname}:{parts.port}")
+    monkeypatch.setenv("DATABASE_URL", urlunsplit(wrong))
+    result = run_checks("-k", "DB-101 or DB-104", profile=profile())
+    assert result.statuses() == {"DB-101": "failed", "DB-104": "failed"}
+    for check in ("DB-101", "DB-104"):
+        line(
+            result,
+            rf"^\[{check}\] cannot reach PostgreSQL at 127\.0\.0\.1:\d+/rolerabbit "
+            r"\(authentication failed\) — check the user and password in DATABASE_URL$",
+        )
+    assert "Wr0ngSecret42" not in result.stdout
+    assert "Wr0ngSecret42" not in str(result.summary())
+
+
+def test_a_server_that_never_answers_times_out_within_the_connect_timeout(
+    run_checks: Run, lab: LabHandle, monkeypatch: pytest.MonkeyPatch, silent_port: int
+) -> None:
+    parts = urlsplit(lab.env["DATABASE_URL"])
+    hung = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{silent_port}")
+    monkeypatch.setenv("DATABASE_URL", urlunsplit(hung))
+    started = time.monotonic()
+    result = run_checks("-k", "DB-101 or DB-109", profile=profile() + "timeouts: {connect_s: 2}\n")
+    elapsed = time.monotonic() - started
+    assert result.statuses() == {"DB-101": "failed", "DB-109": "failed"}
+    for check in ("DB-101", "DB-109"):
+        line(
+            result,
+            rf"^\[{check}\] cannot reach PostgreSQL at 127\.0\.0\.1:{silent_port}/rolerabbit "
+            r"\(timed out within 2s\) — is a firewall dropping traffic",
+        )
+    durations = [c["duration"] for c in result.summary()["checks"]]
+    assert max(durations) < 2 + 1.5  # one wait for the first check, none for the next
+    assert min(durations) < 0.5
+    assert elapsed < 10
