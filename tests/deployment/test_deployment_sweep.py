@@ -1,0 +1,80 @@
+"""The deployment sweep reads each resource type once (paginated), whatever the pod count.
+
+Counted on the emulator's side (GET /_lab/stats, reset before the run). The lab's own
+emulator also serves the lab's pod-to-worker bridge, which polls pods, so the count runs
+against a private emulator with the same seed, where every request is the suite's. Every
+check of the section shares the session snapshot: 10 or 1,000 pods cost the same LISTs,
+only more pages of pods (and of the events they left); no object is ever fetched on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.k8s.kubeconfig import write_kubeconfig
+from lab.k8s.server import start_emulator
+from lab.testing import LabHandle
+from tests.deployment.deployment_support import (
+    API,
+    CORE,
+    FAST,
+    WORKER,
+    Emulator,
+    Run,
+    statuses,
+    wait_until,
+)
+
+PAGE = 500
+PREFIX = "dep-sweep"
+
+
+class PrivateEmulator(Emulator):
+    def __init__(self, url: str) -> None:  # no token: the private emulator does not ask
+        self.url, self.token = url, ""
+
+
+@pytest.fixture
+def private(
+    lab: LabHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[PrivateEmulator, str]]:
+    """A seeded emulator of our own; KUBECONFIG and registry_url point at it."""
+    with start_emulator(pod_startup_seconds=0.2) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url)
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        view = PrivateEmulator(server.url)
+        wait_until(lambda: view.rolled_out(API) and view.rolled_out(WORKER), 30, "seeded pods")
+        yield view, FAST + f"registry_url: {server.url}/_lab/registry\n"
+
+
+@pytest.mark.parametrize("total", [10, 1000])
+def test_deployment_sweep_lists_each_type_once(
+    run_checks: Run, private: tuple[PrivateEmulator, str], total: int
+) -> None:
+    emulator, profile = private
+    present = len(emulator.call("GET", f"{CORE}/pods")["items"])
+    emulator.hook(
+        "seed-pods",
+        {"count": total - present, "namespace": "rolerabbit-production", "prefix": PREFIX},
+    )
+    assert len(emulator.call("GET", f"{CORE}/pods")["items"]) == total
+    emulator.reset_stats()
+    result = run_checks("-m", "deployment", profile=profile)
+    assert set(statuses(result).values()) == {"passed"}, result.stdout
+    stats = emulator.stats()
+    events = len(emulator.call("GET", f"{CORE}/events")["items"])  # each pod leaves some
+    pages = math.ceil(total / PAGE)
+    assert stats.pop("list pods") == pages
+    assert 1 <= stats.pop("list pods.metrics.k8s.io") <= pages
+    assert stats.pop("list events") == max(1, math.ceil(events / PAGE))
+    assert stats == {
+        "list configmaps": 1,
+        "list deployments": 1,
+        "list nodes": 1,
+        "list replicasets": 1,
+        "list secrets": 1,
+    }
