@@ -78,3 +78,33 @@ def test_deployment_sweep_lists_each_type_once(
         "list replicasets": 1,
         "list secrets": 1,
     }
+
+
+def test_deployment_sweep_fails_in_one_line_when_the_api_is_unreachable(
+    run_checks: Run, lab: LabHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    result = run_checks("-m", "deployment", profile=FAST + "timeouts: {connect_s: 1, read_s: 1}\n")
+    assert set(statuses(result).values()) == {"failed"}
+    out = result.stdout
+    assert (
+        "[DEP-101] cannot reach the Kubernetes API at http://127.0.0.1:9 (connection refused)"
+        in (out)
+    )
+    assert "Traceback" not in out
+
+
+def test_deployment_registry_unreachable_fails_the_image_check_only(
+    run_checks: Run, private: tuple[PrivateEmulator, str]
+) -> None:
+    _, profile = private
+    dead = profile.replace(profile.rsplit("registry_url: ", 1)[1], "http://127.0.0.1:9/\n")
+    result = run_checks("-k", "DEP-105 or DEP-101", profile=dead)
+    got = statuses(result)
+    assert got[f"DEP-101[{API}]"] == "passed"
+    assert got[f"DEP-105[{API}]"] == "failed"
+    assert (
+        "[DEP-105] cannot reach the image registry at http://127.0.0.1:9/ (connection refused) "
+        "— is the profile's registry_url right?" in result.stdout
+    )
