@@ -451,6 +451,8 @@ def missing_indexes(
     A column qualifies when it has more than `min_distinct` values, |correlation| below
     `max_correlation` (the runbook's `correlation < 0.1`, with the sign ignored: a column
     in reverse order is as well clustered as one in order) and no index leads with it.
+    A seq-scan-heavy large table whose columns pg_stats does not show is reported too:
+    the heuristic cannot clear it.
     """
     leading = {(i["table"], i["column"]) for i in indexed}
     by_table: dict[str, list[Row]] = {}
@@ -475,13 +477,19 @@ def missing_indexes(
             and abs(c["correlation"]) < ix.max_correlation
             and distinct_values(c["n_distinct"], rows) > ix.min_distinct
         ]
-        if not candidates:
+        unseen = t["relname"] not in by_table
+        if not candidates and not unseen:
             continue
         flagged.append(t["relname"])
         evidence.append(
             f"{t['relname']}: {seq} seq scans ({share:.0%} of scans), {rows} rows, "
             f"{t.get('seq_tup_read') or 0} rows read sequentially"
         )
+        if unseen:  # never analyzed, or pg_stats hides columns the role may not SELECT
+            evidence.append(
+                f"  {t['relname']}: no column statistics visible (ANALYZE it, or grant the "
+                "monitor role SELECT: docs/database-roles.md)"
+            )
         evidence += [
             f"  {t['relname']}.{c['column']}: n_distinct {c['n_distinct']:g}, correlation "
             f"{c['correlation']:.2f}, no index leads with it"

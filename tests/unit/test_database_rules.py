@@ -245,6 +245,17 @@ def test_missing_indexes_combines_pg_stats_and_seq_scans() -> None:
     assert rules.missing_indexes(data["tables"], data["columns"], [], fewer_scans) is None
 
 
+def test_missing_indexes_reports_tables_whose_columns_it_cannot_see() -> None:
+    data = load("tables.yaml")
+    hidden = [c for c in data["columns"] if c["table"] != "events"]
+    finding = rules.missing_indexes(data["tables"], hidden, data["indexed"], IndexSettings())
+    assert finding is not None and finding.data["tables"] == ["events"]
+    assert finding.evidence[1] == (
+        "  events: no column statistics visible (ANALYZE it, or grant the monitor role "
+        "SELECT: docs/database-roles.md)"
+    )
+
+
 # -- the application's pool and timeout -----------------------------------------------------
 
 
