@@ -8,7 +8,7 @@ each waiting out its own timeout. After a fix, the store is invalidated and re-r
 from __future__ import annotations
 
 from collections.abc import Callable
-from threading import Lock
+from threading import RLock
 from typing import Any, TypeVar
 
 from opscheck.findings import DependencyUnavailable
@@ -20,7 +20,8 @@ class SnapshotStore:
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
         self._errors: dict[str, DependencyUnavailable] = {}
-        self._lock = Lock()
+        # Reentrant: one snapshot's loader may read another (a view built on a base list).
+        self._lock = RLock()
         self.loads = 0
 
     def get(self, key: str, load: Callable[[], T]) -> T:
