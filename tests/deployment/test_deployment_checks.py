@@ -251,3 +251,14 @@ def test_deployment_check_fails_on_its_fault(
     for message in messages:
         assert message in out
     assert "Traceback" not in out
+
+
+def test_deployment_rollout_within_its_settle_window_is_in_progress_not_failed(
+    run_checks: Run, fault: Inject, lab_ready: Emulator
+) -> None:
+    fault("bad-image", deadline="600")
+    wait_until(lambda: not lab_ready.rolled_out(API), 10, "the rollout to start")
+    result = run_checks("-k", "DEP-101", "-rs", profile=fast(settle_window_s=600))
+    assert statuses(result)[f"DEP-101[{API}]"] == "skipped", result.stdout
+    assert "[DEP-101] rollout of deployment/rolerabbit-api in progress for " in result.stdout
+    assert "(settle window 600s): 1 of 3 updated replicas are available" in result.stdout
