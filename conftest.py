@@ -20,8 +20,12 @@ def _modules(package: str) -> list[str]:
     )
 
 
-pytest_plugins = ["opscheck.plugin", *_modules("fixtures"), *_modules("remediations")]
+_SECTION_PLUGINS = [*_modules("fixtures"), *_modules("remediations")]
 
-# Plugin modules import each other (a section's fixtures use the shared clients); marking
-# them all before any is imported keeps pytest from warning that one was imported too early.
-pytest.register_assert_rewrite(*pytest_plugins)
+# opscheck.plugin is an installed pytest11 plugin (so its options parse early); listing it
+# here too keeps a checkout without the entry point working, and is a no-op otherwise.
+pytest_plugins = ["opscheck.plugin", *_SECTION_PLUGINS]
+
+# Section modules import each other (their fixtures use the shared clients); marking them
+# all before any is imported keeps pytest from warning that one was imported too early.
+pytest.register_assert_rewrite(*_SECTION_PLUGINS)

@@ -78,10 +78,10 @@ def main() -> None:
         plain = suite(root, "plain", PLAIN, with_plugin=False)
         ops = suite(root, "opscheck", OPSCHECK, with_plugin=True)
         cases = [
-            ("plain pytest, serial", plain, []),
+            ("plain pytest, serial", plain, ["-p", "no:opscheck.plugin"]),
             ("opscheck, serial", ops, ["--env", "bench"]),
             ("opscheck --fix, serial", ops, ["--env", "bench", "--fix"]),
-            ("plain pytest, -n 2", plain, ["-n", "2"]),
+            ("plain pytest, -n 2", plain, ["-p", "no:opscheck.plugin", "-n", "2"]),
             ("opscheck, -n 2", ops, ["--env", "bench", "-n", "2"]),
             ("opscheck --fix, -n 2", ops, ["--env", "bench", "--fix", "-n", "2"]),
         ]

@@ -7,6 +7,9 @@ Public API for checks and remediations:
 - `RemediationSpec` names a remediation fixture; the fixture returns a `Planner` that turns
   a Finding into a `Plan` of `Action`s;
 - `DependencyUnavailable` is what clients raise when a service cannot be reached in time.
+
+PYTEST_DONT_REWRITE: checks report through `fail()`, not bare asserts, so this installed
+plugin needs no assertion rewriting (and pytester runs must not warn that it was imported).
 """
 
 from opscheck.catalogue import CheckSpec, RemediationSpec, check

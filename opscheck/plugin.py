@@ -158,7 +158,9 @@ def _environment(config: pytest.Config) -> Environment:
         profile, problem = config_module.choose(name, profiles, path, state_dir)
     except config_module.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    lab_env = state_dir / "env" if name == config_module.LAB and name not in profiles else None
+    # Whether the lab profile comes from the lab or from a file layered over it, its secrets
+    # are the lab's own (never a production DATABASE_URL left in the shell).
+    lab_env = state_dir / "env" if name == config_module.LAB else None
     return Environment.build(name, profile, problem, lab_env)
 
 

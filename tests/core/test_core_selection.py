@@ -108,3 +108,20 @@ def test_check_budget_stops_a_hanging_check(suite: pytest.Pytester):
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*Timeout (>1.0s)*"])
     assert result.duration < 20
+
+
+def test_option_values_are_not_taken_for_paths(suite: pytest.Pytester):
+    elsewhere = suite.path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "profiles.yaml").write_text("profiles:\n  other: {}\n")
+    result = suite.runpytest_subprocess(
+        "--reports-dir",
+        str(elsewhere),
+        "--config",
+        str(elsewhere / "profiles.yaml"),
+        "--env",
+        "other",
+    )
+    assert result.ret == 0
+    result.assert_outcomes(passed=2)
+    assert (elsewhere / "summary.json").exists()
