@@ -2,7 +2,8 @@
 
 Counted on the emulator's side (GET /_lab/stats, reset before the run). The lab's own
 emulator also serves the lab's pod-to-worker bridge, which polls pods, so the count runs
-against a private emulator with the same seed, where every request is the suite's. Every
+against a private emulator with the same seed, where every request is the suite's. The
+profile is named `private`, not `lab`: a `lab` profile always takes the lab's own secrets. Every
 check of the section shares the session snapshot: 10 or 1,000 pods cost the same LISTs,
 only more pages of pods (and of the events they left); no object is ever fetched on its own.
 """
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lab.k8s.kubeconfig import write_kubeconfig
 from lab.k8s.server import start_emulator
@@ -38,22 +40,30 @@ class PrivateEmulator(Emulator):
         self.url, self.token = url, ""
 
 
+def private_profile(where: Path, registry_url: str, **extra: object) -> list[str]:
+    """Arguments selecting a `private` profile: FAST thresholds, this registry."""
+    profile = {**yaml.safe_load(FAST), "registry_url": registry_url, **extra}
+    path = where / "private-profiles.yaml"
+    path.write_text(yaml.safe_dump({"profiles": {"private": profile}}))
+    return ["--config", str(path), "--env", "private"]
+
+
 @pytest.fixture
 def private(
     lab: LabHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[PrivateEmulator, str]]:
+) -> Iterator[tuple[PrivateEmulator, list[str]]]:
     """A seeded emulator of our own; KUBECONFIG and registry_url point at it."""
     with start_emulator(pod_startup_seconds=0.2) as server:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url)
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         view = PrivateEmulator(server.url)
         wait_until(lambda: view.rolled_out(API) and view.rolled_out(WORKER), 30, "seeded pods")
-        yield view, FAST + f"registry_url: {server.url}/_lab/registry\n"
+        yield view, private_profile(tmp_path, f"{server.url}/_lab/registry")
 
 
 @pytest.mark.parametrize("total", [10, 1000])
 def test_deployment_sweep_lists_each_type_once(
-    run_checks: Run, private: tuple[PrivateEmulator, str], total: int
+    run_checks: Run, private: tuple[PrivateEmulator, list[str]], total: int
 ) -> None:
     emulator, profile = private
     present = len(emulator.call("GET", f"{CORE}/pods")["items"])
@@ -63,7 +73,7 @@ def test_deployment_sweep_lists_each_type_once(
     )
     assert len(emulator.call("GET", f"{CORE}/pods")["items"]) == total
     emulator.reset_stats()
-    result = run_checks("-m", "deployment", profile=profile)
+    result = run_checks("-m", "deployment", *profile)
     assert set(statuses(result).values()) == {"passed"}, result.stdout
     stats = emulator.stats()
     events = len(emulator.call("GET", f"{CORE}/events")["items"])  # each pod leaves some
@@ -85,7 +95,9 @@ def test_deployment_sweep_fails_in_one_line_when_the_api_is_unreachable(
 ) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    result = run_checks("-m", "deployment", profile=FAST + "timeouts: {connect_s: 1, read_s: 1}\n")
+    timeouts = {"connect_s": 1, "read_s": 1}
+    args = private_profile(tmp_path, "http://127.0.0.1:9/", timeouts=timeouts)
+    result = run_checks("-m", "deployment", *args)
     assert set(statuses(result).values()) == {"failed"}
     out = result.stdout
     assert (
@@ -96,11 +108,11 @@ def test_deployment_sweep_fails_in_one_line_when_the_api_is_unreachable(
 
 
 def test_deployment_registry_unreachable_fails_the_image_check_only(
-    run_checks: Run, private: tuple[PrivateEmulator, str]
+    run_checks: Run, private: tuple[PrivateEmulator, list[str]], tmp_path: Path
 ) -> None:
-    _, profile = private
-    dead = profile.replace(profile.rsplit("registry_url: ", 1)[1], "http://127.0.0.1:9/\n")
-    result = run_checks("-k", "DEP-105 or DEP-101", profile=dead)
+    result = run_checks(
+        "-k", "DEP-105 or DEP-101", *private_profile(tmp_path, "http://127.0.0.1:9/")
+    )
     got = statuses(result)
     assert got[f"DEP-101[{API}]"] == "passed"
     assert got[f"DEP-105[{API}]"] == "failed"
