@@ -340,6 +340,19 @@ def pytest_runtest_makereport(
             report.longrepr = redact(render_unavailable(spec, str(exc)))
         else:
             report.longrepr = redact(str(report.longrepr))
+        if spec is not None:
+            # The message line for summaries; under xdist the report text starts elsewhere.
+            first = str(report.longrepr).strip().splitlines()
+            line = (
+                first[0]
+                if isinstance(exc, CheckFailure | DependencyUnavailable)
+                else (
+                    f"[{spec.id}] {type(exc).__name__}: {redact(str(exc)).splitlines()[0][:300]}"
+                    if str(exc).strip()
+                    else f"[{spec.id}] {type(exc).__name__}"
+                )
+            )
+            report.user_properties.append((PREFIX + "message", line if first else ""))
     elif outcome is not None and spec is not None and call.when == "call":
         report.sections.append(
             (

@@ -19,7 +19,8 @@ WORKER_DEPLOYMENT = "rolerabbit-deployment-worker"
 class PostgresDown(Fault):
     name = "postgres-down"
     section = "database"
-    trips = ("DB-101",)
+    # Every database check reads PostgreSQL except DB-107, which reads only Kubernetes.
+    trips = tuple(f"DB-{n}" for n in range(101, 119) if n != 107)
     description = "PostgreSQL server stopped: connections are refused."
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
@@ -34,7 +35,7 @@ class PostgresDown(Fault):
 class RedisDown(Fault):
     name = "redis-down"
     section = "queue"
-    trips = ("QUEUE-101",)
+    trips = tuple(f"QUEUE-{n}" for n in range(101, 113))
     description = "Redis server stopped: the queue and the API's session cache are unreachable."
 
     def inject(self, lab: LabControl, **params: str) -> str | None:

@@ -65,5 +65,5 @@ class RecordCollector:
             status=status_of(report, props),
             duration=round(report.duration, 3),
             fix=props.get("fix", ""),
-            message=(report.longreprtext or "").splitlines()[0] if report.failed else "",
+            message=props.get("message", "") if report.failed else "",
         )

@@ -37,3 +37,16 @@ def test_shared_remediation_runs_once_across_workers(suite: pytest.Pytester):
     assert skipped["detail"].startswith("already applied in this run by gw")
     summary = json.loads((suite.path / "reports" / "summary.json").read_text())
     assert sorted(c["status"] for c in summary["checks"]) == ["fixed", "fixed"]
+
+
+def test_summaries_quote_the_check_not_the_worker(suite: pytest.Pytester):
+    set_state(suite.path, flag="broken", queue="stuck")
+    result = suite.runpytest_subprocess("--env", "test", "-n", "2", "-p", "xdist")
+    assert result.ret == 1
+    summary = json.loads((suite.path / "reports" / "summary.json").read_text())
+    messages = {c["check_id"]: c["message"] for c in summary["checks"]}
+    assert messages == {
+        "T-101": "[T-101] flag is 'broken' (expected 'ok')",
+        "T-102": "[T-102] 12 jobs waiting (threshold 10)",
+    }
+    result.stdout.fnmatch_lines(["*      [[]T-102[]] 12 jobs waiting (threshold 10)"])

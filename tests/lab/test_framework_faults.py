@@ -108,8 +108,10 @@ def test_reset_clears_every_fault(lab: LabHandle) -> None:
 
 def test_fault_catalogue_lists_framework_faults(lab: LabHandle) -> None:
     catalogue = {f["name"]: f for f in lab.client.call("GET", "/faults")}
-    assert catalogue["postgres-down"]["trips"] == ["DB-101"]
-    assert catalogue["redis-down"]["trips"] == ["QUEUE-101"]
+    assert catalogue["postgres-down"]["trips"][0] == "DB-101"
+    assert "DB-107" not in catalogue["postgres-down"]["trips"]
+    assert len(catalogue["postgres-down"]["trips"]) == 17
+    assert catalogue["redis-down"]["trips"] == [f"QUEUE-{n}" for n in range(101, 113)]
     assert catalogue["worker-stopped"]["trips"] == ["QUEUE-103", "QUEUE-104", "QUEUE-105"]
     assert catalogue["api-error-rate"]["section"] == "errors"
 
