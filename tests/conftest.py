@@ -11,8 +11,26 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_PROFILE = "lab-test"
 
 pytest_plugins = ["pytester", "lab.testing"]
+
+
+def _preload_kubernetes_models() -> None:
+    """Import every Kubernetes model class now, in the outer session.
+
+    The client loads its models lazily. pytester's in-process runs drop, afterwards, every
+    module first imported during the run; a model first loaded inside `run_checks` would
+    be imported again later as a different class, and the client would then reject its own
+    objects ("Input should be ... an instance of V1ConfigMap").
+    """
+    import kubernetes.client.models as models
+
+    for name in models.__all__:
+        getattr(models, name)
+
+
+_preload_kubernetes_models()
 
 
 @dataclass
@@ -46,22 +64,23 @@ def run_checks(
     """Run `checks/` against the session's lab: `run_checks("-k", "DB-103", "--fix")`.
 
     Extra profile settings can be given as a YAML string with `profile=`; they are layered
-    over the lab's own profile in a temporary profiles file.
+    over the lab's own profile in a temporary profiles file, as a profile named
+    `lab-test`. Unlike `lab` (whose secrets always come from the lab), that profile takes
+    its secrets from the environment, which starts as the lab's: a test may point one of
+    them elsewhere (`monkeypatch.setenv("DATABASE_URL", wrong)`) to test an outage.
     """
     lab = request.getfixturevalue("lab")
     monkeypatch.setenv("LAB_STATE_DIR", str(lab.state_dir))
+    for name, value in lab.env.items():
+        monkeypatch.setenv(name, value)
     counter = iter(range(1_000_000))
 
     def run(*args: str, profile: str | None = None) -> CheckRun:
         reports = pytester.path / f"reports-{next(counter)}"
         extra: list[str] = []
         if profile is not None:
-            extra = [
-                "--config",
-                str(_layered_profile(pytester.path, lab.profile_path, profile)),
-                "--env",
-                "lab",
-            ]
+            layered = _layered_profile(pytester.path, lab.profile_path, profile)
+            extra = ["--config", str(layered), "--env", TEST_PROFILE]
         outcome = pytester.runpytest(
             "--rootdir",
             str(ROOT),
@@ -85,7 +104,7 @@ def _layered_profile(where: Path, lab_profile: Path, overrides: str) -> Path:
     base = yaml.safe_load(lab_profile.read_text())["profiles"]["lab"]
     _merge(base, yaml.safe_load(overrides) or {})
     path = where / "profiles-override.yaml"
-    path.write_text(yaml.safe_dump({"profiles": {"lab": base}}))
+    path.write_text(yaml.safe_dump({"profiles": {TEST_PROFILE: base}}))
     return path
 
 
