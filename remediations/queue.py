@@ -275,15 +275,20 @@ def clean_failed_jobs(
 # -- R05: stalled jobs -----------------------------------------------------------------------
 
 
-def still_active(client: redis.Redis, s: QueueSettings, ids: list[str]) -> list[str]:
+def still_stalled(client: redis.Redis, s: QueueSettings, ids: list[str]) -> list[str]:
+    """The ids still active without a lock: stalled, as QUEUE-107 judges it.
+
+    A job BullMQ moved back to waiting may already be active again under a live worker,
+    with its lock: that one is being processed, not stalled.
+    """
     active = set(client.lrange(f"{s.prefix}:{s.name}:active", 0, -1))
-    return [i for i in ids if i in active]
+    return [i for i in ids if i in active and not client.exists(f"{s.prefix}:{s.name}:{i}:lock")]
 
 
 def run_stall_checks(
     client: redis.Redis, url: str, s: QueueSettings, ids: list[str], timeout_s: float
 ) -> str:
-    """BullMQ's own stalled-jobs check, repeated until the stalled ids left `active`.
+    """BullMQ's own stalled-jobs check, repeated until none of the ids is stalled.
 
     The check runs at most once per stalledInterval across all workers (the
     `stalled-check` key), and a job is moved on the pass after the one that marks it, so
@@ -293,11 +298,11 @@ def run_stall_checks(
     moved: list[str] = []
     passes = 0
     check_key = f"{s.prefix}:{s.name}:stalled-check"
-    while still_active(client, s, ids):
+    while still_stalled(client, s, ids):
         pttl = int(client.pttl(check_key))
         if pttl > 0:
             if time.monotonic() + pttl / 1000 > deadline:
-                left = still_active(client, s, ids)
+                left = still_stalled(client, s, ids)
                 raise TimeoutError(f"{len(left)} jobs still stalled after {timeout_s:g}s: {left}")
             time.sleep(pttl / 1000 + 0.05)
             continue
@@ -318,7 +323,7 @@ def move_stalled_jobs(
     url = environment.secret("REDIS_URL")
 
     def plan(finding: Finding) -> Plan:
-        ids = still_active(redis_client, s, list(finding.data.get("job_ids", [])))
+        ids = still_stalled(redis_client, s, list(finding.data.get("job_ids", [])))
         target = f"bullmq/{s.prefix}:{s.name}"
         if not ids:
             return Plan(target)
@@ -326,7 +331,9 @@ def move_stalled_jobs(
             f"bullmq moveStalledJobsToWait(maxStalledCount={s.max_stalled_count}) until jobs "
             f"{', '.join(ids[:10])} leave {s.prefix}:{s.name}:active"
         )
-        budget = s.stalled_interval_s * 2 + 5
+        # A worker's stall check may hold the key for up to one interval; then BullMQ needs
+        # two passes one interval apart (the first marks, the second moves).
+        budget = s.stalled_interval_s * 3 + 5
         return Plan(
             target,
             [

@@ -95,7 +95,7 @@ def rollout_state(deployment: Obj) -> tuple[bool, str]:
             return False, f"exceeded its progress deadline: {condition.get('message', '')}"
     updated = status.get("updatedReplicas", 0)
     if updated < desired:
-        return False, f"{updated} of {desired} updated replicas are available"
+        return False, f"{updated} out of {desired} new replicas have been updated"
     total = status.get("replicas", 0)
     if total > updated:
         return False, f"{total - updated} old replicas are pending termination"

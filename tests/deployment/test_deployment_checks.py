@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -261,4 +262,7 @@ def test_deployment_rollout_within_its_settle_window_is_in_progress_not_failed(
     result = run_checks("-k", "DEP-101", "-rs", profile=fast(settle_window_s=600))
     assert statuses(result)[f"DEP-101[{API}]"] == "skipped", result.stdout
     assert "[DEP-101] rollout of deployment/rolerabbit-api in progress for " in result.stdout
-    assert "(settle window 600s): 1 of 3 updated replicas are available" in result.stdout
+    # How many new pods exist yet depends on the controller's tick; the shape does not.
+    assert re.search(
+        r"\(settle window 600s\): [01] out of 3 new replicas have been updated", result.stdout
+    ), result.stdout
