@@ -19,12 +19,13 @@ from lab.control import ControlClient
 from lab.errors import LabError
 from lab.settings import LabSettings, repo_root
 
-# (fault name, params). The lead adjusts this list as section checks land;
-# it must span at least three runbook sections.
+# (fault name, params): one fault per runbook section, each with a remediation that
+# --fix applies, so the final sweep can be green.
 DEMO_FAULTS: list[tuple[str, dict[str, str]]] = [
-    ("worker-stopped", {}),  # queue: fixed by a rollout restart of the worker deployment
-    ("api-error-rate", {"share": "0.3"}),  # errors
-    ("postgres-down", {}),  # database
+    ("bad-image", {}),  # deployment: an image tag that doesn't exist -> rollback (DEP-R02)
+    ("dead-tuples", {}),  # database: a bulk update with autovacuum off -> VACUUM (DB-R05)
+    ("worker-stopped", {}),  # queue: workers crash, jobs pile up -> restart/scale workers
+    ("thirdparty-down", {"provider": "stripe"}),  # errors: Stripe down -> feature flag off
 ]
 SWEEP_TIMEOUT = 35.0  # per sweep; the section checks sample for ~30 s (queue growth, memory)
 

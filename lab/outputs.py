@@ -16,6 +16,17 @@ from lab.services.postgres import role_url
 from lab.services.redis_server import redis_url
 from lab.settings import NAMESPACE
 
+# The lab is small and its load steady (10 requests/s, 2 jobs/s), so a few seconds of
+# samples are as telling as the production defaults' 30 s; a sweep then takes seconds.
+LAB_WINDOWS: dict[str, dict[str, float]] = {
+    "queue": {"growth_interval_s": 5.0},
+    "errors": {
+        "scrape_interval_s": 5.0,
+        "memory_sample_interval_s": 2.0,
+        "log_window_s": 300,
+    },
+}
+
 
 def env_vars(ctx: LabContext) -> dict[str, str]:
     creds = ctx.credentials
@@ -47,6 +58,7 @@ def profile(ctx: LabContext) -> dict[str, object]:
                     },
                 },
                 "registry_url": f"http://127.0.0.1:{ctx.settings.k8s_port}/_lab/registry",
+                **LAB_WINDOWS,
             }
         }
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,41 @@ def _preload_kubernetes_models() -> None:
 
 
 _preload_kubernetes_models()
+
+
+_last_lab_section: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_lab_per_section(request: pytest.FixtureRequest) -> None:
+    """Give each section's tests the lab as seeded: reset it when the section changes.
+
+    Sections share one lab per session (starting one costs seconds); a section's tests
+    leave revisions, scaled deployments and queued jobs behind that another section's
+    tests must not depend on. Modules that never use the lab don't start one.
+    """
+    module = Path(str(request.node.path))
+    uses_lab = any(
+        "lab" in getattr(item, "fixturenames", ())
+        for item in request.session.items
+        if Path(str(item.path)) == module
+    )
+    if not uses_lab:
+        return
+    section = module.parent
+    if _last_lab_section and _last_lab_section[-1] == section:
+        return
+    first = not _last_lab_section
+    _last_lab_section.append(section)
+    if first:
+        return  # a lab that was just started is fresh
+    lab = request.getfixturevalue("lab")
+    lab.reset()
+    deadline = time.monotonic() + 60
+    while len(lab.status()["workers"]) < 2:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the lab's workers did not come back within 60s after reset")
+        time.sleep(0.2)
 
 
 @dataclass

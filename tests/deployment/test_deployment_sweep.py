@@ -80,7 +80,8 @@ def test_deployment_sweep_lists_each_type_once(
     pages = math.ceil(total / PAGE)
     assert stats.pop("list pods") == pages
     assert 1 <= stats.pop("list pods.metrics.k8s.io") <= pages
-    assert stats.pop("list events") == max(1, math.ceil(events / PAGE))
+    # Starting pods keep adding events, so the sweep saw at most as many as there are now.
+    assert 1 <= stats.pop("list events") <= max(1, math.ceil(events / PAGE))
     assert stats == {
         "list configmaps": 1,
         "list deployments": 1,
