@@ -1,11 +1,16 @@
-"""Typed per-item state, kept in pytest's stash."""
+"""Typed state kept in pytest's stash: per run (on the config) and per item."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from filelock import FileLock
 
 from opscheck.catalogue import CheckSpec
+from opscheck.environment import Environment
 from opscheck.outcome import FixOutcome
+from opscheck.redaction import Redactor
 from opscheck.remediation import Planner
 from opscheck.snapshots import SnapshotStore
 
@@ -14,3 +19,10 @@ PLANNER = pytest.StashKey[Planner]()
 PLANNER_ERROR = pytest.StashKey[str]()
 SNAPSHOTS = pytest.StashKey[SnapshotStore]()
 FIX_OUTCOME = pytest.StashKey[FixOutcome]()
+
+# per run, on the config
+ENVIRONMENT = pytest.StashKey[Environment]()
+REDACTOR = pytest.StashKey[Redactor]()
+REPORTS_DIR = pytest.StashKey[Path]()
+RUN_ID = pytest.StashKey[str]()
+SWEEP_LOCK = pytest.StashKey[FileLock]()

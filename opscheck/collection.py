@@ -1,0 +1,66 @@
+"""Collection: each check item gets its catalogue entry, id keyword, time budget, Allure
+labels and (if the profile says so) a suppression; duplicate ids stop the run."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from opscheck.catalogue import CheckSpec, spec_of
+from opscheck.environment import Environment
+from opscheck.keys import ENVIRONMENT, SPEC
+from opscheck.reports.records import PREFIX
+
+
+def _suppression(environment: Environment, item: pytest.Item, spec: CheckSpec) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    target = callspec.id if callspec else None
+    for entry in environment.profile.suppress:
+        if entry.check != spec.id or (entry.target and entry.target != target):
+            continue
+        if entry.expires < date.today():
+            continue  # an expired suppression no longer hides anything
+        return f"suppressed until {entry.expires}: {entry.reason}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    environment = config.stash[ENVIRONMENT]
+    budget = environment.profile.timeouts.check_budget_s
+    if config.option.opscheck_fix:
+        budget += environment.profile.fix.budget_s
+    owners: dict[str, object] = {}
+    for item in items:
+        func = getattr(item, "function", None)
+        spec = spec_of(func)
+        if spec is None:
+            continue
+        owner = owners.setdefault(spec.id, func)
+        if owner is not func:
+            raise pytest.UsageError(
+                f"check id {spec.id} is declared twice "
+                f"(second at {item.nodeid}); ids must be unique"
+            )
+        item.stash[SPEC] = spec
+        item.extra_keyword_matches.add(spec.id)
+        item.add_marker(pytest.mark.timeout(budget))
+        item.add_marker(pytest.mark.allure_label(spec.severity.allure, label_type="severity"))
+        item.add_marker(pytest.mark.allure_label(spec.section.title, label_type="feature"))
+        item.add_marker(pytest.mark.allure_label(spec.symptom, label_type="story"))
+        item.add_marker(pytest.mark.allure_label(spec.id, label_type="as_id"))
+        item.add_marker(
+            pytest.mark.allure_link(
+                spec.section.runbook_link, link_type="link", name=f"runbook: {spec.section.title}"
+            )
+        )
+        if reason := _suppression(environment, item, spec):
+            item.add_marker(pytest.mark.skip(reason=reason))
+        item.user_properties.extend(
+            [
+                (PREFIX + "id", spec.id),
+                (PREFIX + "title", spec.title),
+                (PREFIX + "section", spec.section.marker),
+                (PREFIX + "severity", spec.severity.value),
+            ]
+        )

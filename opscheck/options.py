@@ -1,0 +1,121 @@
+"""The command line: the suite's options, its markers, and which flag combinations make sense."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from opscheck.sections import SECTIONS, Severity
+
+LEVELS = [s.value for s in Severity]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("opscheck", "RoleRabbit runbook checks")
+    group.addoption(
+        "--env",
+        dest="opscheck_env",
+        metavar="NAME",
+        default=os.environ.get("ROLERABBIT_ENV", "lab"),
+        help="environment profile to check (default: lab, or $ROLERABBIT_ENV)",
+    )
+    group.addoption(
+        "--config",
+        dest="opscheck_config",
+        metavar="PATH",
+        default=None,
+        help="profiles file (default: rolerabbit.yaml, or $ROLERABBIT_CONFIG)",
+    )
+    group.addoption(
+        "--fix",
+        dest="opscheck_fix",
+        action="store_true",
+        help="apply the remediation of each failing check, then re-check",
+    )
+    group.addoption(
+        "--dry-run",
+        dest="opscheck_dry_run",
+        action="store_true",
+        help="with --fix: print the exact actions and change nothing",
+    )
+    group.addoption(
+        "--allow-destructive",
+        dest="opscheck_destructive",
+        action="store_true",
+        help="with --fix: allow remediations marked destructive",
+    )
+    group.addoption(
+        "--fix-only",
+        dest="opscheck_fix_only",
+        metavar="IDS",
+        default="",
+        help="with --fix: only these remediation ids (comma-separated)",
+    )
+    group.addoption(
+        "--fail-on",
+        dest="opscheck_fail_on",
+        metavar="LEVEL",
+        default="low",
+        choices=LEVELS,
+        help="lowest severity that fails the run (default: low = any failure)",
+    )
+    group.addoption(
+        "--catalogue",
+        dest="opscheck_catalogue",
+        action="store_true",
+        help="list the selected checks (id, section, severity, remediation)",
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="opscheck_reports",
+        metavar="DIR",
+        default=None,
+        help="where reports and the audit log go (default: reports/)",
+    )
+    group.addoption(
+        "--no-reports",
+        dest="opscheck_no_reports",
+        action="store_true",
+        help="do not write JUnit, Allure and JSON reports by default",
+    )
+
+
+def register_markers(config: pytest.Config) -> None:
+    for s in SECTIONS.values():
+        config.addinivalue_line(
+            "markers",
+            f"{s.marker}: runbook '{s.title}' checks ({s.quick_reference}); "
+            f"select with -m {s.marker}",
+        )
+    config.addinivalue_line(
+        "markers",
+        "severity(level): check severity, one of critical/high/medium/low; "
+        "e.g. @pytest.mark.severity('critical')",
+    )
+    config.addinivalue_line(
+        "markers", "check_id(id): the check's stable catalogue id, e.g. check_id('DB-102')"
+    )
+
+
+def check_usage(config: pytest.Config) -> None:
+    opt = config.option
+    if not opt.opscheck_fix:
+        for flag, on in (
+            ("--dry-run", opt.opscheck_dry_run),
+            ("--allow-destructive", opt.opscheck_destructive),
+            ("--fix-only", opt.opscheck_fix_only),
+        ):
+            if on:
+                raise pytest.UsageError(f"{flag} only applies with --fix")
+    if opt.opscheck_dry_run and opt.opscheck_destructive:
+        raise pytest.UsageError(
+            "--dry-run and --allow-destructive together make no sense: a dry run changes nothing"
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Markers first, and contradictory flags stop the run before anything else."""
+    register_markers(config)
+    check_usage(config)

@@ -1,0 +1,43 @@
+"""The core's fixtures: the environment, its settings, the snapshot store, the redactor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opscheck.environment import Environment
+from opscheck.keys import ENVIRONMENT, REDACTOR, REPORTS_DIR
+from opscheck.redaction import Redactor
+from opscheck.settings import Profile
+from opscheck.snapshots import SnapshotStore
+
+
+@pytest.fixture(scope="session")
+def environment(pytestconfig: pytest.Config) -> Environment:
+    """The chosen environment; a check that needs it fails clearly if it is unusable."""
+    env = pytestconfig.stash[ENVIRONMENT]
+    env.require_usable()
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(environment: Environment) -> Profile:
+    """The active profile's settings."""
+    return environment.profile
+
+
+@pytest.fixture(scope="session")
+def snapshots() -> SnapshotStore:
+    """The session's snapshot store, shared by all checks, invalidated after a fix."""
+    return SnapshotStore()
+
+
+@pytest.fixture(scope="session")
+def redactor(pytestconfig: pytest.Config) -> Redactor:
+    return pytestconfig.stash[REDACTOR]
+
+
+@pytest.fixture(scope="session")
+def reports_dir(pytestconfig: pytest.Config) -> Path:
+    return pytestconfig.stash[REPORTS_DIR]
