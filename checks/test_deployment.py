@@ -1,7 +1,7 @@
 """Deployment Failures: the runbook's deployment and pod diagnosis as checks.
 
 Thin: each check reads the session's Kubernetes snapshot (one paginated LIST per type,
-shared by every check), calls its rule in checks/deployment.py and returns the verdict.
+shared by every check), calls its rule in checks/deployment/ and returns the verdict.
 Per-deployment checks run once for the API and once for the worker deployment; the test id
 is the deployment's name, so a failure (and a suppression) names it.
 """

@@ -1,0 +1,97 @@
+"""Pure rules of the Deployment Failures checks: snapshot data + thresholds -> Finding | None.
+
+Every rule reads plain Kubernetes objects (as listed once per session) and the section's
+settings; `now` is passed in so unit tests can pin time. Summaries are one line of truth —
+measured value against threshold — and evidence never contains a secret value: secrets are
+read for their names, types and key names only.
+
+One module per concern; this package re-exports every public name, so checks and planners
+import `checks.deployment` only:
+
+    objects        what the rules read from Kubernetes objects (times, quantities, statuses)
+    rollout        DEP-101 rollout complete, or still settling
+    pods           DEP-102 containers start, DEP-103 pending pods, DEP-104 restarts
+    images         DEP-105 image pulls, DEP-106 pull secret
+    health         DEP-107 readiness and probes, DEP-108 Warning events
+    configuration  DEP-109 ConfigMap/Secret references
+    resources      DEP-110 OOMKilled, DEP-111 limits set, DEP-112 usage, DEP-113 node
+                   pressure, DEP-114 replicas
+    revisions      whether a previous revision was failing (for rollbacks)
+"""
+
+from __future__ import annotations
+
+from checks.deployment.configuration import config_references
+from checks.deployment.health import health, warning_events
+from checks.deployment.images import image_pulls, pull_secret
+from checks.deployment.objects import (
+    age_s,
+    condition,
+    container_statuses,
+    counted,
+    events_about,
+    images_of,
+    last_seen_s,
+    mebibytes,
+    not_found,
+    parse_time,
+    pod_name,
+    quantity,
+    template_containers,
+)
+from checks.deployment.pods import containers_failing, pending_pods, restarts, waiting
+from checks.deployment.resources import (
+    hpa_for,
+    limits_missing,
+    limits_of,
+    node_pressure,
+    oom_killed,
+    replicas_below_minimum,
+    usage_near_limits,
+)
+from checks.deployment.revisions import revision_failures
+from checks.deployment.rollout import (
+    Rollout,
+    rollout,
+    rollout_evidence,
+    rollout_in_progress,
+    rollout_stuck,
+)
+
+__all__ = [
+    "Rollout",
+    "age_s",
+    "condition",
+    "config_references",
+    "container_statuses",
+    "containers_failing",
+    "counted",
+    "events_about",
+    "health",
+    "hpa_for",
+    "image_pulls",
+    "images_of",
+    "last_seen_s",
+    "limits_missing",
+    "limits_of",
+    "mebibytes",
+    "node_pressure",
+    "not_found",
+    "oom_killed",
+    "parse_time",
+    "pending_pods",
+    "pod_name",
+    "pull_secret",
+    "quantity",
+    "replicas_below_minimum",
+    "restarts",
+    "revision_failures",
+    "rollout",
+    "rollout_evidence",
+    "rollout_in_progress",
+    "rollout_stuck",
+    "template_containers",
+    "usage_near_limits",
+    "waiting",
+    "warning_events",
+]

@@ -1,0 +1,144 @@
+"""DEP-105, DEP-106: whether a deployment's images can be pulled, and its pull secret works.
+
+Image references are looked up in the registry's tag listing when the profile names a
+registry. The pull secret is read for its type, its registry hosts and whether the pods
+reference it: never for a credential's value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from checks.deployment.objects import (
+    counted,
+    images_of,
+    not_found,
+    pod_name,
+)
+from checks.deployment.pods import waiting
+from fixtures.deployment import RegistryIndex, Workload, split_image
+from fixtures.kubernetes import Obj
+from opscheck import Finding
+from opscheck.settings.deployment import DeploymentSettings
+
+# -- DEP-105 image pulls ------------------------------------------------------------------
+
+
+def image_pulls(
+    w: Workload, s: DeploymentSettings, registry: RegistryIndex | None
+) -> Finding | None:
+    """DEP-105: no ErrImagePull/ImagePullBackOff, and every image reference exists."""
+    if w.deployment is None:
+        return not_found(w)
+    failing = waiting(w, s.image_pull_reasons)
+    missing, notes = [], []
+    if registry is None:
+        notes.append("image existence not checked: the profile has no registry_url")
+    else:
+        for image in dict.fromkeys(images_of(w.template())):
+            repo, tag, digest = split_image(image)
+            known = registry.tags.get(repo)
+            if known is None:
+                missing.append(f"{image}: repository {repo} not in the registry")
+            elif tag and tag not in known:
+                shown = ", ".join(sorted(known)[-5:])
+                missing.append(f"{image}: tag {tag} not in {repo} (tags: {shown})")
+            elif digest and not tag:
+                notes.append(f"{image}: digest not checked (the listing has tags only)")
+    if not failing and not missing:
+        return None
+    images = sorted({str(c.get("image", "")) for _, c, _, _ in failing})
+    reasons = Counter(reason for *_, reason, _ in failing)
+    parts = []
+    if failing:
+        parts.append(
+            f"{len({pod_name(p) for p, *_ in failing})} pods of {w.ref} cannot pull "
+            f"{', '.join(images)} ({counted(reasons)})"
+        )
+    if missing:
+        parts.append(f"{len(missing)} image references not in the registry")
+    evidence = [f"pod/{pod_name(p)} {c['name']}: {r} — {m}" for p, c, r, m in failing[:10]]
+    return Finding(
+        "; ".join(parts) + " (threshold 0)",
+        [*missing, *evidence, *notes],
+        {"deployment": w.name, "images": images, "missing": missing},
+    )
+
+
+# -- DEP-106 pull secret ------------------------------------------------------------------
+
+
+def _secret(secrets: Iterable[Obj], name: str) -> Obj | None:
+    return next((x for x in secrets if x["metadata"]["name"] == name), None)
+
+
+def _registry_host(image: str) -> str:
+    first = image.split("/", 1)[0]
+    return first if "/" in image and ("." in first or ":" in first) else "docker.io"
+
+
+def pull_secret(
+    w: Workload, secrets: Sequence[Obj], name: str, s: DeploymentSettings
+) -> Finding | None:
+    """DEP-106: the pull secret exists, has the right type, parses, and the pods use it."""
+    if w.deployment is None:
+        return not_found(w)
+    problems: list[str] = []
+    secret = _secret(secrets, name)
+    if secret is None:
+        problems.append(f"secret {name} not found in namespace {w.namespace}")
+    else:
+        if secret.get("type") != s.pull_secret_type:
+            problems.append(
+                f"secret {name} has type {secret.get('type')!r}, not {s.pull_secret_type}"
+            )
+        problems.extend(_dockerconfig_problems(secret, name, images_of(w.template())))
+    users = [w.template(), *w.pods]
+    unreferenced = [
+        obj
+        for obj in users
+        if name
+        not in {r.get("name") for r in (obj.get("spec") or {}).get("imagePullSecrets") or []}
+    ]
+    if unreferenced:
+        where = "the pod template" if unreferenced[0] is users[0] else "its pods"
+        problems.append(
+            f"{w.ref}: {where} do not reference {name} in imagePullSecrets "
+            f"({len(unreferenced)} of {len(users)} template+pods)"
+        )
+    if not problems:
+        return None
+    return Finding(
+        f"pull secret {name} unusable for {w.ref}: {len(problems)} problems (threshold 0)",
+        problems,
+        {"deployment": w.name, "secret": name},
+    )
+
+
+def _dockerconfig_problems(secret: Obj, name: str, images: list[str]) -> list[str]:
+    raw = (secret.get("data") or {}).get(".dockerconfigjson")
+    if raw is None:
+        return [f"secret {name} has no .dockerconfigjson key"]
+    try:
+        document = json.loads(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError):
+        return [f"secret {name}: .dockerconfigjson is not base64-encoded JSON (value not shown)"]
+    auths = document.get("auths") if isinstance(document, dict) else None
+    if not isinstance(auths, dict) or not auths:
+        return [f"secret {name}: .dockerconfigjson has no 'auths' entries"]
+    problems = [
+        f"secret {name}: the entry for {host} has neither 'auth' nor username/password"
+        for host, entry in auths.items()
+        if not isinstance(entry, dict)
+        or not (entry.get("auth") or (entry.get("username") and entry.get("password")))
+    ]
+    hosts = {h.removeprefix("https://").split("/", 1)[0] for h in auths}
+    for host in sorted({_registry_host(i) for i in images} - hosts):
+        problems.append(
+            f"secret {name} has no credentials for {host} (has: {', '.join(sorted(hosts))})"
+        )
+    return problems
