@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checks.errors import Increase, reset_note
+from checks.errors.counters import Increase, reset_note
 from opscheck import Finding
 from opscheck.settings.performance import PerformanceSettings
 

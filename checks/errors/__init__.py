@@ -1,0 +1,83 @@
+"""Pure rules of the High Error Rates section (ERR-1xx): data in, Finding (or None) out.
+
+The data are plain values built by fixtures/metrics.py and fixtures/logs.py: two scrapes of
+/api/metrics (their counter increases), parsed JSON log lines of the API pods, third-party
+probe results, and pod memory series. Unit tests feed them from tests/data/errors/.
+
+One module per concern; this package re-exports their public names, so checks, fixtures
+and tests import from `checks.errors`:
+
+- counters.py: scrapes and counter increases between them, resets (shared with PERF-101)
+- rates.py: ERR-101, the error rate over a counter window
+- logs.py: ERR-102, error lines in the API pods' logs, and parsing those logs
+- dependencies.py: ERR-103, third parties and their feature flags
+- memory.py: ERR-104, memory leaks
+- rollouts.py: ERR-105, a bad deployment (errors rising after a rollout)
+"""
+
+from __future__ import annotations
+
+from checks.errors.counters import (
+    KEPT_SAMPLES,
+    Increase,
+    Labels,
+    Scrape,
+    SeriesKey,
+    increase,
+    reset_note,
+)
+from checks.errors.dependencies import FLAG_OFF, Probe, flag_value, third_parties
+from checks.errors.logs import (
+    ERROR_LEVELS,
+    PINO_LEVELS,
+    LogLine,
+    PodLog,
+    covered_seconds,
+    error_distribution,
+    error_lines,
+    level_of,
+    parse_line,
+    parse_time,
+    parse_timestamped,
+    top_messages,
+)
+from checks.errors.memory import MIB, MemorySeries, growth_per_minute, memory_leaks
+from checks.errors.rates import error_rate, percent, threshold
+from checks.errors.rollouts import RevisionErrors, bad_deployment, revisions, seen_from
+
+__all__ = [
+    "ERROR_LEVELS",
+    "FLAG_OFF",
+    "KEPT_SAMPLES",
+    "MIB",
+    "PINO_LEVELS",
+    "Increase",
+    "Labels",
+    "LogLine",
+    "MemorySeries",
+    "PodLog",
+    "Probe",
+    "RevisionErrors",
+    "Scrape",
+    "SeriesKey",
+    "bad_deployment",
+    "covered_seconds",
+    "error_distribution",
+    "error_lines",
+    "error_rate",
+    "flag_value",
+    "growth_per_minute",
+    "increase",
+    "level_of",
+    "memory_leaks",
+    "parse_line",
+    "parse_time",
+    "parse_timestamped",
+    "percent",
+    "reset_note",
+    "revisions",
+    "seen_from",
+    "third_parties",
+    "threshold",
+    "top_messages",
+]
