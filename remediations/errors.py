@@ -3,7 +3,9 @@
 ERR-R01 switches a failing third party's feature off (the runbook's
 `kubectl set env deployment/rolerabbit-api FEATURE_STRIPE_ENABLED=false`); ERR-R02 restarts
 leaking pods one at a time, as the runbook says, never below the deployment's minimum;
-ERR-R03 rolls a bad deployment back with the deployment section's `plan_rollback`.
+ERR-R03 rolls a bad deployment back with the deployment section's `plan_rollback`, or, when
+the rollout is complete and healthy (which plan_rollback leaves alone), with the stopgap
+`undo_completed_rollout`.
 """
 
 from __future__ import annotations
@@ -242,12 +244,28 @@ def undo_completed_rollout(
     timeout: float,
     settings: DeploymentSettings,
 ) -> Plan:
-    """`kubectl rollout undo` of a rollout that completed and only then showed errors.
+    """Stopgap: `kubectl rollout undo` of a rollout that completed and only then showed errors.
 
-    plan_rollback treats a complete rollout with healthy pods as nothing to undo, which is
-    right for a stuck rollout but not for ERR-105 (healthy pods that log errors). Until it
-    takes a flag for this case, this builds the same undo from its public parts, with the
-    same refusal when the previous revision was failing.
+    What it does: patches the deployment's pod template back to the previous revision's
+    (`rollback_template`) and waits for the rollout; it refuses when there is no previous
+    revision, or when `revision_failures` finds that revision failing too.
+
+    Why it exists: `remediations.deployment.plan_rollback` returns an empty plan when the
+    rollout is complete and its pods are healthy ("already rolled out and healthy: nothing
+    to undo"). That is right for the Deployment Failures section (a stuck rollout), but
+    ERR-105's bad deployment is exactly that case: healthy pods that log errors. So
+    `rollback_bad_deployment` calls this when plan_rollback plans nothing and refuses nothing.
+
+    It rebuilds the undo from plan_rollback's public parts and is thinner than it: it does
+    not copy the previous ReplicaSet's annotations onto the deployment (kubectl does), checks
+    no registry index (`registry=None`), and its refusals carry no manual steps or healthy
+    revision hint.
+
+    What would let it go: a keyword on plan_rollback (say `even_if_complete=True`) that skips
+    its "already rolled out and healthy" early return. `rollback_bad_deployment` would then
+    return plan_rollback's plan as is, and this function, with its imports of
+    `checks.deployment`, JSON_PATCH, rollback_template, workload_of and DeploymentSettings,
+    could be deleted.
     """
     w = workload_of(snapshot, name)
     target = f"{namespace}/deployment/{name}"
