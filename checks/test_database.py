@@ -2,7 +2,7 @@
 
 Incident command: `pytest -m database --fix` (add --allow-destructive to let DB-R03/DB-R08
 end sessions). Each check reads the session's snapshots (fixtures/database.py) and calls a
-pure rule (checks/database.py); remediations are in remediations/database.py.
+pure rule (checks/database/); remediations are in remediations/database.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,84 @@
+"""Pure rules of the database section: snapshot rows + thresholds -> Finding | None.
+
+No rule talks to a server. The rows are the plain dicts `fixtures/database.py` reads once
+per session (and unit tests load from `tests/data/database/`):
+
+- activity: pg_stat_activity with ages in seconds computed by the server's clock
+  (`state_age_s`, `query_age_s`, `xact_age_s`);
+- pg_settings: name -> setting text;
+- tables: pg_stat_user_tables with `vacuum_age_s` / `analyze_age_s` (manual or auto,
+  whichever is newer; None = never);
+- statements: pg_stat_statements rows, or None when the extension is missing;
+- matviews: one row per configured view with its measured freshness and unique index;
+- columns / indexed: pg_stats rows and the leading column of every index;
+- deployments / configmaps: Kubernetes objects as the API returns them.
+
+One module per concern: connections.py (reachability, saturation, idle sessions),
+app_config.py (the application's pool and timeout), queries.py, maintenance.py (vacuum,
+analyze, materialized views), indexes.py; rows.py and wording.py are what they share.
+Every rule is importable from here (`from checks import database as rules`).
+"""
+
+from __future__ import annotations
+
+from checks.database.app_config import app_timeout, env_value, pool_sizing, surge
+from checks.database.connections import (
+    IDLE_IN_TRANSACTION,
+    idle_connections,
+    idle_in_transaction,
+    idle_sessions,
+    saturation,
+    server_answer,
+    unreachable_port,
+    usable_connections,
+)
+from checks.database.indexes import distinct_values, missing_indexes
+from checks.database.maintenance import (
+    dead_tuples,
+    matview_unique_indexes,
+    stale_maintenance,
+    stale_matviews,
+)
+from checks.database.queries import (
+    active_load,
+    long_queries,
+    long_transactions,
+    slow_query_log,
+    slow_statements,
+)
+from checks.database.rows import Row, client_backends, grouped, is_own, session_label
+from checks.database.wording import duration, plural, query_text
+
+__all__ = [
+    "IDLE_IN_TRANSACTION",
+    "Row",
+    "active_load",
+    "app_timeout",
+    "client_backends",
+    "dead_tuples",
+    "distinct_values",
+    "duration",
+    "env_value",
+    "grouped",
+    "idle_connections",
+    "idle_in_transaction",
+    "idle_sessions",
+    "is_own",
+    "long_queries",
+    "long_transactions",
+    "matview_unique_indexes",
+    "missing_indexes",
+    "plural",
+    "pool_sizing",
+    "query_text",
+    "saturation",
+    "server_answer",
+    "session_label",
+    "slow_query_log",
+    "slow_statements",
+    "stale_maintenance",
+    "stale_matviews",
+    "surge",
+    "unreachable_port",
+    "usable_connections",
+]

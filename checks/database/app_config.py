@@ -1,0 +1,155 @@
+"""The application's side of the connections, read from its Kubernetes Deployments:
+pool sizing during a rollout (DB-106) and the connection timeout (DB-107).
+
+Values are resolved as the kubelet resolves env (`env_value`), including ConfigMaps;
+values from Secrets are never read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from checks.database.connections import usable_connections
+from checks.database.rows import Row
+from opscheck import Finding
+from opscheck.settings.database import AppConfigSettings
+
+
+def _container(deployment: Row, name: str) -> Row | None:
+    containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
+    containers = containers or []
+    found = next((c for c in containers if c.get("name") == name), None)
+    return found or (containers[0] if len(containers) == 1 else None)
+
+
+def env_value(container: Row, configmaps: Sequence[Row], variable: str) -> tuple[str | None, str]:
+    """The effective value of an env variable and where it comes from.
+
+    As the kubelet resolves it: `env` beats `envFrom`; among envFrom sources the last one
+    wins. Values from Secrets are never read ("secret (not shown)").
+    """
+    maps = {cm["metadata"]["name"]: cm.get("data") or {} for cm in configmaps}
+    for item in reversed(container.get("env") or []):
+        if item.get("name") != variable:
+            continue
+        if "value" in item:
+            return str(item["value"]), "env"
+        ref = (item.get("valueFrom") or {}).get("configMapKeyRef")
+        if ref:
+            value = maps.get(ref.get("name"), {}).get(ref.get("key"))
+            return value, f"configmap {ref.get('name')} key {ref.get('key')}"
+        return None, "secret or field ref (not shown)"
+    for source in reversed(container.get("envFrom") or []):
+        key = variable.removeprefix(source.get("prefix") or "")
+        if source.get("prefix") and not variable.startswith(source["prefix"]):
+            continue
+        ref = source.get("configMapRef")
+        if ref and key in maps.get(ref.get("name"), {}):
+            return str(maps[ref["name"]][key]), f"configmap {ref['name']} (envFrom)"
+    return None, "not set"
+
+
+def surge(deployment: Row) -> int:
+    """Extra pods a rolling update may add (maxSurge, default 25%, rounded up)."""
+    spec = deployment.get("spec") or {}
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    replicas = spec.get("replicas", 1)
+    value = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(value, str) and value.endswith("%"):
+        return math.ceil(replicas * float(value[:-1]) / 100)
+    return int(value)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _app_variable(
+    deployments: Sequence[Row], configmaps: Sequence[Row], app: AppConfigSettings, variable: str
+) -> list[dict[str, Any]]:
+    """Per configured deployment: replicas, surge, and the variable's value and source."""
+    found = {d["metadata"]["name"]: d for d in deployments}
+    result = []
+    for name in app.deployments:
+        dep = found.get(name)
+        container = _container(dep, app.container) if dep else None
+        value, source = env_value(container, configmaps, variable) if container else (None, "")
+        result.append(
+            {
+                "name": name,
+                "found": container is not None,
+                "container": (container or {}).get("name", app.container),
+                "replicas": (dep or {}).get("spec", {}).get("replicas", 1),
+                "surge": surge(dep) if dep else 0,
+                "raw": value,
+                "value": _int(value),
+                "source": source,
+            }
+        )
+    return result
+
+
+def pool_sizing(
+    deployments: Sequence[Row],
+    configmaps: Sequence[Row],
+    pg_settings: Mapping[str, str],
+    app: AppConfigSettings,
+) -> Finding | None:
+    """Peak pools during a rollout, (replicas + maxSurge) x DB_POOL_MAX, must fit."""
+    usable = usable_connections(pg_settings)
+    allowed = math.floor(usable * app.pool_max_share)
+    entries = _app_variable(deployments, configmaps, app, app.pool_variable)
+    evidence, peak, unknown = [], 0, []
+    for e in entries:
+        if not e["found"]:
+            unknown.append(e)
+            evidence.append(f"deployment/{e['name']}: not found (container {e['container']})")
+            continue
+        if e["value"] is None:
+            unknown.append(e)
+            evidence.append(f"deployment/{e['name']}: {app.pool_variable} {e['source']}")
+            continue
+        pods = e["replicas"] + e["surge"]
+        peak += pods * e["value"]
+        evidence.append(
+            f"deployment/{e['name']}: ({e['replicas']} replicas + {e['surge']} surge) x "
+            f"{app.pool_variable}={e['value']} ({e['source']}) = {pods * e['value']}"
+        )
+    if peak <= allowed and not unknown:
+        return None
+    evidence.append(
+        f"usable = max_connections {pg_settings['max_connections']} - reserved = {usable}"
+    )
+    if peak > allowed:
+        summary = (
+            f"app pools can open {peak} connections during a rollout > {allowed} allowed "
+            f"({app.pool_max_share:.0%} of {usable} usable)"
+        )
+    else:
+        summary = f"pool size unknown for {', '.join(e['name'] for e in unknown)}"
+    return Finding(summary, evidence, {"deployments": entries, "allowed": allowed})
+
+
+def app_timeout(
+    deployments: Sequence[Row], configmaps: Sequence[Row], app: AppConfigSettings
+) -> Finding | None:
+    """The application's DB_TIMEOUT must be at least `timeout_min_ms`."""
+    entries = _app_variable(deployments, configmaps, app, app.timeout_variable)
+    low = [e for e in entries if e["value"] is None or e["value"] < app.timeout_min_ms]
+    if not low:
+        return None
+    shown = ", ".join(
+        f"{e['raw'] if e['raw'] is not None else 'unset'} ms on deployment/{e['name']}" for e in low
+    )
+    return Finding(
+        f"{app.timeout_variable}={shown} < {app.timeout_min_ms} ms minimum",
+        [f"deployment/{e['name']}: {app.timeout_variable} from {e['source']}" for e in low],
+        {"deployments": low},
+    )

@@ -1,0 +1,115 @@
+"""Connection rules: reachability (DB-101, DB-108), saturation (DB-102, DB-103), idle
+sessions (DB-104) and sessions idle in transaction (DB-105)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from checks.database.rows import Row, client_backends, grouped, is_own
+from checks.database.wording import duration, plural
+from opscheck import Finding
+from opscheck.settings.database import ConnectionSettings
+
+IDLE_IN_TRANSACTION = ("idle in transaction", "idle in transaction (aborted)")
+
+
+def unreachable_port(target: str, backend: str, reachable: bool, detail: str) -> Finding | None:
+    """The runbook's `nc -zv <db-host> 5432`, as seen from `backend`."""
+    if reachable:
+        return None
+    return Finding(
+        f"{target} is not reachable from {backend} (nc -z: {detail})",
+        ["runbook: check firewall rules; ensure API server IPs are whitelisted"],
+    )
+
+
+def server_answer(version: str | None, latency_s: float, timeout_s: float) -> Finding | None:
+    """`SELECT version()` answered, within the connect timeout."""
+    if version is not None and latency_s <= timeout_s:
+        return None
+    return Finding(
+        f"SELECT version() took {latency_s:.1f}s > connect timeout {timeout_s:g}s",
+        [f"server: {version or 'no answer'}"],
+    )
+
+
+def usable_connections(pg_settings: Mapping[str, str]) -> int:
+    """max_connections minus the slots only superusers (or pg_use_reserved_connections) get."""
+    reserved = int(pg_settings.get("superuser_reserved_connections", "0"))
+    reserved += int(pg_settings.get("reserved_connections", "0"))  # PostgreSQL 16+
+    return int(pg_settings["max_connections"]) - reserved
+
+
+def saturation(
+    activity: Sequence[Row], pg_settings: Mapping[str, str], conn: ConnectionSettings, pct: float
+) -> Finding | None:
+    """Connections in use against usable connections; fails at `pct` percent."""
+    in_use = client_backends(activity)
+    usable = usable_connections(pg_settings)
+    share = 100.0 * len(in_use) / usable if usable > 0 else 100.0
+    if share < pct:
+        return None
+    by_state = Counter(
+        (r.get("state") or "(none)", r.get("wait_event_type") or "-") for r in in_use
+    )
+    evidence = [
+        f"{n} state={state} wait_event_type={wait}" for (state, wait), n in by_state.most_common()
+    ]
+    evidence += [f"by client: {line}" for line in grouped(in_use, "state_age_s")[:8]]
+    idle = idle_sessions(activity, conn)
+    evidence.append(
+        f"{plural(len(idle), 'connection')} idle longer than {duration(conn.idle_max_s)} "
+        "(DB-R01 terminates those)"
+    )
+    return Finding(
+        f"{len(in_use)} of {usable} usable connections in use ({share:.0f}% >= {pct:g}%)",
+        evidence,
+        {"pids": [r["pid"] for r in idle], "idle_max_s": conn.idle_max_s},
+    )
+
+
+def idle_sessions(activity: Iterable[Row], conn: ConnectionSettings) -> list[Row]:
+    return [
+        r
+        for r in client_backends(activity)
+        if r.get("state") == "idle"
+        and (r.get("state_age_s") or 0.0) > conn.idle_max_s
+        and not is_own(r, conn)
+    ]
+
+
+def idle_connections(activity: Sequence[Row], conn: ConnectionSettings) -> Finding | None:
+    """Runbook: state = 'idle' AND state_change < now() - interval '1 hour'."""
+    idle = idle_sessions(activity, conn)
+    if not idle:
+        return None
+    return Finding(
+        f"{plural(len(idle), 'connection')} idle longer than {duration(conn.idle_max_s)} "
+        "(threshold 0)",
+        grouped(idle, "state_age_s"),
+        {"pids": [r["pid"] for r in idle], "idle_max_s": conn.idle_max_s},
+    )
+
+
+def idle_in_transaction(activity: Sequence[Row], conn: ConnectionSettings) -> Finding | None:
+    """Sessions idle inside an open transaction: they hold locks and block vacuum."""
+    rows = [
+        r
+        for r in client_backends(activity)
+        if r.get("state") in IDLE_IN_TRANSACTION
+        and (r.get("state_age_s") or 0.0) > conn.idle_in_transaction_max_s
+        and not is_own(r, conn)
+    ]
+    if not rows:
+        return None
+    return Finding(
+        f"{plural(len(rows), 'session')} idle in transaction longer than "
+        f"{duration(conn.idle_in_transaction_max_s)} (threshold 0)",
+        grouped(rows, "state_age_s"),
+        {
+            "pids": [r["pid"] for r in rows],
+            "condition": "idle_in_transaction",
+            "threshold_s": conn.idle_in_transaction_max_s,
+        },
+    )

@@ -1,0 +1,141 @@
+"""Query rules: long-running statements (DB-109) and transactions (DB-110), slow
+statements in pg_stat_statements (DB-111), the slow query log (DB-112) and how many
+statements run at once (DB-118)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from checks.database.rows import Row, client_backends, is_own, session_label
+from checks.database.wording import duration, plural, query_text
+from opscheck import Finding
+from opscheck.settings.database import ConnectionSettings, QuerySettings
+
+
+def _query_line(row: Row, age_key: str, q: QuerySettings) -> str:
+    return (
+        f"pid {row['pid']} {duration(row.get(age_key) or 0.0)} {row.get('state')} "
+        f"{session_label(row)}: {query_text(row.get('query'), q.text_max_chars)}"
+    )
+
+
+def _oldest_first(
+    activity: Sequence[Row],
+    conn: ConnectionSettings,
+    age_key: str,
+    limit_s: float,
+    state: str | None = None,
+) -> list[Row]:
+    """Client sessions, not the suite's own, whose `age_key` exceeds `limit_s`, oldest first."""
+    return sorted(
+        (
+            r
+            for r in client_backends(activity)
+            if (state is None or r.get("state") == state)
+            and (r.get(age_key) or 0.0) > limit_s
+            and not is_own(r, conn)
+        ),
+        key=lambda r: -(r.get(age_key) or 0.0),
+    )
+
+
+def long_queries(
+    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings
+) -> Finding | None:
+    """Active statements running longer than `long_query_max_s`."""
+    rows = _oldest_first(activity, conn, "query_age_s", q.long_query_max_s, state="active")
+    if not rows:
+        return None
+    return Finding(
+        f"{plural(len(rows), 'query', 'queries')} active longer than "
+        f"{duration(q.long_query_max_s)} (longest {duration(rows[0]['query_age_s'])})",
+        [_query_line(r, "query_age_s", q) for r in rows],
+        {"pids": [r["pid"] for r in rows], "threshold_s": q.long_query_max_s},
+    )
+
+
+def long_transactions(
+    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings
+) -> Finding | None:
+    """Transactions open longer than `long_transaction_max_s`, whatever their state."""
+    rows = _oldest_first(activity, conn, "xact_age_s", q.long_transaction_max_s)
+    if not rows:
+        return None
+    return Finding(
+        f"{plural(len(rows), 'transaction')} open longer than "
+        f"{duration(q.long_transaction_max_s)} (oldest {duration(rows[0]['xact_age_s'])})",
+        [_query_line(r, "xact_age_s", q) for r in rows],
+        {
+            "pids": [r["pid"] for r in rows],
+            "condition": "old_transaction",
+            "threshold_s": q.long_transaction_max_s,
+        },
+    )
+
+
+def active_load(
+    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings
+) -> Finding | None:
+    """Runbook "Database CPU at 100%": too many statements running at once."""
+    rows = [
+        r for r in client_backends(activity) if r.get("state") == "active" and not is_own(r, conn)
+    ]
+    if len(rows) <= q.active_max:
+        return None
+    waits = Counter(r.get("wait_event_type") or "CPU (no wait)" for r in rows)
+    texts = Counter(query_text(r.get("query"), q.text_max_chars) for r in rows)
+    evidence = [f"{n} waiting on {w}" for w, n in waits.most_common()]
+    evidence += [f"{n} x {text}" for text, n in texts.most_common(5)]
+    return Finding(
+        f"{len(rows)} active queries > {q.active_max}", evidence, {"pids": [r["pid"] for r in rows]}
+    )
+
+
+def slow_statements(
+    statements: Sequence[Row] | None, q: QuerySettings, database: str
+) -> Finding | None:
+    """pg_stat_statements: mean time above `slow_mean_ms` over at least `slow_min_calls`."""
+    if statements is None:
+        return Finding(
+            f"pg_stat_statements is not available in database {database} (cannot measure)",
+            [
+                "shared_preload_libraries must include pg_stat_statements, then "
+                "CREATE EXTENSION pg_stat_statements"
+            ],
+        )
+    slow = sorted(
+        (
+            s
+            for s in statements
+            if s["calls"] >= q.slow_min_calls and s["mean_ms"] >= q.slow_mean_ms
+        ),
+        key=lambda s: -s["mean_ms"],
+    )
+    if not slow:
+        return None
+    worst = slow[0]
+    return Finding(
+        f"{plural(len(slow), 'statement')} average >= {q.slow_mean_ms:g} ms over >= "
+        f"{q.slow_min_calls} calls (slowest {worst['mean_ms']:.1f} ms mean "
+        f"over {worst['calls']} calls)",
+        [
+            f"{s['mean_ms']:.1f} ms mean, {s['calls']} calls, {s['total_ms'] / 1000:.1f}s total, "
+            f"role {s.get('rolname')}: {query_text(s['query'], q.text_max_chars)}"
+            for s in slow[:10]
+        ],
+        {"queryids": [s["queryid"] for s in slow]},
+    )
+
+
+def slow_query_log(pg_settings: Mapping[str, str], q: QuerySettings) -> Finding | None:
+    """log_min_duration_statement must be on and at most `slow_query_log_ms`."""
+    value = int(pg_settings.get("log_min_duration_statement", "-1"))
+    if 0 <= value <= q.slow_query_log_ms:
+        return None
+    shown = "-1 (disabled)" if value < 0 else f"{value} ms"
+    return Finding(
+        f"log_min_duration_statement is {shown}; want 0..{q.slow_query_log_ms} ms",
+        ["runbook: ALTER SYSTEM SET log_min_duration_statement = 1000; SELECT pg_reload_conf();"],
+        {"value_ms": q.slow_query_log_ms},
+    )
