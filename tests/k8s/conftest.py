@@ -17,7 +17,7 @@ from tests.k8s.support import FAST, Lab, api_client, seeded_ready, wait_for
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     emulator = start_emulator(**FAST)  # type: ignore[arg-type]
     kubeconfig = write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", emulator.url)
     with emulator:
@@ -25,8 +25,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="module")
-def api(lab: Lab) -> Iterator[client.ApiClient]:
-    with api_client(lab.kubeconfig) as api_client_:
+def api(emulator: Lab) -> Iterator[client.ApiClient]:
+    with api_client(emulator.kubeconfig) as api_client_:
         yield api_client_
 
 
@@ -41,8 +41,8 @@ def apps(api: client.ApiClient) -> client.AppsV1Api:
 
 
 @pytest.fixture
-def fresh(lab: Lab, apps: client.AppsV1Api) -> Lab:
+def fresh(emulator: Lab, apps: client.AppsV1Api) -> Lab:
     """A freshly seeded cluster whose deployments are fully available."""
-    lab.reset()
+    emulator.reset()
     wait_for(lambda: seeded_ready(apps), what="seeded deployments to become available")
-    return lab
+    return emulator

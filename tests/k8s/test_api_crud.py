@@ -65,7 +65,7 @@ def test_seeded_objects(fresh: Lab, core: client.CoreV1Api, apps: client.AppsV1A
     assert len(endpoints.subsets[0].addresses) == 3
 
 
-def test_create_get_replace_delete(lab: Lab, core: client.CoreV1Api) -> None:
+def test_create_get_replace_delete(emulator: Lab, core: client.CoreV1Api) -> None:
     created = core.create_namespaced_config_map(NAMESPACE, _configmap("crud-a", A="1"))
     assert created.metadata.uid and created.metadata.namespace == NAMESPACE
     first_rv = int(created.metadata.resource_version)
@@ -82,7 +82,7 @@ def test_create_get_replace_delete(lab: Lab, core: client.CoreV1Api) -> None:
 
 
 def test_errors_are_status_objects(
-    lab: Lab, core: client.CoreV1Api, apps: client.AppsV1Api
+    emulator: Lab, core: client.CoreV1Api, apps: client.AppsV1Api
 ) -> None:
     with pytest.raises(ApiException) as not_found:
         core.read_namespaced_pod("nope", NAMESPACE)
@@ -125,9 +125,9 @@ def test_errors_are_status_objects(
     )
 
 
-def test_unsupported_verb_is_405(lab: Lab) -> None:
+def test_unsupported_verb_is_405(emulator: Lab) -> None:
     request = urllib.request.Request(
-        f"{lab.url}/api/v1/namespaces/{NAMESPACE}/pods", method="PUT", data=b"{}"
+        f"{emulator.url}/api/v1/namespaces/{NAMESPACE}/pods", method="PUT", data=b"{}"
     )
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request, timeout=5)
@@ -135,7 +135,7 @@ def test_unsupported_verb_is_405(lab: Lab) -> None:
     assert json.loads(error.value.read())["reason"] == "MethodNotAllowed"
 
 
-def test_label_selectors(lab: Lab, core: client.CoreV1Api) -> None:
+def test_label_selectors(emulator: Lab, core: client.CoreV1Api) -> None:
     for name, labels in {
         "sel-a": {"env": "prod", "tier": "web"},
         "sel-b": {"env": "dev"},
@@ -188,7 +188,7 @@ def test_field_selectors(fresh: Lab, core: client.CoreV1Api) -> None:
     assert unsupported.value.status == 400
 
 
-def test_pagination_covers_everything_once(lab: Lab, core: client.CoreV1Api) -> None:
+def test_pagination_covers_everything_once(emulator: Lab, core: client.CoreV1Api) -> None:
     for index in range(23):
         core.create_namespaced_config_map(NAMESPACE, _configmap(f"page-{index:02d}"))
     seen: list[str] = []
@@ -212,14 +212,14 @@ def test_pagination_covers_everything_once(lab: Lab, core: client.CoreV1Api) -> 
     assert seen == expected and len(seen) == len(set(seen)) and pages >= 5
 
 
-def test_cross_namespace_list_and_list_metadata(lab: Lab, core: client.CoreV1Api) -> None:
+def test_cross_namespace_list_and_list_metadata(emulator: Lab, core: client.CoreV1Api) -> None:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="other")))
     core.create_namespaced_config_map("other", _configmap("elsewhere"))
     everything = core.list_config_map_for_all_namespaces()
     namespaces = {i.metadata.namespace for i in everything.items}
     assert {"other", NAMESPACE} <= namespaces
     assert int(everything.metadata.resource_version) > 0
-    raw = json.loads(urllib.request.urlopen(f"{lab.url}/api/v1/configmaps", timeout=5).read())
+    raw = json.loads(urllib.request.urlopen(f"{emulator.url}/api/v1/configmaps", timeout=5).read())
     assert raw["kind"] == "ConfigMapList" and raw["apiVersion"] == "v1"
     with pytest.raises(ApiException) as no_namespace:
         core.create_namespaced_config_map("missing-ns", _configmap("x"))

@@ -54,7 +54,7 @@ def test_strategic_merge_keys_and_directives() -> None:
 
 
 def test_patch_types_through_the_api(
-    lab: Lab, core: client.CoreV1Api, api: client.ApiClient
+    emulator: Lab, core: client.CoreV1Api, api: client.ApiClient
 ) -> None:
     core.create_namespaced_config_map(
         NAMESPACE,
@@ -113,10 +113,12 @@ def test_scale_and_status_subresources(fresh: Lab, apps: client.AppsV1Api) -> No
     assert status.status.observed_generation == status.metadata.generation
 
 
-def _stream(lab: Lab, query: str, stop_after: int, timeout: float = 10) -> list[dict[str, Any]]:
+def _stream(
+    emulator: Lab, query: str, stop_after: int, timeout: float = 10
+) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     with urllib.request.urlopen(
-        f"{lab.url}/api/v1/namespaces/{NAMESPACE}/configmaps?{query}", timeout=timeout
+        f"{emulator.url}/api/v1/namespaces/{NAMESPACE}/configmaps?{query}", timeout=timeout
     ) as response:
         for line in response:
             events.append(json.loads(line))
@@ -125,7 +127,9 @@ def _stream(lab: Lab, query: str, stop_after: int, timeout: float = 10) -> list[
     return events
 
 
-def test_watch_with_python_client_resume_and_selectors(lab: Lab, core: client.CoreV1Api) -> None:
+def test_watch_with_python_client_resume_and_selectors(
+    emulator: Lab, core: client.CoreV1Api
+) -> None:
     listed = core.list_namespaced_config_map(NAMESPACE, label_selector="watch=me")
     start = listed.metadata.resource_version
 
@@ -157,20 +161,20 @@ def test_watch_with_python_client_resume_and_selectors(lab: Lab, core: client.Co
 
     # Resume from the first change: only what came after it.
     first = core.read_namespaced_config_map("ignored", NAMESPACE).metadata.resource_version
-    resumed = _stream(lab, f"watch=1&resourceVersion={first}&timeoutSeconds=2", stop_after=2)
+    resumed = _stream(emulator, f"watch=1&resourceVersion={first}&timeoutSeconds=2", stop_after=2)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in resumed] == [
         ("MODIFIED", "w1"),
         ("MODIFIED", "w1"),
     ]
 
 
-def test_watch_initial_events_and_bookmarks(lab: Lab, core: client.CoreV1Api) -> None:
+def test_watch_initial_events_and_bookmarks(emulator: Lab, core: client.CoreV1Api) -> None:
     core.create_namespaced_config_map(
         NAMESPACE,
         client.V1ConfigMap(metadata=client.V1ObjectMeta(name="initial", labels={"b": "1"})),
     )
     events = _stream(
-        lab,
+        emulator,
         "watch=true&labelSelector=b%3D1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
         stop_after=3,
     )
@@ -183,8 +187,8 @@ def test_watch_initial_events_and_bookmarks(lab: Lab, core: client.CoreV1Api) ->
     )
 
 
-def test_watch_too_old_resource_version_is_gone(lab: Lab, core: client.CoreV1Api) -> None:
-    store = lab.emulator.cluster.store
+def test_watch_too_old_resource_version_is_gone(emulator: Lab, core: client.CoreV1Api) -> None:
+    store = emulator.emulator.cluster.store
     with store.lock:
         store.compacted_rv = store.resource_version  # pretend the history was trimmed
     with pytest.raises(ApiException) as gone:

@@ -12,6 +12,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.testing import LabHandle
+from opscheck.settings import Profile
 from tests.lab.helpers import get_json, requests_by_route, wait_until
 
 
@@ -122,7 +123,9 @@ def test_third_party_stand_ins_answer(lab: LabHandle, path: str) -> None:
 def test_profile_and_env_files(lab: LabHandle) -> None:
     profile = yaml.safe_load(lab.profile_path.read_text())
     entry = profile["profiles"]["lab"]
-    assert set(entry) == {"kubernetes", "api", "dependencies", "registry_url"}
+    assert set(entry) == {"kubernetes", "api", "dependencies", "registry_url", "queue", "errors"}
+    Profile.model_validate(entry)  # the suite's own model accepts what the lab writes
+    assert entry["queue"]["growth_interval_s"] == 5.0  # lab windows: seconds, not 30 s
     assert entry["api"]["base_url"] == lab.env["ROLERABBIT_API_URL"]
     assert entry["kubernetes"]["namespace"] == "rolerabbit-production"
     assert entry["dependencies"]["stripe"]["feature_flag"] == "FEATURE_STRIPE_ENABLED"
