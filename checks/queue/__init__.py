@@ -1,0 +1,76 @@
+"""Pure rules of the Job Queue Stuck checks: snapshot data plus thresholds in, Finding out.
+
+Nothing here talks to Redis, Kubernetes or HTTP; `fixtures/queue.py` reads the snapshots
+(counts from one pipeline, CLIENT LIST, INFO) and these functions judge them, so every
+rule is unit-tested from small YAML files in tests/data/queue/.
+
+One module per concern: redis_health.py (PING, memory, connections), counts.py (job
+counts and progress), workers.py, failures.py (failed and stalled jobs),
+admin_endpoint.py and keys.py (the paused flag and key types). Every rule and reading
+is importable from here (`from checks import queue as rules`).
+"""
+
+from __future__ import annotations
+
+from checks.queue.admin_endpoint import COMPARED, AdminView, admin_endpoint
+from checks.queue.counts import QueueCounts, Sample, jobs_piling_up, no_completions
+from checks.queue.failures import (
+    FailedJob,
+    LockProbe,
+    failed_backlog,
+    failed_jobs,
+    reason_kind,
+    stalled_jobs,
+)
+from checks.queue.keys import EXPECTED_KEY_TYPES, corrupted_keys, queue_paused
+from checks.queue.redis_health import (
+    Baseline,
+    Ping,
+    RedisInfo,
+    memory_pct,
+    redis_memory,
+    redis_memory_warning,
+    redis_reachable,
+    since_last_sweep,
+)
+from checks.queue.workers import (
+    WorkerDeployment,
+    Workers,
+    count_workers,
+    worker_connection_names,
+    worker_connections,
+    workers_present,
+)
+
+__all__ = [
+    "COMPARED",
+    "EXPECTED_KEY_TYPES",
+    "AdminView",
+    "Baseline",
+    "FailedJob",
+    "LockProbe",
+    "Ping",
+    "QueueCounts",
+    "RedisInfo",
+    "Sample",
+    "WorkerDeployment",
+    "Workers",
+    "admin_endpoint",
+    "corrupted_keys",
+    "count_workers",
+    "failed_backlog",
+    "failed_jobs",
+    "jobs_piling_up",
+    "memory_pct",
+    "no_completions",
+    "queue_paused",
+    "reason_kind",
+    "redis_memory",
+    "redis_memory_warning",
+    "redis_reachable",
+    "since_last_sweep",
+    "stalled_jobs",
+    "worker_connection_names",
+    "worker_connections",
+    "workers_present",
+]
