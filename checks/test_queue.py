@@ -1,6 +1,6 @@
 """Job Queue Stuck: the runbook's queue diagnosis as checks on Redis and BullMQ.
 
-Thin: each check reads the session's queue snapshot, calls its rule in checks/queue.py and
+Thin: each check reads the session's queue snapshot, calls its rule in checks/queue/ and
 returns the verdict. A paused queue is reported by QUEUE-109 and skipped by the stuck-queue
 checks, which would otherwise call a deliberate pause "stuck".
 """
@@ -12,7 +12,8 @@ import pytest
 from checks import queue as rules
 from fixtures.http import Http
 from fixtures.kubernetes import KubeSnapshot
-from fixtures.queue import CounterState, QueueSnapshot, admin_view, worker_deployment
+from fixtures.queue import CounterState, QueueSnapshot
+from fixtures.queue_reads import admin_view, worker_deployment
 from opscheck import DependencyUnavailable, check, verdict
 from opscheck.settings import Profile
 from remediations.queue import (

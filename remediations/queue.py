@@ -8,31 +8,35 @@ wrong type), where no non-destructive fix exists; `queue.last_resort` picks whic
 two it does. The stuck-queue checks point to non-destructive fixes only, so --fix can
 never reach a destructive action while a gentler one applies. R06 writes every key it
 will delete, with its data, to the reports dir before deleting it (`LastResort`).
+
+This module holds the catalogue entries and the planners (fixtures); what they do to
+jobs is in remediations/queue_jobs.py, the last resort in remediations/queue_last_resort.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
 
 import pytest
 import redis
-from bullmq import Job, Queue
 
 from fixtures.kubernetes import Kube, KubeSnapshot
-from fixtures.queue import read_counts, worker_deployment
+from fixtures.queue_reads import read_counts, worker_deployment
 from fixtures.redis_client import describe_target
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from opscheck.settings import Profile
-from opscheck.settings.queue import QueueSettings
+from remediations.queue_jobs import (
+    clean_failed,
+    exhausted_failed_ids,
+    retry_jobs,
+    run_stall_checks,
+    still_stalled,
+    with_queue,
+)
+from remediations.queue_last_resort import LastResort
 from remediations.rollouts import deployment_path, rollout_restart, scale, wait_for_rollout
 
 SCALE_WORKERS = RemediationSpec(
@@ -77,21 +81,6 @@ LAST_RESORT = RemediationSpec(
     "(or FLUSHDB with queue.last_resort: flushdb)",
     destructive=True,
 )
-
-T = TypeVar("T")
-
-
-def with_queue(url: str, s: QueueSettings, work: Callable[[Queue], Awaitable[T]]) -> T:
-    """Run `work` with a Python bullmq Queue on its own event loop, always closed."""
-
-    async def run() -> T:
-        queue = Queue(s.name, {"connection": url, "prefix": s.prefix})
-        try:
-            return await work(queue)
-        finally:
-            await queue.close()
-
-    return asyncio.run(run())
 
 
 def _ignore(_: object) -> None:
@@ -173,44 +162,7 @@ def restart_queue_workers(kube_client: Kube, settings: Profile) -> Planner:
     return plan
 
 
-# -- R03 / R04: failed jobs ----------------------------------------------------------------
-
-
-def exhausted_failed_ids(client: redis.Redis, s: QueueSettings) -> list[str]:
-    """Newest failed jobs within the age bound whose attempts are exhausted (bounded)."""
-    base = f"{s.prefix}:{s.name}"
-    now = read_counts(client, s).now_ms
-    ids = cast(
-        list[str],
-        client.zrevrangebyscore(
-            f"{base}:failed", "+inf", now - int(s.retry_max_age_s * 1000), 0, s.retry_max_jobs
-        ),
-    )
-    pipe = client.pipeline(transaction=False)
-    for job_id in ids:
-        pipe.hmget(f"{base}:{job_id}", "atm", "opts")
-    chosen = []
-    for job_id, (atm, opts) in zip(ids, pipe.execute(), strict=True):
-        attempts = int(json.loads(opts or "{}").get("attempts", 1))
-        if int(atm or 0) >= attempts:
-            chosen.append(str(job_id))
-    return chosen
-
-
-async def retry_jobs(queue: Queue, ids: list[str]) -> str:
-    retried, gone = 0, 0
-    for job_id in ids:
-        job = await Job.fromId(queue, job_id)
-        if job is None:
-            gone += 1
-            continue
-        try:
-            await job.retry("failed", {"resetAttemptsMade": True, "resetAttemptsStarted": True})
-        except Exception:  # no longer failed (retried or removed meanwhile)
-            gone += 1
-            continue
-        retried += 1
-    return f"retried {retried} of {len(ids)} failed jobs ({gone} no longer failed)"
+# -- R03 / R04: failed jobs (remediations/queue_jobs.py) -------------------------------
 
 
 @pytest.fixture
@@ -253,10 +205,6 @@ def clean_failed_jobs(
     url = environment.secret("REDIS_URL")
     grace_ms = int(s.clean_grace_s * 1000)
 
-    async def clean(queue: Queue) -> str:
-        removed = await queue.clean(grace_ms, s.clean_limit, "failed")
-        return f"removed {len(removed)} failed jobs"
-
     def plan(finding: Finding) -> Plan:
         now = read_counts(redis_client, s).now_ms
         older = int(redis_client.zcount(f"{s.prefix}:{s.name}:failed", "-inf", now - grace_ms))
@@ -267,52 +215,21 @@ def clean_failed_jobs(
             f"bullmq Queue.clean(grace={grace_ms}ms, limit={s.clean_limit}, 'failed')   "
             f"# npm run queue:clean; {older} failed jobs older than the grace period"
         )
-        return Plan(target, [Action("redis", command, lambda: with_queue(url, s, clean))])
+        return Plan(
+            target,
+            [
+                Action(
+                    "redis",
+                    command,
+                    lambda: with_queue(url, s, lambda q: clean_failed(q, grace_ms, s.clean_limit)),
+                )
+            ],
+        )
 
     return plan
 
 
-# -- R05: stalled jobs -----------------------------------------------------------------------
-
-
-def still_stalled(client: redis.Redis, s: QueueSettings, ids: list[str]) -> list[str]:
-    """The ids still active without a lock: stalled, as QUEUE-107 judges it.
-
-    A job BullMQ moved back to waiting may already be active again under a live worker,
-    with its lock: that one is being processed, not stalled.
-    """
-    active = set(client.lrange(f"{s.prefix}:{s.name}:active", 0, -1))
-    return [i for i in ids if i in active and not client.exists(f"{s.prefix}:{s.name}:{i}:lock")]
-
-
-def run_stall_checks(
-    client: redis.Redis, url: str, s: QueueSettings, ids: list[str], timeout_s: float
-) -> str:
-    """BullMQ's own stalled-jobs check, repeated until none of the ids is stalled.
-
-    The check runs at most once per stalledInterval across all workers (the
-    `stalled-check` key), and a job is moved on the pass after the one that marks it, so
-    this waits out the key between passes, bounded by `timeout_s`.
-    """
-    deadline = time.monotonic() + timeout_s
-    moved: list[str] = []
-    passes = 0
-    check_key = f"{s.prefix}:{s.name}:stalled-check"
-    while still_stalled(client, s, ids):
-        pttl = int(client.pttl(check_key))
-        if pttl > 0:
-            if time.monotonic() + pttl / 1000 > deadline:
-                left = still_stalled(client, s, ids)
-                raise TimeoutError(f"{len(left)} jobs still stalled after {timeout_s:g}s: {left}")
-            time.sleep(pttl / 1000 + 0.05)
-            continue
-        moved += with_queue(
-            url,
-            s,
-            lambda q: q.backend.moveStalledJobsToWait(s.max_stalled_count, 1000),
-        )
-        passes += 1
-    return f"{passes} BullMQ stalled-job passes; moved back: {', '.join(moved) or 'by a worker'}"
+# -- R05: stalled jobs (remediations/queue_jobs.py) ------------------------------------
 
 
 @pytest.fixture
@@ -349,188 +266,7 @@ def move_stalled_jobs(
     return plan
 
 
-# -- R06: the last resort ----------------------------------------------------------------------
-
-FLUSH_IF_UNCHANGED = (
-    "if redis.call('DBSIZE') == tonumber(ARGV[1]) then redis.call('FLUSHDB') return 1 end return 0"
-)
-BATCH = 200
-
-
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", "backslashreplace")
-
-
-class LastResort:
-    """DEL <prefix>:<queue>:* or FLUSHDB, with every deleted key written down first.
-
-    Each key is recorded as its DUMP (restorable with RESTORE) plus a readable copy by type
-    (HGETALL, LRANGE, ZRANGE, SMEMBERS, XRANGE, GET) in a JSON-lines file. Keys are WATCHed
-    while they are read and written to disk, and deleted in the same MULTI only if none
-    changed meanwhile, so the file holds exactly what was deleted, written before it was.
-    FLUSHDB runs in a script that first checks the key count, so no key that appeared
-    after the backup is flushed without a record.
-    """
-
-    def __init__(self, url: str, s: QueueSettings, backup: Path, timeout_s: float = 10.0) -> None:
-        self.url, self.s, self.backup, self.timeout_s = url, s, backup, timeout_s
-        self.pattern = f"{s.prefix}:{s.name}:*"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s
-        )
-
-    def plan(self, target: str) -> Plan:
-        with self.client() as client:
-            keys = self._scan(
-                client, self.pattern if self.s.last_resort == "delete-queue-keys" else "*"
-            )
-        if len(keys) > self.s.last_resort_max_keys:
-            return Plan(
-                target,
-                refusal=f"more than {self.s.last_resort_max_keys} keys to back up "
-                "(queue.last_resort_max_keys); do it by hand after a Redis snapshot (BGSAVE)",
-            )
-        if self.s.last_resort == "delete-queue-keys":
-            if not keys:
-                return Plan(target)
-            command = (
-                f"DEL {self.pattern}   # {len(keys)} keys, each batch written to "
-                f"{self.backup} before it is deleted"
-            )
-            return Plan(
-                target, [Action("redis", command, lambda: self.delete(keys), {"keys": len(keys)})]
-            )
-        if refusal := self._foreign(keys):
-            return Plan(target, refusal=refusal)
-        command = f"FLUSHDB   # {len(keys)} keys, all written to {self.backup} first"
-        return Plan(target, [Action("redis", command, self.flush, {"keys": len(keys)})])
-
-    def _foreign(self, keys: Sequence[bytes]) -> str | None:
-        own = f"{self.s.prefix}:{self.s.name}:".encode()
-        foreign = [_text(k) for k in keys if not k.startswith(own)]
-        if not foreign or self.s.flushdb_allow_foreign_keys:
-            return None
-        return (
-            f"FLUSHDB refused: the database also holds {len(foreign)} keys outside "
-            f"{self.pattern} (e.g. {', '.join(sorted(foreign)[:3])}); set "
-            "queue.flushdb_allow_foreign_keys: true to flush them too, or use "
-            "queue.last_resort: delete-queue-keys"
-        )
-
-    def _scan(self, client: redis.Redis, pattern: str) -> list[bytes]:
-        keys: list[bytes] = []
-        for key in client.scan_iter(match=pattern, count=1000):
-            keys.append(key)
-            if len(keys) > self.s.last_resort_max_keys:
-                break
-        return keys
-
-    def records(self, client: redis.Redis, keys: Sequence[bytes]) -> list[dict[str, Any]]:
-        pipe = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.type(key)
-            pipe.pttl(key)
-            pipe.dump(key)
-        raw = pipe.execute()
-        kinds = [_text(raw[3 * i]) for i in range(len(keys))]
-        readers = {
-            "string": lambda p, k: p.get(k),
-            "hash": lambda p, k: p.hgetall(k),
-            "list": lambda p, k: p.lrange(k, 0, -1),
-            "set": lambda p, k: p.smembers(k),
-            "zset": lambda p, k: p.zrange(k, 0, -1, withscores=True),
-            "stream": lambda p, k: p.xrange(k),
-        }
-        pipe = client.pipeline(transaction=False)
-        for key, kind in zip(keys, kinds, strict=True):
-            readers.get(kind, lambda p, k: p.exists(k))(pipe, key)
-        values = pipe.execute()
-        return [
-            {
-                "key": _text(key),
-                "type": kind,
-                "ttl_ms": raw[3 * i + 1],
-                "dump": base64.b64encode(raw[3 * i + 2]).decode(),
-                "value": readable(values[i]),
-            }
-            for i, (key, kind) in enumerate(zip(keys, kinds, strict=True))
-            if kind != "none" and raw[3 * i + 2] is not None
-        ]
-
-    def _write(self, lines: Iterable[dict[str, Any]]) -> None:
-        self.backup.parent.mkdir(parents=True, exist_ok=True)
-        with self.backup.open("a", encoding="utf-8") as handle:
-            for line in lines:
-                handle.write(json.dumps(line) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def delete(self, keys: Sequence[bytes]) -> str:
-        self._write([{"backup": "DEL", "pattern": self.pattern, "keys": len(keys)}])
-        deleted = 0
-        with self.client() as client:
-            for start in range(0, len(keys), BATCH):
-                deleted += self._delete_batch(client, keys[start : start + BATCH])
-        return f"deleted {deleted} keys; backup {self.backup}"
-
-    def _delete_batch(self, client: redis.Redis, batch: Sequence[bytes]) -> int:
-        for _ in range(self.s.last_resort_attempts):
-            with client.pipeline(transaction=True) as tx:
-                tx.watch(*batch)
-                records = self.records(client, batch)
-                self._write(records)
-                tx.multi()
-                if records:
-                    tx.delete(*[r["key"] for r in records])
-                try:
-                    tx.execute()
-                except redis.WatchError:
-                    continue  # changed while being written down: record it again
-            self._write([{"committed": [r["key"] for r in records]}])
-            return len(records)
-        raise RuntimeError(
-            f"keys kept changing during {self.s.last_resort_attempts} backup attempts; "
-            "stop the producers and workers, then retry"
-        )
-
-    def flush(self) -> str:
-        with self.client() as client:
-            for attempt in range(1, self.s.last_resort_attempts + 1):
-                keys = self._scan(client, "*")
-                if refusal := self._foreign(keys):
-                    raise RuntimeError(refusal)
-                with client.pipeline(transaction=True) as tx:
-                    if keys:
-                        tx.watch(*keys)
-                    self._write([{"backup": "FLUSHDB", "attempt": attempt, "keys": len(keys)}])
-                    self._write(self.records(client, keys))
-                    tx.multi()
-                    tx.eval(FLUSH_IF_UNCHANGED, 0, len(keys))
-                    try:
-                        (flushed,) = tx.execute()
-                    except redis.WatchError:
-                        continue
-                if flushed == 1:
-                    self._write([{"committed": "FLUSHDB", "attempt": attempt}])
-                    return f"flushed {len(keys)} keys; backup {self.backup}"
-        raise RuntimeError(
-            f"the database kept changing during {self.s.last_resort_attempts} backup "
-            "attempts; stop the producers and workers, then retry"
-        )
-
-
-def readable(value: Any) -> Any:
-    """A JSON-friendly copy of a Redis reply (bytes decoded, scores kept)."""
-    if isinstance(value, bytes):
-        return _text(value)
-    if isinstance(value, dict):
-        return {_text(k) if isinstance(k, bytes) else k: readable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        items = [readable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set) else items
-    return value
+# -- R06: the last resort (remediations/queue_last_resort.py) --------------------------
 
 
 @pytest.fixture

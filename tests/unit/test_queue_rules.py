@@ -182,7 +182,7 @@ class _Snapshot:
 
 
 def test_queue_worker_deployment_sees_replicas_and_a_scaling_hpa() -> None:
-    from fixtures.queue import worker_deployment
+    from fixtures.queue_reads import worker_deployment
 
     name = "rolerabbit-deployment-worker"
     dep = {"metadata": {"name": name}, "spec": {"replicas": 2}, "status": {"availableReplicas": 1}}

@@ -1,0 +1,200 @@
+"""The runbook's last resorts, DEL <prefix>:<queue>:* or FLUSHDB, with a backup first.
+
+Used only by QUEUE-R06 (remediations/queue.py), a destructive remediation that needs
+--allow-destructive. Every key is written to the reports dir before it is deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from opscheck import Action, Plan
+from opscheck.settings.queue import QueueSettings
+
+FLUSH_IF_UNCHANGED = (
+    "if redis.call('DBSIZE') == tonumber(ARGV[1]) then redis.call('FLUSHDB') return 1 end return 0"
+)
+BATCH = 200
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "backslashreplace")
+
+
+class LastResort:
+    """DEL <prefix>:<queue>:* or FLUSHDB, with every deleted key written down first.
+
+    Each key is recorded as its DUMP (restorable with RESTORE) plus a readable copy by type
+    (HGETALL, LRANGE, ZRANGE, SMEMBERS, XRANGE, GET) in a JSON-lines file. Keys are WATCHed
+    while they are read and written to disk, and deleted in the same MULTI only if none
+    changed meanwhile, so the file holds exactly what was deleted, written before it was.
+    FLUSHDB runs in a script that first checks the key count, so no key that appeared
+    after the backup is flushed without a record.
+    """
+
+    def __init__(self, url: str, s: QueueSettings, backup: Path, timeout_s: float = 10.0) -> None:
+        self.url, self.s, self.backup, self.timeout_s = url, s, backup, timeout_s
+        self.pattern = f"{s.prefix}:{s.name}:*"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(
+            self.url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s
+        )
+
+    def plan(self, target: str) -> Plan:
+        with self.client() as client:
+            keys = self._scan(
+                client, self.pattern if self.s.last_resort == "delete-queue-keys" else "*"
+            )
+        if len(keys) > self.s.last_resort_max_keys:
+            return Plan(
+                target,
+                refusal=f"more than {self.s.last_resort_max_keys} keys to back up "
+                "(queue.last_resort_max_keys); do it by hand after a Redis snapshot (BGSAVE)",
+            )
+        if self.s.last_resort == "delete-queue-keys":
+            if not keys:
+                return Plan(target)
+            command = (
+                f"DEL {self.pattern}   # {len(keys)} keys, each batch written to "
+                f"{self.backup} before it is deleted"
+            )
+            return Plan(
+                target, [Action("redis", command, lambda: self.delete(keys), {"keys": len(keys)})]
+            )
+        if refusal := self._foreign(keys):
+            return Plan(target, refusal=refusal)
+        command = f"FLUSHDB   # {len(keys)} keys, all written to {self.backup} first"
+        return Plan(target, [Action("redis", command, self.flush, {"keys": len(keys)})])
+
+    def _foreign(self, keys: Sequence[bytes]) -> str | None:
+        own = f"{self.s.prefix}:{self.s.name}:".encode()
+        foreign = [_text(k) for k in keys if not k.startswith(own)]
+        if not foreign or self.s.flushdb_allow_foreign_keys:
+            return None
+        return (
+            f"FLUSHDB refused: the database also holds {len(foreign)} keys outside "
+            f"{self.pattern} (e.g. {', '.join(sorted(foreign)[:3])}); set "
+            "queue.flushdb_allow_foreign_keys: true to flush them too, or use "
+            "queue.last_resort: delete-queue-keys"
+        )
+
+    def _scan(self, client: redis.Redis, pattern: str) -> list[bytes]:
+        keys: list[bytes] = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            keys.append(key)
+            if len(keys) > self.s.last_resort_max_keys:
+                break
+        return keys
+
+    def records(self, client: redis.Redis, keys: Sequence[bytes]) -> list[dict[str, Any]]:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.type(key)
+            pipe.pttl(key)
+            pipe.dump(key)
+        raw = pipe.execute()
+        kinds = [_text(raw[3 * i]) for i in range(len(keys))]
+        readers = {
+            "string": lambda p, k: p.get(k),
+            "hash": lambda p, k: p.hgetall(k),
+            "list": lambda p, k: p.lrange(k, 0, -1),
+            "set": lambda p, k: p.smembers(k),
+            "zset": lambda p, k: p.zrange(k, 0, -1, withscores=True),
+            "stream": lambda p, k: p.xrange(k),
+        }
+        pipe = client.pipeline(transaction=False)
+        for key, kind in zip(keys, kinds, strict=True):
+            readers.get(kind, lambda p, k: p.exists(k))(pipe, key)
+        values = pipe.execute()
+        return [
+            {
+                "key": _text(key),
+                "type": kind,
+                "ttl_ms": raw[3 * i + 1],
+                "dump": base64.b64encode(raw[3 * i + 2]).decode(),
+                "value": readable(values[i]),
+            }
+            for i, (key, kind) in enumerate(zip(keys, kinds, strict=True))
+            if kind != "none" and raw[3 * i + 2] is not None
+        ]
+
+    def _write(self, lines: Iterable[dict[str, Any]]) -> None:
+        self.backup.parent.mkdir(parents=True, exist_ok=True)
+        with self.backup.open("a", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def delete(self, keys: Sequence[bytes]) -> str:
+        self._write([{"backup": "DEL", "pattern": self.pattern, "keys": len(keys)}])
+        deleted = 0
+        with self.client() as client:
+            for start in range(0, len(keys), BATCH):
+                deleted += self._delete_batch(client, keys[start : start + BATCH])
+        return f"deleted {deleted} keys; backup {self.backup}"
+
+    def _delete_batch(self, client: redis.Redis, batch: Sequence[bytes]) -> int:
+        for _ in range(self.s.last_resort_attempts):
+            with client.pipeline(transaction=True) as tx:
+                tx.watch(*batch)
+                records = self.records(client, batch)
+                self._write(records)
+                tx.multi()
+                if records:
+                    tx.delete(*[r["key"] for r in records])
+                try:
+                    tx.execute()
+                except redis.WatchError:
+                    continue  # changed while being written down: record it again
+            self._write([{"committed": [r["key"] for r in records]}])
+            return len(records)
+        raise RuntimeError(
+            f"keys kept changing during {self.s.last_resort_attempts} backup attempts; "
+            "stop the producers and workers, then retry"
+        )
+
+    def flush(self) -> str:
+        with self.client() as client:
+            for attempt in range(1, self.s.last_resort_attempts + 1):
+                keys = self._scan(client, "*")
+                if refusal := self._foreign(keys):
+                    raise RuntimeError(refusal)
+                with client.pipeline(transaction=True) as tx:
+                    if keys:
+                        tx.watch(*keys)
+                    self._write([{"backup": "FLUSHDB", "attempt": attempt, "keys": len(keys)}])
+                    self._write(self.records(client, keys))
+                    tx.multi()
+                    tx.eval(FLUSH_IF_UNCHANGED, 0, len(keys))
+                    try:
+                        (flushed,) = tx.execute()
+                    except redis.WatchError:
+                        continue
+                if flushed == 1:
+                    self._write([{"committed": "FLUSHDB", "attempt": attempt}])
+                    return f"flushed {len(keys)} keys; backup {self.backup}"
+        raise RuntimeError(
+            f"the database kept changing during {self.s.last_resort_attempts} backup "
+            "attempts; stop the producers and workers, then retry"
+        )
+
+
+def readable(value: Any) -> Any:
+    """A JSON-friendly copy of a Redis reply (bytes decoded, scores kept)."""
+    if isinstance(value, bytes):
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(k) if isinstance(k, bytes) else k: readable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        items = [readable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set) else items
+    return value
