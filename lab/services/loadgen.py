@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lab.services.api import LOGIN_PASSWORD
@@ -37,24 +38,55 @@ def one_request(conn: http.client.HTTPConnection) -> None:
     conn.getresponse().read()
 
 
-def run(state_dir: Path) -> None:
-    ctx = load_context(state_dir)
-    interval = 1.0 / max(ctx.settings.load_rate, 0.01)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    conn: http.client.HTTPConnection | None = None
-    next_at = time.monotonic()
-    while not stop.is_set():
+MAX_IN_FLIGHT = 16  # concurrent requests at most; beyond that a tick is dropped, not queued
+
+
+class Sender:
+    """One keep-alive connection per worker thread; reconnects after the API restarts."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.local = threading.local()
+
+    def send(self) -> None:
+        conn: http.client.HTTPConnection | None = getattr(self.local, "conn", None)
         try:
             if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", ctx.settings.api_port, timeout=5)
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                self.local.conn = conn
             one_request(conn)
         except (OSError, http.client.HTTPException):
             if conn is not None:
                 conn.close()
-            conn = None  # API restarting: reconnect on the next tick
-        next_at = max(next_at + interval, time.monotonic())
-        stop.wait(max(0.0, next_at - time.monotonic()))
+            self.local.conn = None
+
+
+def run(state_dir: Path) -> None:
+    """Open-loop traffic: requests start at the configured rate whatever their latency.
+
+    Users don't wait for each other, so a slow route must not slow the arrivals on the fast
+    ones (a closed loop would hide exactly the latency the checks measure).
+    """
+    ctx = load_context(state_dir)
+    interval = 1.0 / max(ctx.settings.load_rate, 0.01)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    sender = Sender(ctx.settings.api_port)
+    slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+
+    def request() -> None:
+        try:
+            sender.send()
+        finally:
+            slots.release()
+
+    with ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="load") as pool:
+        next_at = time.monotonic()
+        while not stop.is_set():
+            if slots.acquire(blocking=False):
+                pool.submit(request)
+            next_at = max(next_at + interval, time.monotonic())
+            stop.wait(max(0.0, next_at - time.monotonic()))
 
 
 def main(argv: list[str] | None = None) -> int:
