@@ -1,0 +1,169 @@
+"""The deployment section's faults on what a release changes: its image, credentials, config.
+
+    bad-image             set image to a tag the registry lacks (revisions=2: two bad
+                          releases in a row), short progress deadline  -> DEP-101, DEP-105, DEP-108
+    registry-auth-failure pulls of the running image fail; a restart   -> DEP-105 (manual fix)
+    missing-config-key    env from a ConfigMap key that does not exist -> DEP-109, DEP-102
+    regcred-broken        regcred holds credentials for another registry -> DEP-106
+
+Faults that change a Deployment remember its spec and restore it on clear (waiting, bounded,
+for the rollout), so a clear after a --fix rollback is harmless. Param `deployment` is
+`api` or `worker`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+from lab.faults._kubernetes import (
+    CORE,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    KubeApi,
+    SpecRestoringFault,
+    deployment_name,
+)
+from lab.faults.base import Fault, LabControl, float_param, register
+
+MISSING_KEY = "FEATURE_NEW_BILLING"
+
+
+@register
+class BadImage(SpecRestoringFault):
+    name = "bad-image"
+    section = "deployment"
+    trips = ("DEP-101", "DEP-105", "DEP-108")
+    description = (
+        "A release to an image tag the registry lacks (--param tag=v9.9.9): ErrImagePull, then "
+        "ImagePullBackOff; the rollout stalls past --param deadline (s, default 3). "
+        "--param revisions=2 releases two bad tags in a row (no healthy previous revision)."
+    )
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        api, name = KubeApi(lab), deployment_name(params)
+        spec = self.remember(api, name)
+        deadline = int(float_param(params, "deadline", 3))
+        api.patch(name, {"spec": {"progressDeadlineSeconds": deadline}})
+        container = spec["template"]["spec"]["containers"][0]
+        repo = str(container["image"]).rsplit(":", 1)[0]
+        tags = [params.get("tag", "v9.9.9")]
+        if params.get("revisions") == "2":
+            tags.insert(0, "v9.9.8")
+        for tag in tags:
+            patch = {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [{"name": container["name"], "image": f"{repo}:{tag}"}]
+                        }
+                    }
+                }
+            }
+            api.patch(name, patch, STRATEGIC_MERGE_PATCH)
+            if tag != tags[-1]:
+                time.sleep(1.5)  # let the first bad revision create its pod and fail to pull
+        return f"deployment/{name} now runs {repo}:{tags[-1]} (not in the registry)"
+
+
+@register
+class RegistryAuthFailure(SpecRestoringFault):
+    name = "registry-auth-failure"
+    section = "deployment"
+    trips = ("DEP-105",)
+    description = (
+        "Pulls of the API's current image fail (as with wrong registry credentials) and the "
+        "deployment is restarted, so new pods cannot pull what old pods run."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image: str | None = None
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        api, name = KubeApi(lab), deployment_name(params)
+        spec = self.remember(api, name)
+        self.image = str(spec["template"]["spec"]["containers"][0]["image"])
+        lab.k8s_hook("image-unpullable", {"image": self.image})
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        annotations = {"kubectl.kubernetes.io/restartedAt": stamp}
+        api.patch(
+            name,
+            {
+                "spec": {
+                    "progressDeadlineSeconds": 3,
+                    "template": {"metadata": {"annotations": annotations}},
+                }
+            },
+        )
+        return f"pulls of {self.image} fail; deployment/{name} restarted"
+
+    def clear(self, lab: LabControl) -> None:
+        if self.image is not None:
+            lab.k8s_hook("image-unpullable", {"image": self.image, "enabled": False})
+            self.image = None
+        self.restore(lab)
+
+
+@register
+class MissingConfigKey(SpecRestoringFault):
+    name = "missing-config-key"
+    section = "deployment"
+    trips = ("DEP-109", "DEP-102")
+    description = f"The deployment reads {MISSING_KEY} from rolerabbit-config, which lacks it."
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        api, name = KubeApi(lab), deployment_name(params)
+        spec = self.remember(api, name)
+        container = spec["template"]["spec"]["containers"][0]["name"]
+        ref = {"configMapKeyRef": {"name": "rolerabbit-config", "key": MISSING_KEY}}
+        env = [{"name": MISSING_KEY, "valueFrom": ref}]
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}}}
+        api.patch(name, patch, STRATEGIC_MERGE_PATCH)
+        return f"deployment/{name} references configmap key {MISSING_KEY}, which does not exist"
+
+    def clear(self, lab: LabControl) -> None:
+        self.restore(lab)
+        api = KubeApi(lab) if lab.kubernetes_available else None
+        if api is not None:  # a test may have added the key as the manual fix
+            api.call(
+                "PATCH",
+                f"{CORE}/configmaps/rolerabbit-config",
+                {"data": {MISSING_KEY: None}},
+                MERGE_PATCH,
+            )
+
+
+@register
+class RegcredBroken(Fault):
+    name = "regcred-broken"
+    section = "deployment"
+    trips = ("DEP-106",)
+    description = "regcred is replaced by credentials for docker.io only (wrong registry)."
+
+    def __init__(self) -> None:
+        self.original: dict[str, Any] | None = None
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        api = KubeApi(lab)
+        path = f"{CORE}/secrets/regcred"
+        current = api.call("GET", path)
+        if self.original is None:
+            self.original = {"type": current.get("type"), "data": current.get("data")}
+        config = {
+            "auths": {
+                "https://index.docker.io/v1/": {"auth": base64.b64encode(b"someone:else").decode()}
+            }
+        }
+        data = {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}
+        api.call("PATCH", path, {"data": data}, MERGE_PATCH)
+        return "regcred now holds credentials for docker.io only"
+
+    def clear(self, lab: LabControl) -> None:
+        if self.original is not None:
+            KubeApi(lab).call(
+                "PATCH", f"{CORE}/secrets/regcred", {"data": self.original["data"]}, MERGE_PATCH
+            )
+            self.original = None
