@@ -1,0 +1,67 @@
+"""DEP-R01: `kubectl rollout restart`, and why a restart would not help a failing start.
+
+A restart is refused when the container cannot start for a reason a new pod would share (a
+configuration reference that does not resolve, an invalid image name) or when only the
+current revision fails while the previous one serves (a bad release: roll back instead).
+"""
+
+from __future__ import annotations
+
+from checks import deployment as rules
+from fixtures.deployment import Workload, revision_of
+from fixtures.kubernetes import Kube, KubeSnapshot
+from opscheck import Finding, Plan
+from opscheck.settings.deployment import DeploymentSettings
+from remediations import rollouts
+from remediations.deployment_plans import plan_with_rollout_wait
+
+
+def plan_rollout_restart(kube: Kube, namespace: str, deployment: str, timeout_s: float) -> Plan:
+    """`kubectl rollout restart deployment/NAME` and a bounded `rollout status`."""
+    return plan_with_rollout_wait(
+        kube,
+        namespace,
+        deployment,
+        timeout_s,
+        [rollouts.rollout_restart(kube, namespace, deployment)],
+    )
+
+
+def restart_refusal(
+    w: Workload,
+    finding: Finding,
+    snapshot: KubeSnapshot,
+    settings: DeploymentSettings,
+    config_map: str,
+) -> str | None:
+    """Why a restart would not help a container that fails to start (None: it may)."""
+    reasons = set(finding.data.get("reasons") or [])
+    if "CreateContainerConfigError" in reasons:
+        broken = rules.config_references(w, snapshot.configmaps(), snapshot.secrets(), [])
+        if broken is not None:
+            return (
+                "a restart cannot fix a configuration reference that does not resolve: "
+                + "; ".join(broken.evidence)
+                + f". Add the key, then restart: kubectl edit configmap {config_map} -n "
+                f"{w.namespace} && pytest -k DEP-102 --fix"
+            )
+    if "InvalidImageName" in reasons:
+        return (
+            f"the image reference of {w.ref} is invalid; set a valid one "
+            f"(kubectl set image {w.ref} <container>=<image>:<tag> -n {w.namespace}) "
+            "or roll back: pytest -k DEP-101 --fix"
+        )
+    previous = w.previous
+    if (
+        finding.data.get("current_revision_only")
+        and w.deployment is not None
+        and not rollouts.rollout_state(w.deployment)[0]
+        and previous is not None
+        and int((previous.get("status") or {}).get("readyReplicas", 0)) > 0
+    ):
+        return (
+            f"revision {revision_of(w.current or {})} of {w.ref} fails to start while revision "
+            f"{revision_of(previous)} still serves: a bad release, not a transient crash. "
+            "Roll back instead: pytest -k DEP-101 --fix"
+        )
+    return None

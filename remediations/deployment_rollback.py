@@ -1,0 +1,131 @@
+"""DEP-R02: `kubectl rollout undo` to the previous revision, only if that revision was healthy.
+
+Reused by the errors section (its bad-deployment rollback). A pull failure of an image the
+previous revision used too is refused: it is the registry or its credentials, not a release.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from checks import deployment as rules
+from fixtures.deployment import HASH_LABEL, REVISION, RegistryIndex, Workload, revision_of
+from fixtures.kubernetes import Kube, KubeSnapshot, Obj
+from opscheck import Action, Finding, Plan
+from opscheck.settings import Profile
+from opscheck.settings.deployment import DeploymentSettings
+from remediations import rollouts
+from remediations.deployment_plans import deployment_target, plan_with_rollout_wait, workload_of
+
+JSON_PATCH = "application/json-patch+json"
+# Annotations `kubectl rollout undo` never copies from the ReplicaSet to the Deployment.
+SKIPPED_ANNOTATIONS = {
+    REVISION,
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "kubectl.kubernetes.io/last-applied-configuration",
+}
+
+
+def rollback_template(rs: Obj) -> Obj:
+    """The previous ReplicaSet's pod template without its pod-template-hash label."""
+    template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels")
+    if labels:
+        labels.pop(HASH_LABEL, None)
+    return template
+
+
+def rollback_manual(w: Workload) -> str:
+    return (
+        f"manual: kubectl rollout history {w.ref} -n {w.namespace}; pick a revision that ran "
+        f"healthy and: kubectl rollout undo {w.ref} --to-revision=<N> -n {w.namespace}; "
+        f"or fix the image: kubectl set image {w.ref} <container>=<good image> -n "
+        f"{w.namespace}; then kubectl rollout status {w.ref} -n {w.namespace}"
+    )
+
+
+def plan_rollback(
+    kube: Kube,
+    namespace: str,
+    deployment: str,
+    snapshot: KubeSnapshot,
+    timeout: float,
+    *,
+    settings: DeploymentSettings | None = None,
+    registry: RegistryIndex | None = None,
+) -> Plan:
+    """`kubectl rollout undo deployment/NAME` to the previous revision, if it was healthy.
+
+    Reads the session snapshot only (deployments, replicasets, pods, events). Refuses, with
+    the manual steps, when there is no previous revision, or when the previous revision was
+    itself failing (its pods failing or unready, Warning events from its pods, or its image
+    missing from `registry`). Returns an empty plan when the rollout is already complete.
+    """
+    s = settings or DeploymentSettings()
+    w = workload_of(snapshot, deployment)
+    target = deployment_target(namespace, deployment)
+    if w.deployment is None:
+        return Plan(target, refusal=f"{w.ref} not found in namespace {namespace}")
+    if rollouts.rollout_state(w.deployment)[0] and not rules.waiting(
+        w, [*s.failing_waiting_reasons, *s.image_pull_reasons]
+    ):
+        return Plan(target)  # already rolled out and healthy: nothing to undo
+    previous = w.previous
+    if previous is None:
+        return Plan(target, refusal=f"{w.ref} has no previous revision. {rollback_manual(w)}")
+    failures = rules.revision_failures(w, previous, snapshot.events(), registry, s)
+    if failures:
+        healthy = [
+            revision_of(rs)
+            for rs in w.replicasets[2:]
+            if not rules.revision_failures(w, rs, snapshot.events(), registry, s)
+        ]
+        hint = f" Revision {healthy[0]} looks healthy." if healthy else ""
+        return Plan(
+            target,
+            refusal=(
+                f"not rolling {w.ref} back to revision {revision_of(previous)}: it was failing "
+                f"too ({'; '.join(failures[:3])}).{hint} {rollback_manual(w)}"
+            ),
+        )
+    annotations = dict((w.deployment["metadata"].get("annotations")) or {})
+    for key, value in ((previous["metadata"].get("annotations")) or {}).items():
+        if key not in SKIPPED_ANNOTATIONS:
+            annotations[key] = value
+    patch = [
+        {"op": "replace", "path": "/spec/template", "value": rollback_template(previous)},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
+    path = rollouts.deployment_path(namespace, deployment)
+    images = ", ".join(rules.images_of(rollback_template(previous)))
+    action = Action(
+        "kubernetes",
+        f"PATCH {path} (json-patch) /spec/template := revision {revision_of(previous)} "
+        f"template ({images})   # kubectl rollout undo deployment/{deployment} -n {namespace}",
+        lambda: kube.call("PATCH", path, body=patch, content_type=JSON_PATCH) and None,
+        {"path": path, "patch": patch, "to_revision": revision_of(previous)},
+    )
+    return plan_with_rollout_wait(kube, namespace, deployment, timeout, [action])
+
+
+def pull_refusal(w: Workload, finding: Finding, profile: Profile) -> str | None:
+    """A pull failure of an image the previous revision used too is not a bad release.
+
+    It is the registry or its credentials (the runbook's manual steps), so no rollback.
+    """
+    failing = set(finding.data.get("images") or [])
+    before = set(rules.images_of((w.previous or {}).get("spec", {}).get("template") or {}))
+    same = sorted(failing & before)
+    if not same:
+        return None
+    ns, secret = w.namespace, profile.kubernetes.pull_secret
+    return (
+        f"the previous revision of {w.ref} uses the same image ({', '.join(same)}): a rollback "
+        f"cannot fix this pull failure. Manual: docker pull {same[0]}; kubectl get secret "
+        f"{secret} -n {ns} -o yaml (check the registry credentials); recreate it with "
+        f"kubectl create secret docker-registry {secret} --docker-server=<registry> "
+        f"--docker-username=<user> --docker-password=<token> -n {ns} --dry-run=client -o yaml "
+        "| kubectl apply -f -"
+    )
