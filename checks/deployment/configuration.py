@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from checks.deployment.objects import (
-    not_found,
-    template_containers,
-)
+from checks.deployment.objects import not_found, template_containers
 from fixtures.deployment import Workload
 from fixtures.kubernetes import Obj
 from opscheck import Finding

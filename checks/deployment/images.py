@@ -13,12 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from checks.deployment.objects import (
-    counted,
-    images_of,
-    not_found,
-    pod_name,
-)
+from checks.deployment.objects import counted, images_of, not_found, pod_name
 from checks.deployment.pods import waiting
 from fixtures.deployment import RegistryIndex, Workload, split_image
 from fixtures.kubernetes import Obj

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from checks.deployment.objects import (
-    condition,
-    container_statuses,
-    images_of,
-    pod_name,
-)
+from checks.deployment.objects import condition, container_statuses, images_of, pod_name
 from fixtures.deployment import RegistryIndex, Workload, revision_of, split_image
 from fixtures.kubernetes import Obj
 from opscheck.settings.deployment import DeploymentSettings
