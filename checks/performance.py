@@ -9,10 +9,11 @@ The database side of the runbook's section belongs to checks/database.py.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from kubernetes.utils import parse_quantity
 
 from checks.errors.counters import Increase, reset_note
 from opscheck import Finding
@@ -20,19 +21,11 @@ from opscheck.settings.performance import PerformanceSettings
 
 Obj = Mapping[str, Any]
 MIB = 2**20
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
-_SCALE = {
-    "": 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-    "P": 1e15, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50,
-}  # fmt: skip
 
 
 def quantity(text: str | int | float) -> float:
     """A Kubernetes quantity ("250m", "512Mi", "1.5", "2G") as a plain number."""
-    match = _QUANTITY.match(str(text).strip())
-    if not match or match.group(2) not in _SCALE:
-        raise ValueError(f"not a Kubernetes quantity: {text!r}")
-    return float(match.group(1)) * _SCALE[match.group(2)]
+    return float(parse_quantity(text))
 
 
 def millicores(text: str | int | float) -> float:

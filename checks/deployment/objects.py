@@ -8,10 +8,11 @@ reasons. No rule lives here.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+
+from kubernetes.utils import parse_quantity
 
 from fixtures.deployment import Workload
 from fixtures.kubernetes import Obj
@@ -34,31 +35,9 @@ def age_s(text: str | None, now: datetime) -> float | None:
     return None if moment is None else (now - moment).total_seconds()
 
 
-_QUANTITY = re.compile(r"^([0-9.]+(?:e[0-9]+)?)([A-Za-z]*)$")
-_UNITS = {
-    "": 1.0,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "Ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-    "n": 1e-9,
-    "u": 1e-6,
-}
-
-
 def quantity(text: str | float | int) -> float:
     """A Kubernetes quantity (`250m`, `512Mi`, `1`) in base units (cores or bytes)."""
-    if isinstance(text, int | float):
-        return float(text)
-    match = _QUANTITY.match(text.strip())
-    if not match or match.group(2) not in _UNITS:
-        raise ValueError(f"invalid quantity {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return float(parse_quantity(text))
 
 
 def mebibytes(value: float) -> str:

@@ -5,32 +5,12 @@ Only what metrics and tables need: CPU in millicores, memory in bytes.
 
 from __future__ import annotations
 
-import re
-
-_SUFFIXES = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "m": 0.001,
-}
-_QUANTITY = re.compile(r"^([0-9.]+)(e[0-9]+)?([A-Za-z]*)$")
+from kubernetes.utils import parse_quantity as kubernetes_quantity
 
 
 def parse_quantity(text: str | int | float) -> float:
     """The value of a quantity in base units (cores or bytes)."""
-    if isinstance(text, int | float):
-        return float(text)
-    match = _QUANTITY.match(text.strip())
-    if not match or match.group(3) not in _SUFFIXES:
-        raise ValueError(f"invalid quantity {text!r}")
-    number = float(match.group(1) + (match.group(2) or ""))
-    return number * _SUFFIXES[match.group(3)]
+    return float(kubernetes_quantity(text))
 
 
 def millicores(text: str | int | float) -> int:

@@ -77,7 +77,7 @@ def test_quantities(text: str, value: float) -> None:
 
 
 def test_quantity_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+    with pytest.raises(ValueError, match="12 parsecs"):
         rules.quantity("12 parsecs")
 
 
