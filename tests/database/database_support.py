@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from psycopg.rows import dict_row
 
 from lab.testing import LabHandle
 from tests.conftest import CheckRun
+from tests.waiting import wait_until as wait_until  # shared; re-exported
 
 Run = Callable[..., CheckRun]
 Inject = Callable[..., dict[str, Any]]
@@ -106,15 +106,6 @@ def rolled_out(lab: LabHandle, name: str = API) -> bool:
         and status.get("availableReplicas", 0) == desired
         and status.get("replicas", 0) == desired
     )
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def wait_older(lab: LabHandle, application_name: str, column: str, seconds: float) -> None:

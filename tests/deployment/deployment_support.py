@@ -18,6 +18,7 @@ import yaml
 
 from lab.testing import LabHandle
 from tests.conftest import CheckRun
+from tests.waiting import wait_until as wait_until  # shared; re-exported
 
 NAMESPACE = "rolerabbit-production"
 API = "rolerabbit-api"
@@ -145,16 +146,6 @@ class Emulator:
     def deadline_exceeded(self, name: str) -> bool:
         conditions = (self.deployment(name).get("status") or {}).get("conditions") or []
         return any(c.get("reason") == "ProgressDeadlineExceeded" for c in conditions)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def statuses(run: CheckRun) -> dict[str, str]:

@@ -77,6 +77,14 @@ class Cluster:
         items: list[dict[str, Any]] = self.api.sanitize_for_serialization(listing)["items"]
         return items
 
+    def logged_lines(self, selector: str = API_SELECTOR) -> int:
+        """How many log lines the pods matching `selector` have written so far."""
+        total = 0
+        for name in self.pods(selector):
+            text = self.core.read_namespaced_pod_log(name, NAMESPACE, _request_timeout=10)
+            total += len([line for line in text.splitlines() if line.strip()])
+        return total
+
     def pod_list_version(self, selector: str = API_SELECTOR) -> tuple[list[Any], str]:
         """The pods as dicts plus the list's resourceVersion (to watch from)."""
         listing = self.api.sanitize_for_serialization(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.errors.errors_support import FAST, Cluster, Inject, Run, UnavailabilityWatch
+from tests.waiting import wait_until
 
 STRIPE_DOWN = "[ERR-103] 1 of 2 third-party services down: stripe (HTTP 503)"
 
@@ -109,6 +110,9 @@ def test_errors_bad_rollout_fails_against_the_recorded_revision_and_dry_run_chan
     run_checks: Run, fault: Inject, cluster: Cluster, tmp_path: Path
 ) -> None:
     reports = str(tmp_path / "scheduled")
+    # The revision needs enough log lines to be recorded as a baseline (bad_rollout_min_lines
+    # is 10 in FAST); right after a lab reset its pods are new, so wait for the traffic.
+    wait_until(lambda: cluster.logged_lines() >= 30, 30, "the API pods to log some traffic")
     # A scheduled sweep records the running revision's error share (none)...
     healthy = run_checks("-k", "ERR-105", "--reports-dir", reports, profile=FAST)
     healthy.outcome.assert_outcomes(passed=1)

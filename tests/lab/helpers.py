@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-
-def wait_until(
-    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2
-) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from tests.waiting import wait_until as wait_until  # shared; re-exported
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

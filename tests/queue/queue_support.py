@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import redis
 
 from lab.testing import LabHandle
 from tests.conftest import CheckRun
+from tests.waiting import wait_until as wait_until  # shared; re-exported
 
 QUEUE = "bull:deployment"
 NAMESPACE = "rolerabbit-production"
@@ -57,16 +57,6 @@ def client(lab: LabHandle) -> redis.Redis:
     return redis.Redis.from_url(
         lab.env["REDIS_URL"], decode_responses=True, socket_timeout=5, socket_connect_timeout=5
     )
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def assert_status(run: CheckRun, expected: dict[str, str]) -> None:
