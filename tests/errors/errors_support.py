@@ -81,7 +81,12 @@ class Cluster:
         """How many log lines the pods matching `selector` have written so far."""
         total = 0
         for name in self.pods(selector):
-            text = self.core.read_namespaced_pod_log(name, NAMESPACE, _request_timeout=10)
+            try:
+                text = self.core.read_namespaced_pod_log(name, NAMESPACE, _request_timeout=10)
+            except client.ApiException as exc:
+                if exc.status == 400:  # still starting (ContainerCreating): no lines yet
+                    continue
+                raise
             total += len([line for line in text.splitlines() if line.strip()])
         return total
 
