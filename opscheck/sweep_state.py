@@ -1,0 +1,33 @@
+"""State kept between sweeps: small JSON documents under the reports directory.
+
+Some checks compare with the previous sweep (Redis counters since the last sweep, a
+revision's error share, pod memory growth, a recorded scrape). Each keeps one small
+document in `reports/state/`. Writes are atomic (a per-process temporary file renamed into
+place), so xdist workers and concurrent readers never see half a document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def state_dir(reports: Path) -> Path:
+    return reports / "state"
+
+
+def read_state(path: Path) -> Any:
+    """The document at `path`, or None when there is none yet (or it is unreadable)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
