@@ -32,6 +32,34 @@ def test_fix_applies_remediation_and_rechecks(suite: pytest.Pytester):
     assert state(suite.path)["flag"] == "ok"
     results = [(e["action"], e["result"]) for e in audit(suite.path)]
     assert results == [("set flag=ok in state.json", "applied"), ("", "verified")]
+    applied, verified = audit(suite.path)
+    assert set(applied) >= {
+        "timestamp",
+        "run_id",
+        "operator",
+        "environment",
+        "check_id",
+        "remediation_id",
+        "target",
+        "action",
+        "params",
+        "dry_run",
+        "result",
+        "evidence_before",
+    }
+    assert applied["operator"].count("@") == 1 and applied["environment"] == "test"
+    assert (applied["check_id"], applied["remediation_id"], applied["target"]) == (
+        "T-101",
+        "T-R01",
+        "state/flag",
+    )
+    assert applied["params"] == {"flag": "ok"} and applied["dry_run"] is False
+    assert applied["evidence_before"] == [
+        "flag is 'broken' (expected 'ok')",
+        "state file says broken",
+    ]
+    assert verified["evidence_after"] == "check passes"
+    assert applied["run_id"] == verified["run_id"]
 
 
 def test_fix_twice_is_harmless(suite: pytest.Pytester):
