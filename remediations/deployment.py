@@ -25,22 +25,13 @@ from opscheck.environment import Environment
 from remediations.deployment_capacity import plan_raise_limits, plan_scale, raised
 from remediations.deployment_plans import deployment_target, workload_of
 from remediations.deployment_restart import plan_rollout_restart, restart_refusal
-from remediations.deployment_rollback import (
-    JSON_PATCH,
-    SKIPPED_ANNOTATIONS,
-    plan_rollback,
-    pull_refusal,
-    rollback_manual,
-    rollback_template,
-)
+from remediations.deployment_rollback import plan_rollback, pull_refusal
 
 __all__ = [
-    "JSON_PATCH",
     "RAISE_LIMITS",
     "RESTART",
     "ROLLBACK",
     "SCALE",
-    "SKIPPED_ANNOTATIONS",
     "plan_raise_limits",
     "plan_rollback",
     "plan_rollout_restart",
@@ -49,8 +40,6 @@ __all__ = [
     "raised",
     "restart_refusal",
     "revision_of",
-    "rollback_manual",
-    "rollback_template",
     "workload_of",
 ]
 

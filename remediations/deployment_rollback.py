@@ -55,21 +55,26 @@ def plan_rollback(
     *,
     settings: DeploymentSettings | None = None,
     registry: RegistryIndex | None = None,
+    even_if_complete: bool = False,
 ) -> Plan:
     """`kubectl rollout undo deployment/NAME` to the previous revision, if it was healthy.
 
     Reads the session snapshot only (deployments, replicasets, pods, events). Refuses, with
     the manual steps, when there is no previous revision, or when the previous revision was
     itself failing (its pods failing or unready, Warning events from its pods, or its image
-    missing from `registry`). Returns an empty plan when the rollout is already complete.
+    missing from `registry`). Returns an empty plan when the rollout is already complete,
+    unless `even_if_complete`: a release whose pods are healthy but which brought errors
+    (the errors section's bad deployment) is rolled back all the same.
     """
     s = settings or DeploymentSettings()
     w = workload_of(snapshot, deployment)
     target = deployment_target(namespace, deployment)
     if w.deployment is None:
         return Plan(target, refusal=f"{w.ref} not found in namespace {namespace}")
-    if rollouts.rollout_state(w.deployment)[0] and not rules.waiting(
-        w, [*s.failing_waiting_reasons, *s.image_pull_reasons]
+    if (
+        not even_if_complete
+        and rollouts.rollout_state(w.deployment)[0]
+        and not rules.waiting(w, [*s.failing_waiting_reasons, *s.image_pull_reasons])
     ):
         return Plan(target)  # already rolled out and healthy: nothing to undo
     previous = w.previous

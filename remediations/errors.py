@@ -3,9 +3,8 @@
 ERR-R01 switches a failing third party's feature off (the runbook's
 `kubectl set env deployment/rolerabbit-api FEATURE_STRIPE_ENABLED=false`); ERR-R02 restarts
 leaking pods one at a time, as the runbook says, never below the deployment's minimum;
-ERR-R03 rolls a bad deployment back with the deployment section's `plan_rollback`, or, when
-the rollout is complete and healthy (which plan_rollback leaves alone), with the stopgap
-`undo_completed_rollout`.
+ERR-R03 rolls a bad deployment back with the deployment section's `plan_rollback`, also
+when that rollout completed with healthy pods (`even_if_complete`).
 """
 
 from __future__ import annotations
@@ -15,14 +14,12 @@ from collections.abc import Callable
 
 import pytest
 
-from checks import deployment as deployment_rules
 from checks.errors import flag_value
 from fixtures.kubernetes import PODS, Kube, KubeApiError, KubeSnapshot, Obj
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
-from opscheck.settings.deployment import DeploymentSettings
 from remediations import rollouts
-from remediations.deployment import JSON_PATCH, plan_rollback, rollback_template, workload_of
+from remediations.deployment import plan_rollback
 
 DISABLE_FEATURE = RemediationSpec(
     "ERR-R01",
@@ -223,72 +220,15 @@ def rollback_bad_deployment(
     timeout = profile.deployment.rollout_timeout_s
 
     def plan(finding: Finding) -> Plan:
-        name = finding.data["deployment"]
-        planned = plan_rollback(
-            kube_client, namespace, name, kube_snapshot, timeout, settings=profile.deployment
-        )
-        if planned.actions or planned.refusal:
-            return planned
-        return undo_completed_rollout(
-            kube_client, namespace, name, kube_snapshot, timeout, profile.deployment
+        # The new revision's pods are healthy; its errors are the reason to roll it back.
+        return plan_rollback(
+            kube_client,
+            namespace,
+            finding.data["deployment"],
+            kube_snapshot,
+            timeout,
+            settings=profile.deployment,
+            even_if_complete=True,
         )
 
     return plan
-
-
-def undo_completed_rollout(
-    kube: Kube,
-    namespace: str,
-    name: str,
-    snapshot: KubeSnapshot,
-    timeout: float,
-    settings: DeploymentSettings,
-) -> Plan:
-    """Stopgap: `kubectl rollout undo` of a rollout that completed and only then showed errors.
-
-    What it does: patches the deployment's pod template back to the previous revision's
-    (`rollback_template`) and waits for the rollout; it refuses when there is no previous
-    revision, or when `revision_failures` finds that revision failing too.
-
-    Why it exists: `remediations.deployment.plan_rollback` returns an empty plan when the
-    rollout is complete and its pods are healthy ("already rolled out and healthy: nothing
-    to undo"). That is right for the Deployment Failures section (a stuck rollout), but
-    ERR-105's bad deployment is exactly that case: healthy pods that log errors. So
-    `rollback_bad_deployment` calls this when plan_rollback plans nothing and refuses nothing.
-
-    It rebuilds the undo from plan_rollback's public parts and is thinner than it: it does
-    not copy the previous ReplicaSet's annotations onto the deployment (kubectl does), checks
-    no registry index (`registry=None`), and its refusals carry no manual steps or healthy
-    revision hint.
-
-    What would let it go: a keyword on plan_rollback (say `even_if_complete=True`) that skips
-    its "already rolled out and healthy" early return. `rollback_bad_deployment` would then
-    return plan_rollback's plan as is, and this function, with its imports of
-    `checks.deployment`, JSON_PATCH, rollback_template, workload_of and DeploymentSettings,
-    could be deleted.
-    """
-    w = workload_of(snapshot, name)
-    target = f"{namespace}/deployment/{name}"
-    previous = w.previous
-    if previous is None:
-        return Plan(target, refusal=f"deployment/{name} has no previous revision to roll back to")
-    failures = deployment_rules.revision_failures(w, previous, snapshot.events(), None, settings)
-    if failures:
-        return Plan(
-            target, refusal=f"the previous revision was failing too: {'; '.join(failures[:3])}"
-        )
-    path = rollouts.deployment_path(namespace, name)
-    patch = [{"op": "replace", "path": "/spec/template", "value": rollback_template(previous)}]
-    action = Action(
-        "kubernetes",
-        f"PATCH {path} (json-patch) /spec/template := the previous revision's template   "
-        f"# kubectl rollout undo deployment/{name} -n {namespace}",
-        lambda: kube.call("PATCH", path, body=patch, content_type=JSON_PATCH) and None,
-        {"path": path, "patch": patch},
-    )
-    return Plan(
-        target,
-        [action],
-        wait=rollout_waiter(kube, namespace, name, timeout),
-        wait_description=f"kubectl rollout status deployment/{name} -n {namespace}",
-    )

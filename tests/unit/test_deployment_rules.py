@@ -448,6 +448,22 @@ def test_rollback_of_a_healthy_deployment_does_nothing() -> None:
     assert plan.actions == () and plan.refusal is None
 
 
+def test_rollback_even_if_complete_undoes_a_healthy_release() -> None:
+    """The errors section's bad deployment: healthy pods, but the release brought errors."""
+    kube, snap = snapshot_of(load())
+    plan = fixes.plan_rollback(
+        kube, "rolerabbit-production", "rolerabbit-api", snap, 30, even_if_complete=True
+    )
+    assert plan.refusal is None
+    (action,) = plan.actions
+    assert "kubectl rollout undo deployment/rolerabbit-api" in action.command
+    assert action.params["to_revision"] < int(
+        next(d for d in load()["deployments"] if d["metadata"]["name"] == "rolerabbit-api")[
+            "metadata"
+        ]["annotations"]["deployment.kubernetes.io/revision"]
+    )
+
+
 def test_scale_refuses_to_fight_an_hpa_and_never_scales_down() -> None:
     data = load("misconfigured")
     kube, snap = snapshot_of(data)
