@@ -28,6 +28,7 @@ from fixtures.redis_client import describe_target
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from opscheck.settings import Profile
+from remediations.deployment_restart import plan_rollout_restart
 from remediations.queue_jobs import (
     clean_failed,
     exhausted_failed_ids,
@@ -37,7 +38,7 @@ from remediations.queue_jobs import (
     with_queue,
 )
 from remediations.queue_last_resort import LastResort
-from remediations.rollouts import deployment_path, rollout_restart, scale, wait_for_rollout
+from remediations.rollouts import deployment_path, scale
 
 SCALE_WORKERS = RemediationSpec(
     "QUEUE-R01",
@@ -146,18 +147,10 @@ def scale_queue_workers(
 @pytest.fixture
 def restart_queue_workers(kube_client: Kube, settings: Profile) -> Planner:
     k8s = settings.kubernetes
-    target = f"deployment/{k8s.worker_deployment}"
     timeout = settings.fix.verify_timeout_s
 
     def plan(finding: Finding) -> Plan:
-        return Plan(
-            target,
-            [rollout_restart(kube_client, k8s.namespace, k8s.worker_deployment)],
-            wait=lambda: _ignore(
-                wait_for_rollout(kube_client, k8s.namespace, k8s.worker_deployment, timeout)
-            ),
-            wait_description=f"kubectl rollout status {target}",
-        )
+        return plan_rollout_restart(kube_client, k8s.namespace, k8s.worker_deployment, timeout)
 
     return plan
 
