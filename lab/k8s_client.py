@@ -1,7 +1,8 @@
-"""The supervisor's small client for the Kubernetes emulator's lab endpoints.
+"""The lab's small client for the Kubernetes emulator: its API and its lab endpoints.
 
-Fault hooks (`POST /_lab/hooks/<name>`, see lab/k8s/hooks.py) and the reset
-(`POST /_lab/reset`); every call is bounded by a timeout. Also writes the
+Fault hooks (`POST /_lab/hooks/<name>`, see lab/k8s/hooks.py), the reset
+(`POST /_lab/reset`), and the plain API calls faults make; every call is bounded by a
+timeout. Also writes the
 kubeconfig, through the emulator package's own writer.
 """
 
@@ -18,26 +19,39 @@ from lab.settings import NAMESPACE
 
 
 class EmulatorClient:
+    """Bounded JSON calls to the emulator; failures become a LabError saying what failed."""
+
     def __init__(self, url: str, token: str) -> None:
         self.url, self.token = url, token
 
-    def post(self, path: str, body: dict[str, Any], timeout: float = 5.0) -> Any:
-        request = urllib.request.Request(
-            f"{self.url}{path}", data=json.dumps(body).encode(), method="POST"
-        )
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = 10.0,
+    ) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Content-Type", "application/json")
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]
             raise LabError(
-                f"Kubernetes emulator refused POST {path}: HTTP {exc.code} {detail}"
+                f"Kubernetes emulator refused {method} {path}: HTTP {exc.code} {detail}"
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise LabError(f"cannot reach the Kubernetes emulator at {self.url}: {exc}") from None
         return json.loads(raw) if raw else None
+
+    def post(self, path: str, body: dict[str, Any], timeout: float = 5.0) -> Any:
+        return self.call("POST", path, body, timeout=timeout)
 
     def hook(self, name: str, body: dict[str, Any]) -> Any:
         return self.post(f"/_lab/hooks/{name}", body)

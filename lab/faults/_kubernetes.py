@@ -11,14 +11,12 @@ performance sections' faults that edit Deployments build on it.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any, ClassVar
 
 from lab.errors import LabError
 from lab.faults.base import Fault, LabControl, float_param
+from lab.k8s_client import EmulatorClient
 from lab.settings import NAMESPACE
 
 DEPLOYMENTS = {"api": "rolerabbit-api", "worker": "rolerabbit-deployment-worker"}
@@ -35,27 +33,12 @@ class KubeApi:
     def __init__(self, lab: LabControl) -> None:
         if not lab.kubernetes_available:
             raise LabError("this fault needs the Kubernetes emulator: lab up (without --no-k8s)")
-        self.url = f"http://127.0.0.1:{lab.ctx.settings.k8s_port}"
-        self.token = lab.ctx.credentials.k8s_token
+        self.client = EmulatorClient(
+            f"http://127.0.0.1:{lab.ctx.settings.k8s_port}", lab.ctx.credentials.k8s_token
+        )
 
     def call(self, method: str, path: str, body: Any = None, content_type: str = "") -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", content_type or "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:300]
-            raise LabError(
-                f"Kubernetes API refused {method} {path}: HTTP {exc.code} {detail}"
-            ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise LabError(f"cannot reach the Kubernetes emulator at {self.url}: {exc}") from None
-        return json.loads(raw) if raw else None
+        return self.client.call(method, path, body, content_type or "application/json")
 
     def deployment(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", f"{APPS}/deployments/{name}")
