@@ -28,6 +28,11 @@ LAB_WINDOWS: dict[str, dict[str, float]] = {
 }
 
 
+# The destructive remediations the lab's faults exist to exercise (end long queries, end
+# stuck transactions, the queue's last resort); a production profile lists its own.
+LAB_DESTRUCTIVE_FIXES = ("DB-R03", "DB-R08", "QUEUE-R06")
+
+
 def env_vars(ctx: LabContext) -> dict[str, str]:
     creds = ctx.credentials
     return {
@@ -59,6 +64,9 @@ def profile(ctx: LabContext) -> dict[str, object]:
                 },
                 "registry_url": f"http://127.0.0.1:{ctx.settings.k8s_port}/_lab/registry",
                 **LAB_WINDOWS,
+                # "*" covers only non-destructive remediations: the lab lets --fix
+                # --allow-destructive run its destructive ones too, by naming them.
+                "fix": {"allowed": ["*", *LAB_DESTRUCTIVE_FIXES]},
             }
         }
     }

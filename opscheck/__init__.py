@@ -14,12 +14,13 @@ plugin needs no assertion rewriting (and pytester runs must not warn that it was
 
 from opscheck.catalogue import CheckSpec, RemediationSpec, check
 from opscheck.findings import CheckFailure, DependencyUnavailable, Finding, fail, verdict
-from opscheck.remediation import Action, Plan, Planner
+from opscheck.remediation import Action, ActionResult, Plan, Planner
 from opscheck.sections import Severity
 from opscheck.snapshots import SnapshotStore
 
 __all__ = [
     "Action",
+    "ActionResult",
     "CheckFailure",
     "CheckSpec",
     "DependencyUnavailable",

@@ -1,37 +1,33 @@
 """--fix: apply the remediation a failing check points to, then verify by re-checking.
 
-Registered only when --fix is given. Outcomes: fixed (the check passes after the fix),
-still failing, fix failed, dry run (printed, nothing changed), refused (destructive without
---allow-destructive, not on the allow-list, kill switch, too many failures, or the
-remediation itself declined), manual (the runbook prescribes no automatic fix).
+Registered only when --fix is given. Outcomes (opscheck.outcome): fixed (an action was
+applied, then the check passed and kept passing for the plan's settle window), partial
+(part of an action was refused), cleared (the check passes again though this remediation
+changed nothing), still failing, fix failed, nothing to do (the plan was empty: the manual
+steps follow), dry run, refused (guards, or the remediation declined), manual, interrupted.
 
-A remediation runs at most once per target per run, across xdist workers: a ledger file in
-the run directory, under a file lock, records who applied what; the lock also makes fixes
-on one target happen one at a time.
+Each claimed change is made once per run across remediations and xdist workers (see
+opscheck.fix_ledger); every applied action gets a closing audit record, also when the run
+is interrupted.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from opscheck.audit import AuditLog
-from opscheck.catalogue import CheckSpec
+from opscheck.catalogue import CheckSpec, RemediationSpec
 from opscheck.findings import CheckFailure, Finding
+from opscheck.fix_ledger import FixLedger, kill_switch
 from opscheck.keys import FIX_OUTCOME, PLANNER, PLANNER_ERROR, SNAPSHOTS, SPEC
 from opscheck.outcome import FixOutcome
-from opscheck.remediation import Plan
+from opscheck.remediation import ActionResult, Plan
 from opscheck.settings.targets import FixPolicy
-
-KILL_SWITCH_VARIABLE = "OPSCHECK_FIX_DISABLED"
-KILL_SWITCH_FILE = "FIX_DISABLED"
 
 
 @dataclass(frozen=True)
@@ -42,35 +38,30 @@ class FixOptions:
     worker: str
 
 
-class FixLedger:
-    """Which (remediation, target) pairs this run has applied, shared by all workers."""
+@dataclass
+class Applied:
+    """What applying a plan did: an error, or whether every action was complete."""
 
-    def __init__(self, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / "fixes.json"
-        self.lock = FileLock(str(self.path) + ".lock", timeout=-1)
-
-    def _read(self) -> dict[str, dict[str, str]]:
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def entry(self, key: str) -> dict[str, str] | None:
-        return self._read().get(key)
-
-    def failures(self) -> int:
-        return sum(1 for e in self._read().values() if e["result"] == "failed")
-
-    def record(self, key: str, worker: str, result: str) -> None:
-        entries = self._read()
-        entries[key] = {"worker": worker, "result": result}
-        self.path.write_text(json.dumps(entries))
+    error: str | None = None
+    partial: list[str] | None = None
 
 
-def kill_switch(reports_dir: Path) -> str | None:
-    """Why fixes are disabled right now, if they are. Checked before every action."""
-    if os.environ.get(KILL_SWITCH_VARIABLE):
-        return f"fixes are disabled by {KILL_SWITCH_VARIABLE}"
-    if (reports_dir / KILL_SWITCH_FILE).exists():
-        return f"fixes are disabled by {reports_dir / KILL_SWITCH_FILE}"
+def allow_list_refusal(
+    rem: RemediationSpec, allowed: list[str], only: frozenset[str]
+) -> str | None:
+    """Why the profile's allow-list (or --fix-only) keeps `rem` from running, if it does.
+
+    "*" stands for every non-destructive remediation; a destructive one must be listed by id.
+    """
+    if only and rem.id not in only:
+        return f"{rem.id} is not in --fix-only"
+    if rem.destructive and rem.id not in allowed:
+        return (
+            f"{rem.id} is destructive and fix.allowed does not list it by id "
+            "('*' covers only non-destructive remediations)"
+        )
+    if rem.id not in allowed and "*" not in allowed:
+        return f"{rem.id} is not on the allow-list (fix.allowed)"
     return None
 
 
@@ -119,7 +110,7 @@ class FixPlugin:
                 raise
             outcome, latest = self._remediate(item, spec, failure.finding)
             item.stash[FIX_OUTCOME] = outcome
-            if outcome.status == "fixed":
+            if outcome.check_passes:
                 return None
             raise (latest or failure) from None
 
@@ -131,83 +122,125 @@ class FixPlugin:
         rem = spec.remediation
         if rem is None:
             return FixOutcome("manual", detail="no automatic fix; follow the manual steps"), None
-        allowed = set(self.policy.allowed)
-        if (self.options.only and rem.id not in self.options.only) or (
-            "*" not in allowed and rem.id not in allowed
-        ):
-            return self._refuse(spec, finding, f"{rem.id} is not on the allow-list"), None
-        if reason := kill_switch(self.reports_dir):
-            return self._refuse(spec, finding, reason), None
-        if self.ledger.failures() >= self.policy.max_failures:
-            return self._refuse(
-                spec, finding, f"stopped after {self.policy.max_failures} failed fixes this run"
-            ), None
+        guard = (
+            allow_list_refusal(rem, list(self.policy.allowed), self.options.only)
+            or kill_switch(self.reports_dir)
+            or self._failure_limit()
+        )
+        if guard:
+            return self._refuse(spec, finding, guard), None
         if PLANNER_ERROR in item.stash:
-            return self._failed(
-                spec, finding, None, f"cannot set up: {item.stash[PLANNER_ERROR]}"
-            ), None
+            return self._failed(spec, finding, f"cannot set up: {item.stash[PLANNER_ERROR]}"), None
         try:
             plan = item.stash[PLANNER](finding)
         except Exception as exc:  # a remediation that cannot even plan is a failed fix
-            return self._failed(spec, finding, None, f"could not plan: {exc}"), None
-        described = [f"[{a.kind}] {a.command}" for a in plan.actions]
+            return self._failed(spec, finding, f"could not plan: {exc}"), None
         if plan.refusal:
             return self._refuse(spec, finding, plan.refusal, plan.target), None
+        if not plan.actions:
+            return self._nothing_to_do(item, spec, finding, plan)
+        described = [f"[{a.kind}] {a.command}" for a in plan.actions]
         if self.options.dry_run:
             for action in plan.actions:
                 self._audit(spec, finding, plan, action.command, "planned", params=action.params)
             note = " (destructive: would need --allow-destructive)" if rem.destructive else ""
             return FixOutcome("dry run", rem.id, "nothing was changed" + note, described), None
         if rem.destructive and not self.options.allow_destructive:
-            return self._refuse(
-                spec,
-                finding,
-                f"{rem.id} is destructive; rerun with --allow-destructive",
-                plan.target,
-            ), None
-        with self.ledger.lock:
-            key = f"{rem.id}|{plan.target}"
-            done = self.ledger.entry(key)
-            if done is not None:
+            reason = f"{rem.id} is destructive; rerun with --allow-destructive"
+            return self._refuse(spec, finding, reason, plan.target), None
+        return self._apply_and_verify(item, spec, finding, plan, described)
+
+    def _failure_limit(self) -> str | None:
+        if self.ledger.failures() >= self.policy.max_failures:
+            return f"stopped after {self.policy.max_failures} failed fixes this run"
+        return None
+
+    def _apply_and_verify(
+        self, item: pytest.Item, spec: CheckSpec, finding: Finding, plan: Plan, described: list[str]
+    ) -> tuple[FixOutcome, CheckFailure | None]:
+        rem_id = spec.remediation.id if spec.remediation else ""
+        claims = list(plan.claims) or [f"{rem_id}|{plan.target}"]
+        phase = "applying"
+        try:
+            with self.ledger.lock:
+                taken = self.ledger.holder(claims)
+                if taken is not None:
+                    claim, entry = taken
+                    done_by = f"{claim} was already done in this run by {entry['remediation']}"
+                    self._audit(spec, finding, plan, "", "skipped", detail=done_by)
+                    applied = Applied()
+                else:
+                    done_by = ""
+                    self.ledger.record(claims, rem_id, self.options.worker, "applying")
+                    applied = self._apply(spec, finding, plan)
+                    result = "failed" if applied.error else "applied"
+                    self.ledger.record(claims, rem_id, self.options.worker, result)
+            if applied.error:
+                return self._failed(spec, finding, applied.error, described, plan), None
+            phase = "verifying"
+            return self._verify(item, spec, finding, plan, described, applied, done_by)
+        except KeyboardInterrupt:
+            self._audit(spec, finding, plan, "", "interrupted", detail=f"interrupted while {phase}")
+            item.stash[FIX_OUTCOME] = FixOutcome(
+                "interrupted", rem_id, f"interrupted while {phase}", described
+            )
+            raise
+
+    def _apply(self, spec: CheckSpec, finding: Finding, plan: Plan) -> Applied:
+        partial: list[str] = []
+        for action in plan.actions:
+            if reason := kill_switch(self.reports_dir):
+                self._audit(spec, finding, plan, action.command, "refused", detail=reason)
+                return Applied(error=reason)
+            try:
+                result = action.run()
+            except KeyboardInterrupt:
                 self._audit(
                     spec,
                     finding,
                     plan,
-                    "",
-                    "skipped",
-                    detail=f"already applied in this run by {done['worker']}",
+                    action.command,
+                    "interrupted",
+                    params=action.params,
+                    detail="interrupted while this action ran; its effect is unknown",
                 )
-            else:
-                error = self._apply(spec, finding, plan)
-                self.ledger.record(key, self.options.worker, "failed" if error else "applied")
-                if error:
-                    return self._failed(spec, finding, plan, error, described), None
-        return self._verify(item, spec, finding, plan, described)
-
-    def _apply(self, spec: CheckSpec, finding: Finding, plan: Plan) -> str | None:
-        for action in plan.actions:
-            if reason := kill_switch(self.reports_dir):
-                self._audit(spec, finding, plan, action.command, "refused", detail=reason)
-                return reason
-            try:
-                result = action.run()
+                raise
             except Exception as exc:
                 self._audit(spec, finding, plan, action.command, "failed", detail=str(exc))
-                return f"{action.command}: {exc}"
+                return Applied(error=f"{action.command}: {exc}")
+            extra: dict[str, object] = {}
+            status = "applied"
+            if isinstance(result, ActionResult):
+                extra["items"] = [dict(i) for i in result.items]
+                if not result.complete:
+                    status = "partial"
+                    partial.append(result.summary)
+            detail = "" if result is None else str(result)
             self._audit(
                 spec,
                 finding,
                 plan,
                 action.command,
-                "applied",
+                status,
                 params=action.params,
-                detail="" if result is None else str(result),
+                detail=detail,
+                **extra,
             )
         if plan.wait is not None:
             try:
                 plan.wait()
             except Exception as exc:
-                return f"{plan.wait_description or 'waiting'}: {exc}"
+                what = plan.wait_description or "waiting"
+                self._audit(spec, finding, plan, what, "failed", detail=str(exc))
+                return Applied(error=f"{what}: {exc}")
+        return Applied(partial=partial)
+
+    def _recheck(self, item: pytest.Item) -> CheckFailure | None:
+        item.stash[SNAPSHOTS].invalidate()
+        try:
+            item.runtest()
+        except CheckFailure as again:
+            return again
         return None
 
     def _verify(
@@ -217,40 +250,76 @@ class FixPlugin:
         finding: Finding,
         plan: Plan,
         described: list[str],
+        applied: Applied,
+        done_by: str,
     ) -> tuple[FixOutcome, CheckFailure | None]:
-        store = item.stash[SNAPSHOTS]
-        deadline = time.monotonic() + self.policy.verify_timeout_s
-        latest: CheckFailure | None = None
-        while True:
-            store.invalidate()
-            try:
-                item.runtest()
-            except CheckFailure as again:
-                latest = again
-            else:
-                self._audit(spec, finding, plan, "", "verified", evidence_after="check passes")
-                return FixOutcome(
-                    "fixed",
-                    spec.remediation.id if spec.remediation else None,
-                    "the check passes after the fix",
-                    described,
-                ), None
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(self.policy.verify_interval_s)
-        after = latest.finding if latest else finding
-        self._audit(
-            spec,
-            finding,
-            plan,
-            "",
-            "still failing",
-            evidence_after=[after.summary, *after.evidence],
-        )
         rem_id = spec.remediation.id if spec.remediation else None
-        return FixOutcome(
-            "still failing", rem_id, f"re-checked for {self.policy.verify_timeout_s:g}s", described
-        ), latest
+        start = time.monotonic()
+        deadline = start + self.policy.verify_timeout_s + plan.settle_s
+        latest: CheckFailure | None = None
+        pending = ""
+        green_since: float | None = None
+        while True:
+            latest = self._recheck(item)
+            now = time.monotonic()
+            pending = "" if latest or plan.confirm is None else (plan.confirm() or "")
+            if latest or pending:
+                green_since = None
+            else:
+                green_since = now if green_since is None else green_since
+                if now - green_since >= plan.settle_s:
+                    break
+            if now >= deadline:
+                return self._still_failing(
+                    spec, finding, plan, described, latest, pending, deadline - start
+                )
+            time.sleep(self.policy.verify_interval_s)
+        held = f" and kept passing for {plan.settle_s:g}s" if plan.settle_s else ""
+        if done_by:
+            self._audit(spec, finding, plan, "", "cleared without action", detail=done_by)
+            return FixOutcome("cleared", rem_id, f"the check passes; {done_by}", described), None
+        if applied.partial:
+            detail = "; ".join(applied.partial) + f"; the check passes{held}"
+            self._audit(spec, finding, plan, "", "partial", evidence_after="check passes")
+            return FixOutcome("partial", rem_id, detail, described), None
+        self._audit(spec, finding, plan, "", "verified", evidence_after="check passes" + held)
+        return FixOutcome("fixed", rem_id, "the check passes after the fix" + held, described), None
+
+    def _still_failing(
+        self,
+        spec: CheckSpec,
+        finding: Finding,
+        plan: Plan,
+        described: list[str],
+        latest: CheckFailure | None,
+        pending: str,
+        waited: float,
+    ) -> tuple[FixOutcome, CheckFailure | None]:
+        after = latest.finding if latest else None
+        evidence = [after.summary, *after.evidence] if after else [f"not confirmed: {pending}"]
+        self._audit(spec, finding, plan, "", "still failing", evidence_after=evidence)
+        detail = f"re-checked for {waited:g}s"
+        if pending and not latest:
+            detail += f"; the check passes but the fix is not confirmed: {pending}"
+        rem_id = spec.remediation.id if spec.remediation else None
+        return FixOutcome("still failing", rem_id, detail, described), latest
+
+    def _nothing_to_do(
+        self, item: pytest.Item, spec: CheckSpec, finding: Finding, plan: Plan
+    ) -> tuple[FixOutcome, CheckFailure | None]:
+        """An empty plan: never FIXED. Cleared if the check passes again by itself."""
+        rem_id = spec.remediation.id if spec.remediation else None
+        manual = [f"manual: {step}" for step in plan.manual]
+        latest = None if self.options.dry_run else self._recheck(item)
+        if latest is None and not self.options.dry_run:
+            self._audit(spec, finding, plan, "", "cleared without action")
+            detail = "the check passes again; this remediation changed nothing"
+            return FixOutcome("cleared", rem_id, detail, manual), None
+        self._audit(spec, finding, plan, "", "nothing to do", detail="; ".join(plan.manual))
+        detail = "nothing this remediation can do" + (
+            "; a person must act (steps below)" if manual else ""
+        )
+        return FixOutcome("nothing to do", rem_id, detail, manual), latest
 
     # -- outcomes and audit ------------------------------------------------------------
 
@@ -258,38 +327,21 @@ class FixPlugin:
         self, spec: CheckSpec, finding: Finding, reason: str, target: str = ""
     ) -> FixOutcome:
         rem_id = spec.remediation.id if spec.remediation else None
-        self.audit.record(
-            check_id=spec.id,
-            remediation_id=rem_id,
-            target=target,
-            action="",
-            dry_run=self.options.dry_run,
-            result="refused",
-            detail=reason,
-            evidence_before=[finding.summary, *finding.evidence],
-        )
+        self._audit(spec, finding, Plan(target), "", "refused", detail=reason)
         return FixOutcome("refused", rem_id, reason)
 
     def _failed(
         self,
         spec: CheckSpec,
         finding: Finding,
-        plan: Plan | None,
         error: str,
         described: list[str] | None = None,
+        plan: Plan | None = None,
     ) -> FixOutcome:
+        """A failed fix; an action that failed has its own record already, a plan does not."""
         rem_id = spec.remediation.id if spec.remediation else None
         if plan is None:
-            self.audit.record(
-                check_id=spec.id,
-                remediation_id=rem_id,
-                target="",
-                action="",
-                dry_run=self.options.dry_run,
-                result="failed",
-                detail=error,
-                evidence_before=[finding.summary, *finding.evidence],
-            )
+            self._audit(spec, finding, Plan(""), "", "failed", detail=error)
         return FixOutcome("fix failed", rem_id, error, described or [])
 
     def _audit(

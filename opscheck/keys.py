@@ -9,10 +9,12 @@ from filelock import FileLock
 
 from opscheck.catalogue import CheckSpec
 from opscheck.environment import Environment
+from opscheck.fix_ledger import FixLedger
 from opscheck.outcome import FixOutcome
 from opscheck.redaction import Redactor
 from opscheck.remediation import Planner
 from opscheck.snapshots import SnapshotStore
+from opscheck.sweep_state import SweepState
 
 SPEC = pytest.StashKey[CheckSpec]()
 PLANNER = pytest.StashKey[Planner]()
@@ -26,3 +28,5 @@ REDACTOR = pytest.StashKey[Redactor]()
 REPORTS_DIR = pytest.StashKey[Path]()
 RUN_ID = pytest.StashKey[str]()
 SWEEP_LOCK = pytest.StashKey[FileLock]()
+SWEEP_STATE = pytest.StashKey[SweepState]()
+FIX_LEDGER = pytest.StashKey[FixLedger]()  # on the controller, which removes it at the end

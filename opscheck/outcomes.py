@@ -18,6 +18,9 @@ from opscheck.rendering import render_failure, render_unavailable
 from opscheck.reports.records import PREFIX, RecordCollector
 from opscheck.sections import Severity
 
+# Fix outcomes after which the check passes, as the terminal shows them.
+PASSING_LABELS = {"fixed": "FIXED", "partial": "PARTIAL", "cleared": "CLEARED"}
+
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(
@@ -66,12 +69,12 @@ def pytest_runtest_makereport(
 def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-    if (
-        report.when == "call"
-        and report.passed
-        and (PREFIX + "fix", "fixed") in [(str(k), str(v)) for k, v in report.user_properties]
-    ):
-        return "fixed", "R", ("FIXED", {"green": True})
+    if report.when != "call" or not report.passed:
+        return None
+    fix = dict((str(k), str(v)) for k, v in report.user_properties).get(PREFIX + "fix")
+    if fix in PASSING_LABELS:
+        label = PASSING_LABELS[fix]
+        return fix, label[0], (label, {"green": True})
     return None
 
 

@@ -17,16 +17,28 @@ from opscheck import config as config_module
 from opscheck.audit import AuditLog
 from opscheck.catalogue_view import CatalogueView
 from opscheck.environment import Environment
-from opscheck.fixing import FixLedger, FixOptions, FixPlugin
-from opscheck.keys import ENVIRONMENT, REDACTOR, REPORTS_DIR, RUN_ID, SWEEP_LOCK
+from opscheck.fix_ledger import FixLedger
+from opscheck.fixing import FixOptions, FixPlugin
+from opscheck.keys import (
+    ENVIRONMENT,
+    FIX_LEDGER,
+    REDACTOR,
+    REPORTS_DIR,
+    RUN_ID,
+    SWEEP_LOCK,
+    SWEEP_STATE,
+)
 from opscheck.redaction import Redactor
 from opscheck.reports.json_summary import JsonSummary
 from opscheck.reports.records import RecordCollector
 from opscheck.reports.terminal import TerminalSummary
 from opscheck.sweep_lock import acquire_sweep_lock, sweeps_checks
+from opscheck.sweep_state import SweepState
+from opscheck.target_identity import machine_state_dir, target_key
 
 # Plugin modules; this module imports none of them (pytest must load them itself).
 pytest_plugins = [
+    "opscheck.invocation",
     "opscheck.options",
     "opscheck.collection",
     "opscheck.outcomes",
@@ -59,6 +71,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENVIRONMENT] = environment
     config.stash[REDACTOR] = redactor
     config.stash[REPORTS_DIR] = reports
+    # A dry run reads what earlier sweeps recorded and records nothing itself.
+    dry_run = bool(config.option.opscheck_fix and config.option.opscheck_dry_run)
+    config.stash[SWEEP_STATE] = SweepState(reports / "state", writable=not dry_run)
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput["opscheck_run_id"] if workerinput else uuid.uuid4().hex[:12]
     config.stash[RUN_ID] = run_id
@@ -75,7 +90,9 @@ def pytest_configure(config: pytest.Config) -> None:
             only=frozenset(i.strip() for i in opt.opscheck_fix_only.split(",") if i.strip()),
             worker=workerinput["workerid"] if workerinput else "controller",
         )
-        ledger = FixLedger(reports / ".runs" / run_id)
+        ledger = FixLedger(machine_state_dir() / "runs" / run_id)
+        if workerinput is None:
+            config.stash[FIX_LEDGER] = ledger
         config.pluginmanager.register(
             FixPlugin(options, environment.profile.fix, audit, ledger, reports), "opscheck-fix"
         )
@@ -97,7 +114,9 @@ def _configure_controller(
     if not sweeps_checks(config):
         return  # the suite's own tests: no lock, no reports in reports/
     reports.mkdir(parents=True, exist_ok=True)
-    config.stash[SWEEP_LOCK] = acquire_sweep_lock(reports, environment.name)
+    config.stash[SWEEP_LOCK] = acquire_sweep_lock(
+        machine_state_dir(), target_key(environment), environment.name
+    )
     if config.option.opscheck_no_reports:
         return
     config.pluginmanager.register(
@@ -115,6 +134,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     lock = config.stash.get(SWEEP_LOCK, None)
     if lock is not None:
         lock.release()
+    ledger = config.stash.get(FIX_LEDGER, None)
+    if ledger is not None:
+        ledger.remove()
 
 
 def pytest_configure_node(node: object) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from opscheck.environment import Environment
-from opscheck.keys import ENVIRONMENT, REDACTOR, REPORTS_DIR
+from opscheck.keys import ENVIRONMENT, REDACTOR, REPORTS_DIR, SWEEP_STATE
 from opscheck.redaction import Redactor
 from opscheck.settings import Profile
 from opscheck.snapshots import SnapshotStore
+from opscheck.sweep_state import SweepState
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +42,9 @@ def redactor(pytestconfig: pytest.Config) -> Redactor:
 @pytest.fixture(scope="session")
 def reports_dir(pytestconfig: pytest.Config) -> Path:
     return pytestconfig.stash[REPORTS_DIR]
+
+
+@pytest.fixture(scope="session")
+def sweep_state(pytestconfig: pytest.Config) -> SweepState:
+    """State kept between sweeps (read-only in a dry run)."""
+    return pytestconfig.stash[SWEEP_STATE]

@@ -1,7 +1,15 @@
-"""Scheduled sweeps never run twice at once against one environment: a lock per profile."""
+"""Scheduled sweeps never run twice at once against one target: a lock per target.
+
+The lock lives in the machine's run-state directory (see opscheck.target_identity), keyed
+by the target, so neither another --reports-dir nor another profiles file naming the same
+servers gets around it. A note beside the lock says who holds it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,14 +32,33 @@ def sweeps_checks(config: pytest.Config) -> bool:
     return False
 
 
-def acquire_sweep_lock(reports: Path, environment: str) -> FileLock:
-    """Scheduled sweeps must never run twice at once against one environment."""
-    lock = FileLock(str(reports / f".sweep-{environment}.lock"))
+def acquire_sweep_lock(state_dir: Path, target: str, environment: str) -> FileLock:
+    """Take the target's lock, or stop with who holds it."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"cannot create the run-state directory {state_dir} ({exc.strerror}); "
+            "set OPSCHECK_STATE_DIR to a writable directory"
+        ) from None
+    lock = FileLock(str(state_dir / f"sweep-{target}.lock"))
+    holder = state_dir / f"sweep-{target}.holder"
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise pytest.UsageError(
-            f"another run against profile {environment!r} is in progress "
-            f"(lock {lock.lock_file}); wait for it to finish"
+            f"another run against this target is in progress ({_describe(holder)}; "
+            f"lock {lock.lock_file}); wait for it to finish"
         ) from None
+    holder.write_text(
+        json.dumps({"profile": environment, "pid": os.getpid(), "started": time.time()})
+    )
     return lock
+
+
+def _describe(holder: Path) -> str:
+    try:
+        note = json.loads(holder.read_text())
+        return f"profile {note['profile']!r}, pid {note['pid']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "holder unknown"

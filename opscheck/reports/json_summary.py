@@ -27,6 +27,9 @@ class JsonSummary:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+        if interrupted:
+            self.collector.mark_interrupted()
         checks = [asdict(r) for r in self.collector.records.values()]
         counts: dict[str, int] = {}
         for record in checks:
@@ -37,6 +40,7 @@ class JsonSummary:
             "started": self.started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "exit_code": int(session.exitstatus),
+            "interrupted": interrupted,
             "counts": counts,
             "checks": checks,
         }

@@ -20,7 +20,7 @@ class CheckRecord:
     title: str
     section: str
     severity: str
-    status: str  # passed | failed | error | skipped | fixed
+    status: str  # passed | failed | error | skipped | fixed | partial | interrupted
     duration: float
     fix: str
     message: str
@@ -39,7 +39,8 @@ def status_of(report: pytest.TestReport, props: dict[str, str]) -> str:
         return "skipped"
     if report.failed:
         return "failed" if report.when == "call" else "error"
-    return "fixed" if props.get("fix") == "fixed" else "passed"
+    # "cleared" passes with nothing changed: it is a pass, with the outcome in `fix`.
+    return props["fix"] if props.get("fix") in ("fixed", "partial") else "passed"
 
 
 class RecordCollector:
@@ -47,6 +48,28 @@ class RecordCollector:
 
     def __init__(self) -> None:
         self.records: dict[str, CheckRecord] = {}
+        self.running: dict[str, str] = {}  # nodeid -> check id, of items not yet finished
+        self.ids: dict[str, str] = {}
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("check_id")
+            if marker is not None and marker.args:
+                self.ids[item.nodeid] = str(marker.args[0])
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if nodeid in self.ids:
+            self.running[nodeid] = self.ids[nodeid]
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.running.pop(nodeid, None)
+
+    def mark_interrupted(self) -> None:
+        """The items that were running when the run was interrupted, as records."""
+        for nodeid, check_id in self.running.items():
+            self.records[nodeid] = CheckRecord(
+                nodeid, check_id, "", "", "", "interrupted", 0.0, "", "interrupted while running"
+            )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = properties(report)

@@ -15,15 +15,29 @@ class TerminalSummary:
         self.collector = collector
         self.environment = environment
 
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+    def pytest_terminal_summary(
+        self, terminalreporter: pytest.TerminalReporter, exitstatus: int
+    ) -> None:
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        if interrupted:
+            self.collector.mark_interrupted()
         records = list(self.collector.records.values())
         if not records:
             return
         tr = terminalreporter
         tr.write_sep("=", f"runbook summary (profile {self.environment})")
         failing = [r for r in records if r.status in BAD]
-        fixed = [r for r in records if r.status == "fixed"]
-        if not failing:
+        fixed = [r for r in records if r.status in ("fixed", "partial")]
+        if interrupted:
+            running = [r.check_id for r in records if r.status == "interrupted"]
+            tr.write_line(
+                f"run INTERRUPTED after {len(records) - len(running)} checks"
+                + (f"; {', '.join(running)} was running" if running else "")
+                + "; the audit log has a closing record for every applied action",
+                red=True,
+                bold=True,
+            )
+        elif not failing:
             tr.write_line(f"all {len(records)} checks healthy"
                           + (f" ({len(fixed)} after --fix)" if fixed else ""), green=True)
         for level in Severity:
@@ -39,4 +53,12 @@ class TerminalSummary:
                 if record.message:
                     tr.write_line(f"      {record.message}")
         for record in sorted(fixed, key=lambda r: r.check_id):
-            tr.write_line(f"FIXED {record.check_id} {record.title} ({record.fix})", green=True)
+            label = "FIXED" if record.status == "fixed" else "PARTIALLY FIXED"
+            tr.write_line(f"{label} {record.check_id} {record.title} ({record.fix})", green=True)
+        for record in sorted(records, key=lambda r: r.check_id):
+            if record.fix == "cleared":
+                tr.write_line(
+                    f"CLEARED {record.check_id} {record.title} (passes again; its fix changed "
+                    "nothing itself)",
+                    green=True,
+                )

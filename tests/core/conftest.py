@@ -7,8 +7,12 @@ from minisuite import CHECKS, CONFTEST, set_state
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A pytester dir with the miniature suite, a profiles file and a healthy state."""
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester dir with the miniature suite, a profiles file and a healthy state.
+
+    Run state (sweep locks, fix ledgers) goes to the test's own directory.
+    """
+    monkeypatch.setenv("OPSCHECK_STATE_DIR", str(pytester.path / "state"))
     pytester.makepyfile(conftest=CONFTEST, **{"checks/test_checks": CHECKS})
     pytester.makefile(
         ".yaml",

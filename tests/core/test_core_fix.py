@@ -111,8 +111,23 @@ def test_dry_run_prints_actions_and_changes_nothing(suite: pytest.Pytester):
     assert [(e["result"], e["dry_run"]) for e in entries] == [("planned", True)]
 
 
+def test_star_does_not_allow_a_destructive_remediation(suite: pytest.Pytester):
+    suite.makepyfile(**{"checks/test_checks": _pointing_to("FLUSH")})
+    set_state(suite.path, flag="broken", data=[1, 2, 3])
+    result = suite.runpytest("--env", "test", "--fix", "--allow-destructive")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*fix: refused (T-R04): T-R04 is destructive and fix.allowed does not list it by id"
+            " ('*' covers only non-destructive remediations)*"
+        ]
+    )
+    assert state(suite.path)["data"] == [1, 2, 3]
+
+
 def test_destructive_remediation_refuses_without_flag(suite: pytest.Pytester):
     suite.makepyfile(**{"checks/test_checks": _pointing_to("FLUSH")})
+    suite.makefile(".yaml", rolerabbit='profiles:\n  test:\n    fix: {allowed: ["*", T-R04]}\n')
     set_state(suite.path, flag="broken", data=[1, 2, 3])
     result = suite.runpytest("--env", "test", "--fix")
     assert result.ret == 1
@@ -161,7 +176,7 @@ def test_fix_only_limits_the_remediations(suite: pytest.Pytester):
     set_state(suite.path, flag="broken")
     result = suite.runpytest("--env", "test", "--fix", "--fix-only", "T-R09")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*fix: refused (T-R01): T-R01 is not on the allow-list*"])
+    result.stdout.fnmatch_lines(["*fix: refused (T-R01): T-R01 is not in --fix-only*"])
     assert state(suite.path)["flag"] == "broken"
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from filelock import FileLock
 from minisuite import set_state
 
 
@@ -83,13 +86,42 @@ def test_suppression_skips_until_it_expires(suite: pytest.Pytester):
     assert expired.ret == 1
 
 
-def test_a_second_sweep_of_the_same_environment_is_refused(suite: pytest.Pytester):
-    (suite.path / "reports").mkdir()
-    held = FileLock(str(suite.path / "reports" / ".sweep-test.lock"))
-    with held:
-        result = suite.runpytest_subprocess("--env", "test")
+SLOW_CHECK = (
+    "import time\n"
+    "from opscheck import check\n"
+    '@check("T-901", title="Slow", section_marker="queue", symptom="s", manual=["m"])\n'
+    "def test_slow():\n    time.sleep(3)\n"
+)
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_a_second_sweep_of_the_same_target_is_refused(suite: pytest.Pytester):
+    """The lock is the target's: another reports directory does not get around it."""
+    suite.makepyfile(**{"checks/test_slow": SLOW_CHECK})
+    first = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--env", "test", "--reports-dir", "one", "-k", "slow"],
+        cwd=suite.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for(lambda: any((suite.path / "state").glob("sweep-*.holder")))
+        result = suite.runpytest_subprocess("--env", "test", "--reports-dir", "two")
+    finally:
+        first.communicate(timeout=60)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*another run against profile 'test' is in progress*"])
+    result.stderr.fnmatch_lines(
+        ["*another run against this target is in progress (profile 'test', pid *"]
+    )
+    assert not (suite.path / "two" / "summary.json").exists()
+    again = suite.runpytest_subprocess("--env", "test", "--reports-dir", "two")
+    assert again.ret == 0, "the lock is released when the first run ends"
 
 
 def test_check_budget_stops_a_hanging_check(suite: pytest.Pytester):

@@ -32,11 +32,15 @@ def test_shared_remediation_runs_once_across_workers(suite: pytest.Pytester):
     assert (suite.path / "applied-shared").read_text() == "x", "the fix ran exactly once"
     assert state(suite.path)["left"] == state(suite.path)["right"] == "ok"
     results = sorted(e["result"] for e in audit(suite.path))
-    assert results == ["applied", "skipped", "verified", "verified"]
+    # The second check's remediation made no change of its own: it is cleared, not fixed.
+    assert results == ["applied", "cleared without action", "skipped", "verified"]
     skipped = next(e for e in audit(suite.path) if e["result"] == "skipped")
-    assert skipped["detail"].startswith("already applied in this run by gw")
+    assert skipped["detail"].endswith("was already done in this run by T-R05")
     summary = json.loads((suite.path / "reports" / "summary.json").read_text())
-    assert sorted(c["status"] for c in summary["checks"]) == ["fixed", "fixed"]
+    assert sorted((c["status"], c["fix"]) for c in summary["checks"]) == [
+        ("fixed", "fixed"),
+        ("passed", "cleared"),
+    ]
 
 
 def test_summaries_quote_the_check_not_the_worker(suite: pytest.Pytester):
