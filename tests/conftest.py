@@ -107,6 +107,8 @@ def run_checks(
     """
     lab = request.getfixturevalue("lab")
     monkeypatch.setenv("LAB_STATE_DIR", str(lab.state_dir))
+    # Sweep locks and fix ledgers of these runs stay in the test's own directory.
+    monkeypatch.setenv("OPSCHECK_STATE_DIR", str(pytester.path / "opscheck-state"))
     for name, value in lab.env.items():
         monkeypatch.setenv(name, value)
     counter = iter(range(1_000_000))
