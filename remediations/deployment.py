@@ -12,6 +12,9 @@ live one concern a module and are re-exported here:
     deployment_restart   DEP-R01 rollout restart, and when a restart cannot help
     deployment_rollback  DEP-R02 rollout undo to a previous revision that was healthy
     deployment_capacity  DEP-R03 raise limits, DEP-R04 scale
+
+Every plan claims the kind of change it makes to its Deployment (rollback, restart, scale,
+resources), so one run makes each once even when several remediations ask for it.
 """
 
 from __future__ import annotations
@@ -67,9 +70,10 @@ RAISE_LIMITS = RemediationSpec(
 SCALE = RemediationSpec(
     "DEP-R04",
     "deployment_scale",
-    "Scale to the configured replicas",
-    "kubectl scale to deployment.scale_target (runbook: workers to 4); refused when an HPA "
-    "manages the deployment",
+    "Scale up to the minimum replicas",
+    "kubectl scale up to the minimum DEP-114 measured, deployment.min_replicas.<role> "
+    "(api 3, worker 2), no further (more capacity is PERF-R01's, QUEUE-R01's); never down; "
+    "refused when an HPA manages the deployment",
     changes_capacity=True,
 )
 
@@ -146,18 +150,17 @@ def deployment_scale(
     kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
 ) -> Planner:
     profile = environment.profile
-    s = profile.deployment
 
     def plan(finding: Finding) -> Plan:
-        role = finding.data["role"]
-        target = max(s.scale_target.get(role, 1), int(finding.data.get("minimum", 1)))
+        # DEP-114 fails below a minimum, so its fix restores exactly that minimum: scaling
+        # beyond it is a capacity decision (the runbook's scale-up), not this repair.
         return plan_scale(
             kube_client,
             profile.kubernetes.namespace,
             finding.data["deployment"],
-            target,
+            int(finding.data["minimum"]),
             kube_snapshot,
-            s.rollout_timeout_s,
+            profile.deployment.rollout_timeout_s,
         )
 
     return plan

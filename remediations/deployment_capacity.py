@@ -1,4 +1,4 @@
-"""DEP-R03 and DEP-R04: raise the flagged containers' limits, scale to the configured replicas.
+"""DEP-R03 and DEP-R04: raise the flagged containers' limits, scale up to a replica count.
 
 Limits are raised by a factor, never above the configured ceilings; scaling never goes down
 and never fights a HorizontalPodAutoscaler. Reused by the performance section (`plan_scale`).
@@ -83,7 +83,7 @@ def plan_raise_limits(
         summary=f"kubectl set resources deployment/{deployment} "
         f"--limits ({', '.join(shown)}) -n {namespace}",
     )
-    return plan_with_rollout_wait(kube, namespace, deployment, timeout_s, [action])
+    return plan_with_rollout_wait(kube, namespace, deployment, timeout_s, [action], "resources")
 
 
 # -- scale ---------------------------------------------------------------------------------
@@ -99,8 +99,10 @@ def plan_scale(
 ) -> Plan:
     """`kubectl scale deployment/NAME --replicas=N`, never against an HPA, never down.
 
-    Returns an empty plan when the deployment already asks for N or more replicas, and a
-    refusal naming the HorizontalPodAutoscaler when one manages the deployment.
+    Returns a plan with nothing to do but the manual steps when the deployment already asks
+    for N or more replicas, and a refusal naming the HorizontalPodAutoscaler when one manages
+    the deployment. Claims the deployment's scale: DEP-R04, PERF-R01 and QUEUE-R01 all scale,
+    and one run scales a deployment once.
     """
     w = workload_of(snapshot, deployment)
     target = deployment_target(namespace, deployment)
@@ -121,6 +123,14 @@ def plan_scale(
         )
     current = int((w.deployment.get("spec") or {}).get("replicas", 1))
     if current >= replicas:
-        return Plan(target)
+        return Plan(
+            target,
+            manual=[
+                f"kubectl get {w.ref} -n {namespace}  # already asks for {current} replicas "
+                f"(>= {replicas}); scaling will not help",
+                f"kubectl describe {w.ref} -n {namespace}  # why its replicas are not "
+                "available: Pending pods, quota, failing probes",
+            ],
+        )
     action = rollouts.scale(kube, namespace, deployment, replicas)
-    return plan_with_rollout_wait(kube, namespace, deployment, timeout_s, [action])
+    return plan_with_rollout_wait(kube, namespace, deployment, timeout_s, [action], "scale")

@@ -17,13 +17,18 @@ from remediations.deployment_plans import plan_with_rollout_wait
 
 
 def plan_rollout_restart(kube: Kube, namespace: str, deployment: str, timeout_s: float) -> Plan:
-    """`kubectl rollout restart deployment/NAME` and a bounded `rollout status`."""
+    """`kubectl rollout restart deployment/NAME` and a bounded `rollout status`.
+
+    Claims the deployment's restart: DEP-R01 and QUEUE-R02 both restart the workers, and
+    one run restarts them once.
+    """
     return plan_with_rollout_wait(
         kube,
         namespace,
         deployment,
         timeout_s,
         [rollouts.rollout_restart(kube, namespace, deployment)],
+        "restart",
     )
 
 

@@ -37,13 +37,18 @@ def rollback_template(rs: Obj) -> Obj:
     return template
 
 
+def rollback_steps(w: Workload) -> list[str]:
+    """What a person does when no automatic rollback applies."""
+    return [
+        f"kubectl rollout history {w.ref} -n {w.namespace}  # pick a revision that ran healthy",
+        f"kubectl rollout undo {w.ref} --to-revision=<N> -n {w.namespace}",
+        f"or fix the image: kubectl set image {w.ref} <container>=<good image> -n {w.namespace}",
+        f"kubectl rollout status {w.ref} -n {w.namespace}",
+    ]
+
+
 def rollback_manual(w: Workload) -> str:
-    return (
-        f"manual: kubectl rollout history {w.ref} -n {w.namespace}; pick a revision that ran "
-        f"healthy and: kubectl rollout undo {w.ref} --to-revision=<N> -n {w.namespace}; "
-        f"or fix the image: kubectl set image {w.ref} <container>=<good image> -n "
-        f"{w.namespace}; then kubectl rollout status {w.ref} -n {w.namespace}"
-    )
+    return "manual: " + "; ".join(rollback_steps(w))
 
 
 def plan_rollback(
@@ -62,9 +67,13 @@ def plan_rollback(
     Reads the session snapshot only (deployments, replicasets, pods, events). Refuses, with
     the manual steps, when there is no previous revision, or when the previous revision was
     itself failing (its pods failing or unready, Warning events from its pods, or its image
-    missing from `registry`). Returns an empty plan when the rollout is already complete,
-    unless `even_if_complete`: a release whose pods are healthy but which brought errors
-    (the errors section's bad deployment) is rolled back all the same.
+    missing from `registry`). Returns a plan with nothing to do but the manual steps when the
+    rollout is already complete and healthy, unless `even_if_complete`: a release whose pods
+    are healthy but which brought errors (the errors section's bad deployment) is rolled
+    back all the same.
+
+    Claims the deployment's rollback: DEP-R02 and ERR-R03 both roll back, and one run rolls
+    a deployment back once (a second undo would return to the revision just left).
     """
     s = settings or DeploymentSettings()
     w = workload_of(snapshot, deployment)
@@ -76,7 +85,15 @@ def plan_rollback(
         and rollouts.rollout_state(w.deployment)[0]
         and not rules.waiting(w, [*s.failing_waiting_reasons, *s.image_pull_reasons])
     ):
-        return Plan(target)  # already rolled out and healthy: nothing to undo
+        # Already rolled out and healthy: nothing to undo.
+        return Plan(
+            target,
+            manual=[
+                f"kubectl rollout status {w.ref} -n {namespace}  # complete, pods healthy: "
+                "nothing to roll back",
+                *rollback_steps(w)[:2],
+            ],
+        )
     previous = w.previous
     if previous is None:
         return Plan(target, refusal=f"{w.ref} has no previous revision. {rollback_manual(w)}")
@@ -112,7 +129,7 @@ def plan_rollback(
         lambda: kube.call("PATCH", path, body=patch, content_type=JSON_PATCH) and None,
         {"path": path, "patch": patch, "to_revision": revision_of(previous)},
     )
-    return plan_with_rollout_wait(kube, namespace, deployment, timeout, [action])
+    return plan_with_rollout_wait(kube, namespace, deployment, timeout, [action], "rollback")
 
 
 def pull_refusal(w: Workload, finding: Finding, profile: Profile) -> str | None:

@@ -4,13 +4,18 @@
 `set env` (a strategic merge patch keyed by container and env name) and a bounded wait for
 a rollout to complete, as `kubectl rollout status` judges it. Each builder returns an
 Action whose command is the exact API call, so a dry run prints what would be sent.
+
+A plan that changes a Deployment claims the change (`change_claim`): one run makes each kind
+of change to one Deployment once, whichever remediation asks first, so two remediations
+that both want to roll back (or restart, scale, re-limit, set a variable) cannot undo each
+other's work or do it twice.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +28,18 @@ MERGE = "application/merge-patch+json"
 
 def deployment_path(namespace: str, name: str) -> str:
     return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+
+
+def change_claim(namespace: str, name: str, change: str) -> str:
+    """A Plan claim for one kind of change to a Deployment, e.g.
+    "deployment/rolerabbit-production/rolerabbit-api:rollback"; the kinds in use are
+    rollback, restart, scale, resources and env:<VARIABLE>."""
+    return f"deployment/{namespace}/{name}:{change}"
+
+
+def env_claims(namespace: str, name: str, variables: Iterable[str]) -> list[str]:
+    """The claims of a `set_env` plan: one per variable it sets."""
+    return [change_claim(namespace, name, f"env:{v}") for v in variables]
 
 
 def patch_action(

@@ -1,14 +1,14 @@
 """Settings and thresholds for the Deployment Failures checks (owned by the deployment section).
 
-Defaults come from the runbook (workers scaled to 4, the regcred pull secret) and from what
-peer tools use (PEERS.md): a 10-minute settle window for rollouts, more than 3 recent
-restarts, usage at 80% of the CPU limit or 75% of the memory limit, and the waiting reasons
-and event reasons that mean a pod is failing.
+Defaults come from the runbook (the regcred pull secret) and from what peer tools use
+(PEERS.md): a 10-minute settle window for rollouts, more than 3 recent restarts, usage at 80%
+of the CPU limit or 75% of the memory limit, and the waiting reasons and event reasons that
+mean a pod is failing.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, field_validator
 
 from opscheck.settings.base import Settings
 
@@ -50,9 +50,9 @@ class DeploymentSettings(Settings):
     memory_usage_ratio: float = Field(default=0.75, gt=0, le=1)
     oom_window_s: PositiveFloat = 3600.0
     pressure_conditions: list[str] = Field(default_factory=lambda: [*PRESSURE_CONDITIONS])
-    # Replicas (DEP-115) and the scale remediation (DEP-R04): keys are "api" and "worker".
+    # Replicas (DEP-114): keys are "api" and "worker". The scale remediation (DEP-R04)
+    # restores this minimum; scaling up beyond it is performance.scale_up's (PERF-R01).
     min_replicas: dict[str, NonNegativeInt] = Field(default_factory=lambda: {"api": 3, "worker": 2})
-    scale_target: dict[str, PositiveInt] = Field(default_factory=lambda: {"api": 6, "worker": 4})
     # Raise limits (DEP-R03): multiply by the factor, never above the ceiling.
     limit_raise_factor: float = Field(default=1.5, gt=1, le=4)
     memory_limit_ceiling: str = "2Gi"
@@ -60,7 +60,7 @@ class DeploymentSettings(Settings):
     # Remediations that wait for a rollout wait at most this long.
     rollout_timeout_s: PositiveFloat = 120.0
 
-    @field_validator("min_replicas", "scale_target")
+    @field_validator("min_replicas")
     @classmethod
     def _roles(cls, value: dict[str, int]) -> dict[str, int]:
         unknown = set(value) - {"api", "worker"}

@@ -418,6 +418,8 @@ def test_rollback_copies_the_previous_template_without_its_hash_label() -> None:
     assert template["spec"]["containers"][0]["image"] == "ghcr.io/rolerabbit/app:v1.2.3"
     assert action.params["to_revision"] == 2
     assert "kubectl rollout undo deployment/rolerabbit-api" in action.command
+    # DEP-R02 and ERR-R03 both plan this: the claim makes one run roll back once.
+    assert plan.claims == ["deployment/rolerabbit-production/rolerabbit-api:rollback"]
 
 
 def test_rollback_refuses_a_previous_revision_that_was_failing_too() -> None:
@@ -446,6 +448,10 @@ def test_rollback_of_a_healthy_deployment_does_nothing() -> None:
     kube, snap = snapshot_of(load())
     plan = fixes.plan_rollback(kube, "rolerabbit-production", "rolerabbit-api", snap, 30)
     assert plan.actions == () and plan.refusal is None
+    assert plan.manual[0].startswith(
+        "kubectl rollout status deployment/rolerabbit-api -n rolerabbit-production  # complete"
+    )
+    assert any("kubectl rollout history deployment/rolerabbit-api" in m for m in plan.manual)
 
 
 def test_rollback_even_if_complete_undoes_a_healthy_release() -> None:
@@ -476,10 +482,22 @@ def test_scale_refuses_to_fight_an_hpa_and_never_scales_down() -> None:
     kube, snap = snapshot_of(data)
     plan = fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 4, snap, 30)
     assert plan.actions[0].params["patch"] == {"spec": {"replicas": 4}}
+    assert plan.claims == ["deployment/rolerabbit-production/rolerabbit-api:scale"]
     kube, snap = snapshot_of(load())
-    assert (
-        fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 2, snap, 30).actions == ()
+    enough = fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 2, snap, 30)
+    assert enough.actions == () and enough.refusal is None
+    assert enough.manual[0].startswith(
+        "kubectl get deployment/rolerabbit-api -n rolerabbit-production  # already asks for"
     )
+
+
+def test_restart_claims_the_restart() -> None:
+    """DEP-R01 and QUEUE-R02 both restart the workers through this plan: one run, once."""
+    kube, _ = snapshot_of(load())
+    worker = "rolerabbit-deployment-worker"
+    plan = fixes.plan_rollout_restart(kube, "rolerabbit-production", worker, 30)
+    assert plan.claims == [f"deployment/rolerabbit-production/{worker}:restart"]
+    assert f"kubectl rollout restart deployment/{worker}" in plan.actions[0].command
 
 
 def test_raise_limits_is_bounded_by_the_factor_and_the_ceiling() -> None:
@@ -492,6 +510,7 @@ def test_raise_limits_is_bounded_by_the_factor_and_the_ceiling() -> None:
     plan = fixes.plan_raise_limits(
         kube, "rolerabbit-production", "rolerabbit-api", snap, {"api": ["memory"]}, S, 30
     )
+    assert plan.claims == ["deployment/rolerabbit-production/rolerabbit-api:resources"]
     patch = plan.actions[0].params["patch"]
     assert json.dumps(patch) == json.dumps(
         {
