@@ -30,15 +30,15 @@ from opscheck.environment import Environment
 from opscheck.settings import Profile
 from remediations.deployment_restart import plan_rollout_restart
 from remediations.queue_jobs import (
+    RetriedJobs,
     clean_failed,
     exhausted_failed_ids,
-    retry_jobs,
     run_stall_checks,
     still_stalled,
     with_queue,
 )
 from remediations.queue_last_resort import LastResort
-from remediations.rollouts import deployment_path, scale
+from remediations.rollouts import change_claim, deployment_path, scale
 
 SCALE_WORKERS = RemediationSpec(
     "QUEUE-R01",
@@ -59,7 +59,8 @@ RETRY_FAILED = RemediationSpec(
     "retry_failed_jobs",
     "Retry failed jobs",
     "BullMQ Job.retry() on recent failed jobs whose attempts are exhausted "
-    "(at most queue.retry_max_jobs, failed within queue.retry_max_age_s)",
+    "(at most queue.retry_max_jobs, failed within queue.retry_max_age_s); fixed only when "
+    "every retried job completes and QUEUE-106 keeps passing for queue.retry_settle_s",
 )
 CLEAN_FAILED = RemediationSpec(
     "QUEUE-R04",
@@ -133,6 +134,8 @@ def scale_queue_workers(
         return Plan(
             target,
             [scale(kube_client, k8s.namespace, k8s.worker_deployment, s.worker_replicas)],
+            # The same change as DEP-R04's and PERF-R01's: one run scales the workers once.
+            claims=[change_claim(k8s.namespace, k8s.worker_deployment, "scale")],
             wait=lambda: _ignore(
                 wait_for_available(
                     kube_client, k8s.namespace, k8s.worker_deployment, wanted, timeout
@@ -167,24 +170,40 @@ def retry_failed_jobs(
 
     def plan(finding: Finding) -> Plan:
         ids = exhausted_failed_ids(redis_client, s)
-        target = f"bullmq/{s.prefix}:{s.name}"
+        base = f"{s.prefix}:{s.name}"
+        target = f"bullmq/{base}"
         if not ids:
-            return Plan(target)
+            return Plan(
+                target,
+                manual=[
+                    f"redis-cli -u $REDIS_URL ZREVRANGE {base}:failed 0 9 WITHSCORES  # no job "
+                    f"failed with its attempts exhausted in the last {s.retry_max_age_s:g}s "
+                    "(queue.retry_max_age_s)",
+                    f"redis-cli -u $REDIS_URL HGET {base}:<id> failedReason  # fix that cause "
+                    "in the worker first",
+                    "node scripts/retry-failed-jobs.ts  # then retry, as the runbook does",
+                ],
+            )
         shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
         command = (
             f"bullmq Job.retry('failed', resetAttemptsMade) on {len(ids)} jobs failed in the "
             f"last {s.retry_max_age_s:g}s (at most {s.retry_max_jobs}): {shown}"
         )
+        retried = RetriedJobs()
         return Plan(
             target,
             [
                 Action(
                     "redis",
                     command,
-                    lambda: with_queue(url, s, lambda q: retry_jobs(q, ids)),
+                    lambda: retried.retry(redis_client, url, s, ids),
                     {"ids": ids},
                 )
             ],
+            # Retried jobs leave the failed set at once and come back if the cause remains:
+            # the fix holds only when they complete, and the check stays green meanwhile.
+            settle_s=s.retry_settle_s,
+            confirm=lambda: retried.unconfirmed(redis_client, s),
         )
 
     return plan
@@ -200,10 +219,19 @@ def clean_failed_jobs(
 
     def plan(finding: Finding) -> Plan:
         now = read_counts(redis_client, s).now_ms
-        older = int(redis_client.zcount(f"{s.prefix}:{s.name}:failed", "-inf", now - grace_ms))
-        target = f"bullmq/{s.prefix}:{s.name}"
+        base = f"{s.prefix}:{s.name}"
+        older = int(redis_client.zcount(f"{base}:failed", "-inf", now - grace_ms))
+        target = f"bullmq/{base}"
         if older == 0:
-            return Plan(target)
+            return Plan(
+                target,
+                manual=[
+                    f"redis-cli -u $REDIS_URL ZCARD {base}:failed  # none failed more than "
+                    f"queue.clean_grace_s ({s.clean_grace_s:g}s) ago; newer ones are kept to "
+                    "be read",
+                    "npm run queue:clean  # the runbook's clean, once they are older",
+                ],
+            )
         command = (
             f"bullmq Queue.clean(grace={grace_ms}ms, limit={s.clean_limit}, 'failed')   "
             f"# npm run queue:clean; {older} failed jobs older than the grace period"
@@ -231,12 +259,22 @@ def move_stalled_jobs(
 ) -> Planner:
     s = settings.queue
     url = environment.secret("REDIS_URL")
+    worker, namespace = settings.kubernetes.worker_deployment, settings.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:
         ids = still_stalled(redis_client, s, list(finding.data.get("job_ids", [])))
-        target = f"bullmq/{s.prefix}:{s.name}"
+        base = f"{s.prefix}:{s.name}"
+        target = f"bullmq/{base}"
         if not ids:
-            return Plan(target)
+            return Plan(
+                target,
+                manual=[
+                    f"redis-cli -u $REDIS_URL LRANGE {base}:active 0 -1  # the stalled jobs "
+                    f"found left {base}:active or got a lock again",
+                    f"kubectl logs -l app={worker} -n {namespace} --tail=50  # a worker that "
+                    "stops renewing its locks stalls jobs again",
+                ],
+            )
         command = (
             f"bullmq moveStalledJobsToWait(maxStalledCount={s.max_stalled_count}) until jobs "
             f"{', '.join(ids[:10])} leave {s.prefix}:{s.name}:active"

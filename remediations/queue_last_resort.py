@@ -61,7 +61,13 @@ class LastResort:
             )
         if self.s.last_resort == "delete-queue-keys":
             if not keys:
-                return Plan(target)
+                return Plan(
+                    target,
+                    manual=[
+                        f"redis-cli -u $REDIS_URL --scan --pattern '{self.pattern}'  # no queue "
+                        "key left to delete; BullMQ recreates them on the next job",
+                    ],
+                )
             command = (
                 f"DEL {self.pattern}   # {len(keys)} keys, each batch written to "
                 f"{self.backup} before it is deleted"

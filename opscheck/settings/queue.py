@@ -60,6 +60,11 @@ class QueueSettings(Settings):
     # QUEUE-R03 retry failed jobs, QUEUE-R04 clean failed jobs
     retry_max_jobs: PositiveInt = 500
     retry_max_age_s: PositiveFloat = 86400.0
+    # After a retry, QUEUE-106 must keep passing this long (and every retried job must
+    # complete) before the fix counts: a retried job's whole life, every attempt with its
+    # processing time and backoff, must fit in it, or jobs that will fail again look fixed.
+    # The lab's jobs take 50-200 ms over 3 attempts 200/400 ms apart, so a few seconds do there.
+    retry_settle_s: NonNegativeFloat = 30.0
     clean_grace_s: NonNegativeFloat = 3600.0
     clean_limit: PositiveInt = 1000
 

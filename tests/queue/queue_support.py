@@ -28,18 +28,20 @@ queue:
   failed_max: 2
   failed_backlog_max: 2
   clean_grace_s: 0
+  retry_settle_s: 3
 fix:
   verify_timeout_s: 40
   verify_interval_s: 1
 """
 
 
-def fast(**queue: object) -> str:
-    """FAST with some queue settings changed."""
+def fast(fix: dict[str, object] | None = None, **queue: object) -> str:
+    """FAST with some queue (and --fix) settings changed."""
     import yaml
 
     data = yaml.safe_load(FAST)
     data["queue"].update(queue)
+    data["fix"].update(fix or {})
     return str(yaml.safe_dump(data))
 
 

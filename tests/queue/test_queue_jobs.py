@@ -1,4 +1,8 @@
-"""Failed and stalled jobs: real failures and a real killed worker, fixed through BullMQ."""
+"""Failed and stalled jobs: real failures and a real killed worker, fixed through BullMQ.
+
+A retry (QUEUE-R03) counts as fixed only when the retried jobs complete: while the handler
+still throws they fail again, and the fix must say so.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import pytest
 import redis
 
 from lab.testing import LabHandle
+from tests.conftest import CheckRun
 from tests.queue.queue_support import (
     FAST,
     QUEUE,
@@ -14,6 +19,7 @@ from tests.queue.queue_support import (
     applied,
     assert_status,
     client,
+    fast,
     use_lab_env,
     wait_until,
 )
@@ -36,6 +42,50 @@ def make_failures(lab: LabHandle, fault: Inject, at_least: int = 5) -> set[str]:
     return ids
 
 
+def fix_outcome(run: CheckRun, check_id: str) -> str:
+    (record,) = [c for c in run.summary()["checks"] if c["check_id"] == check_id]
+    return str(record["fix"])
+
+
+def completed(rc: redis.Redis, ids: list[str]) -> list[str]:
+    return [i for i in ids if rc.zscore(f"{QUEUE}:completed", i) is not None]
+
+
+def test_queue_retry_is_not_fixed_while_the_handler_throws_and_is_once_it_works(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    rc = client(lab)
+    fault("jobs-failing")  # the handler throws, and keeps throwing through the fix
+    wait_until(lambda: len(failed_ids(rc)) >= 5, 30, "5 failed jobs")
+
+    profile = fast({"verify_timeout_s": 15}, retry_settle_s=5)
+    result = run_checks("-k", "QUEUE-106", "--fix", profile=profile)
+    assert_status(result, {"QUEUE-106": "failed"})
+    assert fix_outcome(result, "QUEUE-106") == "still failing", result.stdout
+    results = [a["result"] for a in result.audit()]
+    assert "verified" not in results, results
+    (action,) = applied(result)
+    assert action["remediation_id"] == "QUEUE-R03"
+    retried = list(action["params"]["ids"])
+    assert [i["id"] for i in action["items"] if i["outcome"] == "retried"] == retried
+    # The retried jobs really ran their attempts again, and failed again.
+    assert not completed(rc, retried)
+    wait_until(lambda: set(retried) <= failed_ids(rc), 15, "the retried jobs to fail again")
+
+    # The handler works again; the failed jobs are still there: now a retry holds.
+    lab.clear("jobs-failing")
+    wait_until(lambda: int(rc.zcard(f"{QUEUE}:delayed")) == 0, 15, "no job awaiting a retry")
+    fixed = run_checks("-k", "QUEUE-106", "--fix", profile=profile)
+    assert_status(fixed, {"QUEUE-106": "fixed"})
+    assert "verified" in [a["result"] for a in fixed.audit()]
+    (again,) = applied(fixed)
+    retried = list(again["params"]["ids"])
+    assert completed(rc, retried) == retried  # completed, as BullMQ records it
+    assert not set(retried) & failed_ids(rc)
+    rc.close()
+
+
 def test_queue_failed_jobs_fail_then_retry_dry_run_fix_and_repeat(
     run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,10 +104,15 @@ def test_queue_failed_jobs_fail_then_retry_dry_run_fix_and_repeat(
     assert "would run: [redis] bullmq Job.retry('failed', resetAttemptsMade)" in dry.stdout
     assert before <= failed_ids(rc) and applied(dry) == []
 
+    # The handler works again (the fault is cleared), the failed jobs are still there.
     fixed = run_checks("-k", "QUEUE-106", "--fix", profile=FAST)
     assert_status(fixed, {"QUEUE-106": "fixed"})
     (action,) = applied(fixed)
     assert action["remediation_id"] == "QUEUE-R03" and "retried" in action["detail"]
+    retried = list(action["params"]["ids"])
+    assert set(retried) <= before
+    # Fixed means the retried jobs completed, as BullMQ records it, by the time it says so.
+    assert completed(rc, retried) == retried
     assert not before & failed_ids(rc)  # every retried job left the failed set
 
     again = run_checks("-k", "QUEUE-106", "--fix", profile=FAST)
