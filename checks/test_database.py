@@ -60,8 +60,9 @@ def test_connection_saturation(
     pg_snapshot: PgSnapshot, database_settings: DatabaseSettings
 ) -> None:
     conn = database_settings.connections
+    activity, pg_settings = pg_snapshot.activity(), pg_snapshot.pg_settings()
     verdict(
-        rules.saturation(pg_snapshot.activity(), pg_snapshot.pg_settings(), conn, conn.fail_pct)
+        rules.saturation(activity, pg_settings, conn, conn.fail_pct, pg_snapshot.database_name())
     )
 
 
@@ -77,8 +78,9 @@ def test_connection_saturation_warning(
     pg_snapshot: PgSnapshot, database_settings: DatabaseSettings
 ) -> None:
     conn = database_settings.connections
+    activity, pg_settings = pg_snapshot.activity(), pg_snapshot.pg_settings()
     verdict(
-        rules.saturation(pg_snapshot.activity(), pg_snapshot.pg_settings(), conn, conn.warn_pct)
+        rules.saturation(activity, pg_settings, conn, conn.warn_pct, pg_snapshot.database_name())
     )
 
 
@@ -91,7 +93,8 @@ def test_connection_saturation_warning(
     remediation=TERMINATE_IDLE,
 )
 def test_idle_connections(pg_snapshot: PgSnapshot, database_settings: DatabaseSettings) -> None:
-    verdict(rules.idle_connections(pg_snapshot.activity(), database_settings.connections))
+    conn, database = database_settings.connections, pg_snapshot.database_name()
+    verdict(rules.idle_connections(pg_snapshot.activity(), conn, database))
 
 
 @check(
@@ -103,7 +106,8 @@ def test_idle_connections(pg_snapshot: PgSnapshot, database_settings: DatabaseSe
     remediation=END_STUCK_TRANSACTIONS,
 )
 def test_idle_in_transaction(pg_snapshot: PgSnapshot, database_settings: DatabaseSettings) -> None:
-    verdict(rules.idle_in_transaction(pg_snapshot.activity(), database_settings.connections))
+    conn, database = database_settings.connections, pg_snapshot.database_name()
+    verdict(rules.idle_in_transaction(pg_snapshot.activity(), conn, database))
 
 
 @check(
@@ -179,7 +183,8 @@ def test_database_port_reachable(
 )
 def test_long_running_queries(pg_snapshot: PgSnapshot, database_settings: DatabaseSettings) -> None:
     s = database_settings
-    verdict(rules.long_queries(pg_snapshot.activity(), s.queries, s.connections))
+    database = pg_snapshot.database_name()
+    verdict(rules.long_queries(pg_snapshot.activity(), s.queries, s.connections, database))
 
 
 @check(
@@ -192,7 +197,8 @@ def test_long_running_queries(pg_snapshot: PgSnapshot, database_settings: Databa
 )
 def test_long_transactions(pg_snapshot: PgSnapshot, database_settings: DatabaseSettings) -> None:
     s = database_settings
-    verdict(rules.long_transactions(pg_snapshot.activity(), s.queries, s.connections))
+    database = pg_snapshot.database_name()
+    verdict(rules.long_transactions(pg_snapshot.activity(), s.queries, s.connections, database))
 
 
 @check(

@@ -2,54 +2,66 @@
 
 SQL runs as the fixer role (DATABASE_FIXER_URL: pg_signal_backend, owner-role membership
 for VACUUM/ANALYZE/REFRESH, ALTER SYSTEM on log_min_duration_statement only; see
-docs/database-roles.md). Every statement that ends sessions re-checks, in the same
-statement, the state and age the check measured, and never touches the suite's own
-sessions (application_name rolerabbit-opscheck-*). Kubernetes changes use
-remediations/rollouts.py exactly as `kubectl set env` does, then wait for the rollout.
+docs/database-roles.md). The server may be shared: the fixes that end sessions act only
+on the profile's database, never on a superuser's session or the suite's own, and pick,
+re-check and signal in one statement (remediations/database_sessions.py); ALTER SYSTEM
+(DB-R04) changes every database, so it needs `database.allow_server_wide_changes`. The
+application's pool and timeout (DB-R02, DB-R07) are in remediations/database_app.py.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from fixtures.kubernetes import Kube
-from opscheck import Action, Finding, Plan, Planner, RemediationSpec
+from opscheck import Action, ActionResult, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
-from opscheck.settings.database import DatabaseSettings
-from remediations.rollouts import set_env, wait_for_rollout
+from remediations.database_sessions import (
+    IDLE,
+    IDLE_IN_TRANSACTION,
+    LONG_ACTIVE,
+    OLD_TRANSACTION,
+    Signal,
+    session_params,
+    signal_action,
+    signal_sessions,
+    still_matching,
+)
 
 TERMINATE_IDLE = RemediationSpec(
     "DB-R01",
     "terminate_idle_connections",
     "Terminate idle connections",
-    "pg_terminate_backend() on sessions still idle past the idle threshold (never the suite's own)",
+    "pg_terminate_backend() on sessions of the profile's database still idle past the "
+    "threshold (never a superuser's or the suite's own)",
 )
 REDUCE_POOL = RemediationSpec(
     "DB-R02",
     "reduce_pool_size",
     "Reduce connection pool size",
-    "kubectl set env deployment/<api> DB_POOL_MAX=<pool_target> (runbook: 15), "
-    "then wait for the rollout",
+    "kubectl set env deployment/<api> DB_POOL_MAX=<pool_target> (runbook: 15) where the "
+    "pool is larger (never raises one), then wait for the rollout",
     changes_capacity=True,
 )
 CANCEL_LONG_QUERIES = RemediationSpec(
     "DB-R03",
     "cancel_long_queries",
     "Cancel, then terminate, long-running queries",
-    "pg_cancel_backend(); pg_terminate_backend() only if the query still runs after cancel_wait_s",
+    "pg_cancel_backend(); pg_terminate_backend() only if the query still runs after "
+    "cancel_wait_s (the profile's database only, never a superuser's)",
     destructive=True,
 )
 ENABLE_SLOW_LOG = RemediationSpec(
     "DB-R04",
     "enable_slow_query_log",
     "Enable slow query logging",
-    "ALTER SYSTEM SET log_min_duration_statement = 1000; SELECT pg_reload_conf()",
+    "ALTER SYSTEM SET log_min_duration_statement = 1000; SELECT pg_reload_conf() "
+    "(server-wide: only with database.allow_server_wide_changes)",
 )
 VACUUM_ANALYZE = RemediationSpec(
     "DB-R05",
@@ -75,114 +87,102 @@ END_STUCK_TRANSACTIONS = RemediationSpec(
     "DB-R08",
     "terminate_stuck_transactions",
     "Terminate sessions stuck in a transaction",
-    "pg_terminate_backend() on sessions still idle in transaction / in a transaction past "
-    "the threshold (their transaction rolls back)",
+    "pg_terminate_backend() on sessions of the profile's database still idle in "
+    "transaction / in a transaction past the threshold (their transaction rolls back)",
     destructive=True,
 )
 
 Conn = psycopg.Connection[dict[str, Any]]
-NOT_OWN = sql.SQL("NOT (coalesce(application_name, '') LIKE ANY({own}))")
+TERMINATE_IDLE_SIGNAL = Signal("pg_terminate_backend", IDLE, "ended")
+CANCEL = Signal("pg_cancel_backend", LONG_ACTIVE, "cancelled", "queries")
+TERMINATE_LONG = Signal("pg_terminate_backend", LONG_ACTIVE, "ended")
 # Conditions DB-R08 may act on; the finding names one, the SQL comes only from here.
 STUCK = {
-    "idle_in_transaction": sql.SQL(
-        "state IN ('idle in transaction', 'idle in transaction (aborted)') "
-        "AND state_change < now() - make_interval(secs => {age})"
-    ),
-    "old_transaction": sql.SQL("xact_start < now() - make_interval(secs => {age})"),
+    "idle_in_transaction": Signal("pg_terminate_backend", IDLE_IN_TRANSACTION, "ended"),
+    "old_transaction": Signal("pg_terminate_backend", OLD_TRANSACTION, "ended"),
 }
-LONG_ACTIVE = sql.SQL("state = 'active' AND query_start < now() - make_interval(secs => {age})")
-
-
-def own_patterns(settings: DatabaseSettings) -> list[str]:
-    escape = str.maketrans({"%": r"\%", "_": r"\_", "\\": r"\\"})
-    return [p.translate(escape) + "%" for p in settings.connections.own_application_prefixes]
+PSQL = "psql $DATABASE_URL -c"
 
 
 def target_of(conn: Conn) -> str:
     return f"postgresql/{conn.info.dbname}"
 
 
-def sessions_matching(condition: sql.SQL, function: str) -> Callable[..., sql.Composed]:
-    """SELECT <function>(pid) for listed pids that still match `condition`, never ours.
+def scope_guard(conn: Conn, finding: Finding, target: str, manual: Sequence[str]) -> Plan | None:
+    """A plan that acts on nothing, or None when there are listed sessions to act on.
 
-    Returns a builder: with placeholders for execution, with literals for the command a
-    person reads (and could paste into psql).
+    The fixer must be connected to the database the checks judged: the signalling
+    statement refuses every session of another database, so a mismatch would only look
+    like a fix.
     """
-    template = sql.SQL(
-        "SELECT pid, {fn}(pid) AS done FROM pg_stat_activity "
-        "WHERE pid = ANY({pids}) AND {cond} AND {not_own}"
-    )
-
-    def build(pids: sql.Composable, age: sql.Composable, own: sql.Composable) -> sql.Composed:
-        return template.format(
-            fn=sql.SQL(function),
-            pids=pids,
-            cond=condition.format(age=age),
-            not_own=NOT_OWN.format(own=own),
+    checked = finding.data.get("database")
+    if checked and checked != conn.info.dbname:
+        return Plan(
+            target,
+            refusal=f"DATABASE_FIXER_URL connects to database {conn.info.dbname} but the "
+            f"checks read {checked}: point both at the same database",
         )
-
-    return build
-
-
-def sql_action(
-    conn: Conn, build: Callable[..., sql.Composed], params: Mapping[str, Any], note: str
-) -> Action:
-    """An Action running one statement; its command is the statement with values inlined."""
-    statement = build(**{k: sql.Placeholder(k) for k in params})
-    shown = build(**{k: sql.Literal(v) for k, v in params.items()})
-    command = f"{shown.as_string(conn)}  -- {note}"
-
-    def run() -> str:
-        rows = conn.execute(statement, dict(params)).fetchall()
-        done = sum(1 for r in rows if r.get("done"))
-        return f"{done} of {len(params.get('pids', []))} sessions signalled"
-
-    return Action("sql", command, run, {"params": dict(params)})
+    if not finding.data.get("pids"):
+        return Plan(target, manual=list(manual))
+    return None
 
 
-def session_params(pids: Sequence[int], age_s: float, settings: DatabaseSettings) -> dict[str, Any]:
-    return {"pids": list(pids), "age": float(age_s), "own": own_patterns(settings)}
+def activity_query(database: str, where: str, order: str) -> str:
+    """The runbook-style psql line a person runs to see the sessions themselves."""
+    return (
+        f'{PSQL} "SELECT pid, usename, application_name, client_addr, state, {order}, '
+        f"left(query, 80) FROM pg_stat_activity WHERE datname = '{database}' AND {where} "
+        f'ORDER BY {order};"'
+    )
 
 
 # -- sessions ----------------------------------------------------------------------------
 
 
-IDLE = sql.SQL("state = 'idle' AND state_change < now() - make_interval(secs => {age})")
-
-
 @pytest.fixture
 def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Planner:
-    settings = environment.profile.database
+    profile = environment.profile
+    conn, app = profile.database.connections, profile.database.app
 
     def plan(finding: Finding) -> Plan:
-        pids = list(finding.data.get("pids", []))
-        age = finding.data.get("idle_max_s", settings.connections.idle_max_s)
-        if not pids:
-            return Plan(target_of(pg_fixer))
-        build = sessions_matching(IDLE, "pg_terminate_backend")
-        params = session_params(pids, age, settings)
-        note = f"{len(pids)} sessions idle > {age:g}s"
-        return Plan(target_of(pg_fixer), [sql_action(pg_fixer, build, params, note)])
+        age = float(finding.data.get("idle_max_s", conn.idle_max_s))
+        target, database = target_of(pg_fixer), pg_fixer.info.dbname
+        manual = [
+            f"no session of database {database} is idle longer than {age:g}s: see who holds "
+            "the connections: "
+            + activity_query(database, "backend_type = 'client backend'", "state_change"),
+            f"if the application's pools do: kubectl set env deployment/{app.deployments[0]} "
+            f"{app.pool_variable}=<smaller> -n {profile.kubernetes.namespace} (DB-R02); "
+            "otherwise raise max_connections",
+        ]
+        if guarded := scope_guard(pg_fixer, finding, target, manual):
+            return guarded
+        params = session_params(finding.data, age, conn)
+        note = f"{len(params['pids'])} sessions idle > {age:g}s, database {database} only"
+        return Plan(target, [signal_action(pg_fixer, TERMINATE_IDLE_SIGNAL, params, note)])
 
     return plan
 
 
 @pytest.fixture
 def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Planner:
-    settings = environment.profile.database
+    conn = environment.profile.database.connections
 
     def plan(finding: Finding) -> Plan:
-        condition = STUCK.get(str(finding.data.get("condition")))
-        pids, age = list(finding.data.get("pids", [])), finding.data.get("threshold_s", 0)
-        target = f"{target_of(pg_fixer)} ({finding.data.get('condition')})"
-        if condition is None:
-            return Plan(target, refusal=f"unknown condition {finding.data.get('condition')!r}")
-        if not pids:
-            return Plan(target)
-        build = sessions_matching(condition, "pg_terminate_backend")
-        params = session_params(pids, age, settings)
-        note = f"{len(pids)} sessions; their open transactions roll back"
-        return Plan(target, [sql_action(pg_fixer, build, params, note)])
+        condition = str(finding.data.get("condition"))
+        signal, age = STUCK.get(condition), float(finding.data.get("threshold_s", 0))
+        target, database = f"{target_of(pg_fixer)} ({condition})", pg_fixer.info.dbname
+        if signal is None:
+            return Plan(target, refusal=f"unknown condition {condition!r}")
+        manual = [
+            f"no listed session of database {database} to end: "
+            + activity_query(database, "xact_start IS NOT NULL", "xact_start")
+        ]
+        if guarded := scope_guard(pg_fixer, finding, target, manual):
+            return guarded
+        params = session_params(finding.data, age, conn)
+        note = f"{len(params['pids'])} sessions; their open transactions roll back"
+        return Plan(target, [signal_action(pg_fixer, signal, params, note)])
 
     return plan
 
@@ -193,36 +193,32 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
     wait_s = settings.queries.cancel_wait_s
 
     def plan(finding: Finding) -> Plan:
-        pids, age = list(finding.data.get("pids", [])), finding.data.get("threshold_s", 0)
-        if not pids:
-            return Plan(target_of(pg_fixer))
-        params = session_params(pids, age, settings)
-        cancel = sql_action(
-            pg_fixer,
-            sessions_matching(LONG_ACTIVE, "pg_cancel_backend"),
-            params,
-            f"cancel {len(pids)} queries running > {age:g}s",
+        age = float(finding.data.get("threshold_s", 0))
+        target, database = target_of(pg_fixer), pg_fixer.info.dbname
+        manual = [
+            f"no listed query of database {database} to cancel: "
+            + activity_query(database, "state = 'active'", "query_start")
+        ]
+        if guarded := scope_guard(pg_fixer, finding, target, manual):
+            return guarded
+        params = session_params(finding.data, age, settings.connections)
+        cancel = signal_action(
+            pg_fixer, CANCEL, params, f"cancel {len(params['pids'])} queries running > {age:g}s"
         )
-        terminate = sql_action(
-            pg_fixer,
-            sessions_matching(LONG_ACTIVE, "pg_terminate_backend"),
-            params,
-            f"only if still running {wait_s:g}s after the cancel",
-        )
-        still = sql.SQL("SELECT pid FROM pg_stat_activity WHERE pid = ANY({p}) AND {c}").format(
-            p=sql.Placeholder("pids"), c=LONG_ACTIVE.format(age=sql.Placeholder("age"))
+        terminate = signal_action(
+            pg_fixer, TERMINATE_LONG, params, f"only if still running {wait_s:g}s after the cancel"
         )
 
-        def terminate_survivors() -> object:
+        def terminate_survivors() -> ActionResult:
             deadline = time.monotonic() + wait_s
-            while pg_fixer.execute(still, params).fetchall():
+            while still_matching(pg_fixer, TERMINATE_LONG, params):
                 if time.monotonic() >= deadline:
-                    return terminate.run()
+                    return signal_sessions(pg_fixer, TERMINATE_LONG, params)
                 time.sleep(0.2)
-            return "every query ended after the cancel; nothing terminated"
+            return ActionResult("every query ended after the cancel; nothing terminated")
 
         return Plan(
-            target_of(pg_fixer),
+            target,
             [cancel, Action("sql", terminate.command, terminate_survivors, terminate.params)],
         )
 
@@ -234,20 +230,31 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
 
 @pytest.fixture
 def enable_slow_query_log(pg_fixer: Conn, environment: Environment) -> Planner:
-    default = environment.profile.database.queries.slow_query_log_ms
+    settings = environment.profile.database
 
     def plan(finding: Finding) -> Plan:
-        value = int(finding.data.get("value_ms", default))
+        value = int(finding.data.get("value_ms", settings.queries.slow_query_log_ms))
         alter = sql.SQL("ALTER SYSTEM SET log_min_duration_statement = {v}").format(
             v=sql.Literal(value)
         )
         reload = sql.SQL("SELECT pg_reload_conf()")
+        server = f"{pg_fixer.info.host}:{pg_fixer.info.port}"
+        target = f"postgresql-server/{server}"
+        if not settings.allow_server_wide_changes:
+            return Plan(
+                target,
+                refusal=f"ALTER SYSTEM changes the whole server {server}, every database on "
+                f"it, not only {pg_fixer.info.dbname}; --fix does that only with "
+                "database.allow_server_wide_changes: true in the profile. Or have the "
+                f"server's administrator run: {alter.as_string(pg_fixer)}; "
+                f"{reload.as_string(pg_fixer)};",
+            )
 
         def run(statement: sql.SQL | sql.Composed) -> None:
             pg_fixer.execute(statement)
 
         return Plan(
-            target_of(pg_fixer),
+            target,
             [
                 Action("sql", alter.as_string(pg_fixer), lambda: run(alter)),
                 Action("sql", reload.as_string(pg_fixer), lambda: run(reload)),
@@ -291,7 +298,12 @@ def vacuum_analyze_tables(pg_fixer: Conn, environment: Environment) -> Planner:
                 timed_action(pg_fixer, statement, m.lock_timeout_ms, m.statement_timeout_ms)
             )
         names = ",".join(sorted(f"{t['action']}:{t['table']}" for t in tables))
-        return Plan(f"{target_of(pg_fixer)} ({names})", actions)
+        manual = [
+            f'no table listed: {PSQL} "SELECT relname, n_dead_tup, last_vacuum, '
+            'last_autovacuum, last_analyze FROM pg_stat_user_tables ORDER BY n_dead_tup DESC;" '
+            f'then {PSQL} "VACUUM (ANALYZE) <table>;"'
+        ]
+        return Plan(f"{target_of(pg_fixer)} ({names})", actions, manual=[] if actions else manual)
 
     return plan
 
@@ -333,86 +345,10 @@ def refresh_materialized_views(pg_fixer: Conn, environment: Environment) -> Plan
             actions.append(timed_action(pg_fixer, statement, m.lock_timeout_ms, timeout_ms))
         if problems:  # refresh all or none: a partial fix would only look like progress
             return Plan(target_of(pg_fixer), refusal="; ".join(problems))
-        return Plan(target_of(pg_fixer), actions)
-
-    return plan
-
-
-# -- the application's environment (Kubernetes) -------------------------------------------
-
-
-def env_plan(
-    kube: Kube,
-    environment: Environment,
-    entries: Sequence[Mapping[str, Any]],
-    variable: str,
-    value: int,
-    needs_change: Callable[[Mapping[str, Any]], bool],
-) -> Plan:
-    """`kubectl set env` on each deployment that needs it, then wait for its rollout."""
-    namespace = environment.profile.kubernetes.namespace
-    timeout_s = environment.profile.database.app.rollout_timeout_s
-    changed = [e for e in entries if e.get("found") and needs_change(e)]
-    actions = [
-        set_env(kube, namespace, e["name"], e["container"], {variable: str(value)}) for e in changed
-    ]
-
-    def wait() -> None:
-        for e in changed:
-            wait_for_rollout(kube, namespace, e["name"], timeout_s)
-
-    target = "deployment/" + ",".join(sorted(e["name"] for e in entries))
-    return Plan(
-        target,
-        actions,
-        wait=wait if changed else None,
-        wait_description=f"kubectl rollout status (up to {timeout_s:g}s)",
-    )
-
-
-@pytest.fixture
-def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
-    app = environment.profile.database.app
-
-    def plan(finding: Finding) -> Plan:
-        entries = list(finding.data.get("deployments", []))
-        allowed = int(finding.data.get("allowed", 0))
-
-        def pool(e: Mapping[str, Any]) -> int:
-            value = e.get("value")
-            return app.pool_target if value is None or value > app.pool_target else int(value)
-
-        peak = sum((e["replicas"] + e["surge"]) * pool(e) for e in entries if e.get("found"))
-        if peak > allowed:
-            return Plan(
-                "deployment/" + ",".join(e["name"] for e in entries),
-                refusal=f"{app.pool_variable}={app.pool_target} would still allow {peak} "
-                f"connections > {allowed}: lower the replicas or raise max_connections",
-            )
-        return env_plan(
-            kube_client,
-            environment,
-            entries,
-            app.pool_variable,
-            app.pool_target,
-            lambda e: e.get("value") is None or e["value"] > app.pool_target,
-        )
-
-    return plan
-
-
-@pytest.fixture
-def raise_db_timeout(kube_client: Kube, environment: Environment) -> Planner:
-    app = environment.profile.database.app
-
-    def plan(finding: Finding) -> Plan:
-        return env_plan(
-            kube_client,
-            environment,
-            list(finding.data.get("deployments", [])),
-            app.timeout_variable,
-            app.timeout_target_ms,
-            lambda e: e.get("value") is None or e["value"] < app.timeout_target_ms,
-        )
+        manual = [
+            "no view listed: check database.maintenance.matviews, then "
+            f'{PSQL} "REFRESH MATERIALIZED VIEW CONCURRENTLY <view>;"'
+        ]
+        return Plan(target_of(pg_fixer), actions, manual=[] if actions else manual)
 
     return plan

@@ -46,7 +46,17 @@ from checks.database.queries import (
     slow_query_log,
     slow_statements,
 )
-from checks.database.rows import Row, client_backends, grouped, is_own, session_label
+from checks.database.rows import (
+    Row,
+    client_backends,
+    grouped,
+    is_own,
+    listed,
+    not_counted,
+    out_of_scope,
+    session_label,
+    split_scope,
+)
 from checks.database.wording import duration, plural, query_text
 
 __all__ = [
@@ -64,10 +74,13 @@ __all__ = [
     "idle_in_transaction",
     "idle_sessions",
     "is_own",
+    "listed",
     "long_queries",
     "long_transactions",
     "matview_unique_indexes",
     "missing_indexes",
+    "not_counted",
+    "out_of_scope",
     "plural",
     "pool_sizing",
     "query_text",
@@ -76,6 +89,7 @@ __all__ = [
     "session_label",
     "slow_query_log",
     "slow_statements",
+    "split_scope",
     "stale_maintenance",
     "stale_matviews",
     "surge",

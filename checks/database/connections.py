@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from checks.database.rows import Row, client_backends, grouped, is_own
+from checks.database.rows import Row, client_backends, grouped, listed, not_counted, split_scope
 from checks.database.wording import duration, plural
 from opscheck import Finding
 from opscheck.settings.database import ConnectionSettings
@@ -42,9 +42,17 @@ def usable_connections(pg_settings: Mapping[str, str]) -> int:
 
 
 def saturation(
-    activity: Sequence[Row], pg_settings: Mapping[str, str], conn: ConnectionSettings, pct: float
+    activity: Sequence[Row],
+    pg_settings: Mapping[str, str],
+    conn: ConnectionSettings,
+    pct: float,
+    database: str,
 ) -> Finding | None:
-    """Connections in use against usable connections; fails at `pct` percent."""
+    """Connections in use against usable connections; fails at `pct` percent.
+
+    max_connections is the server's, so every database counts here; the idle sessions
+    handed to DB-R01 are only those in scope (`database`, no superuser, not ours).
+    """
     in_use = client_backends(activity)
     usable = usable_connections(pg_settings)
     share = 100.0 * len(in_use) / usable if usable > 0 else 100.0
@@ -57,59 +65,64 @@ def saturation(
         f"{n} state={state} wait_event_type={wait}" for (state, wait), n in by_state.most_common()
     ]
     evidence += [f"by client: {line}" for line in grouped(in_use, "state_age_s")[:8]]
-    idle = idle_sessions(activity, conn)
+    idle, _ = idle_sessions(activity, conn, database)
     evidence.append(
-        f"{plural(len(idle), 'connection')} idle longer than {duration(conn.idle_max_s)} "
-        "(DB-R01 terminates those)"
+        f"{plural(len(idle), 'connection')} of database {database} idle longer than "
+        f"{duration(conn.idle_max_s)} (DB-R01 terminates those)"
     )
     return Finding(
         f"{len(in_use)} of {usable} usable connections in use ({share:.0f}% >= {pct:g}%)",
         evidence,
-        {"pids": [r["pid"] for r in idle], "idle_max_s": conn.idle_max_s},
+        {**listed(idle), "idle_max_s": conn.idle_max_s, "database": database},
     )
 
 
-def idle_sessions(activity: Iterable[Row], conn: ConnectionSettings) -> list[Row]:
-    return [
+def _aged(activity: Iterable[Row], states: Sequence[str], limit_s: float) -> Iterable[Row]:
+    return (
         r
         for r in client_backends(activity)
-        if r.get("state") == "idle"
-        and (r.get("state_age_s") or 0.0) > conn.idle_max_s
-        and not is_own(r, conn)
-    ]
+        if r.get("state") in states and (r.get("state_age_s") or 0.0) > limit_s
+    )
 
 
-def idle_connections(activity: Sequence[Row], conn: ConnectionSettings) -> Finding | None:
-    """Runbook: state = 'idle' AND state_change < now() - interval '1 hour'."""
-    idle = idle_sessions(activity, conn)
+def idle_sessions(
+    activity: Iterable[Row], conn: ConnectionSettings, database: str
+) -> tuple[list[Row], list[Row]]:
+    """Sessions idle past the threshold: (in scope, out of scope but not ours)."""
+    return split_scope(_aged(activity, ("idle",), conn.idle_max_s), conn, database)
+
+
+def idle_connections(
+    activity: Sequence[Row], conn: ConnectionSettings, database: str
+) -> Finding | None:
+    """Runbook: state = 'idle' AND state_change < now() - interval '1 hour', in `database`."""
+    idle, outside = idle_sessions(activity, conn, database)
     if not idle:
         return None
     return Finding(
         f"{plural(len(idle), 'connection')} idle longer than {duration(conn.idle_max_s)} "
         "(threshold 0)",
-        grouped(idle, "state_age_s"),
-        {"pids": [r["pid"] for r in idle], "idle_max_s": conn.idle_max_s},
+        grouped(idle, "state_age_s") + not_counted(outside, conn, database),
+        {**listed(idle), "idle_max_s": conn.idle_max_s, "database": database},
     )
 
 
-def idle_in_transaction(activity: Sequence[Row], conn: ConnectionSettings) -> Finding | None:
+def idle_in_transaction(
+    activity: Sequence[Row], conn: ConnectionSettings, database: str
+) -> Finding | None:
     """Sessions idle inside an open transaction: they hold locks and block vacuum."""
-    rows = [
-        r
-        for r in client_backends(activity)
-        if r.get("state") in IDLE_IN_TRANSACTION
-        and (r.get("state_age_s") or 0.0) > conn.idle_in_transaction_max_s
-        and not is_own(r, conn)
-    ]
+    aged = _aged(activity, IDLE_IN_TRANSACTION, conn.idle_in_transaction_max_s)
+    rows, outside = split_scope(aged, conn, database)
     if not rows:
         return None
     return Finding(
         f"{plural(len(rows), 'session')} idle in transaction longer than "
         f"{duration(conn.idle_in_transaction_max_s)} (threshold 0)",
-        grouped(rows, "state_age_s"),
+        grouped(rows, "state_age_s") + not_counted(outside, conn, database),
         {
-            "pids": [r["pid"] for r in rows],
+            **listed(rows),
             "condition": "idle_in_transaction",
             "threshold_s": conn.idle_in_transaction_max_s,
+            "database": database,
         },
     )

@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from checks.database.rows import Row, client_backends, is_own, session_label
+from checks.database.rows import (
+    Row,
+    client_backends,
+    is_own,
+    listed,
+    not_counted,
+    session_label,
+    split_scope,
+)
 from checks.database.wording import duration, plural, query_text
 from opscheck import Finding
 from opscheck.settings.database import ConnectionSettings, QuerySettings
@@ -22,54 +30,59 @@ def _query_line(row: Row, age_key: str, q: QuerySettings) -> str:
 
 def _oldest_first(
     activity: Sequence[Row],
-    conn: ConnectionSettings,
+    scope: tuple[ConnectionSettings, str],
     age_key: str,
     limit_s: float,
     state: str | None = None,
-) -> list[Row]:
-    """Client sessions, not the suite's own, whose `age_key` exceeds `limit_s`, oldest first."""
-    return sorted(
+) -> tuple[list[Row], list[Row]]:
+    """Client sessions whose `age_key` exceeds `limit_s`, oldest first:
+    (in scope, out of scope but not the suite's own)."""
+    aged = sorted(
         (
             r
             for r in client_backends(activity)
-            if (state is None or r.get("state") == state)
-            and (r.get(age_key) or 0.0) > limit_s
-            and not is_own(r, conn)
+            if (state is None or r.get("state") == state) and (r.get(age_key) or 0.0) > limit_s
         ),
         key=lambda r: -(r.get(age_key) or 0.0),
     )
+    return split_scope(aged, *scope)
 
 
 def long_queries(
-    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings
+    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings, database: str
 ) -> Finding | None:
-    """Active statements running longer than `long_query_max_s`."""
-    rows = _oldest_first(activity, conn, "query_age_s", q.long_query_max_s, state="active")
+    """Active statements in `database` running longer than `long_query_max_s`."""
+    rows, outside = _oldest_first(
+        activity, (conn, database), "query_age_s", q.long_query_max_s, state="active"
+    )
     if not rows:
         return None
     return Finding(
         f"{plural(len(rows), 'query', 'queries')} active longer than "
         f"{duration(q.long_query_max_s)} (longest {duration(rows[0]['query_age_s'])})",
-        [_query_line(r, "query_age_s", q) for r in rows],
-        {"pids": [r["pid"] for r in rows], "threshold_s": q.long_query_max_s},
+        [_query_line(r, "query_age_s", q) for r in rows] + not_counted(outside, conn, database),
+        {**listed(rows), "threshold_s": q.long_query_max_s, "database": database},
     )
 
 
 def long_transactions(
-    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings
+    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings, database: str
 ) -> Finding | None:
-    """Transactions open longer than `long_transaction_max_s`, whatever their state."""
-    rows = _oldest_first(activity, conn, "xact_age_s", q.long_transaction_max_s)
+    """Transactions in `database` open longer than `long_transaction_max_s`, in any state."""
+    rows, outside = _oldest_first(
+        activity, (conn, database), "xact_age_s", q.long_transaction_max_s
+    )
     if not rows:
         return None
     return Finding(
         f"{plural(len(rows), 'transaction')} open longer than "
         f"{duration(q.long_transaction_max_s)} (oldest {duration(rows[0]['xact_age_s'])})",
-        [_query_line(r, "xact_age_s", q) for r in rows],
+        [_query_line(r, "xact_age_s", q) for r in rows] + not_counted(outside, conn, database),
         {
-            "pids": [r["pid"] for r in rows],
+            **listed(rows),
             "condition": "old_transaction",
             "threshold_s": q.long_transaction_max_s,
+            "database": database,
         },
     )
 
@@ -77,7 +90,11 @@ def long_transactions(
 def active_load(
     activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings
 ) -> Finding | None:
-    """Runbook "Database CPU at 100%": too many statements running at once."""
+    """Runbook "Database CPU at 100%": too many statements running at once.
+
+    Server-wide on purpose: every database on the server shares its CPU. No fix acts on
+    these pids (the check's steps are manual).
+    """
     rows = [
         r for r in client_backends(activity) if r.get("state") == "active" and not is_own(r, conn)
     ]

@@ -1,13 +1,19 @@
 """The snapshot rows the rules read, and pg_stat_activity's client sessions among them.
 
-Which sessions are client backends, which are the suite's own (never reported, never
-ended), how a session is labelled in evidence and how sessions are counted by client.
+Which sessions are client backends, which are in scope (judged by the checks, ended by
+the fixes) and why the others are not, how a session is labelled in evidence and how
+sessions are counted by client.
+
+The scope: sessions of the profile's database, not a superuser's, not the suite's own,
+and, when the profile names them, of the application's roles and application_names.
+remediations/database_sessions.py re-checks the same rules, with the same reasons, in
+the statement that signals sessions, so a check and its fix always agree.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from checks.database.wording import duration
@@ -16,10 +22,61 @@ from opscheck.settings.database import ConnectionSettings
 Row = Mapping[str, Any]
 
 
+# Why a session is out of scope; the fixes' SQL reports the same words.
+OTHER_DATABASE = "other database"
+SUPERUSER = "superuser"
+OWN = "the suite's own"
+NOT_APP_ROLE = "role not in database.connections.app_roles"
+NOT_APP_NAME = "application_name not in database.connections.app_names"
+
+
 def is_own(row: Row, conn: ConnectionSettings) -> bool:
     """The suite's own sessions: never reported, never terminated."""
     app = row.get("application_name") or ""
     return any(app.startswith(prefix) for prefix in conn.own_application_prefixes)
+
+
+def out_of_scope(row: Row, conn: ConnectionSettings, database: str) -> str | None:
+    """Why the checks do not judge, and the fixes never end, this session (None: in scope)."""
+    if is_own(row, conn):
+        return OWN
+    if row.get("datname") != database:
+        return OTHER_DATABASE
+    if row.get("rolsuper"):
+        return SUPERUSER
+    if conn.app_roles and row.get("usename") not in conn.app_roles:
+        return NOT_APP_ROLE
+    if conn.app_names and (row.get("application_name") or "") not in conn.app_names:
+        return NOT_APP_NAME
+    return None
+
+
+def split_scope(
+    rows: Iterable[Row], conn: ConnectionSettings, database: str
+) -> tuple[list[Row], list[Row]]:
+    """(in scope, out of scope but worth a mention): the suite's own are in neither."""
+    inside: list[Row] = []
+    outside: list[Row] = []
+    for row in rows:
+        reason = out_of_scope(row, conn, database)
+        if reason is None:
+            inside.append(row)
+        elif reason != OWN:
+            outside.append(row)
+    return inside, outside
+
+
+def not_counted(outside: Sequence[Row], conn: ConnectionSettings, database: str) -> list[str]:
+    """One evidence line about sessions that match but are out of scope, or none."""
+    if not outside:
+        return []
+    reasons = Counter(out_of_scope(r, conn, database) for r in outside)
+    others = sorted({str(r.get("datname")) for r in outside if r.get("datname") != database})
+    parts = []
+    for reason, n in reasons.most_common():
+        where = f" ({', '.join(others)})" if reason == OTHER_DATABASE else ""
+        parts.append(f"{reason} {n}{where}")
+    return [f"not counted (out of scope, never ended by --fix): {', '.join(parts)}"]
 
 
 def session_label(row: Row) -> str:
@@ -43,3 +100,12 @@ def grouped(rows: Iterable[Row], age_key: str) -> list[str]:
 
 def client_backends(activity: Iterable[Row]) -> list[Row]:
     return [r for r in activity if r.get("backend_type") == "client backend"]
+
+
+def listed(rows: Sequence[Row]) -> dict[str, list[Any]]:
+    """What a finding hands its fix: pids and their backend_start, so a reused pid is not
+    mistaken for the session the check saw."""
+    return {
+        "pids": [r["pid"] for r in rows],
+        "starts": [r.get("backend_start") for r in rows],
+    }

@@ -15,7 +15,12 @@ from opscheck.settings.base import Settings
 
 
 class ConnectionSettings(Settings):
-    """Saturation (DB-102/103), idle sessions (DB-104/105) and the suite's own sessions."""
+    """Saturation (DB-102/103), idle sessions (DB-104/105) and which sessions are in scope.
+
+    The checks judge, and the fixes end, only sessions of the profile's database that are
+    neither a superuser's nor the suite's own; `app_roles` / `app_names` narrow that
+    further to the application's roles and application_names (empty: no narrowing).
+    """
 
     warn_pct: PositiveFloat = 80.0
     fail_pct: PositiveFloat = 95.0
@@ -24,6 +29,8 @@ class ConnectionSettings(Settings):
     # Sessions whose application_name starts with one of these are never reported or
     # terminated: the suite's own connections are named rolerabbit-opscheck-<role>.
     own_application_prefixes: list[str] = Field(default_factory=lambda: ["rolerabbit-opscheck"])
+    app_roles: list[str] = Field(default_factory=list)  # e.g. ["rolerabbit_app"]
+    app_names: list[str] = Field(default_factory=list)  # exact names, e.g. ["rolerabbit-api"]
 
 
 class AppConfigSettings(Settings):
@@ -111,6 +118,9 @@ class IndexSettings(Settings):
 
 
 class DatabaseSettings(Settings):
+    # ALTER SYSTEM (DB-R04) changes every database on the server: --fix does it only when
+    # the profile says the server is the application's to change.
+    allow_server_wide_changes: bool = False
     connections: ConnectionSettings = Field(default_factory=ConnectionSettings)
     app: AppConfigSettings = Field(default_factory=AppConfigSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)

@@ -17,6 +17,10 @@ import psycopg
 import yaml
 from psycopg.rows import dict_row
 
+from lab.credentials import Credentials
+from lab.services.base import LabContext
+from lab.services.postgres import superuser_dsn as lab_superuser_dsn
+from lab.settings import DATABASE
 from lab.testing import LabHandle
 from tests.conftest import CheckRun
 from tests.waiting import wait_until as wait_until  # shared; re-exported
@@ -25,6 +29,8 @@ Run = Callable[..., CheckRun]
 Inject = Callable[..., dict[str, Any]]
 NAMESPACE = "rolerabbit-production"
 API = "rolerabbit-api"
+# Read by the after_snapshot plugin (tests/database/after_snapshot.py) inside run_checks.
+AFTER_SNAPSHOT_SQL = "OPSCHECK_TEST_AFTER_SNAPSHOT_SQL"
 KUBECTL = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl")
 
 # Thresholds in seconds, so a fault shows within a second or two; fast re-checks after a fix.
@@ -43,11 +49,14 @@ FAST: dict[str, Any] = {
 }
 
 
-def profile(**database: dict[str, Any]) -> str:
-    """FAST, with some database settings groups changed (merged key by key)."""
+def profile(**database: Any) -> str:
+    """FAST, with some database settings changed (groups merged key by key)."""
     data = json.loads(json.dumps(FAST))
-    for group, values in database.items():
-        data["database"].setdefault(group, {}).update(values)
+    for key, values in database.items():
+        if isinstance(values, dict):
+            data["database"].setdefault(key, {}).update(values)
+        else:
+            data["database"][key] = values
     return str(yaml.safe_dump(data))
 
 
@@ -57,6 +66,18 @@ def sql(lab: LabHandle, statement: str, params: tuple[Any, ...] = ()) -> list[di
         lab.env["DATABASE_URL"], autocommit=True, row_factory=dict_row, connect_timeout=5
     ) as conn:
         return conn.execute(statement.encode(), params).fetchall()
+
+
+def superuser_dsn(lab: LabHandle) -> str:
+    """The lab's PostgreSQL superuser, for tests that play the DBA (never the suite's role)."""
+    context = LabContext(lab.settings, lab.paths, Credentials.load_or_create(lab.paths.secrets))
+    return lab_superuser_dsn(context, DATABASE)
+
+
+def alive(lab: LabHandle, pids: set[int]) -> set[int]:
+    """Which of these backends still exist."""
+    rows = sql(lab, "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", (sorted(pids),))
+    return {r["pid"] for r in rows}
 
 
 def pids_of(lab: LabHandle, application_name: str, state: str | None = None) -> set[int]:

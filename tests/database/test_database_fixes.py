@@ -11,11 +11,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.sql import Placeholder
+from psycopg.rows import dict_row
 
 from lab.testing import LabHandle
-from opscheck.settings.database import DatabaseSettings
-from remediations.database import IDLE, session_params, sessions_matching
+from opscheck.settings.database import ConnectionSettings
+from remediations.database import TERMINATE_IDLE_SIGNAL
+from remediations.database_sessions import session_params, signal_sessions
 from tests.database.database_support import (
     Inject,
     Run,
@@ -70,6 +71,7 @@ class FixCase:
     params: dict[str, Any] = field(default_factory=dict)
     prepare: Callable[[LabHandle], None] | None = None
     destructive: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)  # database settings for profile()
 
 
 def _rolled_out(lab: LabHandle) -> None:
@@ -109,6 +111,7 @@ CASES = [
         "slow-query-log-off",
         lambda lab: setting(lab, "log_min_duration_statement"),
         lambda before, after: before == "-1" and after == "1000",
+        settings={"allow_server_wide_changes": True},  # ALTER SYSTEM: the whole server
     ),
     FixCase(
         "DB-R05",
@@ -160,14 +163,14 @@ def test_fix_clears_the_fault_and_twice_is_harmless(
 ) -> None:
     before = injected(case, fault, lab)
     flags = ["--fix", *(["--allow-destructive"] if case.destructive else [])]
-    first = run_checks("-k", case.check, *flags, profile=profile())
+    first = run_checks("-k", case.check, *flags, profile=profile(**case.settings))
     assert first.statuses() == {case.check: "fixed"}, first.stdout
     assert {e["remediation_id"] for e in applied(first)} == {case.remediation}
     assert any(e["result"] == "verified" for e in first.audit())
     after = case.state(lab)
     assert case.fixed(before, after), (before, after)
 
-    second = run_checks("-k", case.check, *flags, profile=profile())
+    second = run_checks("-k", case.check, *flags, profile=profile(**case.settings))
     assert second.statuses() == {case.check: "passed"}, second.stdout
     assert applied(second) == []
     assert case.state(lab) == after
@@ -178,7 +181,7 @@ def test_dry_run_changes_nothing(
     case: FixCase, run_checks: Run, fault: Inject, lab: LabHandle
 ) -> None:
     before = injected(case, fault, lab)
-    result = run_checks("-k", case.check, "--fix", "--dry-run", profile=profile())
+    result = run_checks("-k", case.check, "--fix", "--dry-run", profile=profile(**case.settings))
     assert result.statuses() == {case.check: "failed"}
     line(result, rf"^  fix: dry run \({case.remediation}\): nothing was changed")
     line(result, r"^    would run: \[(sql|kubernetes)\] ")
@@ -205,14 +208,22 @@ def test_idle_fix_never_ends_the_suites_own_sessions(
 
 
 def test_idle_fix_rechecks_state_in_the_same_statement(fault: Inject, lab: LabHandle) -> None:
-    """A pid that turned active between the check and the fix is left alone."""
+    """A pid that turned active between the check and the fix, or is gone, is skipped."""
     fault("long-query")
     active = pids_of(lab, "lab-fault-long-query", "active")
-    build = sessions_matching(IDLE, "pg_terminate_backend")
-    params = session_params(sorted(active), 0, DatabaseSettings())
-    with psycopg.connect(lab.env["DATABASE_FIXER_URL"], autocommit=True) as fixer:
-        rows = fixer.execute(build(**{k: Placeholder(k) for k in params}), params)
-        assert rows.fetchall() == []
+    params = session_params({"pids": [*sorted(active), 2_000_000_000]}, 0, ConnectionSettings())
+    with psycopg.connect(
+        lab.env["DATABASE_FIXER_URL"], autocommit=True, row_factory=dict_row
+    ) as fixer:
+        result = signal_sessions(fixer, TERMINATE_IDLE_SIGNAL, params)
+    assert [(i["outcome"], i["reason"]) for i in result.items] == [
+        *[("skipped", "state changed")] * len(active),
+        ("skipped", "gone"),
+    ]
+    assert result.complete  # nothing was refused: there was just nothing left to end
+    assert result.summary == f"0 of {len(active) + 1} sessions ended; {len(active)} skipped: " + (
+        "state changed; 1 skipped: gone"
+    )
     assert pids_of(lab, "lab-fault-long-query", "active") == active
 
 
@@ -253,7 +264,7 @@ def test_cancel_ends_the_query_without_terminating(
     assert result.statuses() == {"DB-109": "fixed"}
     details = [e["detail"] for e in applied(result)]
     assert details == [
-        "1 of 1 sessions signalled",
+        "1 of 1 queries cancelled",
         "every query ended after the cancel; nothing terminated",
     ]
     assert pids_of(lab, "lab-fault-long-query", "idle") == session  # cancelled, not ended

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from checks import database as rules
+from opscheck import Finding
 from opscheck.settings.database import (
     AppConfigSettings,
     ConnectionSettings,
@@ -16,8 +17,12 @@ from opscheck.settings.database import (
     MaintenanceSettings,
     QuerySettings,
 )
+from remediations.database import TERMINATE_IDLE_SIGNAL
+from remediations.database_app import plan_pool
+from remediations.database_sessions import outcome_of
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "database"
+DB = "rolerabbit"  # the profile's database in activity.yaml
 
 
 def load(name: str) -> dict[str, Any]:
@@ -40,49 +45,106 @@ def test_usable_connections_excludes_reserved_slots() -> None:
     assert rules.usable_connections({**settings, "reserved_connections": "2"}) == 95
 
 
-def test_saturation_counts_client_backends_only(activity: dict[str, Any]) -> None:
+def test_saturation_counts_client_backends_of_every_database(activity: dict[str, Any]) -> None:
     conn = ConnectionSettings()
-    # 8 client backends of 97 usable: 8%, far below both levels.
-    assert rules.saturation(activity["sessions"], activity["pg_settings"], conn, 80) is None
-    small = {**activity["pg_settings"], "max_connections": "12"}  # 8 of 9 = 89%
-    warn = rules.saturation(activity["sessions"], small, conn, conn.warn_pct)
+    sessions, pg = activity["sessions"], activity["pg_settings"]
+    # 11 client backends of 97 usable: 11%, far below both levels.
+    assert rules.saturation(sessions, pg, conn, 80, DB) is None
+    small = {**pg, "max_connections": "16"}  # 11 of 13 = 85%: max_connections is the server's
+    warn = rules.saturation(sessions, small, conn, conn.warn_pct, DB)
     assert warn is not None
-    assert warn.summary == "8 of 9 usable connections in use (89% >= 80%)"
-    assert "4 state=idle wait_event_type=Client" in warn.evidence
+    assert warn.summary == "11 of 13 usable connections in use (85% >= 80%)"
+    assert "6 state=idle wait_event_type=Client" in warn.evidence
     assert "1 state=active wait_event_type=Lock" in warn.evidence
-    assert rules.saturation(activity["sessions"], small, conn, conn.fail_pct) is None
-    # The remediation gets the idle-past-threshold pids, never the suite's own (14).
+    assert rules.saturation(sessions, small, conn, conn.fail_pct, DB) is None
+    # DB-R01 gets the idle-past-threshold pids of this database only: never the suite's
+    # own (14), another database's (19) or a superuser's (20).
     assert warn.data["pids"] == [11, 12]
+    assert warn.data["database"] == DB
 
 
 def test_idle_connections_past_threshold_grouped_by_client(activity: dict[str, Any]) -> None:
-    finding = rules.idle_connections(activity["sessions"], ConnectionSettings())
+    finding = rules.idle_connections(activity["sessions"], ConnectionSettings(), DB)
     assert finding is not None
     assert finding.summary == "2 connections idle longer than 60.0min (threshold 0)"
     assert finding.evidence == [
-        "2 x app=rolerabbit-api user=rolerabbit_app client=10.0.0.5/32 (oldest 2.0h)"
+        "2 x app=rolerabbit-api user=rolerabbit_app client=10.0.0.5/32 (oldest 2.0h)",
+        "not counted (out of scope, never ended by --fix): other database 1 (analytics), "
+        "superuser 1",
     ]
-    assert finding.data == {"pids": [11, 12], "idle_max_s": 3600.0}
-    assert rules.idle_connections(activity["sessions"], ConnectionSettings(idle_max_s=8000)) is None
+    assert finding.data == {
+        "pids": [11, 12],
+        "starts": ["2024-05-01 09:00:00.000001+00", None],
+        "idle_max_s": 3600.0,
+        "database": DB,
+    }
+    # Only the other database's and the superuser's sessions are idle that long: no verdict.
+    longer = ConnectionSettings(idle_max_s=8000)
+    assert rules.idle_connections(activity["sessions"], longer, DB) is None
 
 
 def test_own_sessions_are_never_reported(activity: dict[str, Any]) -> None:
-    finding = rules.idle_connections(activity["sessions"], ConnectionSettings(idle_max_s=1))
+    finding = rules.idle_connections(activity["sessions"], ConnectionSettings(idle_max_s=1), DB)
     assert finding is not None
     assert 14 not in finding.data["pids"]
+    assert not any("own" in line for line in finding.evidence)
     everyone = ConnectionSettings(idle_max_s=1, own_application_prefixes=[])
-    again = rules.idle_connections(activity["sessions"], everyone)
+    again = rules.idle_connections(activity["sessions"], everyone, DB)
     assert again is not None and 14 in again.data["pids"]
 
 
+def test_the_other_databases_sessions_are_judged_in_their_own_database(
+    activity: dict[str, Any],
+) -> None:
+    finding = rules.idle_connections(activity["sessions"], ConnectionSettings(), "analytics")
+    assert finding is not None and finding.data["pids"] == [19]
+    assert finding.evidence[-1] == (
+        "not counted (out of scope, never ended by --fix): other database 3 (rolerabbit)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("narrowing", "pids", "not_counted"),
+    [
+        ({"app_roles": ["rolerabbit_app"]}, [11, 12, 13], ""),
+        ({"app_roles": ["analyst"]}, [], "role not in database.connections.app_roles 3"),
+        ({"app_names": ["rolerabbit-api"]}, [11, 12, 13], ""),
+        ({"app_names": ["worker"]}, [], "application_name not in database.connections.app_names"),
+    ],
+)
+def test_scope_narrows_to_the_applications_roles_and_names(
+    activity: dict[str, Any], narrowing: dict[str, list[str]], pids: list[int], not_counted: str
+) -> None:
+    conn = ConnectionSettings(idle_max_s=1, **narrowing)
+    finding = rules.idle_connections(activity["sessions"], conn, DB)
+    assert (finding.data["pids"] if finding else []) == pids
+    inside, outside = rules.idle_sessions(activity["sessions"], conn, DB)
+    assert [r["pid"] for r in inside] == pids
+    line = rules.not_counted(outside, conn, DB)[0]
+    assert not_counted in line and "superuser 1" in line
+
+
+def test_out_of_scope_reasons() -> None:
+    conn = ConnectionSettings(app_roles=["app"], app_names=["api"])
+    row = {"datname": DB, "usename": "app", "application_name": "api", "rolsuper": False}
+    assert rules.out_of_scope(row, conn, DB) is None
+    assert rules.out_of_scope({**row, "datname": "other"}, conn, DB) == "other database"
+    assert rules.out_of_scope({**row, "rolsuper": True}, conn, DB) == "superuser"
+    own = {**row, "application_name": "rolerabbit-opscheck-fixer"}
+    assert rules.out_of_scope(own, conn, DB) == "the suite's own"
+    assert rules.out_of_scope({**row, "usename": "x"}, conn, DB) == (
+        "role not in database.connections.app_roles"
+    )
+
+
 def test_idle_in_transaction(activity: dict[str, Any]) -> None:
-    finding = rules.idle_in_transaction(activity["sessions"], ConnectionSettings())
+    finding = rules.idle_in_transaction(activity["sessions"], ConnectionSettings(), DB)
     assert finding is not None
     assert finding.summary == "1 session idle in transaction longer than 60s (threshold 0)"
     assert finding.evidence == ["1 x app=report-job user=analyst client=local (oldest 2.0min)"]
     assert finding.data["condition"] == "idle_in_transaction"
     lenient = ConnectionSettings(idle_in_transaction_max_s=300)
-    assert rules.idle_in_transaction(activity["sessions"], lenient) is None
+    assert rules.idle_in_transaction(activity["sessions"], lenient, DB) is None
 
 
 # -- queries -----------------------------------------------------------------------------
@@ -104,23 +166,30 @@ def test_query_text_strips_literals_and_truncates() -> None:
 
 
 def test_long_queries_show_pid_duration_and_stripped_text(activity: dict[str, Any]) -> None:
-    finding = rules.long_queries(activity["sessions"], QuerySettings(), ConnectionSettings())
+    finding = rules.long_queries(activity["sessions"], QuerySettings(), ConnectionSettings(), DB)
     assert finding is not None
+    # The other database's 2.5-hour query (21) is information, not the verdict.
     assert finding.summary == "1 query active longer than 5.0min (longest 6.7min)"
     assert finding.evidence == [
         "pid 16 6.7min active app=rolerabbit-api user=rolerabbit_app client=10.0.0.5/32: "
-        "SELECT * FROM portfolios WHERE title LIKE ? AND value_cents > ?"
+        "SELECT * FROM portfolios WHERE title LIKE ? AND value_cents > ?",
+        "not counted (out of scope, never ended by --fix): other database 1 (analytics)",
     ]
-    assert finding.data == {"pids": [16], "threshold_s": 300.0}
+    assert finding.data == {
+        "pids": [16],
+        "starts": [None],
+        "threshold_s": 300.0,
+        "database": DB,
+    }
 
 
 def test_long_transactions_include_idle_ones(activity: dict[str, Any]) -> None:
     q = QuerySettings(long_transaction_max_s=300)
-    finding = rules.long_transactions(activity["sessions"], q, ConnectionSettings())
+    finding = rules.long_transactions(activity["sessions"], q, ConnectionSettings(), DB)
     assert finding is not None
-    assert finding.data["pids"] == [15, 16]  # oldest first
+    assert finding.data["pids"] == [15, 16]  # oldest first; 21 is another database's
     assert finding.summary.startswith("2 transactions open longer than 5.0min (oldest 15.0min)")
-    assert rules.long_transactions(activity["sessions"], QuerySettings(), ConnectionSettings())
+    assert rules.long_transactions(activity["sessions"], QuerySettings(), ConnectionSettings(), DB)
 
 
 def test_active_load(activity: dict[str, Any]) -> None:
@@ -128,7 +197,7 @@ def test_active_load(activity: dict[str, Any]) -> None:
     assert rules.active_load(activity["sessions"], QuerySettings(), conn) is None
     finding = rules.active_load(activity["sessions"], QuerySettings(active_max=1), conn)
     assert finding is not None
-    assert finding.summary == "2 active queries > 1"
+    assert finding.summary == "3 active queries > 1"  # the server's CPU: every database
     assert "1 waiting on Lock" in finding.evidence
 
 
@@ -341,3 +410,77 @@ def test_duration_formatting() -> None:
         "2.0h",
         "3.0d",
     ]
+
+
+# -- what the remediations plan from a finding (no server needed) ---------------------------
+
+
+def pool_finding(value: int | None, replicas: int = 3, source: str = "env") -> Finding:
+    entry = {
+        "name": "rolerabbit-api",
+        "found": True,
+        "container": "api",
+        "replicas": replicas,
+        "surge": 1,
+        "value": value,
+        "source": source,
+    }
+    return Finding("pools", [], {"deployments": [entry], "allowed": 87})
+
+
+@pytest.mark.parametrize(
+    ("value", "source"), [(None, "secret or field ref (not shown)"), (None, "not set"), (10, "env")]
+)
+def test_reduce_pool_never_raises_an_unknown_or_smaller_pool(
+    value: int | None, source: str
+) -> None:
+    plan, lower = plan_pool(pool_finding(value, source=source), AppConfigSettings(), "ns")
+    assert lower == [] and plan.actions == () and plan.refusal is None
+    assert plan.target == "deployment/rolerabbit-api"
+    if value is None:
+        assert plan.manual[0] == (
+            f"deployment/rolerabbit-api: DB_POOL_MAX is {source} (node-postgres then uses 10); "
+            "set it explicitly, no higher than today: "
+            "kubectl set env deployment/rolerabbit-api -c api DB_POOL_MAX=<n> -n ns"
+        )
+    assert plan.manual[-1].startswith("no DB_POOL_MAX above 15 to lower")
+
+
+def test_reduce_pool_lowers_a_larger_pool_or_declines_when_that_is_not_enough() -> None:
+    plan, lower = plan_pool(pool_finding(40), AppConfigSettings(), "ns")
+    assert [e["value"] for e in lower] == [40] and plan.refusal is None
+    crowded, lower = plan_pool(pool_finding(40, replicas=10), AppConfigSettings(), "ns")
+    assert lower == []
+    assert crowded.refusal == (
+        "DB_POOL_MAX=15 would still allow 165 connections > 87: lower the replicas or raise "
+        "max_connections"
+    )
+
+
+def test_session_outcomes_say_what_was_refused() -> None:
+    rows = [
+        {"pid": p, "role": "app", "application": "api", "client": None, "outcome": "ended"}
+        for p in range(19)
+    ]
+    rows.append(
+        {
+            "pid": 99,
+            "role": "postgres",
+            "application": "psql",
+            "client": None,
+            "outcome": "refused: superuser",
+        }
+    )
+    result = outcome_of(rows, TERMINATE_IDLE_SIGNAL)
+    assert result.summary == "19 of 20 sessions ended; 1 refused: superuser"
+    assert result.complete is False
+    assert result.items[-1] == {
+        "pid": 99,
+        "role": "postgres",
+        "application": "psql",
+        "client": None,
+        "outcome": "refused",
+        "reason": "superuser",
+    }
+    gone = outcome_of([{**rows[0], "outcome": "skipped: gone"}], TERMINATE_IDLE_SIGNAL)
+    assert (gone.summary, gone.complete) == ("0 of 1 sessions ended; 1 skipped: gone", True)

@@ -1,0 +1,158 @@
+"""The database remediations that change the application, not the server: its pool size
+(DB-R02) and its connection timeout (DB-R07), set in the API Deployment's env exactly as
+`kubectl set env` does, then a bounded wait for the rollout.
+
+DB-R02 only ever lowers a pool. A value it cannot read (not set, from a Secret, not a
+number) is left alone with the manual step: node-postgres's default is 10, so writing
+the runbook's 15 there would raise it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from fixtures.kubernetes import Kube
+from opscheck import Finding, Plan, Planner
+from opscheck.environment import Environment
+from opscheck.settings.database import AppConfigSettings
+from remediations.rollouts import set_env, wait_for_rollout
+
+Entry = Mapping[str, Any]
+
+
+def deployments_target(entries: Sequence[Entry]) -> str:
+    return "deployment/" + ",".join(sorted(e["name"] for e in entries))
+
+
+def env_plan(
+    kube: Kube,
+    environment: Environment,
+    target: str,
+    changed: Sequence[Entry],
+    setting: tuple[str, int],
+    manual: Sequence[str] = (),
+) -> Plan:
+    """`kubectl set env` on each changed deployment, then wait for its rollout.
+
+    Nothing to change: an empty plan with the manual steps.
+    """
+    variable, value = setting
+    namespace = environment.profile.kubernetes.namespace
+    timeout_s = environment.profile.database.app.rollout_timeout_s
+    if not changed:
+        return Plan(target, manual=list(manual))
+    actions = [
+        set_env(kube, namespace, e["name"], e["container"], {variable: str(value)}) for e in changed
+    ]
+
+    def wait() -> None:
+        for e in changed:
+            wait_for_rollout(kube, namespace, e["name"], timeout_s)
+
+    return Plan(
+        target,
+        actions,
+        wait=wait,
+        wait_description=f"kubectl rollout status (up to {timeout_s:g}s)",
+        manual=list(manual),
+    )
+
+
+def set_env_step(entry: Entry, variable: str, value: str, namespace: str) -> str:
+    return (
+        f"kubectl set env deployment/{entry['name']} -c {entry['container']} "
+        f"{variable}={value} -n {namespace}"
+    )
+
+
+def unknown_pool_steps(entries: Sequence[Entry], app: AppConfigSettings, ns: str) -> list[str]:
+    """Manual steps for the deployments whose pool size cannot be read or found."""
+    steps = []
+    for e in entries:
+        if not e.get("found"):
+            steps.append(
+                f"deployment/{e['name']} (container {e['container']}) not found in {ns}: "
+                "check database.app.deployments and database.app.container"
+            )
+        elif e.get("value") is None:
+            steps.append(
+                f"deployment/{e['name']}: {app.pool_variable} is {e.get('source') or 'unknown'} "
+                "(node-postgres then uses 10); set it explicitly, no higher than today: "
+                + set_env_step(e, app.pool_variable, "<n>", ns)
+            )
+    return steps
+
+
+def plan_pool(finding: Finding, app: AppConfigSettings, namespace: str) -> tuple[Plan, list[Entry]]:
+    """What DB-R02 may change: (a plan that declines, or an empty one; the pools to lower)."""
+    entries = list(finding.data.get("deployments", []))
+    allowed = int(finding.data.get("allowed", 0))
+    target = deployments_target(entries)
+    known = [e for e in entries if e.get("found") and e.get("value") is not None]
+    lower = [e for e in known if e["value"] > app.pool_target]
+    manual = unknown_pool_steps(entries, app, namespace)
+    peak = sum((e["replicas"] + e["surge"]) * min(e["value"], app.pool_target) for e in known)
+    if not lower:
+        manual.append(
+            f"no {app.pool_variable} above {app.pool_target} to lower: the peak of "
+            f"{peak} connections must fit in {allowed}; lower the replicas or raise "
+            "max_connections"
+        )
+    elif peak > allowed:
+        refusal = (
+            f"{app.pool_variable}={app.pool_target} would still allow {peak} connections > "
+            f"{allowed}: lower the replicas or raise max_connections"
+        )
+        return Plan(target, refusal="; ".join([refusal, *manual])), []
+    return Plan(target, manual=manual), lower
+
+
+@pytest.fixture
+def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
+    app = environment.profile.database.app
+    namespace = environment.profile.kubernetes.namespace
+
+    def plan(finding: Finding) -> Plan:
+        declined, lower = plan_pool(finding, app, namespace)
+        if not lower:
+            return declined
+        return env_plan(
+            kube_client,
+            environment,
+            declined.target,
+            lower,
+            (app.pool_variable, app.pool_target),
+            declined.manual,
+        )
+
+    return plan
+
+
+@pytest.fixture
+def raise_db_timeout(kube_client: Kube, environment: Environment) -> Planner:
+    app = environment.profile.database.app
+    namespace = environment.profile.kubernetes.namespace
+
+    def plan(finding: Finding) -> Plan:
+        entries = list(finding.data.get("deployments", []))
+        found = [e for e in entries if e.get("found")]
+        changed = [e for e in found if e.get("value") is None or e["value"] < app.timeout_target_ms]
+        manual = [
+            f"deployment/{e['name']} (container {e['container']}) not found in {namespace}: "
+            "check database.app.deployments and database.app.container"
+            for e in entries
+            if not e.get("found")
+        ]
+        return env_plan(
+            kube_client,
+            environment,
+            deployments_target(entries),
+            changed,
+            (app.timeout_variable, app.timeout_target_ms),
+            manual,
+        )
+
+    return plan
