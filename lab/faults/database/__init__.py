@@ -8,6 +8,7 @@
     connection-flood        idle sessions up to `share` (0.96) of usable connections, or
                             `count` more                                  -> DB-102, DB-103
     pool-oversized          DB_POOL_MAX=40 in the API Deployment's env    -> DB-106
+    pool-unknown            DB_POOL_MAX from a Secret: unreadable         -> DB-106
     db-timeout-low          DB_TIMEOUT=1000 in the API Deployment's env   -> DB-107
     slow-queries            a 25 ms statement run 120 times               -> DB-111
     slow-query-log-off      ALTER SYSTEM SET log_min_duration_statement = -1 -> DB-112
@@ -15,17 +16,21 @@
     stale-matview           portfolios rows changed, views not refreshed  -> DB-115
     matview-no-unique-index the monthly view's unique index dropped       -> DB-116
     missing-index           a 60k-row table read by 60 seq scans          -> DB-117
+    other-database-sessions the app role's sessions in a second database  -> nothing
+    superuser-sessions      superuser sessions in the lab's database      -> nothing
+                            (both: what the checks and fixes must leave alone)
 
 One module per kind of fault: sessions.py (held sessions), queries.py (running and slow
 statements), configuration.py (server and Deployment settings), maintenance.py (tables,
-views, indexes); support.py is what they share. `load_fault_modules()` imports this
-package like any section module, and the imports below run each module's `@register`
-once. Sessions are held by the supervisor (the fault instances) until clear; every clear
-restores exactly what its inject changed and is harmless when repeated.
+views, indexes), bystanders.py (sessions out of the section's scope); support.py is what
+they share. `load_fault_modules()` imports this package like any section module, and the
+imports below run each module's `@register` once. Sessions are held by the supervisor
+(the fault instances) until clear; every clear restores exactly what its inject changed
+and is harmless when repeated.
 """
 
 from __future__ import annotations
 
-from lab.faults.database import configuration, maintenance, queries, sessions
+from lab.faults.database import bystanders, configuration, maintenance, queries, sessions
 
-__all__ = ["configuration", "maintenance", "queries", "sessions"]
+__all__ = ["bystanders", "configuration", "maintenance", "queries", "sessions"]

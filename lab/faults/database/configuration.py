@@ -57,21 +57,30 @@ class ApiEnvironment(Fault):
         self.original: dict[str, Any] | None = None
         self.injected = False
 
-    def inject(self, lab: LabControl, **params: str) -> str | None:
+    def entry(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
+        """The env entry to set (null fields are removed by the merge) and how to say it."""
         value = int_param(params, "value", self.default_value)
+        return {"name": self.variable, "value": str(value), "valueFrom": None}, f"={value}"
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
         api = KubeApi(lab)
         container = _api_container(api.deployment(API_DEPLOYMENT))
         entry = next((e for e in container.get("env") or [] if e["name"] == self.variable), None)
         if not self.injected:
             self.original = entry
-        _set_env_entry(api, {"name": self.variable, "value": str(value)})
+        wanted, said = self.entry(params)
+        _set_env_entry(api, wanted)
         self.injected = True
-        return f"{self.variable}={value} in deployment/{API_DEPLOYMENT} (a new rollout)"
+        return f"{self.variable}{said} in deployment/{API_DEPLOYMENT} (a new rollout)"
 
     def clear(self, lab: LabControl) -> None:
         if not self.injected:
             return
-        restore = self.original or {"name": self.variable, "$patch": "delete"}
+        restore = (
+            {"value": None, "valueFrom": None, **self.original}
+            if self.original
+            else {"name": self.variable, "$patch": "delete"}
+        )
         _set_env_entry(KubeApi(lab), restore)
         self.injected, self.original = False, None
 
@@ -106,3 +115,24 @@ class DbTimeoutLow(ApiEnvironment):
     description = "DB_TIMEOUT=1000 (param value, ms) in the API Deployment."
     variable = "DB_TIMEOUT"
     default_value = 1000
+
+
+@register
+class PoolUnknown(ApiEnvironment):
+    name = "pool-unknown"
+    section = "database"
+    trips = ("DB-106",)
+    description = (
+        "DB_POOL_MAX from a Secret key (optional, absent) in the API Deployment: the pool "
+        "size cannot be read, so DB-106 says it is unknown (and DB-R02 must not guess)."
+    )
+    variable = "DB_POOL_MAX"
+    default_value = 0
+
+    def entry(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
+        ref = {"name": "rolerabbit-secrets", "key": self.variable, "optional": True}
+        return {
+            "name": self.variable,
+            "value": None,
+            "valueFrom": {"secretKeyRef": ref},
+        }, " from secret rolerabbit-secrets"
