@@ -95,7 +95,7 @@ def plan_pool(finding: Finding, app: AppConfigSettings, namespace: str) -> tuple
     lower = [e for e in known if e["value"] > app.pool_target]
     manual = unknown_pool_steps(entries, app, namespace)
     peak = sum((e["replicas"] + e["surge"]) * min(e["value"], app.pool_target) for e in known)
-    if not lower:
+    if not lower and known:  # the known pools are small already: the replicas are many
         manual.append(
             f"no {app.pool_variable} above {app.pool_target} to lower: the peak of "
             f"{peak} connections must fit in {allowed}; lower the replicas or raise "

@@ -443,7 +443,11 @@ def test_reduce_pool_never_raises_an_unknown_or_smaller_pool(
             "set it explicitly, no higher than today: "
             "kubectl set env deployment/rolerabbit-api -c api DB_POOL_MAX=<n> -n ns"
         )
-    assert plan.manual[-1].startswith("no DB_POOL_MAX above 15 to lower")
+    else:
+        assert plan.manual == [
+            "no DB_POOL_MAX above 15 to lower: the peak of 40 connections must fit in 87; "
+            "lower the replicas or raise max_connections"
+        ]
 
 
 def test_reduce_pool_lowers_a_larger_pool_or_declines_when_that_is_not_enough() -> None:
