@@ -309,7 +309,7 @@ class FixPlugin:
     ) -> tuple[FixOutcome, CheckFailure | None]:
         """An empty plan: never FIXED. Cleared if the check passes again by itself."""
         rem_id = spec.remediation.id if spec.remediation else None
-        manual = [f"manual: {step}" for step in plan.manual]
+        manual = list(plan.manual)
         latest = None if self.options.dry_run else self._recheck(item)
         if latest is None and not self.options.dry_run:
             self._audit(spec, finding, plan, "", "cleared without action")

@@ -32,6 +32,7 @@ def pytest_runtest_makereport(
     outcome = item.stash.get(FIX_OUTCOME, None)
     if outcome is not None and call.when == "call":
         report.user_properties.append((PREFIX + "fix", outcome.status))
+        report.user_properties.append((PREFIX + "fix_detail", redact(outcome.detail)))
     if report.failed and call.excinfo is not None:
         exc = call.excinfo.value
         # Other reporters (Allure) read the exception itself, after this wrapper.

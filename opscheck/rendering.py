@@ -49,7 +49,9 @@ def render_outcome(outcome: FixOutcome) -> list[str]:
     actions = outcome.actions
     head = f"  fix: {status}" + (f" ({remediation})" if remediation else "")
     lines = [head + (f": {detail}" if detail else "")]
-    label = "would run" if status == "dry run" else "ran"
+    label = {"dry run": "would run", "nothing to do": "by hand", "cleared": "by hand"}.get(
+        status, "ran"
+    )
     lines.extend(f"    {label}: {action}" for action in actions)
     return lines
 

@@ -24,6 +24,7 @@ class CheckRecord:
     duration: float
     fix: str
     message: str
+    fix_detail: str = ""
 
 
 def properties(report: pytest.TestReport) -> dict[str, str]:
@@ -89,4 +90,5 @@ class RecordCollector:
             duration=round(report.duration, 3),
             fix=props.get("fix", ""),
             message=props.get("message", "") if report.failed else "",
+            fix_detail=props.get("fix_detail", ""),
         )

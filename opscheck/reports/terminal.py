@@ -55,6 +55,8 @@ class TerminalSummary:
         for record in sorted(fixed, key=lambda r: r.check_id):
             label = "FIXED" if record.status == "fixed" else "PARTIALLY FIXED"
             tr.write_line(f"{label} {record.check_id} {record.title} ({record.fix})", green=True)
+            if record.status == "partial" and record.fix_detail:
+                tr.write_line(f"      {record.fix_detail}")
         for record in sorted(records, key=lambda r: r.check_id):
             if record.fix == "cleared":
                 tr.write_line(

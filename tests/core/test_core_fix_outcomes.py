@@ -64,7 +64,7 @@ def test_an_empty_plan_is_nothing_to_do_with_the_manual_steps(suite: pytest.Pyte
     result.stdout.fnmatch_lines(
         [
             "*fix: nothing to do (T-R11): nothing this remediation can do;*",
-            "*ran: manual: ask the owner to set flag=ok*",
+            "*by hand: ask the owner to set flag=ok*",
         ]
     )
     assert "FIXED" not in result.stdout.str()
@@ -187,7 +187,12 @@ def test_a_partial_action_is_reported_as_partial_with_each_item(suite: pytest.Py
     set_state(suite.path, flag="broken")
     result = suite.runpytest("--env", "test", "--fix")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*PARTIALLY FIXED T-101 Flag is ok (partial)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*PARTIALLY FIXED T-101 Flag is ok (partial)*",
+            "*1 of 2 sessions ended; 1 refused: superuser; the check passes*",
+        ]
+    )
     applied, closing = audit(suite.path)
     assert applied["result"] == "partial"
     assert applied["detail"] == "1 of 2 sessions ended; 1 refused: superuser"
