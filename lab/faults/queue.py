@@ -2,6 +2,7 @@
 
     redis-maxmemory-low    CONFIG SET maxmemory just above used_memory  -> QUEUE-102, QUEUE-112
     jobs-failing           worker handlers throw until attempts run out -> QUEUE-106, QUEUE-111
+    worker-hung            worker handlers block their event loop      -> QUEUE-103, QUEUE-104
     job-stalled            a real BullMQ worker (short lock) is SIGKILLed mid-job -> QUEUE-107
     queue-paused           BullMQ Queue.pause()                           -> QUEUE-109
     queue-keys-corrupted   the queue's meta hash replaced by a string     -> QUEUE-110
@@ -70,6 +71,25 @@ class JobsFailing(Fault):
     def inject(self, lab: LabControl, **params: str) -> str | None:
         lab.set_switch("worker.mode", "fail")
         return "workers now throw on every job"
+
+    def clear(self, lab: LabControl) -> None:
+        lab.set_switch("worker.mode", None)
+
+
+@register
+class WorkerHung(Fault):
+    name = "worker-hung"
+    section = "queue"
+    trips = ("QUEUE-103", "QUEUE-104")
+    description = (
+        "Every worker's handler blocks its event loop (a wedged Node worker): each worker "
+        "holds one job and completes nothing, and restarted workers hang again; once their "
+        "locks expire (30 s) the held jobs are stalled too (QUEUE-107)."
+    )
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        lab.set_switch("worker.mode", "hang")
+        return "workers now hang on their next job"
 
     def clear(self, lab: LabControl) -> None:
         lab.set_switch("worker.mode", None)

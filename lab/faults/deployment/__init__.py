@@ -3,6 +3,7 @@
     bad-image             set image to a tag the registry lacks (revisions=2: two bad
                           releases in a row), short progress deadline  -> DEP-101, DEP-105, DEP-108
     registry-auth-failure pulls of the running image fail; a restart   -> DEP-105 (manual fix)
+    unschedulable-release a new revision whose pods no node can take   -> DEP-101, DEP-103
     crashloop             existing pods crash-loop (new pods are fine) -> DEP-102, DEP-104
     oom                   existing pods are OOMKilled, crash-looping   -> DEP-110
     probe-failure         existing pods fail their readiness probe     -> DEP-107

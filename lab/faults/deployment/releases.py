@@ -3,6 +3,8 @@
     bad-image             set image to a tag the registry lacks (revisions=2: two bad
                           releases in a row), short progress deadline  -> DEP-101, DEP-105, DEP-108
     registry-auth-failure pulls of the running image fail; a restart   -> DEP-105 (manual fix)
+    unschedulable-release a new revision whose pods no node can take,
+                          short progress deadline                      -> DEP-101, DEP-103
     missing-config-key    env from a ConfigMap key that does not exist -> DEP-109, DEP-102
     regcred-broken        regcred holds credentials for another registry -> DEP-106
 
@@ -27,6 +29,7 @@ from lab.faults._kubernetes import (
     deployment_name,
 )
 from lab.faults.base import Fault, LabControl, float_param, register
+from lab.settings import NAMESPACE
 
 MISSING_KEY = "FEATURE_NEW_BILLING"
 
@@ -66,6 +69,51 @@ class BadImage(SpecRestoringFault):
             if tag != tags[-1]:
                 time.sleep(1.5)  # let the first bad revision create its pod and fail to pull
         return f"deployment/{name} now runs {repo}:{tags[-1]} (not in the registry)"
+
+
+@register
+class UnschedulableRelease(SpecRestoringFault):
+    name = "unschedulable-release"
+    section = "deployment"
+    trips = ("DEP-101", "DEP-103")
+    description = (
+        "A new revision (a rollout restart) whose pods no node can take (FailedScheduling); "
+        "the rollout stalls past --param deadline (s, default 3) while the previous revision "
+        "keeps serving. After bad-rollout, the revision a rollback returns to is the bad one."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        api, name = KubeApi(lab), deployment_name(params)
+        self.remember(api, name)
+        # Only pods not yet on a node are affected: the running revision keeps its pods.
+        lab.k8s_hook("pending-unschedulable", {"namespace": NAMESPACE, "deployment": name})
+        self.targets.append(name)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        api.patch(
+            name,
+            {
+                "spec": {
+                    "progressDeadlineSeconds": int(float_param(params, "deadline", 3)),
+                    "template": {
+                        "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}
+                    },
+                }
+            },
+        )
+        return f"deployment/{name} rolls out a revision whose pods no node can take"
+
+    def clear(self, lab: LabControl) -> None:
+        for name in self.targets:
+            lab.k8s_hook(
+                "pending-unschedulable",
+                {"namespace": NAMESPACE, "deployment": name, "enabled": False},
+            )
+        self.targets.clear()
+        self.restore(lab)
 
 
 @register
