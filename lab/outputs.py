@@ -19,7 +19,7 @@ from lab.settings import NAMESPACE
 # The lab is small and its load steady (10 requests/s, 2 jobs/s), so a few seconds of
 # samples are as telling as the production defaults' 30 s; a sweep then takes seconds.
 LAB_WINDOWS: dict[str, dict[str, float]] = {
-    "queue": {"growth_interval_s": 5.0},
+    "queue": {"growth_interval_s": 5.0, "retry_settle_s": 5.0},
     "errors": {
         "scrape_interval_s": 5.0,
         "memory_sample_interval_s": 2.0,
