@@ -3,7 +3,8 @@
 Public API for checks and remediations:
 
 - `check(...)` declares a check (catalogue entry + markers) on a test function;
-- `fail(...)` / `verdict(...)` end a check with a Finding;
+- `fail(...)` / `verdict(...)` end a check with a Finding; `inconclusive(...)`, or a rule
+  returning `NoData`, ends it as inconclusive (it could not judge: never a pass);
 - `RemediationSpec` names a remediation fixture; the fixture returns a `Planner` that turns
   a Finding into a `Plan` of `Action`s;
 - `DependencyUnavailable` is what clients raise when a service cannot be reached in time.
@@ -13,7 +14,16 @@ plugin needs no assertion rewriting (and pytester runs must not warn that it was
 """
 
 from opscheck.catalogue import CheckSpec, RemediationSpec, check
-from opscheck.findings import CheckFailure, DependencyUnavailable, Finding, fail, verdict
+from opscheck.findings import (
+    CheckFailure,
+    DependencyUnavailable,
+    Finding,
+    Inconclusive,
+    NoData,
+    fail,
+    inconclusive,
+    verdict,
+)
 from opscheck.remediation import Action, ActionResult, Plan, Planner
 from opscheck.sections import Severity
 from opscheck.snapshots import SnapshotStore
@@ -25,6 +35,8 @@ __all__ = [
     "CheckSpec",
     "DependencyUnavailable",
     "Finding",
+    "Inconclusive",
+    "NoData",
     "Plan",
     "Planner",
     "RemediationSpec",
@@ -32,5 +44,6 @@ __all__ = [
     "SnapshotStore",
     "check",
     "fail",
+    "inconclusive",
     "verdict",
 ]

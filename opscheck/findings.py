@@ -41,11 +41,42 @@ def fail(summary: str, evidence: Sequence[str] = (), **data: Any) -> NoReturn:
     raise CheckFailure(Finding(summary, tuple(evidence), data))
 
 
-def verdict(finding: Finding | None) -> None:
-    """Fail the running check if a rule returned a finding; pass otherwise."""
+@dataclass(frozen=True)
+class NoData:
+    """What a rule returns when it lacks the data to judge: exactly what was missing.
+
+    "no PodMetrics: metrics.k8s.io answered 404 (is metrics-server installed?)". A check
+    that cannot see is inconclusive, never a pass.
+    """
+
+    missing: str
+    evidence: Sequence[str] = ()
+
+
+class Inconclusive(Exception):
+    """Raised by `inconclusive()`: the check ran but could not judge.
+
+    Deliberately not an AssertionError: reports (Allure) show it as broken, not failed.
+    """
+
+    def __init__(self, no_data: NoData) -> None:
+        super().__init__(f"inconclusive: {no_data.missing}")
+        self.no_data = no_data
+
+
+def inconclusive(missing: str, evidence: Sequence[str] = ()) -> NoReturn:
+    """End the running check as inconclusive, saying what data was missing."""
     __tracebackhide__ = True
-    if finding is not None:
-        raise CheckFailure(finding)
+    raise Inconclusive(NoData(missing, tuple(evidence)))
+
+
+def verdict(result: Finding | NoData | None) -> None:
+    """Fail the running check on a finding, end it inconclusive on NoData, else pass."""
+    __tracebackhide__ = True
+    if isinstance(result, NoData):
+        raise Inconclusive(result)
+    if result is not None:
+        raise CheckFailure(result)
 
 
 class DependencyUnavailable(Exception):

@@ -61,6 +61,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="lowest severity that fails the run (default: low = any failure)",
     )
     group.addoption(
+        "--inconclusive",
+        dest="opscheck_inconclusive",
+        metavar="MODE",
+        default=None,
+        choices=["fail", "warn"],
+        help="a check that could not judge: fail the run (default) or warn; "
+        "default: the profile's `inconclusive` setting",
+    )
+    group.addoption(
         "--catalogue",
         dest="opscheck_catalogue",
         action="store_true",

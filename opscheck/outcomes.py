@@ -12,11 +12,12 @@ from collections.abc import Generator
 
 import pytest
 
-from opscheck.findings import CheckFailure, DependencyUnavailable
+from opscheck.findings import CheckFailure, DependencyUnavailable, Inconclusive
 from opscheck.keys import FIX_OUTCOME, REDACTOR, SPEC
 from opscheck.rendering import render_failure, render_unavailable
 from opscheck.reports.records import PREFIX, RecordCollector
 from opscheck.sections import Severity
+from opscheck.verdicts import inconclusive_status, tell_inconclusive
 
 # Fix outcomes after which the check passes, as the terminal shows them.
 PASSING_LABELS = {"fixed": "FIXED", "partial": "PARTIAL", "cleared": "CLEARED"}
@@ -33,7 +34,12 @@ def pytest_runtest_makereport(
     if outcome is not None and call.when == "call":
         report.user_properties.append((PREFIX + "fix", outcome.status))
         report.user_properties.append((PREFIX + "fix_detail", redact(outcome.detail)))
-    if report.failed and call.excinfo is not None:
+    if call.excinfo is not None and isinstance(call.excinfo.value, Inconclusive) and spec:
+        call.excinfo.value.args = tuple(
+            redact(a) if isinstance(a, str) else a for a in call.excinfo.value.args
+        )
+        tell_inconclusive(report, item, call.excinfo.value, spec, redact)
+    elif report.failed and call.excinfo is not None:
         exc = call.excinfo.value
         # Other reporters (Allure) read the exception itself, after this wrapper.
         exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
@@ -70,6 +76,8 @@ def pytest_runtest_makereport(
 def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    if (status := inconclusive_status(report)) is not None:
+        return status
     if report.when != "call" or not report.passed:
         return None
     fix = dict((str(k), str(v)) for k, v in report.user_properties).get(PREFIX + "fix")
@@ -89,7 +97,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     collector = config.pluginmanager.get_plugin("opscheck-records")
     if not isinstance(collector, RecordCollector):
         return
-    bad = [r for r in collector.records.values() if r.status in ("failed", "error")]
+    bad = [r for r in collector.records.values() if r.status in ("failed", "error", "inconclusive")]
     if len(bad) == session.testsfailed and all(
         Severity(r.severity).rank > threshold.rank for r in bad
     ):

@@ -35,6 +35,7 @@ from opscheck.reports.terminal import TerminalSummary
 from opscheck.sweep_lock import acquire_sweep_lock, sweeps_checks
 from opscheck.sweep_state import SweepState
 from opscheck.target_identity import machine_state_dir, target_key
+from opscheck.verdicts import JunitInconclusiveType
 
 # Plugin modules; this module imports none of them (pytest must load them itself).
 pytest_plugins = [
@@ -125,6 +126,9 @@ def _configure_controller(
     )
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(reports / "junit.xml")
+    config.pluginmanager.register(
+        JunitInconclusiveType(Path(config.option.xmlpath)), "opscheck-junit-types"
+    )
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
         config.option.allure_report_dir = str(reports / "allure-results")
         config.option.clean_alluredir = True

@@ -20,7 +20,8 @@ class CheckRecord:
     title: str
     section: str
     severity: str
-    status: str  # passed | failed | error | skipped | fixed | partial | interrupted
+    # passed | failed | inconclusive | error | skipped | fixed | partial | interrupted
+    status: str
     duration: float
     fix: str
     message: str
@@ -36,6 +37,8 @@ def properties(report: pytest.TestReport) -> dict[str, str]:
 
 
 def status_of(report: pytest.TestReport, props: dict[str, str]) -> str:
+    if props.get("verdict") == "inconclusive":
+        return "inconclusive"
     if report.skipped:
         return "skipped"
     if report.failed:
@@ -89,6 +92,6 @@ class RecordCollector:
             status=status_of(report, props),
             duration=round(report.duration, 3),
             fix=props.get("fix", ""),
-            message=props.get("message", "") if report.failed else "",
+            message=props.get("message", "") if report.failed or "verdict" in props else "",
             fix_detail=props.get("fix_detail", ""),
         )

@@ -37,7 +37,7 @@ class TerminalSummary:
                 red=True,
                 bold=True,
             )
-        elif not failing:
+        elif not failing and not any(r.status == "inconclusive" for r in records):
             tr.write_line(f"all {len(records)} checks healthy"
                           + (f" ({len(fixed)} after --fix)" if fixed else ""), green=True)
         for level in Severity:
@@ -52,6 +52,12 @@ class TerminalSummary:
                 tr.write_line(f"  {record.check_id} {record.title}{ref}")
                 if record.message:
                     tr.write_line(f"      {record.message}")
+        unknown = [r for r in records if r.status == "inconclusive"]
+        if unknown:
+            tr.write_line(f"INCONCLUSIVE ({len(unknown)}): could not judge", yellow=True, bold=True)
+            for record in sorted(unknown, key=lambda r: r.check_id):
+                tr.write_line(f"  {record.check_id} {record.title}")
+                tr.write_line(f"      {record.message}")
         for record in sorted(fixed, key=lambda r: r.check_id):
             label = "FIXED" if record.status == "fixed" else "PARTIALLY FIXED"
             tr.write_line(f"{label} {record.check_id} {record.title} ({record.fix})", green=True)

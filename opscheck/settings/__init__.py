@@ -7,6 +7,7 @@ Each runbook section owns one module here with its names and thresholds.
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import Field
 
@@ -36,6 +37,8 @@ class Profile(Settings):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     fix: FixPolicy = Field(default_factory=FixPolicy)
     suppress: list[Suppression] = Field(default_factory=list)
+    # What an inconclusive check does to the run: fail it (default) or only warn.
+    inconclusive: Literal["fail", "warn"] = "fail"
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
