@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from opscheck.findings import DependencyUnavailable
 from opscheck.settings import Profile
 
@@ -59,6 +61,12 @@ class Environment:
     def require_usable(self) -> None:
         if self.problem:
             raise DependencyUnavailable("environment", self.name, "not usable", self.problem)
+
+    def require(self, component: str) -> None:
+        """Skip the requesting check when the profile declares `component` absent."""
+        __tracebackhide__ = True
+        if component in self.profile.absent:
+            pytest.skip(f"profile {self.name!r} declares {component} absent (`absent:` setting)")
 
     def variable(self, name: str, default: str | None = None) -> str | None:
         return self.variables.get(name, default)

@@ -95,6 +95,8 @@ class FixPlugin:
             request.node.stash[PLANNER_ERROR] = (
                 f"remediation fixture {spec.remediation.fixture!r} does not exist"
             )
+        except pytest.skip.Exception as skipped:  # it needs a component the profile lacks
+            request.node.stash[PLANNER_ERROR] = str(skipped.msg)
         except Exception as exc:
             text = str(exc).strip().splitlines()
             request.node.stash[PLANNER_ERROR] = text[0] if text else type(exc).__name__

@@ -37,6 +37,9 @@ class Profile(Settings):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     fix: FixPolicy = Field(default_factory=FixPolicy)
     suppress: list[Suppression] = Field(default_factory=list)
+    # Components this environment does not have: the checks that need one are skipped,
+    # saying so; the others still run (e.g. a set-up without Kubernetes).
+    absent: list[Literal["kubernetes", "api", "redis", "database"]] = Field(default_factory=list)
     # What an inconclusive check does to the run: fail it (default) or only warn.
     inconclusive: Literal["fail", "warn"] = "fail"
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
