@@ -1,7 +1,7 @@
 """High Error Rates checks (ERR-1xx): the runbook's diagnosis, one check per cause.
 
-Thin: each reads its session samples (fixtures/metrics.py, fixtures/logs.py) and hands them
-to a pure rule in checks/errors.py.
+Thin: each reads its session samples (fixtures/metrics.py, fixtures/logs.py,
+fixtures/dependency_health.py) and hands them to a pure rule in checks/errors/.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 import pytest
 
 from checks import errors as rules
-from fixtures.http import Http
+from fixtures.dependency_health import DependencyHealth, ThirdPartyProbes
 from fixtures.kubernetes import KubeSnapshot
 from fixtures.logs import ApiLogs
 from fixtures.metrics import ApiScrapes, PodUsageSamples
-from opscheck import DependencyUnavailable, check, verdict
+from opscheck import check, verdict
 from opscheck.settings import Profile
 from remediations.errors import DISABLE_FEATURE, RESTART_LEAKING, ROLLBACK_BAD
 
+NOTED = pytest.StashKey[bool]()
 SENTRY = "open Sentry: https://sentry.io/organizations/rolerabbit/issues/ (errors since the spike)"
 CAUSES = (
     "find the cause: pytest -m errors -k 'ERR-102 or ERR-103 or ERR-104 or ERR-105' "
@@ -57,12 +58,15 @@ def test_error_distribution(api_logs: ApiLogs, settings: Profile) -> None:
     verdict(rules.error_distribution(api_logs.read(), datetime.now(UTC), settings.errors))
 
 
-def probe(http: Http, name: str, url: str) -> rules.Probe:
-    try:
-        answer = http.get(url, method="HEAD", service=f"{name} status URL", hint="")
-    except DependencyUnavailable as exc:
-        return rules.Probe(name, url, None, None, error=exc.reason)
-    return rules.Probe(name, url, answer.status, answer.seconds)
+def add_notes(request: pytest.FixtureRequest, notes: list[str]) -> None:
+    """Notes of a passing check: shown with -rP and kept in the reports; only the first
+    run's, when --fix re-runs the check while it verifies (the same notes, numbers moved)."""
+    if not notes or request.node.stash.get(NOTED, False):
+        return
+    request.node.stash[NOTED] = True
+    for note in notes:
+        request.node.add_report_section("call", "opscheck note", note)
+        request.node.user_properties.append(("opscheck.note", note))
 
 
 @check(
@@ -74,22 +78,23 @@ def probe(http: Http, name: str, url: str) -> rules.Probe:
     manual=["provider status pages: status.stripe.com, cloudflarestatus.com"],
 )
 def test_third_parties(
-    http: Http, kube_snapshot: KubeSnapshot, settings: Profile, request: pytest.FixtureRequest
+    third_party_probes: ThirdPartyProbes,
+    kube_snapshot: KubeSnapshot,
+    settings: Profile,
+    request: pytest.FixtureRequest,
 ) -> None:
     if not settings.dependencies:
         return  # nothing configured: nothing to check
     api = kube_snapshot.deployment(settings.kubernetes.api_deployment)
     configmaps = kube_snapshot.configmaps()
+    container = settings.errors.api_container
     probes = []
-    for name, dependency in sorted(settings.dependencies.items()):
-        result = probe(http, name, dependency.status_url)
-        flag = dependency.feature_flag
-        value = rules.flag_value(api, configmaps, flag) if flag else None
+    for result in third_party_probes.probes():
+        flag = settings.dependencies[result.name].feature_flag
+        value = rules.flag_value(api, configmaps, flag, container) if flag else None
         probes.append(rules.Probe(**{**vars(result), "feature_flag": flag, "flag_value": value}))
     finding, notes = rules.third_parties(probes, settings.errors)
-    for note in notes:
-        request.node.add_report_section("call", "opscheck note", note)
-        request.node.user_properties.append(("opscheck.note", note))
+    add_notes(request, notes)
     verdict(finding)
 
 
@@ -116,7 +121,19 @@ def test_memory_leak(pod_usage_samples: PodUsageSamples, settings: Profile) -> N
     symptom="Error rate rose after the latest rollout",
     remediation=ROLLBACK_BAD,
 )
-def test_bad_deployment(api_logs: ApiLogs, settings: Profile) -> None:
+def test_bad_deployment(
+    api_logs: ApiLogs,
+    dependency_health: DependencyHealth,
+    settings: Profile,
+    request: pytest.FixtureRequest,
+) -> None:
     newest, previous = api_logs.newest_and_previous()
-    name = settings.kubernetes.api_deployment
-    verdict(rules.bad_deployment(name, newest, previous, datetime.now(UTC), settings.errors))
+    name, now = settings.kubernetes.api_deployment, datetime.now(UTC)
+    finding, notes = rules.bad_deployment(name, newest, previous, now, settings.errors)
+    if newest is not None and (finding or notes):  # it errs: ask (round trips) only then
+        typed = rules.dependency_errors(newest, settings.errors.dependency_error_types)
+        problems = [*([typed] if typed else []), *dependency_health.problems()]
+        finding, explained = rules.unless_explained(finding, problems, newest.revision)
+        notes += explained
+    add_notes(request, notes)
+    verdict(finding)

@@ -1,10 +1,10 @@
 """Remediations of the High Error Rates section: circuit breaker, pod restarts, rollback.
 
 ERR-R01 switches a failing third party's feature off (the runbook's
-`kubectl set env deployment/rolerabbit-api FEATURE_STRIPE_ENABLED=false`); ERR-R02 restarts
-leaking pods one at a time, as the runbook says, never below the deployment's minimum;
-ERR-R03 rolls a bad deployment back with the deployment section's `plan_rollback`, also
-when that rollout completed with healthy pods (`even_if_complete`).
+`kubectl set env deployment/rolerabbit-api FEATURE_STRIPE_ENABLED=false`) in the container
+the profile names (errors.api_container); ERR-R02 restarts leaking pods one at a time, as
+the runbook says, never below the deployment's minimum; ERR-R03 (remediations/
+errors_rollback.py) rolls a bad deployment back.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.errors import flag_value
+from checks.errors import FLAG_OFF, container_named, flag_value
 from fixtures.kubernetes import PODS, Kube, KubeApiError, KubeSnapshot, Obj
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations import rollouts
-from remediations.deployment import plan_rollback
 
 DISABLE_FEATURE = RemediationSpec(
     "ERR-R01",
     "disable_failing_feature",
     "Disable the failing feature",
-    "kubectl set env deployment/<api> <FEATURE_FLAG>=false for each third party that is down "
-    "(the runbook's circuit breaker), then waits for the rollout",
+    "kubectl set env deployment/<api> -c <errors.api_container> <FEATURE_FLAG>=false for each "
+    "third party that is down (the runbook's circuit breaker), then waits for the rollout; "
+    "refused when that container does not exist",
 )
 RESTART_LEAKING = RemediationSpec(
     "ERR-R02",
@@ -40,7 +40,9 @@ ROLLBACK_BAD = RemediationSpec(
     "rollback_bad_deployment",
     "Roll back the bad deployment",
     "kubectl rollout undo deployment/<api> to the previous revision (the deployment section's "
-    "rollback; refused when that revision was failing too), then waits for the rollout",
+    "rollback; refused when that revision was failing too, or when ERR-105 did not tie the "
+    "errors to the revision), waits for the rollout, and counts only once the revision it "
+    "went back to logs errors at most at the threshold",
 )
 FLAG_OFF_VALUE = "false"
 
@@ -55,12 +57,31 @@ def rollout_waiter(kube: Kube, namespace: str, name: str, timeout: float) -> Cal
 # -- ERR-R01 ---------------------------------------------------------------------------
 
 
+def set_env_in(
+    kube: Kube, namespace: str, name: str, container: str, values: dict[str, str]
+) -> Action:
+    """`kubectl set env deployment/NAME -c CONTAINER K=V`: only that container's env changes.
+
+    The summary names the container: without -c, kubectl would set every container.
+    """
+    env = [{"name": k, "value": v} for k, v in values.items()]
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}}}
+    pairs = " ".join(f"{k}={v}" for k, v in values.items())
+    return rollouts.patch_action(
+        kube,
+        rollouts.deployment_path(namespace, name),
+        patch,
+        summary=f"kubectl set env deployment/{name} -c {container} {pairs} -n {namespace}",
+    )
+
+
 @pytest.fixture
 def disable_failing_feature(
     kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
 ) -> Planner:
     profile = environment.profile
     namespace, name = profile.kubernetes.namespace, profile.kubernetes.api_deployment
+    container = profile.errors.api_container
 
     def plan(finding: Finding) -> Plan:
         target = f"{namespace}/deployment/{name}"
@@ -74,22 +95,38 @@ def disable_failing_feature(
                 refusal="the failing third parties have no feature flag configured "
                 "(profile dependencies.<name>.feature_flag); wait for the provider to recover",
             )
+        pairs = " ".join(f"{flag}={FLAG_OFF_VALUE}" for flag in sorted(flags))
+        if container_named(deployment, container) is None:
+            spec = deployment["spec"]["template"]["spec"]
+            names = [c.get("name", "") for c in spec.get("containers") or []]
+            return Plan(
+                target,
+                refusal=f"deployment/{name} has no container {container!r} (it has: "
+                f"{', '.join(names)}); set errors.api_container in the profile to the container "
+                f"that reads the flags. Manual: kubectl set env deployment/{name} -c <container> "
+                f"{pairs} -n {namespace}; kubectl rollout status deployment/{name} -n {namespace}",
+            )
         configmaps = kube_snapshot.configmaps()
         values = {
             flag: FLAG_OFF_VALUE
             for flag in sorted(flags)
-            if (flag_value(deployment, configmaps, flag) or "").lower() != FLAG_OFF_VALUE
+            if (flag_value(deployment, configmaps, flag, container) or "").lower() not in FLAG_OFF
         }
         if not values:
-            return Plan(target)  # already switched off
-        containers = deployment["spec"]["template"]["spec"]["containers"]
-        action = rollouts.set_env(kube_client, namespace, name, containers[0]["name"], values)
+            return Plan(
+                target,
+                manual=[
+                    f"{pairs} already in container {container} of deployment/{name}: wait for "
+                    f"{', '.join(sorted(flags.values()))} to recover (their status pages)",
+                ],
+            )
         timeout = profile.fix.verify_timeout_s
         return Plan(
             target,
-            [action],
+            [set_env_in(kube_client, namespace, name, container, values)],
             wait=rollout_waiter(kube_client, namespace, name, timeout),
             wait_description=f"kubectl rollout status deployment/{name} -n {namespace}",
+            claims=rollouts.env_claims(namespace, name, values),
         )
 
     return plan
@@ -204,31 +241,5 @@ def restart_leaking_pods(
                 )
             actions.append(delete_and_wait(kube_client, namespace, pod, deployment, timeout))
         return Plan(target, actions)
-
-    return plan
-
-
-# -- ERR-R03 ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rollback_bad_deployment(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
-) -> Planner:
-    profile = environment.profile
-    namespace = profile.kubernetes.namespace
-    timeout = profile.deployment.rollout_timeout_s
-
-    def plan(finding: Finding) -> Plan:
-        # The new revision's pods are healthy; its errors are the reason to roll it back.
-        return plan_rollback(
-            kube_client,
-            namespace,
-            finding.data["deployment"],
-            kube_snapshot,
-            timeout,
-            settings=profile.deployment,
-            even_if_complete=True,
-        )
 
     return plan

@@ -12,7 +12,8 @@ and tests import from `checks.errors`:
 - logs.py: ERR-102, error lines in the API pods' logs, and parsing those logs
 - dependencies.py: ERR-103, third parties and their feature flags
 - memory.py: ERR-104, memory leaks
-- rollouts.py: ERR-105, a bad deployment (errors rising after a rollout)
+- rollouts.py: ERR-105, a bad deployment (a revision erring more than the one before)
+- health.py: what ERR-105 asks first: whether a dependency explains the errors
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from checks.errors.counters import (
     increase,
     reset_note,
 )
-from checks.errors.dependencies import FLAG_OFF, Probe, flag_value, third_parties
+from checks.errors.dependencies import (
+    FLAG_OFF,
+    Probe,
+    container_named,
+    flag_value,
+    third_parties,
+)
+from checks.errors.health import dependency_errors, lock_waits, third_party_problems
 from checks.errors.logs import (
     ERROR_LEVELS,
     PINO_LEVELS,
@@ -43,14 +51,25 @@ from checks.errors.logs import (
 )
 from checks.errors.memory import MIB, MemorySeries, growth_per_minute, memory_leaks
 from checks.errors.rates import error_rate, percent, threshold
-from checks.errors.rollouts import RevisionErrors, bad_deployment, revisions, seen_from
+from checks.errors.rollouts import (
+    AT_ROLLOUT,
+    SAME_WINDOW,
+    RevisionErrors,
+    bad_deployment,
+    revision_errors,
+    revisions,
+    seen_from,
+    unless_explained,
+)
 
 __all__ = [
+    "AT_ROLLOUT",
     "ERROR_LEVELS",
     "FLAG_OFF",
     "KEPT_SAMPLES",
     "MIB",
     "PINO_LEVELS",
+    "SAME_WINDOW",
     "Increase",
     "Labels",
     "LogLine",
@@ -61,7 +80,9 @@ __all__ = [
     "Scrape",
     "SeriesKey",
     "bad_deployment",
+    "container_named",
     "covered_seconds",
+    "dependency_errors",
     "error_distribution",
     "error_lines",
     "error_rate",
@@ -69,15 +90,19 @@ __all__ = [
     "growth_per_minute",
     "increase",
     "level_of",
+    "lock_waits",
     "memory_leaks",
     "parse_line",
     "parse_time",
     "parse_timestamped",
     "percent",
     "reset_note",
+    "revision_errors",
     "revisions",
     "seen_from",
     "third_parties",
+    "third_party_problems",
     "threshold",
     "top_messages",
+    "unless_explained",
 ]

@@ -1,8 +1,9 @@
 """ERR-103: third parties the API depends on, probed at their status URLs.
 
 A dependency that is down passes while its feature flag is off in the API (the circuit
-breaker is engaged); `flag_value` reads that flag as the API's container sees it, and the
-ERR-R01 remediation uses it to tell which flags still need switching off.
+breaker is engaged); `flag_value` reads that flag as the API's container (the profile's
+errors.api_container) sees it, and the ERR-R01 remediation uses it to tell which flags
+still need switching off, in that container.
 """
 
 from __future__ import annotations
@@ -43,12 +44,24 @@ class Probe:
         return (self.flag_value or "").strip().lower() in FLAG_OFF
 
 
-def flag_value(
-    deployment: Mapping[str, Any] | None, configmaps: Sequence[Any], flag: str
-) -> str | None:
-    """A variable as the API's first container sees it: env wins over envFrom ConfigMaps."""
+def container_named(deployment: Mapping[str, Any] | None, name: str) -> Mapping[str, Any] | None:
+    """The Deployment's pod-template container called `name`, if it has one."""
     spec = ((deployment or {}).get("spec") or {}).get("template", {}).get("spec") or {}
-    container = (spec.get("containers") or [{}])[0]
+    return next((c for c in spec.get("containers") or [] if c.get("name") == name), None)
+
+
+def flag_value(
+    deployment: Mapping[str, Any] | None, configmaps: Sequence[Any], flag: str, container: str
+) -> str | None:
+    """A variable as the API's `container` sees it: env wins over envFrom ConfigMaps.
+
+    None when the variable is unset, or the container does not exist.
+    """
+    found = container_named(deployment, container)
+    return None if found is None else _env_value(found, configmaps, flag)
+
+
+def _env_value(container: Mapping[str, Any], configmaps: Sequence[Any], flag: str) -> str | None:
     for entry in container.get("env") or []:
         if entry.get("name") == flag and "value" in entry:
             return str(entry["value"])

@@ -1,8 +1,8 @@
 """ERR-102: error-level lines in the API pods' JSON logs, and how those logs are parsed.
 
 A pod's log is one bounded read (sinceSeconds, tailLines) made by fixtures/logs.py; lines
-are pino JSON with the runbook's keys (level, message, error.message). The bad-deployment
-rule (checks/errors/rollouts.py) groups the same reads by revision.
+are pino JSON with the runbook's keys (level, message, error.message) and the error's type.
+The bad-deployment rule (checks/errors/rollouts.py) groups the same reads by revision.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ class LogLine:
     level: str
     message: str
     error_message: str | None = None
+    error_type: str | None = None
+    """`error.type`: how the API classified the error (e.g. database, redis, upstream)."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ def parse_line(at: datetime, text: str, decode: Callable[[str], object]) -> LogL
         return LogLine(at, "", text.strip())
     error = data.get("error")
     error_message = error.get("message") if isinstance(error, dict) else None
+    error_type = error.get("type") if isinstance(error, dict) else None
     message = str(data.get("message") or data.get("msg") or "")
-    return LogLine(at, level_of(data.get("level")), message, error_message)
+    level = level_of(data.get("level"))
+    return LogLine(at, level, message, error_message, str(error_type) if error_type else None)
 
 
 def parse_timestamped(text: str, decode: Callable[[str], object]) -> list[LogLine]:

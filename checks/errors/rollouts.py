@@ -1,20 +1,37 @@
-"""ERR-105: a bad deployment, the error share of the API's log lines rising after a rollout.
+"""ERR-105: a bad deployment, the newest revision's pods erring more than the one before.
 
 The same log reads as ERR-102 (checks/errors/logs.py), grouped by the ReplicaSet (revision)
-of each pod; the previous revision's baseline comes from its live pods or from what an
-earlier sweep recorded (fixtures/logs.py).
+of each pod. A revision is blamed only on evidence that ties the errors to it:
+
+- same window: the previous revision's pods still run (mid-rollout, a canary) and, over the
+  time both ran, the new revision's lines err `bad_rollout_factor` times as often; or
+- at the rollout: a baseline an earlier sweep recorded for the previous revision shortly
+  before the rollout was clean, and the new revision's pods err from their first
+  `bad_rollout_onset_s` seconds on, and go on erring (errors in at least 3 of the 4
+  quarters of the time since). Errors that begin later began with something else; a
+  burst that stopped is not a release that errs on every request it serves.
+
+Without either there is no evidence, and the rule passes with a note (ERR-101 and ERR-102
+still report the errors). A dependency that is down explains errors better than a release
+does: `unless_explained` (fed by fixtures/dependency_health.py) then blames no revision.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from checks.errors.logs import PodLog, covered_seconds, error_lines
+from checks.errors.logs import LogLine, PodLog, covered_seconds, error_lines
 from checks.errors.rates import percent, threshold
 from opscheck import Finding
 from opscheck.settings.errors import ErrorsSettings
+
+SAME_WINDOW = "same window"
+AT_ROLLOUT = "at the rollout"
+SUSTAINED_QUARTERS = 3
+Verdict = tuple[Finding | None, list[str]]
 
 
 @dataclass(frozen=True)
@@ -24,16 +41,32 @@ class RevisionErrors:
     revision: int
     replicaset: str
     created: datetime
+    """When the revision rolled out: its pods' first start (a ReplicaSet rolled back to
+    keeps its old creationTimestamp, but its pods are new)."""
     lines: int
     errors: int
     first_error: datetime | None = None
     source: str = "live pods"
     seen_from: datetime | None = None
     """The earliest moment the log reads cover (window start, pod start or tailLines cut)."""
+    early_lines: int = 0
+    early_errors: int = 0
+    """Lines (and error lines) of the first `bad_rollout_onset_s` after `created`."""
+    same_window: bool = False
+    """Counted over the same time as the newest revision (both revisions' pods running)."""
+    recorded_at: datetime | None = None
+    error_quarters: int = 0
+    """In how many of the 4 quarters of the time from `created` to the read there were errors."""
+    error_types: tuple[tuple[str, int], ...] = ()
+    """Error lines carrying an error per its `error.type` ("" when untyped), most first."""
 
     @property
     def share(self) -> float:
         return self.errors / self.lines if self.lines else 0.0
+
+    @property
+    def early_share(self) -> float:
+        return self.early_errors / self.early_lines if self.early_lines else 0.0
 
 
 def seen_from(log: PodLog, now: datetime, window_s: float) -> datetime:
@@ -41,32 +74,108 @@ def seen_from(log: PodLog, now: datetime, window_s: float) -> datetime:
     return now - timedelta(seconds=covered_seconds(log, now, window_s))
 
 
-def revisions(logs: Sequence[PodLog], now: datetime, window_s: float) -> list[RevisionErrors]:
+def rollout_time(group: Sequence[PodLog]) -> datetime | None:
+    starts = [log.started for log in group if log.started is not None]
+    if starts:
+        return min(starts)
+    return min((log.rollout_at for log in group if log.rollout_at is not None), default=None)
+
+
+def error_types(errors: Sequence[LogLine]) -> tuple[tuple[str, int], ...]:
+    """Error lines per error.type, of the lines that carry an error: an error-level access
+    line ("request completed" with a 5xx) repeats an error logged already."""
+    carried = [line for line in errors if line.error_message or line.error_type]
+    return tuple(Counter(line.error_type or "" for line in carried).most_common())
+
+
+def revision_errors(
+    group: Sequence[PodLog],
+    now: datetime,
+    window_s: float,
+    onset_s: float,
+    since: datetime | None = None,
+) -> RevisionErrors | None:
+    """One ReplicaSet's pods' lines (from `since`, if given) and its first onset_s of them."""
+    created = rollout_time(group)
+    if not group or created is None:
+        return None
+    start = since or datetime.min.replace(tzinfo=created.tzinfo)
+    lines = [line for log in group for line in log.lines if line.at >= start]
+    errors = [line for log in group for line in error_lines(log) if line.at >= start]
+    early_end = created + timedelta(seconds=onset_s)
+    span = (now - created).total_seconds()
+    quarters = {
+        min(int((line.at - created).total_seconds() * 4 / span), 3)
+        for line in errors
+        if span > 0 and line.at >= created
+    }
+    return RevisionErrors(
+        group[0].revision,
+        group[0].replicaset,
+        created,
+        len(lines),
+        len(errors),
+        min((line.at for line in errors), default=None),
+        "live pods, same window" if since is not None else "live pods",
+        seen_from=min(seen_from(log, now, window_s) for log in group),
+        early_lines=sum(1 for line in lines if line.at <= early_end),
+        early_errors=sum(1 for line in errors if line.at <= early_end),
+        same_window=since is not None,
+        error_quarters=len(quarters),
+        error_types=error_types(errors),
+    )
+
+
+def revisions(
+    logs: Sequence[PodLog], now: datetime, window_s: float, onset_s: float = 300.0
+) -> list[RevisionErrors]:
     """Per ReplicaSet, newest revision first: its pods' log lines and error lines."""
     grouped: dict[str, list[PodLog]] = {}
     for log in logs:
         grouped.setdefault(log.replicaset, []).append(log)
-    result = []
-    for replicaset, group in grouped.items():
-        errors = [line for log in group for line in error_lines(log)]
-        created = min(
-            (t for log in group for t in (log.rollout_at, log.started) if t is not None),
-            default=None,
-        )
-        if created is None:
-            continue
-        result.append(
-            RevisionErrors(
-                group[0].revision,
-                replicaset,
-                created,
-                sum(len(log.lines) for log in group),
-                len(errors),
-                min((line.at for line in errors), default=None),
-                seen_from=min(seen_from(log, now, window_s) for log in group),
-            )
-        )
+    result = [
+        r
+        for group in grouped.values()
+        if (r := revision_errors(group, now, window_s, onset_s)) is not None
+    ]
     return sorted(result, key=lambda r: -r.revision)
+
+
+def described(r: RevisionErrors) -> str:
+    return f"revision {r.revision} ({r.source}): {percent(r.share)} of {r.lines} lines"
+
+
+def _at_rollout_gap(
+    newest: RevisionErrors, previous: RevisionErrors, settings: ErrorsSettings
+) -> str | None:
+    """Why a recorded baseline does not show the errors starting at the rollout, if not."""
+    onset, limit = settings.bad_rollout_onset_s, settings.bad_rollout_error_share
+    if previous.recorded_at is not None:
+        age = (newest.created - previous.recorded_at).total_seconds()
+        if age > settings.bad_rollout_baseline_max_age_s:
+            return (
+                f"the baseline of revision {previous.revision} was recorded {age / 60:.0f} min "
+                "before the rollout: it says nothing about the errors just before it"
+            )
+    if newest.seen_from is None or (newest.seen_from - newest.created).total_seconds() > onset:
+        return "the log reads begin after the rollout: when the errors began cannot be told"
+    if newest.early_lines == 0 or newest.early_share <= limit:
+        began = (
+            f"{(newest.first_error - newest.created).total_seconds():.0f}s"
+            if newest.first_error
+            else "long"
+        )
+        return (
+            f"its first {onset:g}s logged errors on {percent(newest.early_share)} of "
+            f"{newest.early_lines} lines; the errors began {began} after the rollout, "
+            "not with it"
+        )
+    if newest.error_quarters < SUSTAINED_QUARTERS:
+        return (
+            f"its errors came in a burst (in {newest.error_quarters} of the 4 quarters of the "
+            "time since the rollout), not on and on as a release's do"
+        )
+    return None
 
 
 def bad_deployment(
@@ -75,40 +184,34 @@ def bad_deployment(
     previous: RevisionErrors | None,
     now: datetime,
     settings: ErrorsSettings,
-) -> Finding | None:
-    """ERR-105: the error rate rose after the latest rollout.
+) -> Verdict:
+    """ERR-105: the newest revision's pods err more than the previous revision's did.
 
     Suspect when the newest revision is recent, its pods log errors on more than the
     threshold share of lines, and that share is `bad_rollout_factor` times the previous
-    revision's. Without a baseline for the previous revision (its pods are gone, no earlier
-    sweep recorded it) the errors must have begun within `bad_rollout_onset_s` of the
-    rollout.
+    revision's, counted over the same window (both live) or, against a baseline recorded
+    before the rollout, with the errors starting at the rollout. Returns notes saying why a
+    revision that errs was not blamed.
     """
     if newest is None or newest.revision < 2:
-        return None
+        return None, []
     age = (now - newest.created).total_seconds()
     if age > settings.bad_rollout_window_s or newest.lines < settings.bad_rollout_min_lines:
-        return None
+        return None, []
     limit = settings.bad_rollout_error_share
     if newest.share <= limit:
-        return None
-    if previous is not None:
-        if newest.share <= settings.bad_rollout_factor * previous.share:
-            return None
-        baseline = (
-            f"revision {previous.revision} ({previous.source}): {percent(previous.share)} "
-            f"of {previous.lines} lines"
-        )
-    else:
-        first, onset = newest.first_error, settings.bad_rollout_onset_s
-        if first is None or (first - newest.created).total_seconds() > onset:
-            return None
-        if newest.seen_from is None or (newest.seen_from - newest.created).total_seconds() > onset:
-            return None  # the reads start too late to tell when the errors began
-        baseline = (
-            f"revision {newest.revision - 1}: no log baseline (its pods are gone); errors "
-            f"began {(first - newest.created).total_seconds():.0f}s after the rollout"
-        )
+        return None, []
+    errs = f"revision {newest.revision} logs errors on {percent(newest.share)} of lines"
+    if previous is None:
+        return None, [
+            f"{errs}, but revision {newest.revision - 1} has no baseline (its pods are gone "
+            "and no earlier sweep recorded it): the errors cannot be tied to the rollout; "
+            "ERR-101 and ERR-102 report them"
+        ]
+    if newest.share <= settings.bad_rollout_factor * previous.share:
+        return None, [f"{errs}, as {described(previous)} did: not the rollout"]
+    if not previous.same_window and (gap := _at_rollout_gap(newest, previous, settings)):
+        return None, [f"{errs} (before it, {described(previous)}), but {gap}"]
     summary = (
         f"revision {newest.revision} of deployment/{deployment} ({age / 60:.0f} min old) logs "
         f"errors on {percent(newest.share)} of lines > {threshold(limit)}"
@@ -116,8 +219,30 @@ def bad_deployment(
     evidence = [
         f"revision {newest.revision} ({newest.replicaset}): {newest.errors} error lines "
         f"of {newest.lines}",
-        baseline,
-        f"roll back: kubectl rollout undo deployment/{deployment}",
+        described(previous),
     ]
-    data = {"deployment": deployment, "revision": newest.revision}
-    return Finding(summary, evidence, data)
+    if not previous.same_window:
+        evidence.append(
+            f"from the rollout on: {newest.early_errors} error lines of {newest.early_lines} "
+            f"in its first {settings.bad_rollout_onset_s:g}s"
+        )
+    evidence.append(f"roll back: kubectl rollout undo deployment/{deployment}")
+    data = {
+        "deployment": deployment,
+        "revision": newest.revision,
+        "replicaset": newest.replicaset,
+        "share": newest.share,
+        "previous_revision": previous.revision,
+        "evidence": SAME_WINDOW if previous.same_window else AT_ROLLOUT,
+    }
+    return Finding(summary, evidence, data), []
+
+
+def unless_explained(finding: Finding | None, problems: Sequence[str], revision: int) -> Verdict:
+    """No revision is blamed while a dependency is down: that explains the errors first."""
+    if not problems:
+        return finding, []
+    return None, [
+        f"revision {revision} errs, but a dependency is unhealthy and explains the errors "
+        f"better than the release (no rollback): {'; '.join(problems)}"
+    ]

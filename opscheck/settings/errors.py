@@ -6,7 +6,7 @@ and conservative SRE defaults elsewhere; every value can be tuned per profile.
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from opscheck.settings.base import Settings
 
@@ -38,7 +38,12 @@ class ErrorsSettings(Settings):
     # ERR-103: third-party dependencies (profile.dependencies).
     dependency_timeout_s: PositiveFloat = 5.0
     """A status URL answering slower than this counts as down (the request itself is also
-    bounded by the profile's connect/read timeouts)."""
+    bounded by the profile's connect/read timeouts). ERR-105 also bounds its Redis PING by it."""
+
+    # ERR-R01: the circuit breaker switches flags off in this container of the API Deployment.
+    api_container: str = "api"
+    """The API Deployment's container whose environment holds the feature flags (`kubectl set
+    env -c`); ERR-103 reads the flags as this container sees them."""
 
     # ERR-104: memory leaks from metrics.k8s.io samples.
     leak_deployments: list[str] = Field(
@@ -64,8 +69,21 @@ class ErrorsSettings(Settings):
     """...and it must be this many times the previous revision's share."""
     bad_rollout_min_lines: PositiveInt = 20
     bad_rollout_onset_s: PositiveFloat = 300.0
-    """Without a baseline for the previous revision, its errors must begin this soon after."""
-
+    """Compared with a baseline recorded before the rollout (the previous revision's pods
+    are gone), the errors must start at the rollout: the newest revision's lines of its
+    first this-many seconds must already err above bad_rollout_error_share (and go on:
+    errors in 3 of the 4 quarters of the time since the rollout)."""
+    bad_rollout_baseline_max_age_s: PositiveFloat = 3600.0
+    """A recorded baseline counts only if recorded at most this long before the rollout:
+    an older one says nothing about the minutes before it."""
+    dependency_error_types: list[str] = Field(
+        default_factory=lambda: ["database", "redis", "upstream"]
+    )
+    """`error.type` values in the API's JSON logs that name a failing dependency: a revision
+    whose errors are mostly of these types is not blamed (the dependency explains them)."""
+    lock_wait_min_s: NonNegativeFloat = 1.0
+    """PostgreSQL sessions waiting on a lock this long count as a blocked database, which
+    explains API errors better than a release does (ERR-105 then blames no revision)."""
     # ERR-R02: rolling restart of leaking pods, one at a time.
     restart_pod_timeout_s: PositiveFloat = 120.0
     """How long one replacement pod may take to be Ready before the restart stops."""

@@ -189,55 +189,220 @@ def test_slow_growth_is_not_a_leak() -> None:
 
 
 def revision(
-    rev: int, lines: int, errors: int, first_error_s: float | None = 10
+    rev: int,
+    lines: int,
+    errors: int,
+    first_error_s: float | None = 10,
+    early: tuple[int, int] | None = None,
+    **fields: object,
 ) -> rules.RevisionErrors:
+    """A live revision rolled out at T0, its reads covering the rollout, erring ever since;
+    `early` is the (lines, errors) of its first onset seconds (default: all of them)."""
     first = T0 + timedelta(seconds=first_error_s) if first_error_s is not None else None
-    return rules.RevisionErrors(rev, f"api-{rev}", T0, lines, errors, first, seen_from=T0)
-
-
-def test_bad_deployment_against_the_previous_revision() -> None:
-    now = T0 + timedelta(minutes=10)
-    finding = rules.bad_deployment(
-        "rolerabbit-api", revision(3, 100, 30), revision(2, 100, 1), now, ErrorsSettings()
+    early_lines, early_errors = early or (lines, errors)
+    base = rules.RevisionErrors(
+        rev,
+        f"api-{rev}",
+        T0,
+        lines,
+        errors,
+        first,
+        seen_from=T0,
+        early_lines=early_lines,
+        early_errors=early_errors,
+        error_quarters=4,
     )
-    assert finding is not None
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+def recorded(rev: int, lines: int, errors: int, before_s: float = 60) -> rules.RevisionErrors:
+    """A baseline an earlier sweep recorded `before_s` before the newest rollout (T0)."""
+    at = T0 - timedelta(seconds=before_s)
+    return rules.RevisionErrors(
+        rev, f"api-{rev}", at - timedelta(hours=1), lines, errors,
+        source="recorded by the sweep at ...", recorded_at=at,
+    )  # fmt: skip
+
+
+def same_window(rev: int, lines: int, errors: int) -> rules.RevisionErrors:
+    return replace(recorded(rev, lines, errors), same_window=True, recorded_at=None)
+
+
+def test_bad_deployment_against_the_previous_revision_in_the_same_window() -> None:
+    now = T0 + timedelta(minutes=10)
+    # No onset needed: both revisions' pods ran side by side, the new one erred far more.
+    late = revision(3, 100, 30, first_error_s=400, early=(40, 0))
+    finding, notes = rules.bad_deployment(
+        "rolerabbit-api", late, same_window(2, 100, 1), now, ErrorsSettings()
+    )
+    assert finding is not None and notes == []
     assert finding.summary == (
         "revision 3 of deployment/rolerabbit-api (10 min old) logs errors on 30.0% of lines > 5%"
     )
-    assert finding.data == {"deployment": "rolerabbit-api", "revision": 3}
-    # The previous revision was as bad: not the rollout's fault.
-    assert (
-        rules.bad_deployment(
-            "rolerabbit-api", revision(3, 100, 30), revision(2, 100, 20), now, ErrorsSettings()
-        )
-        is None
+    assert finding.data == {
+        "deployment": "rolerabbit-api",
+        "revision": 3,
+        "replicaset": "api-3",
+        "share": 0.3,
+        "previous_revision": 2,
+        "evidence": rules.SAME_WINDOW,
+    }
+    # The previous revision erred as much over the same window (an error burst on every
+    # pod, 5xx dealt round-robin): not the rollout's fault.
+    finding, notes = rules.bad_deployment(
+        "rolerabbit-api", late, same_window(2, 100, 20), now, ErrorsSettings()
     )
+    assert finding is None
+    assert notes == [
+        "revision 3 logs errors on 30.0% of lines, as revision 2 (recorded by the sweep at "
+        "...): 20.0% of 100 lines did: not the rollout"
+    ]
 
 
-def test_bad_deployment_without_baseline_needs_errors_right_after_the_rollout() -> None:
-    now = T0 + timedelta(minutes=20)
-    settings = ErrorsSettings()
-    assert rules.bad_deployment("api", revision(3, 100, 30, 20), None, now, settings) is not None
-    late = revision(3, 100, 30, first_error_s=900)  # errors began 15 min after the rollout
-    assert rules.bad_deployment("api", late, None, now, settings) is None
+def test_bad_deployment_against_a_recorded_baseline_needs_errors_from_the_rollout() -> None:
+    now, settings = T0 + timedelta(minutes=20), ErrorsSettings()
+    finding, _ = rules.bad_deployment(
+        "api", revision(3, 100, 30), recorded(2, 100, 0), now, settings
+    )
+    assert finding is not None and finding.data["evidence"] == rules.AT_ROLLOUT
+    assert "from the rollout on: 30 error lines of 100 in its first 300s" in finding.evidence
+    # Its first 5 minutes were clean: the errors began 15 min after the rollout, with
+    # something else (a burst of error logs, a failing upstream), not with the release.
+    late = revision(3, 100, 30, first_error_s=900, early=(60, 0))
+    finding, notes = rules.bad_deployment("api", late, recorded(2, 100, 0), now, settings)
+    assert finding is None
+    assert notes[0].endswith(
+        "but its first 300s logged errors on 0.0% of 60 lines; the errors began 900s after "
+        "the rollout, not with it"
+    )
+    # A burst right at the rollout that stopped (errors in 1 of the 4 quarters of the time
+    # since): an error-log burst, not a release that errs on every request it serves.
+    burst = revision(3, 100, 30, error_quarters=1)
+    finding, notes = rules.bad_deployment("api", burst, recorded(2, 100, 0), now, settings)
+    assert finding is None
+    assert notes[0].endswith(
+        "but its errors came in a burst (in 1 of the 4 quarters of the time since the "
+        "rollout), not on and on as a release's do"
+    )
     # The reads begin 10 min after the rollout: when the errors began cannot be told.
-    blind = replace(revision(3, 100, 30, 20), seen_from=T0 + timedelta(minutes=10))
-    assert rules.bad_deployment("api", blind, None, now, settings) is None
+    blind = revision(3, 100, 30, seen_from=T0 + timedelta(minutes=10))
+    finding, notes = rules.bad_deployment("api", blind, recorded(2, 100, 0), now, settings)
+    assert finding is None and "when the errors began cannot be told" in notes[0]
+    # A baseline recorded 2 h before the rollout says nothing about the minutes before it.
+    stale = recorded(2, 100, 0, before_s=7200)
+    finding, notes = rules.bad_deployment("api", revision(3, 100, 30), stale, now, settings)
+    assert finding is None and "was recorded 120 min before the rollout" in notes[0]
+
+
+def test_bad_deployment_without_a_baseline_blames_no_revision() -> None:
+    # Errors right from the rollout, but nothing says there were none before it: the
+    # previous revision's pods are gone and no sweep recorded them.
+    finding, notes = rules.bad_deployment(
+        "api", revision(3, 100, 30), None, T0 + timedelta(minutes=1), ErrorsSettings()
+    )
+    assert finding is None
+    assert notes == [
+        "revision 3 logs errors on 30.0% of lines, but revision 2 has no baseline (its pods "
+        "are gone and no earlier sweep recorded it): the errors cannot be tied to the "
+        "rollout; ERR-101 and ERR-102 report them"
+    ]
+
+
+def test_an_unhealthy_dependency_explains_the_errors_before_a_release_does() -> None:
+    finding, _ = rules.bad_deployment(
+        "api", revision(3, 100, 30), recorded(2, 100, 0), T0, ErrorsSettings()
+    )
+    assert rules.unless_explained(finding, [], 3) == (finding, [])
+    redis = ["Redis at 127.0.0.1:6379/0: timed out"]
+    explained, notes = rules.unless_explained(finding, redis, 3)
+    assert explained is None
+    assert notes == [
+        "revision 3 errs, but a dependency is unhealthy and explains the errors better than "
+        "the release (no rollback): Redis at 127.0.0.1:6379/0: timed out"
+    ]
+
+
+def test_lock_waits_name_applications_never_statements() -> None:
+    row = {
+        "wait_event_type": "Lock",
+        "wait_event": "relation",
+        "state": "active",
+        "application_name": "rolerabbit-api",
+        "query_age_s": 3.2,
+        "query": "SELECT * FROM users WHERE email = 'someone@example.test'",
+    }
+    brief = {**row, "query_age_s": 0.2}  # a lock wait this short is ordinary
+    io = {**row, "wait_event_type": "IO"}
+    assert rules.lock_waits([brief, io], 1.0) is None
+    found = rules.lock_waits([row, row, brief], 1.0)
+    assert found == (
+        "PostgreSQL: 2 sessions waiting on a lock (longest 3.2s: 2 x rolerabbit-api on "
+        "relation); see DB-110 / pg_blocking_pids()"
+    )
+    assert "someone@example.test" not in found
+
+
+def test_third_party_problems_are_the_ones_err_103_sees() -> None:
+    assert rules.third_party_problems([probe()], 5.0) == []
+    assert rules.third_party_problems([probe(status=503)], 5.0) == [
+        "stripe: http://127.0.0.1:1/stripe/v1 -> HTTP 503"
+    ]
 
 
 def test_revisions_group_pod_logs_and_know_what_they_cover() -> None:
     log = replace(pod_log(truncated=True), rollout_at=T0)
-    (rev,) = rules.revisions([log], T0 + timedelta(seconds=120), 3600)
+    (rev,) = rules.revisions([log], T0 + timedelta(seconds=120), 3600, onset_s=30)
     assert (rev.revision, rev.lines, rev.errors) == (2, 121, 42)
     assert rev.first_error == T0 and rev.seen_from == T0
+    assert (rev.early_lines, rev.early_errors) == (31, 11)  # its first 30 s
+    assert rev.error_quarters == 4  # its errors go on from the rollout to the read
+    # Counted from a moment on (the same window as a newer revision's pods):
+    since = rules.revision_errors(
+        [log], T0 + timedelta(seconds=120), 3600, 30, since=T0 + timedelta(seconds=60)
+    )
+    assert since is not None and since.same_window and since.lines == 61
+
+
+def test_a_revision_rolled_back_to_rolled_out_when_its_pods_started() -> None:
+    # A ReplicaSet that a rollback scales up again keeps its creationTimestamp of long ago;
+    # its pods are new, and their start is when the revision rolled out.
+    log = replace(pod_log(started=T0), rollout_at=T0 - timedelta(days=3))
+    (rev,) = rules.revisions([log], T0 + timedelta(seconds=120), 3600)
+    assert rev.created == T0
 
 
 def test_old_or_quiet_or_first_rollout_is_not_suspected() -> None:
-    settings = ErrorsSettings()
-    assert (
-        rules.bad_deployment("api", revision(3, 100, 30), None, T0 + timedelta(hours=2), settings)
-        is None
+    settings, baseline = ErrorsSettings(), recorded(2, 100, 0)
+    old = rules.bad_deployment(
+        "api", revision(3, 100, 30), baseline, T0 + timedelta(hours=2), settings
     )
-    assert rules.bad_deployment("api", revision(3, 100, 2), None, T0, settings) is None
-    assert rules.bad_deployment("api", revision(1, 100, 30), None, T0, settings) is None
-    assert rules.bad_deployment("api", revision(3, 10, 10), None, T0, settings) is None
+    assert old == (None, [])
+    assert rules.bad_deployment("api", revision(3, 100, 2), baseline, T0, settings) == (None, [])
+    assert rules.bad_deployment("api", revision(1, 100, 30), None, T0, settings) == (None, [])
+    assert rules.bad_deployment("api", revision(3, 10, 10), baseline, T0, settings) == (None, [])
+
+
+def deployment_with(*containers: dict[str, object]) -> dict[str, object]:
+    return {"spec": {"template": {"spec": {"containers": list(containers)}}}}
+
+
+def test_flags_are_read_in_the_named_container() -> None:
+    sidecar = {"name": "log-shipper", "env": [{"name": "FEATURE_STRIPE_ENABLED", "value": "no"}]}
+    api = {"name": "api", "envFrom": [{"configMapRef": {"name": "cfg"}}]}
+    configmaps = [{"metadata": {"name": "cfg"}, "data": {"FEATURE_STRIPE_ENABLED": "true"}}]
+    deployment = deployment_with(sidecar, api)
+    assert rules.flag_value(deployment, configmaps, "FEATURE_STRIPE_ENABLED", "api") == "true"
+    assert rules.flag_value(deployment, configmaps, "FEATURE_STRIPE_ENABLED", "web") is None
+    assert rules.container_named(deployment, "api") == api
+
+
+def test_errors_the_api_types_as_a_dependencys_are_not_a_releases() -> None:
+    log = pod_log()
+    assert log.lines[0].error_type == "upstream" and log.lines[1].error_type is None
+    upstream = revision(3, 100, 30, error_types=(("upstream", 20), ("internal", 10)))
+    assert rules.dependency_errors(upstream, ["database", "redis", "upstream"]) == (
+        "the API logs 20 of revision 3's 30 errors as failures of a dependency "
+        "(error.type: upstream 20)"
+    )
+    internal = revision(3, 100, 30, error_types=(("internal", 25), ("redis", 5)))
+    assert rules.dependency_errors(internal, ["database", "redis", "upstream"]) is None
