@@ -1,10 +1,18 @@
 """The errors section's faults (api-error-rate, the 5xx fault, is in framework.py).
 
-    api-error-logs     the API pods log a burst of errors (emulator add-logs)   -> ERR-102
+    api-error-logs     every API pod logs a burst of errors (emulator add-logs),
+                       or with per_second a steady stream of them too           -> ERR-102
     thirdparty-down    a third-party stand-in answers 503 (param name=stripe)   -> ERR-103
     memory-climb       one API pod's memory climbs (emulator memory-climb)      -> ERR-104
     bad-rollout        a new API revision (real template change) whose pods
-                       log errors from the start (add-logs, newest revision)    -> ERR-105
+                       log errors from their start for as long as they run      -> ERR-105
+    api-redis-frozen   the Redis server is stopped (SIGSTOP): it accepts
+                       connections and never answers; session lookups fail     -> ERR-101
+    api-table-locked   a session holds ACCESS EXCLUSIVE on a table the API
+                       reads: its queries wait out their statement timeout     -> ERR-101
+
+The last two are dependencies failing under a healthy release: the errors they cause must
+not be blamed on whichever revision rolled out last (ERR-105 asks the dependencies first).
 
 Faults that change the API Deployment restore its spec on clear (bounded wait), so a clear
 after a --fix (flag switched off, rollback) leaves the lab as it was.
@@ -14,12 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+import psycopg
+from psycopg import sql
 
 from lab.errors import LabError
 from lab.faults.base import Fault, LabControl, float_param, register
 from lab.faults.deployment import KubeApi, SpecRestoringFault
+from lab.processes import ProcessRecord, read_record
 from lab.settings import NAMESPACE
 
 API = "rolerabbit-api"
@@ -41,6 +57,51 @@ def error_line(message: str, kind: str) -> str:
     )
 
 
+class SteadyErrors:
+    """A thread in the supervisor: while it runs, the chosen API pods log an error per tick.
+
+    `which` picks the pods each tick (pods come and go in a rollout): every API pod for a
+    steady stream of errors, or only a bad release's pods, which err from their start for
+    as long as they run and, once rolled back, not at all.
+    """
+
+    def __init__(
+        self,
+        lab: LabControl,
+        message: str,
+        per_second: float,
+        which: Callable[[dict[str, Any]], bool],
+    ) -> None:
+        self.lab, self.api, self.message, self.which = lab, KubeApi(lab), message, which
+        self.interval_s = 1 / max(per_second, 0.1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="lab-steady-errors", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval_s):
+            with contextlib.suppress(LabError, OSError):  # a pod deleted meanwhile
+                for pod in self.api.pods_of(API):
+                    if self.which(pod):
+                        body = {"namespace": NAMESPACE, "pod": pod["metadata"]["name"]}
+                        line = error_line(self.message, "internal")
+                        self.lab.k8s_hook("add-logs", {**body, "lines": [line]})
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def runs_release(pod: dict[str, Any], release: str) -> bool:
+    """Whether a pod runs the given RELEASE (its containers' env, copied from the template)."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return any(
+        e.get("name") == "RELEASE" and e.get("value") == release
+        for c in containers
+        for e in c.get("env") or []
+    )
+
+
 @register
 class ApiErrorLogs(Fault):
     name = "api-error-logs"
@@ -48,18 +109,33 @@ class ApiErrorLogs(Fault):
     trips = ("ERR-102",)
     description = (
         "Every API pod logs a burst of errors (param lines, default 60 per pod): a TypeError "
-        "in the billing code, as the runbook's jq distribution would show it."
+        "in the billing code, as the runbook's jq distribution would show it. With param "
+        "per_second, every API pod (of any revision) then goes on logging it, that many a "
+        "second, until cleared: bad data, not a release."
     )
     message = "TypeError: Cannot read properties of undefined (reading 'stripeCustomerId')"
+
+    def __init__(self) -> None:
+        self.steady: SteadyErrors | None = None
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         count = int(float_param(params, "lines", 60))
         lines = [error_line(self.message, "internal") for _ in range(count)]
-        lab.k8s_hook("add-logs", {"namespace": NAMESPACE, "deployment": API, "lines": lines})
-        return f"{count} error lines logged by each {API} pod"
+        # Every pod, of every revision: the burst is not a release's (mid-rollout too).
+        body = {"namespace": NAMESPACE, "deployment": API, "lines": lines, "newest_revision": False}
+        lab.k8s_hook("add-logs", body)
+        note = f"{count} error lines logged by each {API} pod"
+        if "per_second" in params and self.steady is None:
+            rate = float_param(params, "per_second", 2.0)
+            self.steady = SteadyErrors(lab, self.message, rate, lambda _: True)
+            note += f", then {rate:g} a second until cleared"
+        return note
 
     def clear(self, lab: LabControl) -> None:
-        """Log lines cannot be unwritten: they age out of the checks' sinceSeconds window."""
+        """Stops a steady stream; lines logged age out of the checks' sinceSeconds window."""
+        if self.steady is not None:
+            self.steady.close()
+            self.steady = None
 
 
 @register
@@ -127,15 +203,25 @@ class BadRollout(SpecRestoringFault):
     section = "errors"
     trips = ("ERR-105",)
     description = (
-        f"A new API revision (RELEASE={BAD_RELEASE} in its template) rolls out and its pods "
-        "log errors from the start (param lines, default 80 per pod)."
+        f"A new API revision (RELEASE={BAD_RELEASE} in its template) rolls out; its pods log "
+        "errors from their start for as long as they run (param per_second, default 2 per "
+        "pod), and a burst once it has rolled out (param lines, default 80 per pod)."
     )
     message = "TypeError: billing.plan is undefined (introduced in " + BAD_RELEASE + ")"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: SteadyErrors | None = None
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         api = KubeApi(lab)
         spec = self.remember(api, API)
         container = spec["template"]["spec"]["containers"][0]["name"]
+        if self.errors is None:  # before the rollout: its pods err from their start
+            rate = float_param(params, "per_second", 2.0)
+            self.errors = SteadyErrors(
+                lab, self.message, rate, lambda pod: runs_release(pod, BAD_RELEASE)
+            )
         env = [{"name": "RELEASE", "value": BAD_RELEASE}]
         api.patch(
             API,
@@ -152,4 +238,76 @@ class BadRollout(SpecRestoringFault):
             "lines": lines,
         }
         lab.k8s_hook("add-logs", body)
-        return f"deployment/{API} rolled out RELEASE={BAD_RELEASE}; its pods log {count} errors"
+        return f"deployment/{API} rolled out RELEASE={BAD_RELEASE}; its pods log errors"
+
+    def clear(self, lab: LabControl) -> None:
+        if self.errors is not None:
+            self.errors.close()
+            self.errors = None
+        self.restore(lab)
+
+
+@register
+class ApiRedisFrozen(Fault):
+    name = "api-redis-frozen"
+    section = "errors"
+    trips = ("ERR-101",)
+    description = (
+        "The lab's Redis server is frozen (SIGSTOP; clear: SIGCONT): it accepts connections "
+        "and never answers, so the API's session lookups time out and answer 500."
+    )
+
+    def __init__(self) -> None:
+        self.frozen: ProcessRecord | None = None
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        record = read_record(lab.ctx.paths.pidfile("redis"))
+        if record is None or not record.alive():
+            raise LabError("the lab's Redis is not running (see: lab status); nothing to freeze")
+        os.kill(record.pid, signal.SIGSTOP)
+        self.frozen = record
+        return f"Redis (pid {record.pid}) frozen: connections are accepted, never answered"
+
+    def clear(self, lab: LabControl) -> None:
+        # Only the very process frozen (same pid and start time), never a reused pid.
+        if self.frozen is not None and self.frozen.alive():
+            os.kill(self.frozen.pid, signal.SIGCONT)
+        self.frozen = None
+
+
+@register
+class ApiTableLocked(Fault):
+    name = "api-table-locked"
+    section = "errors"
+    trips = ("ERR-101",)
+    description = (
+        "A session holds ACCESS EXCLUSIVE on a table the API reads (param table, default "
+        "portfolios) in an open transaction: the API's queries wait on the lock until their "
+        "5 s statement timeout (500) and its pool runs dry (503). Clear rolls it back."
+    )
+    tables = ("portfolios", "users")
+    application_name = "lab-fault-table-lock"
+
+    def __init__(self) -> None:
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        table = params.get("table", "portfolios")
+        if table not in self.tables:
+            raise LabError(f"--param table={table!r}: use {' or '.join(self.tables)}")
+        self.clear(lab)
+        conn = lab.connect_db("superuser", autocommit=False, application_name=self.application_name)
+        # Held open on purpose: a server-side idle timeout must not end the fault early.
+        conn.execute("SET idle_in_transaction_session_timeout = 0")
+        conn.execute(
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(table))
+        )
+        self.conn = conn
+        return f"{table} locked (ACCESS EXCLUSIVE) by an open transaction"
+
+    def clear(self, lab: LabControl) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.rollback()
+            self.conn.close()
+        self.conn = None
