@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +20,14 @@ from kubernetes import client, config, watch
 
 from lab.testing import LabHandle
 from tests.conftest import CheckRun
+from tests.waiting import wait_until
 
 NAMESPACE = "rolerabbit-production"
 API = "rolerabbit-api"
 WORKER = "rolerabbit-deployment-worker"
 API_SELECTOR = "app=rolerabbit-api"
+REVISION = "deployment.kubernetes.io/revision"
+RESTARTED = "kubectl.kubernetes.io/restartedAt"
 
 # Windows and waits in seconds, so a live test sees a fault (and its fix) within seconds.
 FAST = """
@@ -34,6 +39,8 @@ errors:
   memory_sample_interval_s: 1
   restart_pod_timeout_s: 30
   bad_rollout_min_lines: 10
+  bad_rollout_onset_s: 8
+  dependency_timeout_s: 2
 performance:
   latency_min_requests: 3
 deployment:
@@ -45,6 +52,27 @@ fix:
 
 Run = Callable[..., CheckRun]
 Inject = Callable[..., dict[str, Any]]
+
+
+WINDOW_S = 15  # FAST's errors.log_window_s
+
+
+def sweep(run_checks: Run, reports: str, *args: str, profile: str = FAST) -> CheckRun:
+    """A run that reads and records its state in `reports` (as scheduled sweeps share it);
+    its summary and audit are read from there too."""
+    run = run_checks(*args, "--reports-dir", reports, profile=profile)
+    return replace(run, reports=Path(reports))
+
+
+def record_clean_baseline(run_checks: Run, cluster: Cluster, reports: str) -> None:
+    """A scheduled sweep records the running revision's error share: none."""
+    wait_until(lambda: cluster.logged_lines() >= 30, 30, "the API pods to log some traffic")
+    wait_until(
+        lambda: cluster.recent_error_lines(WINDOW_S) == 0,
+        WINDOW_S + 30,
+        f"the API's logs of the last {WINDOW_S}s to hold no errors of an earlier test",
+    )
+    sweep(run_checks, reports, "-k", "ERR-105").outcome.assert_outcomes(passed=1)
 
 
 def use_lab_env(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,9 +135,49 @@ class Cluster:
             sorted(self.pods(f"app={name}").items()),
         )
 
-    def env(self, name: str = API) -> dict[str, str]:
-        container = self.deployment(name)["spec"]["template"]["spec"]["containers"][0]
-        return {e["name"]: e.get("value", "") for e in container.get("env") or []}
+    def env(self, name: str = API, container: str | None = None) -> dict[str, str]:
+        """A container's env values (the first container's, unless one is named)."""
+        containers = self.deployment(name)["spec"]["template"]["spec"]["containers"]
+        found = next((c for c in containers if c["name"] == container), containers[0])
+        return {e["name"]: e.get("value", "") for e in found.get("env") or []}
+
+    def revision(self, name: str = API) -> int:
+        return int(self.deployment(name)["metadata"]["annotations"][REVISION])
+
+    def rollout_restart(self, name: str = API) -> int:
+        """`kubectl rollout restart`: a healthy new revision; waits until it rolled out."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED: stamp}}}}}
+        before = self.revision(name)
+        self.apps.patch_namespaced_deployment(name, NAMESPACE, body, _request_timeout=10)
+        wait_until(lambda: self.rolled_out(name, before), 60, f"deployment/{name} to roll out")
+        return self.revision(name)
+
+    def rolled_out(self, name: str, before: int) -> bool:
+        d = self.deployment(name)
+        status, want = d.get("status") or {}, d["spec"]["replicas"]
+        return (
+            int(d["metadata"]["annotations"][REVISION]) > before
+            and status.get("observedGeneration", 0) >= d["metadata"]["generation"]
+            and status.get("updatedReplicas") == want
+            and status.get("replicas") == want
+            and status.get("availableReplicas") == want
+        )
+
+    def recent_error_lines(self, seconds: int, selector: str = API_SELECTOR) -> int:
+        """Error-level lines the pods matching `selector` logged in the last `seconds`."""
+        total = 0
+        for name in self.pods(selector):
+            try:
+                text = self.core.read_namespaced_pod_log(
+                    name, NAMESPACE, since_seconds=seconds, _request_timeout=10
+                )
+            except client.ApiException as exc:
+                if exc.status == 400:  # still starting: no lines yet
+                    continue
+                raise
+            total += sum('"level": "error"' in line for line in text.splitlines())
+        return total
 
 
 def ready_dict(pod: dict[str, Any]) -> bool:

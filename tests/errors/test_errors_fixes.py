@@ -1,14 +1,25 @@
 """Live tests of the errors section's remediations: fix, dry run, twice.
 
-ERR-R01 disables a down third party's feature flag, ERR-R02 restarts a leaking pod one at
-a time (watched with kubernetes.watch while it runs), ERR-R03 rolls a bad rollout back.
+ERR-R01 disables a down third party's feature flag in the profile's container, ERR-R02
+restarts a leaking pod one at a time (watched with kubernetes.watch while it runs), ERR-R03
+rolls a bad rollout back (what it must not roll back: test_errors_misfires.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.errors.errors_support import FAST, Cluster, Inject, Run, UnavailabilityWatch
+from tests.errors.errors_support import (
+    API,
+    FAST,
+    NAMESPACE,
+    Cluster,
+    Inject,
+    Run,
+    UnavailabilityWatch,
+    record_clean_baseline,
+    sweep,
+)
 from tests.waiting import wait_until
 
 STRIPE_DOWN = "[ERR-103] 1 of 2 third-party services down: stripe (HTTP 503)"
@@ -34,7 +45,7 @@ def test_errors_thirdparty_down_dry_run_changes_nothing(
     assert "would run: [kubernetes] PATCH /apis/apps/v1/namespaces/rolerabbit-production/" in (
         result.stdout
     )
-    assert "kubectl set env deployment/rolerabbit-api FEATURE_STRIPE_ENABLED=false" in (
+    assert "kubectl set env deployment/rolerabbit-api -c api FEATURE_STRIPE_ENABLED=false" in (
         result.stdout
     )
     assert cluster.state() == before
@@ -58,6 +69,45 @@ def test_errors_thirdparty_fix_disables_the_flag_and_twice_is_harmless(
     assert "stripe is down (HTTP 503) but mitigated: FEATURE_STRIPE_ENABLED=false" in again.stdout
     assert again.statuses() == {"ERR-103": "passed"}
     assert cluster.state() == after and not applied(again)
+
+
+def test_errors_thirdparty_fix_sets_the_flag_in_the_named_container_not_the_first(
+    run_checks: Run, fault: Inject, cluster: Cluster
+) -> None:
+    fault("thirdparty-down", provider="stripe")  # remembers the spec without the sidecar
+    image = cluster.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]
+    sidecar = {"name": "log-shipper", "image": image}  # an image the lab's registry has
+    add_first = [{"op": "add", "path": "/spec/template/spec/containers/0", "value": sidecar}]
+    before = cluster.revision()
+    cluster.apps.patch_namespaced_deployment(API, NAMESPACE, add_first, _request_timeout=10)
+    wait_until(lambda: cluster.rolled_out(API, before), 60, "the sidecar to roll out")
+    fixed = run_checks("-k", "ERR-103", "--fix", profile=FAST)
+    assert fixed.statuses() == {"ERR-103": "fixed"}, fixed.stdout
+    assert cluster.env(container="api")["FEATURE_STRIPE_ENABLED"] == "false"
+    assert "FEATURE_STRIPE_ENABLED" not in cluster.env(container="log-shipper")
+    [action] = applied(fixed)
+    assert "kubectl set env deployment/rolerabbit-api -c api FEATURE_STRIPE_ENABLED=false" in (
+        str(action["action"])
+    )
+
+
+def test_errors_thirdparty_fix_refuses_when_the_named_container_is_missing(
+    run_checks: Run, fault: Inject, cluster: Cluster
+) -> None:
+    fault("thirdparty-down", provider="stripe")
+    before = cluster.state()
+    profile = FAST.replace("errors:\n", "errors:\n  api_container: web\n", 1)
+    result = run_checks("-k", "ERR-103", "--fix", profile=profile)
+    result.outcome.assert_outcomes(failed=1)
+    assert (
+        "fix: refused (ERR-R01): deployment/rolerabbit-api has no container 'web' (it has: "
+        "api); set errors.api_container in the profile" in result.stdout
+    )
+    assert (
+        "Manual: kubectl set env deployment/rolerabbit-api -c <container> "
+        "FEATURE_STRIPE_ENABLED=false -n rolerabbit-production" in result.stdout
+    )
+    assert cluster.state() == before and not applied(result)
 
 
 # -- ERR-104 / ERR-R02 -----------------------------------------------------------------
@@ -110,44 +160,61 @@ def test_errors_bad_rollout_fails_against_the_recorded_revision_and_dry_run_chan
     run_checks: Run, fault: Inject, cluster: Cluster, tmp_path: Path
 ) -> None:
     reports = str(tmp_path / "scheduled")
-    # The revision needs enough log lines to be recorded as a baseline (bad_rollout_min_lines
-    # is 10 in FAST); right after a lab reset its pods are new, so wait for the traffic.
-    wait_until(lambda: cluster.logged_lines() >= 30, 30, "the API pods to log some traffic")
     # A scheduled sweep records the running revision's error share (none)...
-    healthy = run_checks("-k", "ERR-105", "--reports-dir", reports, profile=FAST)
-    healthy.outcome.assert_outcomes(passed=1)
-    revision = int(
-        cluster.deployment()["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
-    )
+    record_clean_baseline(run_checks, cluster, reports)
+    revision = cluster.revision()
     fault("bad-rollout")
     before = cluster.state()
     # ...so the next sweep compares the new revision against it.
-    result = run_checks(
-        "-k", "ERR-105", "--fix", "--dry-run", "--reports-dir", reports, profile=FAST
-    )
+    result = sweep(run_checks, reports, "-k", "ERR-105", "--fix", "--dry-run")
     result.outcome.assert_outcomes(failed=1)
     assert (
         f"[ERR-105] revision {revision + 1} of deployment/rolerabbit-api (0 min old) logs errors on"
         in (result.stdout)
     )
     assert f"revision {revision} (recorded by the sweep at " in result.stdout
+    assert "from the rollout on: " in result.stdout
     assert "fix: dry run (ERR-R03)" in result.stdout
     assert "kubectl rollout undo deployment/rolerabbit-api" in result.stdout
     assert cluster.state() == before
 
 
 def test_errors_bad_rollout_rolls_back_and_twice_is_harmless(
-    run_checks: Run, fault: Inject, cluster: Cluster
+    run_checks: Run, fault: Inject, cluster: Cluster, tmp_path: Path
 ) -> None:
-    good = cluster.deployment()["spec"]["template"]
+    reports = str(tmp_path / "scheduled")
+    record_clean_baseline(run_checks, cluster, reports)
+    good, template = cluster.revision(), cluster.deployment()["spec"]["template"]
     fault("bad-rollout")
     assert "RELEASE" in cluster.env()
-    fixed = run_checks("-k", "ERR-105", "--fix", profile=FAST)
+    fixed = sweep(run_checks, reports, "-k", "ERR-105", "--fix")
     assert fixed.outcome.ret == 0, fixed.stdout
     assert fixed.statuses() == {"ERR-105": "fixed"}
     assert "RELEASE" not in cluster.env()
-    assert cluster.deployment()["spec"]["template"]["spec"] == good["spec"]
+    assert cluster.deployment()["spec"]["template"]["spec"] == template["spec"]
+    assert cluster.revision() == good + 2  # the rollback: a new revision of the old template
+    # Fixed only once the revision rolled back to logged enough lines, nearly none errors.
+    assert [a["result"] for a in fixed.audit()] == ["applied", "verified"]
     after = cluster.state()
-    again = run_checks("-k", "ERR-105", "--fix", profile=FAST)
+    again = sweep(run_checks, reports, "-k", "ERR-105", "--fix")
     again.outcome.assert_outcomes(passed=1)
-    assert cluster.state() == after and not applied(again)
+    assert cluster.state() == after
+    assert applied(again) == applied(fixed)  # the shared audit log: nothing new applied
+
+
+def test_errors_bad_rollout_on_a_first_sweep_blames_no_revision(
+    run_checks: Run, fault: Inject, cluster: Cluster
+) -> None:
+    # No sweep recorded the revision before it and its pods are gone: nothing shows the
+    # errors were not there before the rollout. ERR-105 says so, and changes nothing.
+    fault("bad-rollout")
+    revision = cluster.revision()
+    result = run_checks("-k", "ERR-105", "--fix", "-rP", profile=FAST)
+    result.outcome.assert_outcomes(passed=1)
+    assert (
+        f"revision {revision} logs errors on" in result.stdout
+        and f"but revision {revision - 1} has no baseline (its pods are gone and no earlier "
+        "sweep recorded it)"
+        in result.stdout
+    )
+    assert cluster.revision() == revision and not applied(result)
