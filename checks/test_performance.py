@@ -52,6 +52,7 @@ def test_pod_saturation(pod_usage_samples: PodUsageSamples, settings: Profile) -
     title="Node saturation",
     section_marker="performance",
     symptom="Nodes near their allocatable CPU/memory (kubectl top nodes)",
+    remediation=SCALE_UP,
     manual=[
         "kubectl top nodes; kubectl describe node <node> (what runs there)",
         "add nodes to the pool, or move load: kubectl cordon <node> and reschedule",

@@ -1,14 +1,21 @@
 """Remediations of the Performance Issues section: scale up (the runbook's "Scale Up").
 
-PERF-R01 scales each saturated deployment to its `performance.scale_up` target (runbook:
-API 6, workers 4), never above `performance.max_replicas`, never down, and never against a
+PERF-R01 scales a deployment to its `performance.scale_up` target (runbook: API 6, workers
+4), never above `performance.max_replicas`, never down, and never against a
 HorizontalPodAutoscaler: it reuses the deployment section's `plan_scale`, which refuses then.
+
+It scales only the workload the evidence points at (checks/performance.py `scale_targets`,
+on the usage read when it plans): for saturated pods (PERF-102), a deployment whose load is
+spread over its pods and which is not merely sharing a saturated node; for a saturated node
+(PERF-103), the Deployment whose pods on that node use most of its CPU. Otherwise it
+refuses with the manual steps.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from checks import performance as rules
 from fixtures.kubernetes import Kube, KubeSnapshot
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
@@ -18,10 +25,21 @@ SCALE_UP = RemediationSpec(
     "PERF-R01",
     "scale_up_saturated",
     "Scale up",
-    "kubectl scale each saturated deployment to performance.scale_up (runbook: API 6, "
-    "workers 4), capped at performance.max_replicas; refused when an HPA manages it",
+    "kubectl scale the saturated deployment (or the one saturating a node) to "
+    "performance.scale_up (runbook: API 6, workers 4), capped at performance.max_replicas; "
+    "refused when an HPA manages it or no single workload's spread load explains it",
     changes_capacity=True,
 )
+
+
+def manual_steps(namespace: str, nodes: list[str]) -> str:
+    node = nodes[0] if nodes else "<node>"
+    return (
+        f"Manual: kubectl top pods -n {namespace} --sort-by=cpu; kubectl describe node {node} "
+        "(what runs there); for one busy pod, find out why (kubectl logs, a heap or CPU "
+        f"profile) or restart it; for the node, add nodes to the pool or kubectl cordon {node} "
+        "and delete its busiest pod so it is rescheduled elsewhere"
+    )
 
 
 @pytest.fixture
@@ -33,8 +51,20 @@ def scale_up_saturated(
     timeout = profile.deployment.rollout_timeout_s
 
     def plan(finding: Finding) -> Plan:
-        names = list(finding.data.get("deployments") or [])
-        target = f"{namespace}/scale({','.join(names)})"
+        usages = rules.pod_usage(
+            kube_snapshot.pod_metrics(), kube_snapshot.pods(), kube_snapshot.replicasets()
+        )
+        hot_nodes = rules.cpu_saturated_nodes(
+            kube_snapshot.node_metrics(), kube_snapshot.nodes(), s
+        )
+        names, refusals = rules.scale_targets(finding.data, usages, hot_nodes, s)
+        shown = names or list(finding.data.get("deployments") or finding.data.get("nodes") or [])
+        target = f"{namespace}/scale({','.join(shown)})"
+        nodes = [n.name for n in hot_nodes] or list(finding.data.get("nodes") or [])
+        if refusals:
+            return Plan(target, refusal="; ".join(refusals) + ". " + manual_steps(namespace, nodes))
+        if not names:
+            return Plan(target, manual=[manual_steps(namespace, nodes)])
         unknown = [n for n in names if n not in s.scale_up]
         if unknown:
             return Plan(
@@ -53,9 +83,9 @@ def scale_up_saturated(
             )
             for name in names
         ]
-        refusals = [p.refusal for p in plans if p.refusal]
-        if refusals:
-            return Plan(target, refusal="; ".join(refusals))
+        refused = [p.refusal for p in plans if p.refusal]
+        if refused:
+            return Plan(target, refusal="; ".join(refused))
         waits = [p.wait for p in plans if p.wait is not None]
 
         def wait() -> None:
@@ -67,6 +97,8 @@ def scale_up_saturated(
             [a for p in plans for a in p.actions],
             wait=wait if waits else None,
             wait_description="; ".join(p.wait_description for p in plans if p.wait),
+            manual=[step for p in plans for step in p.manual],
+            claims=[claim for p in plans for claim in p.claims],
         )
 
     return plan

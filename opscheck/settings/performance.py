@@ -41,3 +41,6 @@ class PerformanceSettings(Settings):
     )
     max_replicas: PositiveInt = 10
     """Ceiling for any scale-up, whatever scale_up says."""
+    saturating_share: float = Field(0.5, gt=0, lt=1)
+    """For a CPU-saturated node, PERF-R01 scales only the Deployment whose pods on it use
+    more than this share of the node's CPU; with no such workload it refuses."""

@@ -136,3 +136,85 @@ def test_node_pressure_conditions() -> None:
     )
     only_disk = PerformanceSettings(pressure_conditions=["DiskPressure"])
     assert rules.node_pressure(CLUSTER["nodes"], only_disk) is None
+
+
+SATURATED = yaml.safe_load((DATA / "saturated-node.yaml").read_text())
+
+
+def scenario(name: str) -> tuple[list[rules.PodUsage], list[rules.NodeCpu]]:
+    """The pods' usage and the CPU-saturated nodes of one scenario of saturated-node.yaml."""
+    case = SATURATED["scenarios"][name]
+    pod_metrics = [
+        {"metadata": {"name": pod}, "containers": [{"name": "c", "usage": {"cpu": cpu}}]}
+        for pod, cpu in case["pods"].items()
+    ]
+    node_metrics = [
+        {"metadata": {"name": node}, "usage": {"cpu": cpu}} for node, cpu in case["nodes"].items()
+    ]
+    usages = rules.pod_usage(pod_metrics, SATURATED["pods"], SATURATED["replicasets"])
+    hot = rules.cpu_saturated_nodes(node_metrics, SATURATED["nodes"], PerformanceSettings())
+    return usages, hot
+
+
+def test_a_node_shared_evenly_has_no_saturating_workload() -> None:
+    usages, hot = scenario("tie")
+    assert [n.name for n in hot] == ["node-1"]
+    assert rules.workloads_on("node-1", usages) == [
+        ("rolerabbit-api", 1900.0),
+        ("rolerabbit-deployment-worker", 1900.0),
+    ]
+    top, why = rules.saturating_workload(hot[0], usages, PerformanceSettings())
+    assert top is None
+    assert why == (
+        "node-1 uses 3850m of 4000m CPU (rolerabbit-api 1900m, rolerabbit-deployment-worker "
+        "1900m): no single workload uses more than 50% of it"
+    )
+
+
+def test_node_cpu_saturated_scales_no_worker() -> None:
+    # The lab's node-cpu-saturated: PERF-102 flags the workers (one pod at 1900m of 500m),
+    # PERF-103 flags node-1. Neither points at one workload whose replicas would take load.
+    usages, hot = scenario("tie")
+    settings = PerformanceSettings()
+    workers = {"deployments": ["rolerabbit-deployment-worker"]}
+    targets, refusals = rules.scale_targets(workers, usages, hot, settings)
+    assert targets == []
+    assert refusals == [
+        "only 1 of deployment/rolerabbit-deployment-worker's 2 pods are hot (worker-1 1900m on "
+        "node-1): the load sits in those pods and more replicas would not take it"
+    ]
+    targets, refusals = rules.scale_targets({"nodes": ["node-1"]}, usages, hot, settings)
+    assert targets == [] and "no single workload uses more than 50%" in refusals[0]
+
+
+def test_one_hot_pod_is_not_load_a_scale_up_spreads() -> None:
+    usages, hot = scenario("one-hot-pod")
+    settings = PerformanceSettings()
+    top, _ = rules.saturating_workload(hot[0], usages, settings)
+    assert top == "rolerabbit-api"  # the API saturates node-1, through a single pod
+    targets, refusals = rules.scale_targets({"nodes": ["node-1"]}, usages, hot, settings)
+    assert targets == []
+    assert refusals[0].startswith("only 1 of deployment/rolerabbit-api's 3 pods are hot (api-1")
+
+
+def test_the_workload_saturating_a_node_with_spread_load_is_scaled() -> None:
+    usages, hot = scenario("api-traffic")
+    settings = PerformanceSettings()
+    assert [n.name for n in hot] == ["node-3"]
+    assert rules.scale_targets({"nodes": ["node-3"]}, usages, hot, settings) == (
+        ["rolerabbit-api"],
+        [],
+    )
+    api = {"deployments": ["rolerabbit-api"]}
+    assert rules.scale_targets(api, usages, hot, settings) == (["rolerabbit-api"], [])
+    # A node that is no longer saturated needs no scale-up (and gets none).
+    assert rules.scale_targets({"nodes": ["node-1"]}, usages, hot, settings) == ([], [])
+
+
+def test_a_node_saturated_by_a_bare_pod_scales_nothing() -> None:
+    usages, hot = scenario("bare-pod")
+    targets, refusals = rules.scale_targets(
+        {"nodes": ["node-2"]}, usages, hot, PerformanceSettings()
+    )
+    assert targets == []
+    assert refusals[0].endswith("the busiest, pod/batch-job, has no Deployment to scale")
