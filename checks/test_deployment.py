@@ -4,6 +4,13 @@ Thin: each check reads the session's Kubernetes snapshot (one paginated LIST per
 shared by every check), calls its rule in checks/deployment/ and returns the verdict.
 Per-deployment checks run once for the API and once for the worker deployment; the test id
 is the deployment's name, so a failure (and a suppression) names it.
+
+A check that cannot see is inconclusive, never green: a type this user may not list (HTTP
+403) or the cluster does not serve (404, e.g. no metrics-server) reaches the rule as NoData
+through `readable()`, so the rule judges what it still can and says exactly what was
+missing. The lists every check needs (deployments, replicasets, pods) end the check
+inconclusive by themselves when forbidden. A deployment that does not exist fails DEP-101;
+the other checks have nothing to judge and say so.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import pytest
 
 from checks import deployment as rules
 from fixtures.deployment import RegistryIndexSource, Workload, WorkloadSource
-from fixtures.kubernetes import KubeSnapshot
+from fixtures.kubernetes import KubeSnapshot, readable
 from opscheck import check, verdict
 from opscheck.plugin import ENVIRONMENT
 from opscheck.settings import Profile
@@ -97,7 +104,8 @@ def test_containers_start(workload: WorkloadView, settings: Profile) -> None:
 def test_pods_scheduled(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
-    verdict(rules.pending_pods(workload(), kube_snapshot.events(), settings.deployment, now()))
+    events = readable(kube_snapshot.events)
+    verdict(rules.pending_pods(workload(), events, settings.deployment, now()))
 
 
 @check(
@@ -127,8 +135,6 @@ def test_images_pull(
     workload: WorkloadView, deployment_registry: RegistryIndexSource, settings: Profile
 ) -> None:
     registry = deployment_registry.index()
-    if registry is None:
-        print("[DEP-105] image existence not checked: the profile has no registry_url")
     verdict(rules.image_pulls(workload(), settings.deployment, registry))
 
 
@@ -149,8 +155,8 @@ def test_images_pull(
 def test_pull_secret(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
-    name = settings.kubernetes.pull_secret
-    verdict(rules.pull_secret(workload(), kube_snapshot.secrets(), name, settings.deployment))
+    name, secrets = settings.kubernetes.pull_secret, readable(kube_snapshot.secrets)
+    verdict(rules.pull_secret(workload(), secrets, name, settings.deployment))
 
 
 @check(
@@ -167,7 +173,8 @@ def test_pull_secret(
 def test_health_checks(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
-    verdict(rules.health(workload(), kube_snapshot.events(), settings.deployment, now()))
+    events = readable(kube_snapshot.events)
+    verdict(rules.health(workload(), events, settings.deployment, now()))
 
 
 @check(
@@ -183,7 +190,8 @@ def test_health_checks(
 )
 def test_warning_events(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     live = {("Pod", p["metadata"]["name"]) for p in kube_snapshot.pods()}
-    verdict(rules.warning_events(kube_snapshot.events(), live, settings.deployment, now()))
+    events = readable(kube_snapshot.events)
+    verdict(rules.warning_events(events, live, settings.deployment, now()))
 
 
 @check(
@@ -203,11 +211,8 @@ def test_configuration_present(
 ) -> None:
     target = settings.kubernetes
     required = [("ConfigMap", target.config_map), ("Secret", target.secret)]
-    verdict(
-        rules.config_references(
-            workload(), kube_snapshot.configmaps(), kube_snapshot.secrets(), required
-        )
-    )
+    configmaps, secrets = readable(kube_snapshot.configmaps), readable(kube_snapshot.secrets)
+    verdict(rules.config_references(workload(), configmaps, secrets, required))
 
 
 @check(
@@ -248,7 +253,8 @@ def test_limits_set(workload: WorkloadView) -> None:
 def test_usage_below_limits(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
-    verdict(rules.usage_near_limits(workload(), kube_snapshot.pod_metrics(), settings.deployment))
+    metrics = readable(kube_snapshot.pod_metrics)
+    verdict(rules.usage_near_limits(workload(), metrics, settings.deployment))
 
 
 @check(
@@ -264,7 +270,7 @@ def test_usage_below_limits(
     ],
 )
 def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
-    verdict(rules.node_pressure(kube_snapshot.nodes(), settings.deployment))
+    verdict(rules.node_pressure(readable(kube_snapshot.nodes), settings.deployment))
 
 
 @check(
@@ -276,4 +282,6 @@ def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     manual=["kubectl scale deployment rolerabbit-deployment-worker --replicas=4"],
 )
 def test_replicas(workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile) -> None:
-    verdict(rules.replicas_below_minimum(workload(), kube_snapshot.hpas(), settings.deployment))
+    # A cluster without autoscaling/v2 has no such HPA: the profile's minimum holds.
+    hpas = readable(kube_snapshot.hpas, absent_is_empty=True)
+    verdict(rules.replicas_below_minimum(workload(), hpas, settings.deployment))

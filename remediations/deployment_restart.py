@@ -43,7 +43,7 @@ def restart_refusal(
     reasons = set(finding.data.get("reasons") or [])
     if "CreateContainerConfigError" in reasons:
         broken = rules.config_references(w, snapshot.configmaps(), snapshot.secrets(), [])
-        if broken is not None:
+        if isinstance(broken, Finding):  # NoData: the references cannot be told; may help
             return (
                 "a restart cannot fix a configuration reference that does not resolve: "
                 + "; ".join(broken.evidence)

@@ -7,34 +7,44 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from checks.deployment.objects import not_found, template_containers
+from checks.deployment.objects import not_here, template_containers
 from fixtures.deployment import Workload
 from fixtures.kubernetes import Obj
-from opscheck import Finding
+from opscheck import Finding, NoData
 
 
 def config_references(
     w: Workload,
-    configmaps: Sequence[Obj],
-    secrets: Sequence[Obj],
+    configmaps: Sequence[Obj] | NoData,
+    secrets: Sequence[Obj] | NoData,
     required: Sequence[tuple[str, str]],
-) -> Finding | None:
+) -> Finding | NoData | None:
     """DEP-109: the ConfigMaps/Secrets and keys the deployment references exist.
 
     `required` are (kind, name) pairs that must exist whatever the template says
     (the runbook's rolerabbit-config and rolerabbit-secrets). Only key names are shown.
+    A kind that may not be listed (Secrets, often) leaves its references unresolved:
+    the others are still judged, and if they all resolve the verdict is NoData.
     """
     if w.deployment is None:
-        return not_found(w)
+        return not_here(w, "configuration references")
+    listed = {"ConfigMap": configmaps, "Secret": secrets}
+    unread = {kind: got for kind, got in listed.items() if isinstance(got, NoData)}
     stores = {
-        "ConfigMap": {c["metadata"]["name"]: c for c in configmaps},
-        "Secret": {x["metadata"]["name"]: x for x in secrets},
+        kind: {obj["metadata"]["name"]: obj for obj in got}
+        for kind, got in listed.items()
+        if not isinstance(got, NoData)
     }
-    problems = []
+    problems, unresolved = [], []
     for kind, name in required:
-        if name not in stores[kind]:
+        if kind in unread:
+            unresolved.append(f"{kind} {name}")
+        elif name not in stores[kind]:
             problems.append(f"{kind} {name} not found in namespace {w.namespace}")
     for container, kind, name, key in _references(w.template()):
+        if kind in unread:
+            unresolved.append(f"{kind} {name}" + (f" key {key}" if key else ""))
+            continue
         obj = stores[kind].get(name)
         if obj is None:
             line = f"container {container}: {kind} {name} not found"
@@ -45,17 +55,23 @@ def config_references(
             line = f"container {container}: key {key} not found in {kind} {name}"
         else:
             continue
-        if line not in problems:
-            problems.append(line)
-    problems = list(dict.fromkeys(problems))
-    if not problems:
-        return None
-    missing_keys = [p for p in problems if " key " in p]
-    summary = (
-        f"{len(problems)} configuration references of {w.ref} do not resolve "
-        f"({len(missing_keys)} missing keys; threshold 0)"
-    )
-    return Finding(summary, problems, {"deployment": w.name})
+        problems.append(line)
+    problems, unresolved = list(dict.fromkeys(problems)), list(dict.fromkeys(unresolved))
+    notes = [f"{kind} references not resolved: {no.missing}" for kind, no in unread.items()]
+    if problems:
+        missing_keys = [p for p in problems if " key " in p]
+        summary = (
+            f"{len(problems)} configuration references of {w.ref} do not resolve "
+            f"({len(missing_keys)} missing keys; threshold 0)"
+        )
+        return Finding(summary, [*problems, *notes], {"deployment": w.name})
+    if unresolved:
+        return NoData(
+            f"{len(unresolved)} configuration references of {w.ref} cannot be resolved: "
+            + "; ".join(no.missing for no in unread.values()),
+            [f"unresolved: {', '.join(unresolved)}"],
+        )
+    return None
 
 
 def _references(template: Obj) -> Iterator[tuple[str, str, str, str | None]]:

@@ -16,23 +16,30 @@ from checks.deployment.objects import (
     counted,
     events_about,
     last_seen_s,
-    not_found,
+    no_pods,
+    not_here,
     pod_name,
 )
 from fixtures.deployment import Workload
 from fixtures.kubernetes import Obj
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.deployment import DeploymentSettings
 
 # -- DEP-107 health, DEP-108 warning events -------------------------------------------------
 
 
 def health(
-    w: Workload, events: Sequence[Obj], s: DeploymentSettings, now: datetime
-) -> Finding | None:
-    """DEP-107: every pod Ready (after a grace), probe failures within the threshold."""
+    w: Workload, events: Sequence[Obj] | NoData, s: DeploymentSettings, now: datetime
+) -> Finding | NoData | None:
+    """DEP-107: every pod Ready (after a grace), probe failures within the threshold.
+
+    Probe failures are counted from Unhealthy events: without events, unready pods still
+    fail, but all-Ready pods are NoData (a flapping probe would go unseen).
+    """
     if w.deployment is None:
-        return not_found(w)
+        return not_here(w, "pods")
+    if (none := no_pods(w, "readiness")) is not None:
+        return none
     unready = []
     for pod in w.pods:
         ready = condition(pod, "Ready") or {}
@@ -43,12 +50,19 @@ def health(
         )
         if since is not None and since > s.not_ready_grace_s:
             unready.append((pod, since, ready.get("message") or ready.get("reason") or "not ready"))
+    readable = [] if isinstance(events, NoData) else events
     probes = [
         e
-        for e in events_about(events, {pod_name(p) for p in w.pods})
+        for e in events_about(readable, {pod_name(p) for p in w.pods})
         if e.get("reason") == "Unhealthy" and (last_seen_s(e, now) or 0.0) <= s.probe_window_s
     ]
     failures = sum(int(e.get("count") or 1) for e in probes)
+    if not unready and isinstance(events, NoData):
+        return NoData(
+            f"all {len(w.pods)} pods of {w.ref} are Ready, but probe failures cannot be "
+            f"counted: {events.missing}",
+            events.evidence,
+        )
     if not unready and failures <= s.max_probe_failures:
         return None
     messages = Counter(str(e.get("message", "")) for e in probes)
@@ -66,17 +80,25 @@ def health(
         )
     evidence = [f"pod/{pod_name(p)} not Ready for {t:.0f}s: {why}" for p, t, why in unready]
     evidence += [f"Unhealthy x{n}: {message}" for message, n in messages.most_common(5)]
+    if isinstance(events, NoData):
+        evidence.append(f"probe failures not counted: {events.missing}")
     return Finding("; ".join(parts), evidence, {"deployment": w.name})
 
 
 def warning_events(
-    events: Sequence[Obj], live: set[tuple[str, str]], s: DeploymentSettings, now: datetime
-) -> Finding | None:
+    events: Sequence[Obj] | NoData,
+    live: set[tuple[str, str]],
+    s: DeploymentSettings,
+    now: datetime,
+) -> Finding | NoData | None:
     """DEP-108: recent Warning events, grouped; fails on the reasons that matter.
 
     `live` holds (kind, name) of the objects that still exist: an event about a pod that is
-    gone is shown as history but does not fail the check.
+    gone is shown as history but does not fail the check. No events listed is a pass (they
+    expire after an hour); events that cannot be read are NoData.
     """
+    if isinstance(events, NoData):
+        return events
     recent = [
         e
         for e in events

@@ -1,8 +1,10 @@
 """DEP-105, DEP-106: whether a deployment's images can be pulled, and its pull secret works.
 
 Image references are looked up in the registry's tag listing when the profile names a
-registry. The pull secret is read for its type, its registry hosts and whether the pods
-reference it: never for a credential's value.
+registry; without one (or for a digest the tag listing cannot confirm) whether an image
+exists is unknown, and DEP-105 says so unless pulls already fail. The pull secret is read for
+its type, its registry hosts and whether the pods reference it: never for a credential's
+value; when Secrets may not be listed, what the pods reference is still judged.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from checks.deployment.objects import counted, images_of, not_found, pod_name
+from checks.deployment.objects import counted, images_of, not_here, pod_name
 from checks.deployment.pods import waiting
 from fixtures.deployment import RegistryIndex, Workload, split_image
 from fixtures.kubernetes import Obj
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.deployment import DeploymentSettings
 
 # -- DEP-105 image pulls ------------------------------------------------------------------
@@ -25,27 +27,57 @@ from opscheck.settings.deployment import DeploymentSettings
 
 def image_pulls(
     w: Workload, s: DeploymentSettings, registry: RegistryIndex | None
-) -> Finding | None:
-    """DEP-105: no ErrImagePull/ImagePullBackOff, and every image reference exists."""
+) -> Finding | NoData | None:
+    """DEP-105: no ErrImagePull/ImagePullBackOff, and every image reference exists.
+
+    Pull errors fail whatever the registry says. Without them, an image whose existence
+    cannot be told (no registry_url, or a digest the tag listing cannot confirm) is NoData:
+    "no pull error yet" is not "the image exists".
+    """
     if w.deployment is None:
-        return not_found(w)
+        return not_here(w, "images")
     failing = waiting(w, s.image_pull_reasons)
-    missing, notes = [], []
-    if registry is None:
-        notes.append("image existence not checked: the profile has no registry_url")
-    else:
-        for image in dict.fromkeys(images_of(w.template())):
-            repo, tag, digest = split_image(image)
-            known = registry.tags.get(repo)
-            if known is None:
-                missing.append(f"{image}: repository {repo} not in the registry")
-            elif tag and tag not in known:
-                shown = ", ".join(sorted(known)[-5:])
-                missing.append(f"{image}: tag {tag} not in {repo} (tags: {shown})")
-            elif digest and not tag:
-                notes.append(f"{image}: digest not checked (the listing has tags only)")
-    if not failing and not missing:
-        return None
+    missing, unknown = _registry_verdicts(images_of(w.template()), registry)
+    if failing or missing:
+        return _pull_finding(w, failing, missing, [why for _, why in unknown])
+    if unknown:
+        images = ", ".join(image for image, _ in unknown)
+        why = unknown[0][1] if len({why for _, why in unknown}) == 1 else "see the evidence"
+        return NoData(
+            f"{why}: cannot tell whether {images} exists",
+            [
+                *(f"{image}: {reason}" for image, reason in unknown),
+                f"no pod of {w.ref} reports {' or '.join(s.image_pull_reasons)}",
+            ],
+        )
+    return None
+
+
+def _registry_verdicts(
+    images: list[str], registry: RegistryIndex | None
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """(references missing from the registry, (image, why unknown) for those not told)."""
+    missing: list[str] = []
+    unknown: list[tuple[str, str]] = []
+    for image in dict.fromkeys(images):
+        if registry is None:
+            unknown.append((image, "no registry configured (registry_url)"))
+            continue
+        repo, tag, digest = split_image(image)
+        known = registry.tags.get(repo)
+        if known is None:
+            missing.append(f"{image}: repository {repo} not in the registry")
+        elif tag and tag not in known:
+            shown = ", ".join(sorted(known)[-5:])
+            missing.append(f"{image}: tag {tag} not in {repo} (tags: {shown})")
+        elif digest and not tag:
+            unknown.append((image, f"the registry listing at {registry.source} has tags only"))
+    return missing, unknown
+
+
+def _pull_finding(
+    w: Workload, failing: list[tuple[Obj, Obj, str, str]], missing: list[str], notes: list[str]
+) -> Finding:
     images = sorted({str(c.get("image", "")) for _, c, _, _ in failing})
     reasons = Counter(reason for *_, reason, _ in failing)
     parts = []
@@ -57,6 +89,7 @@ def image_pulls(
     if missing:
         parts.append(f"{len(missing)} image references not in the registry")
     evidence = [f"pod/{pod_name(p)} {c['name']}: {r} — {m}" for p, c, r, m in failing[:10]]
+    notes = [f"whether the images exist was not checked: {why}" for why in dict.fromkeys(notes)]
     return Finding(
         "; ".join(parts) + " (threshold 0)",
         [*missing, *evidence, *notes],
@@ -77,21 +110,16 @@ def _registry_host(image: str) -> str:
 
 
 def pull_secret(
-    w: Workload, secrets: Sequence[Obj], name: str, s: DeploymentSettings
-) -> Finding | None:
-    """DEP-106: the pull secret exists, has the right type, parses, and the pods use it."""
+    w: Workload, secrets: Sequence[Obj] | NoData, name: str, s: DeploymentSettings
+) -> Finding | NoData | None:
+    """DEP-106: the pull secret exists, has the right type, parses, and the pods use it.
+
+    Secrets that may not be listed (RBAC often forbids it) leave only the references to
+    judge: a missing reference still fails; otherwise the secret itself is NoData.
+    """
     if w.deployment is None:
-        return not_found(w)
-    problems: list[str] = []
-    secret = _secret(secrets, name)
-    if secret is None:
-        problems.append(f"secret {name} not found in namespace {w.namespace}")
-    else:
-        if secret.get("type") != s.pull_secret_type:
-            problems.append(
-                f"secret {name} has type {secret.get('type')!r}, not {s.pull_secret_type}"
-            )
-        problems.extend(_dockerconfig_problems(secret, name, images_of(w.template())))
+        return not_here(w, "pull secret")
+    problems = [] if isinstance(secrets, NoData) else _secret_problems(w, secrets, name, s)
     users = [w.template(), *w.pods]
     unreferenced = [
         obj
@@ -105,13 +133,32 @@ def pull_secret(
             f"{w.ref}: {where} do not reference {name} in imagePullSecrets "
             f"({len(unreferenced)} of {len(users)} template+pods)"
         )
-    if not problems:
-        return None
-    return Finding(
-        f"pull secret {name} unusable for {w.ref}: {len(problems)} problems (threshold 0)",
-        problems,
-        {"deployment": w.name, "secret": name},
-    )
+    unread = [f"secret {name} not read: {secrets.missing}"] if isinstance(secrets, NoData) else []
+    if problems:
+        return Finding(
+            f"pull secret {name} unusable for {w.ref}: {len(problems)} problems (threshold 0)",
+            [*problems, *unread],
+            {"deployment": w.name, "secret": name},
+        )
+    if isinstance(secrets, NoData):
+        return NoData(
+            f"cannot tell whether pull secret {name} exists and holds credentials: "
+            f"{secrets.missing}",
+            [f"the pod template and {len(w.pods)} pods of {w.ref} reference {name}"],
+        )
+    return None
+
+
+def _secret_problems(
+    w: Workload, secrets: Sequence[Obj], name: str, s: DeploymentSettings
+) -> list[str]:
+    secret = _secret(secrets, name)
+    if secret is None:
+        return [f"secret {name} not found in namespace {w.namespace}"]
+    problems = []
+    if secret.get("type") != s.pull_secret_type:
+        problems.append(f"secret {name} has type {secret.get('type')!r}, not {s.pull_secret_type}")
+    return problems + _dockerconfig_problems(secret, name, images_of(w.template()))
 
 
 def _dockerconfig_problems(secret: Obj, name: str, images: list[str]) -> list[str]:

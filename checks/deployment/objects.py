@@ -1,8 +1,9 @@
 """What the deployment rules read from plain Kubernetes objects, and what their findings share.
 
 Timestamps and ages, quantities (`250m`, `512Mi`), conditions, container statuses, a pod
-template's containers and images, the events about some objects; and the two pieces every
-rule's Finding may use: the finding for a deployment that is missing, and a counted list of
+template's containers and images, the events about some objects; and what every rule's
+verdict may use: the finding for a deployment that is missing (DEP-101's) and the NoData the
+other rules give for it, the NoData for a deployment without pods, and a counted list of
 reasons. No rule lives here.
 """
 
@@ -14,9 +15,9 @@ from datetime import datetime
 
 from kubernetes.utils import parse_quantity
 
-from fixtures.deployment import Workload
+from fixtures.deployment import Workload, revision_of
 from fixtures.kubernetes import Obj
-from opscheck import Finding
+from opscheck import Finding, NoData
 
 # -- small readers -------------------------------------------------------------------------
 
@@ -69,10 +70,47 @@ def images_of(template: Obj) -> list[str]:
 
 
 def not_found(w: Workload) -> Finding:
+    """DEP-101's failure for a deployment that does not exist: a real problem."""
     return Finding(
         f"{w.ref} not found in namespace {w.namespace} (expected 1 deployment)",
-        [f"kubectl get deployments -n {w.namespace}"],
+        [_neighbours(w), f"kubectl get deployments -n {w.namespace}"],
         {"deployment": w.name, "missing": True},
+    )
+
+
+def _neighbours(w: Workload) -> str:
+    if not w.neighbours:
+        return f"namespace {w.namespace} has no deployments at all: is kubernetes.namespace right?"
+    return f"deployments in namespace {w.namespace}: {', '.join(w.neighbours)}"
+
+
+def not_here(w: Workload, what: str) -> NoData:
+    """What every check but DEP-101 says of a deployment that does not exist: it has
+    nothing to judge (DEP-101 fails on the deployment itself)."""
+    return NoData(
+        f"{w.ref} not found in namespace {w.namespace}: no {what} to judge "
+        f"(DEP-101 fails on the missing deployment)",
+        [_neighbours(w)],
+    )
+
+
+def no_pods(w: Workload, what: str) -> NoData | None:
+    """NoData when the deployment asks for pods and owns none: nothing to judge `what` by.
+
+    A deployment scaled to 0 owning no pods is as asked (DEP-114 judges the replicas).
+    """
+    if w.pods or w.desired == 0:
+        return None
+    evidence = [
+        f"revision {revision_of(rs)} ({rs['metadata']['name']}): "
+        f"{(rs.get('spec') or {}).get('replicas', 0)} replicas wanted, 0 pods"
+        for rs in w.replicasets[:2]
+    ] or [f"no ReplicaSet owned by {w.ref}: is the deployment controller running?"]
+    evidence.append(f"kubectl describe {w.ref} -n {w.namespace}  # FailedCreate events say why")
+    return NoData(
+        f"no pods of {w.ref} to judge {what} by: it asks for {w.desired} replicas and owns "
+        f"no pod (DEP-101 judges the rollout)",
+        evidence,
     )
 
 

@@ -16,12 +16,13 @@ from checks.deployment.objects import (
     container_statuses,
     counted,
     events_about,
-    not_found,
+    no_pods,
+    not_here,
     pod_name,
 )
 from fixtures.deployment import Workload
 from fixtures.kubernetes import Obj
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.deployment import DeploymentSettings
 
 # -- DEP-102 containers start -------------------------------------------------------------
@@ -38,10 +39,12 @@ def waiting(w: Workload, reasons: Sequence[str]) -> list[tuple[Obj, Obj, str, st
     return found
 
 
-def containers_failing(w: Workload, s: DeploymentSettings) -> Finding | None:
+def containers_failing(w: Workload, s: DeploymentSettings) -> Finding | NoData | None:
     """DEP-102: no container waits in CrashLoopBackOff, CreateContainerConfigError, ..."""
     if w.deployment is None:
-        return not_found(w)
+        return not_here(w, "containers")
+    if (none := no_pods(w, "its containers")) is not None:
+        return none
     stuck = waiting(w, s.failing_waiting_reasons)
     if not stuck:
         return None
@@ -74,11 +77,17 @@ def containers_failing(w: Workload, s: DeploymentSettings) -> Finding | None:
 
 
 def pending_pods(
-    w: Workload, events: Sequence[Obj], s: DeploymentSettings, now: datetime
-) -> Finding | None:
-    """DEP-103: no pod Pending longer than the threshold; unschedulable ones say why."""
+    w: Workload, events: Sequence[Obj] | NoData, s: DeploymentSettings, now: datetime
+) -> Finding | NoData | None:
+    """DEP-103: no pod Pending longer than the threshold; unschedulable ones say why.
+
+    Events only explain a pending pod (its FailedScheduling message): without them the
+    verdict stands, and the evidence says why the message comes from the pod's condition.
+    """
     if w.deployment is None:
-        return not_found(w)
+        return not_here(w, "pods")
+    if (none := no_pods(w, "scheduling")) is not None:
+        return none
     stuck = []
     for pod in w.pods:
         if (pod.get("status") or {}).get("phase") != "Pending":
@@ -89,7 +98,8 @@ def pending_pods(
     if not stuck:
         return None
     scheduling = defaultdict(list)
-    for event in events_about(events, {pod_name(p) for p, _ in stuck}):
+    readable = [] if isinstance(events, NoData) else events
+    for event in events_about(readable, {pod_name(p) for p, _ in stuck}):
         if event.get("reason") == "FailedScheduling":
             scheduling[event["involvedObject"]["name"]].append(event)
     evidence, unschedulable = [], 0
@@ -106,6 +116,8 @@ def pending_pods(
                 for c in container_statuses(pod)
             ]
             evidence.append(f"pod/{pod_name(pod)} Pending for {age:.0f}s: {', '.join(reasons)}")
+    if isinstance(events, NoData):
+        evidence.append(f"reasons from the pods' PodScheduled condition: {events.missing}")
     summary = (
         f"{len(stuck)} pods of {w.ref} Pending longer than {s.pending_threshold_s:g}s "
         f"({unschedulable} unschedulable; threshold 0)"
@@ -115,10 +127,12 @@ def pending_pods(
     )
 
 
-def restarts(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | None:
+def restarts(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | NoData | None:
     """DEP-104: no container restarted more than max_restarts with a restart in the window."""
     if w.deployment is None:
-        return not_found(w)
+        return not_here(w, "containers")
+    if (none := no_pods(w, "restarts")) is not None:
+        return none
     hot = []
     for pod in w.pods:
         for status in container_statuses(pod):

@@ -2,7 +2,8 @@
 
 The rollout's state is `kubectl rollout status`' judgement (remediations/rollouts.py) plus
 the Progressing condition's deadline; a rollout younger than the settle window is "in
-progress", neither passed nor failed.
+progress", neither passed nor failed. A deployment that does not exist fails DEP-101 (the
+other checks call it NoData); a rollout of unknown age is NoData.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from checks.deployment.objects import (
     pod_name,
 )
 from fixtures.deployment import Workload, revision_of
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.deployment import DeploymentSettings
 from remediations.rollouts import rollout_state
 
@@ -31,7 +32,9 @@ class Rollout:
     complete: bool
     why: str  # kubectl rollout status' words
     deadline_exceeded: bool
-    age_s: float  # how long the deployment has been incomplete (0 when complete)
+    # How long the deployment has been incomplete (0 when complete); None when no timestamp
+    # tells (no ReplicaSet or deployment creation time, no Available=False transition).
+    age_s: float | None
 
 
 def rollout(w: Workload, now: datetime) -> Rollout:
@@ -43,12 +46,14 @@ def rollout(w: Workload, now: datetime) -> Rollout:
     )
     if complete:
         return Rollout(True, why, False, 0.0)
-    starts = [age_s((w.current or {}).get("metadata", {}).get("creationTimestamp"), now)]
+    # The rollout began when its ReplicaSet was created; without one, with the deployment.
+    began = (w.current or deployment).get("metadata", {}).get("creationTimestamp")
+    starts = [age_s(began, now)]
     available = condition(deployment, "Available") or {}
     if available.get("status") == "False":
         starts.append(age_s(available.get("lastTransitionTime"), now))
     known = [s for s in starts if s is not None]
-    return Rollout(False, why, exceeded, min(known) if known else 0.0)
+    return Rollout(False, why, exceeded, min(known) if known else None)
 
 
 def rollout_evidence(w: Workload) -> list[str]:
@@ -76,8 +81,12 @@ def rollout_evidence(w: Workload) -> list[str]:
     return lines
 
 
-def rollout_stuck(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | None:
-    """DEP-101: the rollout is complete, or still within its settle window."""
+def rollout_stuck(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | NoData | None:
+    """DEP-101: the rollout is complete, or still within its settle window.
+
+    A deployment that does not exist fails. An incomplete rollout whose start no timestamp
+    tells cannot be judged stuck or settling: that is NoData, not "in progress" forever.
+    """
     if w.deployment is None:
         return not_found(w)
     state = rollout(w, now)
@@ -92,6 +101,13 @@ def rollout_stuck(w: Workload, s: DeploymentSettings, now: datetime) -> Finding 
             f"(Progressing=False, ProgressDeadlineExceeded): {message}"
         )
         return Finding(summary, rollout_evidence(w), data)
+    if state.age_s is None:
+        return NoData(
+            f"rollout of {w.ref} not complete ({state.why}) since an unknown time: no "
+            f"creationTimestamp on its current ReplicaSet or itself, no Available=False "
+            f"transition time, so the settle window ({s.settle_window_s:g}s) cannot be applied",
+            rollout_evidence(w),
+        )
     if state.age_s > s.settle_window_s:
         summary = (
             f"rollout of {w.ref} not complete after {state.age_s:.0f}s "
@@ -106,7 +122,9 @@ def rollout_in_progress(w: Workload, s: DeploymentSettings, now: datetime) -> st
     if w.deployment is None:
         return None
     state = rollout(w, now)
-    if state.complete or state.deadline_exceeded or state.age_s > s.settle_window_s:
+    if state.complete or state.deadline_exceeded or state.age_s is None:
+        return None
+    if state.age_s > s.settle_window_s:
         return None
     return (
         f"rollout of {w.ref} in progress for {state.age_s:.0f}s "

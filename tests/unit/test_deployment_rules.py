@@ -18,8 +18,24 @@ from pydantic import ValidationError
 
 from checks import deployment as rules
 from fixtures.deployment import RegistryIndex, Workload, build_workload, split_image
-from fixtures.kubernetes import Kube, KubeSnapshot, Resource
-from opscheck import SnapshotStore
+from fixtures.kubernetes import (
+    EVENTS,
+    HPAS,
+    NODES,
+    POD_METRICS,
+    SECRETS,
+    Kube,
+    KubeApiError,
+    KubeSnapshot,
+    Listing,
+    NotServed,
+    ReadForbidden,
+    Resource,
+    kubeconfig_paths,
+    readable,
+    unusable_kubeconfig,
+)
+from opscheck import DependencyUnavailable, Finding, Inconclusive, NoData, SnapshotStore
 from opscheck.settings.deployment import DeploymentSettings
 from remediations import deployment as fixes
 
@@ -62,41 +78,63 @@ def live(data: dict[str, Any]) -> set[tuple[str, str]]:
 # -- healthy: every rule passes ------------------------------------------------------------
 
 
-def test_every_rule_passes_on_the_healthy_snapshot() -> None:
-    data = load()
-    w = workload(data)
-    assert len(w.pods) == 3, "the worker's pod is not the API's"
-    results = {
+REQUIRED = [("ConfigMap", "rolerabbit-config"), ("Secret", "rolerabbit-secrets")]
+
+
+def per_deployment_rules(w: Workload, data: dict[str, Any]) -> dict[str, Any]:
+    """Every per-deployment rule's verdict on `w`, fed from the scenario's lists."""
+    return {
         "rollout": rules.rollout_stuck(w, S, NOW),
-        "in progress": rules.rollout_in_progress(w, S, NOW),
         "containers": rules.containers_failing(w, S),
         "images": rules.image_pulls(w, S, registry(data)),
         "pending": rules.pending_pods(w, data["events"], S, NOW),
         "restarts": rules.restarts(w, S, NOW),
         "pull secret": rules.pull_secret(w, data["secrets"], "regcred", S),
         "health": rules.health(w, data["events"], S, NOW),
-        "events": rules.warning_events(data["events"], live(data), S, NOW),
-        "config": rules.config_references(
-            w,
-            data["configmaps"],
-            data["secrets"],
-            [("ConfigMap", "rolerabbit-config"), ("Secret", "rolerabbit-secrets")],
-        ),
+        "config": rules.config_references(w, data["configmaps"], data["secrets"], REQUIRED),
         "oom": rules.oom_killed(w, S, NOW),
         "limits": rules.limits_missing(w),
         "usage": rules.usage_near_limits(w, data["pod_metrics"], S),
-        "nodes": rules.node_pressure(data["nodes"], S),
         "replicas": rules.replicas_below_minimum(w, data["hpas"], S),
+    }
+
+
+def test_every_rule_passes_on_the_healthy_snapshot() -> None:
+    data = load()
+    w = workload(data)
+    assert len(w.pods) == 3, "the worker's pod is not the API's"
+    results = {
+        **per_deployment_rules(w, data),
+        "in progress": rules.rollout_in_progress(w, S, NOW),
+        "events": rules.warning_events(data["events"], live(data), S, NOW),
+        "nodes": rules.node_pressure(data["nodes"], S),
     }
     assert {k: v for k, v in results.items() if v is not None} == {}
 
 
-def test_a_missing_deployment_is_named() -> None:
+def test_a_missing_deployment_fails_dep_101_only_and_the_others_cannot_judge() -> None:
     data = load()
+    data["deployments"] = [{"metadata": {"name": "rolerabbit-web"}}]
+    w = workload(data)
+    finding = rules.rollout_stuck(w, S, NOW)
+    assert isinstance(finding, Finding)
+    assert finding.summary == (
+        "deployment/rolerabbit-api not found in namespace rolerabbit-production "
+        "(expected 1 deployment)"
+    )
+    assert finding.evidence[0] == "deployments in namespace rolerabbit-production: rolerabbit-web"
+    for name, result in per_deployment_rules(w, data).items():
+        if name == "rollout":
+            continue
+        assert isinstance(result, NoData), name
+        assert result.missing.startswith(
+            "deployment/rolerabbit-api not found in namespace rolerabbit-production: no "
+        ), name
+        assert result.missing.endswith("to judge (DEP-101 fails on the missing deployment)")
     data["deployments"] = []
-    finding = rules.containers_failing(workload(data), S)
-    assert finding is not None
-    assert finding.summary.startswith("deployment/rolerabbit-api not found in namespace")
+    empty = rules.rollout_stuck(workload(data), S, NOW)
+    assert isinstance(empty, Finding)
+    assert "has no deployments at all: is kubernetes.namespace right?" in empty.evidence[0]
 
 
 # -- DEP-101 rollout -----------------------------------------------------------------------
@@ -168,10 +206,13 @@ def test_image_pull_errors_and_a_missing_tag_fail() -> None:
     )
 
 
-def test_image_existence_without_a_registry_is_said_not_checked() -> None:
+def test_image_pull_errors_fail_without_a_registry_and_say_existence_was_not_checked() -> None:
     finding = rules.image_pulls(workload(load("bad_rollout")), S, None)
-    assert finding is not None
-    assert "image existence not checked: the profile has no registry_url" in finding.evidence
+    assert isinstance(finding, Finding)
+    assert (
+        "whether the images exist was not checked: no registry configured (registry_url)"
+        in finding.evidence
+    )
 
 
 def test_a_missing_tag_fails_before_any_pod_tries_it() -> None:
@@ -383,7 +424,7 @@ class DataKube:
         self.data = data
         self.calls: list[str] = []
 
-    def list(self, resource: Resource, namespace: str | None, page_size: int) -> list[Any]:
+    def list(self, resource: Resource, namespace: str | None, page_size: int) -> Listing:
         key = {
             "pods": "pods",
             "deployments": "deployments",
@@ -393,7 +434,7 @@ class DataKube:
             "configmaps": "configmaps",
             "secrets": "secrets",
         }[resource.name]
-        return copy.deepcopy(self.data.get(key) or [])
+        return Listing(copy.deepcopy(self.data.get(key) or []))
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         self.calls.append(str(args))
@@ -550,3 +591,336 @@ def test_revision_health_judges_each_revision() -> None:
     history = rules.revision_failures(w, gone, data["events"], reg, S)
     assert "revision 3: image ghcr.io/rolerabbit/app:v9.9.9 not in the registry" in history
     assert any(r.startswith("revision 3: BackOff on pod/rolerabbit-api-dddd3-p1") for r in history)
+
+
+# -- no data: what each rule says when it cannot see --------------------------------------
+
+FORBIDDEN_EVENTS = ReadForbidden(
+    EVENTS,
+    "rolerabbit-production",
+    KubeApiError(
+        403,
+        "Forbidden",
+        'events is forbidden: User "opscheck" cannot list resource "events"',
+        "/api/v1/namespaces/rolerabbit-production/events",
+    ),
+).no_data
+
+
+def forbidden(resource: Resource, namespace: str | None = "rolerabbit-production") -> NoData:
+    path = resource.path(namespace)
+    error = KubeApiError(403, "Forbidden", f"{resource.name} is forbidden", path)
+    return ReadForbidden(resource, namespace, error).no_data
+
+
+def without_pods(data: dict[str, Any], replicas: int = 3) -> Workload:
+    data["deployments"][0]["spec"]["replicas"] = replicas
+    data["pods"] = []
+    return workload(data)
+
+
+def test_a_deployment_that_owns_no_pod_leaves_the_pod_checks_nothing_to_judge() -> None:
+    data = load()
+    w = without_pods(data)
+    verdicts = {
+        "DEP-102": rules.containers_failing(w, S),
+        "DEP-103": rules.pending_pods(w, data["events"], S, NOW),
+        "DEP-104": rules.restarts(w, S, NOW),
+        "DEP-107": rules.health(w, data["events"], S, NOW),
+        "DEP-110": rules.oom_killed(w, S, NOW),
+        "DEP-112": rules.usage_near_limits(w, data["pod_metrics"], S),
+    }
+    for check_id, result in verdicts.items():
+        assert isinstance(result, NoData), check_id
+        assert result.missing.startswith("no pods of deployment/rolerabbit-api to judge "), result
+        assert "it asks for 3 replicas and owns no pod (DEP-101 judges the rollout)" in (
+            result.missing
+        )
+        assert result.evidence[0] == "revision 2 (rolerabbit-api-bbbb2): 3 replicas wanted, 0 pods"
+    # Scaled to zero on purpose, no pod is what was asked for: nothing is missing.
+    idle = without_pods(load(), replicas=0)
+    assert rules.containers_failing(idle, S) is None
+    assert rules.restarts(idle, S, NOW) is None
+    assert rules.usage_near_limits(idle, load()["pod_metrics"], S) is None
+
+
+def test_a_rollout_of_unknown_age_is_no_data_not_in_progress_forever() -> None:
+    data = load("bad_rollout")
+    for rs in data["replicasets"]:
+        rs["metadata"].pop("creationTimestamp", None)
+    data["deployments"][0]["status"]["conditions"] = [
+        {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}
+    ]
+    w = workload(data)
+    result = rules.rollout_stuck(w, S, NOW)
+    assert isinstance(result, NoData)
+    assert result.missing.startswith("rollout of deployment/rolerabbit-api not complete (")
+    assert "since an unknown time: no creationTimestamp on its current ReplicaSet" in (
+        result.missing
+    )
+    assert rules.rollout_in_progress(w, S, NOW) is None
+    # Without any ReplicaSet, the rollout is as old as the deployment.
+    data["replicasets"] = []
+    data["deployments"][0]["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    aged = rules.rollout_stuck(workload(data), S, NOW)
+    assert isinstance(aged, Finding)
+    assert "not complete after 3600s (settle window 600s)" in aged.summary
+
+
+def test_image_existence_without_a_registry_is_no_data() -> None:
+    result = rules.image_pulls(workload(load()), S, None)
+    assert isinstance(result, NoData)
+    assert result.missing == (
+        "no registry configured (registry_url): cannot tell whether "
+        "ghcr.io/rolerabbit/app:v1.2.3 exists"
+    )
+    assert "no pod of deployment/rolerabbit-api reports ErrImagePull or ImagePullBackOff" in (
+        result.evidence
+    )
+
+
+def test_an_image_pinned_by_digest_is_no_data_against_a_tag_listing() -> None:
+    data = load()
+    image = "ghcr.io/rolerabbit/app@sha256:" + "a" * 64
+    data["deployments"][0]["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    result = rules.image_pulls(workload(data), S, registry(data))
+    assert isinstance(result, NoData)
+    assert result.missing == (
+        f"the registry listing at test has tags only: cannot tell whether {image} exists"
+    )
+
+
+def test_unreadable_secrets_leave_the_pull_secret_unknown_but_a_missing_reference_fails() -> None:
+    secrets = forbidden(SECRETS)
+    data = load()
+    result = rules.pull_secret(workload(data), secrets, "regcred", S)
+    assert isinstance(result, NoData)
+    assert result.missing == (
+        "cannot tell whether pull secret regcred exists and holds credentials: no Secrets: "
+        "listing secrets in namespace rolerabbit-production is forbidden (HTTP 403) — grant "
+        "list on secrets to this user (kubectl auth can-i list secrets -n rolerabbit-production)"
+    )
+    data["deployments"][0]["spec"]["template"]["spec"]["imagePullSecrets"] = []
+    finding = rules.pull_secret(workload(data), secrets, "regcred", S)
+    assert isinstance(finding, Finding)
+    assert "the pod template do not reference regcred in imagePullSecrets" in shown(finding)
+    assert f"secret regcred not read: {secrets.missing}" in finding.evidence
+
+
+def test_unreadable_secrets_leave_secret_references_unresolved_but_configmaps_judged() -> None:
+    secrets = forbidden(SECRETS)
+    data = load()
+    result = rules.config_references(workload(data), data["configmaps"], secrets, REQUIRED)
+    assert isinstance(result, NoData)
+    assert result.missing.startswith(
+        "2 configuration references of deployment/rolerabbit-api cannot be resolved: "
+        "no Secrets: listing secrets in namespace rolerabbit-production is forbidden (HTTP 403)"
+    )
+    assert result.evidence == [
+        "unresolved: Secret rolerabbit-secrets, Secret rolerabbit-secrets key JWT_SECRET"
+    ]
+    broken = load("misconfigured")
+    finding = rules.config_references(workload(broken), broken["configmaps"], secrets, REQUIRED)
+    assert isinstance(finding, Finding)
+    assert finding.evidence[0] == (
+        "container api: key FEATURE_NEW_BILLING not found in ConfigMap rolerabbit-config"
+    )
+    assert finding.evidence[-1].startswith("Secret references not resolved: no Secrets:")
+
+
+def test_unreadable_events_explain_pending_pods_by_their_condition() -> None:
+    data = load("crashing")
+    finding = rules.pending_pods(workload(data), FORBIDDEN_EVENTS, S, NOW)
+    assert isinstance(finding, Finding)
+    assert finding.summary.startswith("1 pods of deployment/rolerabbit-api Pending longer")
+    assert finding.evidence[-1] == (
+        f"reasons from the pods' PodScheduled condition: {FORBIDDEN_EVENTS.missing}"
+    )
+    assert rules.pending_pods(workload(load()), FORBIDDEN_EVENTS, S, NOW) is None
+
+
+def test_unreadable_events_leave_probe_failures_uncounted() -> None:
+    result = rules.health(workload(load()), FORBIDDEN_EVENTS, S, NOW)
+    assert isinstance(result, NoData)
+    assert result.missing == (
+        "all 3 pods of deployment/rolerabbit-api are Ready, but probe failures cannot be "
+        "counted: no Events: listing events in namespace rolerabbit-production is forbidden "
+        "(HTTP 403) — grant list on events to this user "
+        "(kubectl auth can-i list events -n rolerabbit-production)"
+    )
+    assert result.evidence == [
+        "GET HTTP 403 Forbidden on /api/v1/namespaces/rolerabbit-production/events: "
+        'events is forbidden: User "opscheck" cannot list resource "events"'
+    ]
+    unready = rules.health(workload(load("crashing")), FORBIDDEN_EVENTS, S, NOW)
+    assert isinstance(unready, Finding)
+    assert unready.summary == (
+        "3 of 3 pods of deployment/rolerabbit-api not Ready for more than 120s"
+    )
+    assert unready.evidence[-1] == f"probe failures not counted: {FORBIDDEN_EVENTS.missing}"
+    assert rules.warning_events(FORBIDDEN_EVENTS, set(), S, NOW) == FORBIDDEN_EVENTS
+    assert rules.warning_events([], set(), S, NOW) is None, "no events is a pass: they expire"
+
+
+def test_pod_metrics_absent_unmeasured_or_without_limits_are_no_data() -> None:
+    data = load()
+    path = POD_METRICS.path("rolerabbit-production")
+    absent = Listing(absent=NotServed(POD_METRICS, KubeApiError(404, "Not Found", "", path)))
+    result = rules.usage_near_limits(workload(data), readable(lambda: absent), S)
+    assert isinstance(result, NoData)
+    assert result.missing == (
+        "no PodMetrics: metrics.k8s.io answered 404 — is metrics-server installed? "
+        "(`kubectl top pods` fails the same way)"
+    )
+    assert result.evidence == [f"GET HTTP 404 Not Found on {path}"]
+    others = [{"metadata": {"name": "someone-else"}, "containers": []}]
+    unmeasured = rules.usage_near_limits(workload(data), others, S)
+    assert isinstance(unmeasured, NoData)
+    assert unmeasured.missing.startswith(
+        "no PodMetrics for the 3 running pods of deployment/rolerabbit-api (metrics.k8s.io "
+        "listed 1 PodMetrics in namespace rolerabbit-production, none of these pods)"
+    )
+    data["deployments"][0]["spec"]["template"]["spec"]["containers"][0]["resources"] = {}
+    unlimited = rules.usage_near_limits(workload(data), data["pod_metrics"], S)
+    assert isinstance(unlimited, NoData)
+    assert unlimited.missing.startswith(
+        "no CPU or memory limit on any container of deployment/rolerabbit-api"
+    )
+
+
+def test_nodes_unreadable_unlisted_or_silent_are_no_data() -> None:
+    nodes = forbidden(NODES, None)
+    assert nodes.missing == (
+        "no Nodes: listing nodes at the cluster scope is forbidden (HTTP 403) — grant list on "
+        "nodes to this user (kubectl auth can-i list nodes)"
+    )
+    assert rules.node_pressure(nodes, S) == nodes
+    none = rules.node_pressure([], S)
+    assert isinstance(none, NoData)
+    assert none.missing == "no Nodes: the API listed 0 nodes, so no node condition can be read"
+    silent = [*load()["nodes"], {"metadata": {"name": "node-2"}, "status": {}}]
+    result = rules.node_pressure(silent, S)
+    assert isinstance(result, NoData)
+    assert result.missing == (
+        "1 of 2 nodes report none of the conditions MemoryPressure, DiskPressure, PIDPressure: "
+        "their pressure is unknown"
+    )
+
+
+def test_unreadable_hpas_leave_the_minimum_unknown_and_unserved_ones_do_not() -> None:
+    data = load()
+    hpas = forbidden(HPAS)
+    result = rules.replicas_below_minimum(workload(data), hpas, S)
+    assert isinstance(result, NoData)
+    assert result.missing == (
+        "cannot tell the minimum replicas of deployment/rolerabbit-api: no "
+        "HorizontalPodAutoscalers: listing horizontalpodautoscalers.autoscaling in namespace "
+        "rolerabbit-production is forbidden (HTTP 403) — grant list on "
+        "horizontalpodautoscalers.autoscaling to this user "
+        "(kubectl auth can-i list horizontalpodautoscalers -n rolerabbit-production)"
+    )
+    path = HPAS.path("rolerabbit-production")
+    unserved = Listing(absent=NotServed(HPAS, KubeApiError(404, "Not Found", "", path)))
+    assert readable(lambda: unserved, absent_is_empty=True) == []
+    assert rules.replicas_below_minimum(workload(data), unserved, S) is None
+
+
+def test_a_forbidden_list_is_remembered_and_ends_a_check_inconclusive() -> None:
+    """ReadForbidden is both: the store remembers it like an unreachable API, and the core
+    reports the check that meets it as inconclusive (its NoData), not failed."""
+    error = KubeApiError(403, "Forbidden", "nodes is forbidden", "/api/v1/nodes")
+    calls: list[str] = []
+
+    def read() -> Listing:
+        calls.append("list")
+        raise ReadForbidden(NODES, None, error)
+
+    store = SnapshotStore()
+    for _ in range(2):
+        with pytest.raises(ReadForbidden) as raised:
+            store.get("k8s:v1/nodes:None", read)
+    assert calls == ["list"], "one LIST per session, even when it is refused"
+    assert isinstance(raised.value, DependencyUnavailable)
+    assert isinstance(raised.value, Inconclusive)
+    assert str(raised.value) == f"inconclusive: {raised.value.no_data.missing}"
+    assert readable(lambda: store.get("k8s:v1/nodes:None", read)) == raised.value.no_data
+
+
+# -- settings checked together --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "message"),
+    [
+        (
+            {"pending_threshold_s": 900},
+            "pending_threshold_s",
+            "must not exceed deployment.settle_window_s (600s)",
+        ),
+        (
+            {"settle_window_s": 60, "pending_threshold_s": 30},
+            "not_ready_grace_s",
+            "must not exceed deployment.settle_window_s (60s)",
+        ),
+        (
+            {"cpu_usage_ratio": 80},
+            "cpu_usage_ratio",
+            "0 < ratio <= 1: 80 reads like a percentage, write 0.8",
+        ),
+        ({"memory_usage_ratio": 0}, "memory_usage_ratio", "must be a fraction of the limit"),
+        ({"memory_limit_ceiling": "2"}, "memory_limit_ceiling", "2 is 2 bytes: write a unit"),
+        ({"cpu_limit_ceiling": "four"}, "cpu_limit_ceiling", "must be a Kubernetes quantity"),
+        ({"cpu_limit_ceiling": "0"}, "cpu_limit_ceiling", "must be more than 0"),
+        (
+            {"image_pull_reasons": ["ErrImagePull", "CrashLoopBackOff"]},
+            "image_pull_reasons",
+            "CrashLoopBackOff also in deployment.failing_waiting_reasons",
+        ),
+        ({"pressure_conditions": []}, "pressure_conditions", "at least 1 item"),
+    ],
+)
+def test_settings_are_checked_together(values: dict[str, Any], key: str, message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        DeploymentSettings(**values)
+    (error,) = raised.value.errors()
+    assert error["loc"] == (key,)
+    assert message in error["msg"]
+
+
+# -- kubeconfig files the client cannot use -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            b"not: [yaml",
+            "not YAML (line 1, column 11: expected ',' or ']', but got '<stream end>')",
+        ),
+        (b"just words", "not a kubeconfig: its top level is a string, not a mapping with"),
+        (b"- a\n- b\n", "not a kubeconfig: its top level is a list"),
+        (b"clusters: 5\n", "not a kubeconfig: 'clusters' is a number, not a list"),
+        (b"users: [token-abc]\n", "not a kubeconfig: 'users[0]' is a string, not a mapping"),
+        (b"", "the file is empty"),
+        (b"\xff\xfe", "not a text file (not UTF-8), so not a kubeconfig"),
+    ],
+)
+def test_an_unusable_kubeconfig_is_described_without_quoting_it(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_bytes(content)
+    said = unusable_kubeconfig(kubeconfig_paths(str(path)))
+    assert said is not None and said.startswith(problem), said
+    assert "token-abc" not in said
+
+
+def test_kubeconfig_lists_name_the_bad_file_and_skip_missing_ones(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.write_text("apiVersion: v1\nclusters: []\ncontexts: []\nusers: []\n")
+    bad.write_text("not: [yaml")
+    gone = tmp_path / "gone"
+    assert unusable_kubeconfig(kubeconfig_paths(f"{gone}:{good}")) is None
+    said = unusable_kubeconfig(kubeconfig_paths(f"{good}:{bad}"))
+    assert said is not None and said.startswith(f"{bad}: not YAML (line 1")
+    assert unusable_kubeconfig([gone]) == "cannot read it (No such file or directory)"
