@@ -4,11 +4,17 @@ Defaults come from the runbook (the regcred pull secret) and from what peer tool
 (PEERS.md): a 10-minute settle window for rollouts, more than 3 recent restarts, usage at 80%
 of the CPU limit or 75% of the memory limit, and the waiting reasons and event reasons that
 mean a pod is failing.
+
+Values are checked together when the profile loads (a bad one stops the run, exit 4, naming
+its key): the pods' graces fit in the rollout's settle window, usage ratios are fractions of
+a limit, the limit ceilings are quantities, the reason lists are not empty and a waiting
+reason belongs to DEP-102 or to DEP-105, not both.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, field_validator
+from kubernetes.utils import parse_quantity
+from pydantic import Field, NonNegativeInt, PositiveFloat, ValidationInfo, field_validator
 
 from opscheck.settings.base import Settings
 
@@ -28,8 +34,12 @@ class DeploymentSettings(Settings):
     # Rollouts (DEP-101): an incomplete rollout younger than this is "in progress".
     settle_window_s: PositiveFloat = 600.0
     # Containers (DEP-102) and image pulls (DEP-105).
-    failing_waiting_reasons: list[str] = Field(default_factory=lambda: [*FAILING_WAITING_REASONS])
-    image_pull_reasons: list[str] = Field(default_factory=lambda: [*IMAGE_PULL_REASONS])
+    failing_waiting_reasons: list[str] = Field(
+        default_factory=lambda: [*FAILING_WAITING_REASONS], min_length=1
+    )
+    image_pull_reasons: list[str] = Field(
+        default_factory=lambda: [*IMAGE_PULL_REASONS], min_length=1
+    )
     # Scheduling (DEP-103): a pod Pending longer than this is stuck.
     pending_threshold_s: PositiveFloat = 300.0
     # Restarts (DEP-104): more than max_restarts with the last one within the window.
@@ -44,12 +54,16 @@ class DeploymentSettings(Settings):
     max_probe_failures: NonNegativeInt = 5
     # Warning events (DEP-108): the reasons that fail the check, and how recent they are.
     event_window_s: PositiveFloat = 900.0
-    failing_event_reasons: list[str] = Field(default_factory=lambda: [*WARNING_EVENT_REASONS])
-    # Resources (DEP-111..114).
-    cpu_usage_ratio: float = Field(default=0.80, gt=0, le=1)
-    memory_usage_ratio: float = Field(default=0.75, gt=0, le=1)
+    failing_event_reasons: list[str] = Field(
+        default_factory=lambda: [*WARNING_EVENT_REASONS], min_length=1
+    )
+    # Resources (DEP-111..114). Usage ratios are fractions of the limit, in (0, 1].
+    cpu_usage_ratio: float = 0.80
+    memory_usage_ratio: float = 0.75
     oom_window_s: PositiveFloat = 3600.0
-    pressure_conditions: list[str] = Field(default_factory=lambda: [*PRESSURE_CONDITIONS])
+    pressure_conditions: list[str] = Field(
+        default_factory=lambda: [*PRESSURE_CONDITIONS], min_length=1
+    )
     # Replicas (DEP-114): keys are "api" and "worker". The scale remediation (DEP-R04)
     # restores this minimum; scaling up beyond it is performance.scale_up's (PERF-R01).
     min_replicas: dict[str, NonNegativeInt] = Field(default_factory=lambda: {"api": 3, "worker": 2})
@@ -66,4 +80,55 @@ class DeploymentSettings(Settings):
         unknown = set(value) - {"api", "worker"}
         if unknown:
             raise ValueError(f"keys must be 'api' or 'worker', not {sorted(unknown)}")
+        return value
+
+    @field_validator("pending_threshold_s", "not_ready_grace_s")
+    @classmethod
+    def _within_settle_window(cls, value: float, info: ValidationInfo) -> float:
+        # Fields validate in order: settle_window_s is known here (absent if it was invalid).
+        settle = info.data.get("settle_window_s")
+        if settle is not None and value > settle:
+            raise ValueError(
+                f"must not exceed deployment.settle_window_s ({settle:g}s): DEP-101 would call "
+                "a rollout stuck while its pods are still within this grace"
+            )
+        return value
+
+    @field_validator("image_pull_reasons")
+    @classmethod
+    def _not_also_failing(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        both = sorted(set(value) & set(info.data.get("failing_waiting_reasons") or []))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} also in deployment.failing_waiting_reasons: a reason is an "
+                "image pull (DEP-105, rolled back) or a start failure (DEP-102, restarted), "
+                "not both"
+            )
+        return value
+
+    @field_validator("cpu_usage_ratio", "memory_usage_ratio")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if 0 < value <= 1:
+            return value
+        hint = (
+            f": {value:g} reads like a percentage, write {value / 100:g}"
+            if 1 < value <= 100
+            else ""
+        )
+        raise ValueError(f"must be a fraction of the limit, 0 < ratio <= 1{hint}")
+
+    @field_validator("memory_limit_ceiling", "cpu_limit_ceiling")
+    @classmethod
+    def _quantity(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            amount = parse_quantity(value)
+        except ValueError:
+            raise ValueError(
+                "must be a Kubernetes quantity, e.g. 2Gi (memory) or 500m, 4 (CPU)"
+            ) from None
+        if amount <= 0:
+            raise ValueError("must be more than 0")
+        if info.field_name == "memory_limit_ceiling" and amount < 2**20:
+            raise ValueError(f"{value} is {amount} bytes: write a unit, e.g. {value}Gi")
         return value
