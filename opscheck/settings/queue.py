@@ -2,13 +2,25 @@
 
 Defaults are the runbook's values (4 workers) and the peers' (90% of maxmemory, 90% of
 maxclients, BullMQ's 30 s stall interval); every one can be tuned per profile.
+
+Thresholds that only make sense together are validated together: the error is attached to
+the later key and names the earlier one, so a bad profile stops the run (exit 4) saying
+which keys disagree.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+)
 
 from opscheck.settings.base import Settings
 
@@ -55,7 +67,7 @@ class QueueSettings(Settings):
 
     # QUEUE-108 admin endpoint
     admin_tolerance_jobs: NonNegativeInt = 50
-    admin_tolerance_pct: NonNegativeFloat = 10.0
+    admin_tolerance_pct: float = Field(10.0, ge=0, le=100)
 
     # QUEUE-R03 retry failed jobs, QUEUE-R04 clean failed jobs
     retry_max_jobs: PositiveInt = 500
@@ -73,3 +85,49 @@ class QueueSettings(Settings):
     flushdb_allow_foreign_keys: bool = False
     last_resort_max_keys: PositiveInt = 200_000
     last_resort_attempts: PositiveInt = 5
+
+    # -- thresholds that must agree with each other -------------------------------------
+
+    @field_validator("ping_latency_max_ms")
+    @classmethod
+    def _latency_within_timeout(cls, value: float, info: ValidationInfo) -> float:
+        timeout_s = info.data.get("ping_timeout_s")
+        if timeout_s is not None and value >= timeout_s * 1000:
+            raise ValueError(
+                f"must be below ping_timeout_s ({timeout_s:g} s = {timeout_s * 1000:g} ms): "
+                "a slower PING times out before it could be judged slow"
+            )
+        return value
+
+    @field_validator("memory_fail_pct")
+    @classmethod
+    def _warn_below_fail(cls, value: float, info: ValidationInfo) -> float:
+        warn = info.data.get("memory_warn_pct")
+        if warn is not None and warn >= value:
+            raise ValueError(
+                f"must be above memory_warn_pct ({warn:g}): the memory warning comes "
+                "before the memory failure"
+            )
+        return value
+
+    @field_validator("worker_replicas")
+    @classmethod
+    def _scale_reaches_minimum(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_workers")
+        if minimum is not None and value < minimum:
+            raise ValueError(
+                f"must be at least min_workers ({minimum}): scaling the workers to fewer "
+                "than the workers check requires could never fix it"
+            )
+        return value
+
+    @field_validator("retry_max_age_s")
+    @classmethod
+    def _retry_covers_window(cls, value: float, info: ValidationInfo) -> float:
+        window = info.data.get("failed_window_s")
+        if window is not None and value < window:
+            raise ValueError(
+                f"must be at least failed_window_s ({window:g}): the failed-jobs check "
+                "would count failures too old for the retry to touch"
+            )
+        return value
