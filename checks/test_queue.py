@@ -2,7 +2,9 @@
 
 Thin: each check reads the session's queue snapshot, calls its rule in checks/queue/ and
 returns the verdict. A paused queue is reported by QUEUE-109 and skipped by the stuck-queue
-checks, which would otherwise call a deliberate pause "stuck".
+checks, which would otherwise call a deliberate pause "stuck". Every check that judges the
+queue first makes sure it exists: on a database without it every count is 0 and would pass,
+so those checks are inconclusive instead (QUEUE-101/102/112 judge Redis itself).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import pytest
 
 from checks import queue as rules
 from fixtures.http import Http
-from fixtures.kubernetes import KubeSnapshot
 from fixtures.queue import CounterState, QueueSnapshot
 from fixtures.queue_reads import admin_view, worker_deployment
 from opscheck import DependencyUnavailable, check, verdict
@@ -33,6 +34,25 @@ MEMORY_MANUAL = (
     "redis-cli -u $REDIS_URL info memory",
     "free memory: clean old jobs (pytest -k QUEUE-111 --fix) or raise maxmemory",
 )
+
+
+def need_queue(snapshot: QueueSnapshot) -> None:
+    """End the check inconclusive when the queue has no keys in this database at all."""
+    __tracebackhide__ = True
+    s = snapshot.settings
+    verdict(rules.queue_absent(snapshot.presence(), s.name, s.prefix))
+
+
+def read_worker_deployment(request: pytest.FixtureRequest, name: str) -> rules.WorkerDeployment:
+    """The worker Deployment, or why it could not be read (no kubeconfig, API down).
+
+    Asked for lazily: CLIENT LIST is judged without Kubernetes, which is only the fallback
+    where CLIENT LIST is forbidden (and evidence otherwise).
+    """
+    try:
+        return worker_deployment(request.getfixturevalue("kube_snapshot"), name)
+    except DependencyUnavailable as exc:
+        return rules.WorkerDeployment(name, found=False, unknown=exc.reason)
 
 
 def skip_if_paused(snapshot: QueueSnapshot) -> None:
@@ -91,9 +111,11 @@ def test_redis_memory_warning(queue_snapshot: QueueSnapshot, settings: Profile) 
     remediation=SCALE_WORKERS,
 )
 def test_jobs_piling_up(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
     first, second = queue_snapshot.growth()
-    verdict(rules.jobs_piling_up(queue_snapshot.counts(), first, second, settings.queue))
+    counts, missing = queue_snapshot.counts(), queue_snapshot.first_missing
+    verdict(rules.jobs_piling_up(counts, first, second, settings.queue, missing))
 
 
 @check(
@@ -104,6 +126,7 @@ def test_jobs_piling_up(queue_snapshot: QueueSnapshot, settings: Profile) -> Non
     remediation=RESTART_WORKERS,
 )
 def test_no_completions(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
     verdict(rules.no_completions(queue_snapshot.counts(), settings.queue))
 
@@ -116,18 +139,13 @@ def test_no_completions(queue_snapshot: QueueSnapshot, settings: Profile) -> Non
     remediation=SCALE_WORKERS,
 )
 def test_workers_present(
-    queue_snapshot: QueueSnapshot, kube_snapshot: KubeSnapshot, settings: Profile
+    queue_snapshot: QueueSnapshot, settings: Profile, request: pytest.FixtureRequest
 ) -> None:
+    need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
     s = settings.queue
     workers = queue_snapshot.workers()
-    name = settings.kubernetes.worker_deployment
-    try:
-        deployment = worker_deployment(kube_snapshot, name)
-    except DependencyUnavailable as exc:
-        if workers.names is None:
-            raise  # neither CLIENT LIST nor the Deployment: nothing left to judge by
-        deployment = rules.WorkerDeployment(f"{name} (unknown: {exc.reason})", found=False)
+    deployment = read_worker_deployment(request, settings.kubernetes.worker_deployment)
     counts = queue_snapshot.counts()
     verdict(rules.workers_present(counts, workers, deployment, s, s.name, s.prefix))
 
@@ -140,6 +158,7 @@ def test_workers_present(
     remediation=RETRY_FAILED,
 )
 def test_failed_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    need_queue(queue_snapshot)
     verdict(rules.failed_jobs(queue_snapshot.counts(), queue_snapshot.failed(), settings.queue))
 
 
@@ -151,6 +170,7 @@ def test_failed_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     remediation=MOVE_STALLED,
 )
 def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    need_queue(queue_snapshot)
     verdict(rules.stalled_jobs(queue_snapshot.lock_probes(), settings.queue))
 
 
@@ -165,10 +185,12 @@ def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     ),
 )
 def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Profile) -> None:
-    url = settings.api.base_url.rstrip("/") + settings.api.queues_path
-    view = admin_view(http, url, settings.queue.name)
+    s = settings.queue
+    view = admin_view(http, settings.api.base_url, settings.api.queues_path, s.name)
+    absent = rules.queue_absent(queue_snapshot.presence(), s.name, s.prefix)
     # Read right after the endpoint answered: the producer keeps adding meanwhile.
-    verdict(rules.admin_endpoint(view, queue_snapshot.fresh_counts(), settings.queue))
+    counts = queue_snapshot.fresh_counts()
+    verdict(rules.admin_endpoint(view, counts, s, absent))
 
 
 @check(
@@ -183,6 +205,7 @@ def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Pro
     ),
 )
 def test_queue_paused(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    need_queue(queue_snapshot)
     s = settings.queue
     verdict(rules.queue_paused(queue_snapshot.counts(), s.name, s.prefix))
 
@@ -195,6 +218,7 @@ def test_queue_paused(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     remediation=LAST_RESORT,
 )
 def test_queue_keys_intact(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    need_queue(queue_snapshot)
     s = settings.queue
     verdict(rules.corrupted_keys(queue_snapshot.key_types(), s.prefix, s.name))
 
@@ -207,4 +231,5 @@ def test_queue_keys_intact(queue_snapshot: QueueSnapshot, settings: Profile) -> 
     remediation=CLEAN_FAILED,
 )
 def test_failed_backlog(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+    need_queue(queue_snapshot)
     verdict(rules.failed_backlog(queue_snapshot.counts(), settings.queue))

@@ -4,16 +4,26 @@ Nothing here talks to Redis, Kubernetes or HTTP; `fixtures/queue.py` reads the s
 (counts from one pipeline, CLIENT LIST, INFO) and these functions judge them, so every
 rule is unit-tested from small YAML files in tests/data/queue/.
 
-One module per concern: redis_health.py (PING, memory, connections), counts.py (job
-counts and progress), workers.py, failures.py (failed and stalled jobs),
-admin_endpoint.py and keys.py (the paused flag and key types). Every rule and reading
-is importable from here (`from checks import queue as rules`).
+One module per concern: presence.py (is the queue there at all), redis_health.py (PING),
+redis_memory.py (memory, connections), counts.py (job counts and progress), workers.py,
+failures.py (failed and stalled jobs), admin_endpoint.py and keys.py (the paused flag and
+key types). Every rule and reading is importable from here (`from checks import queue as
+rules`).
+
+A rule returns a Finding (failed), None (passed) or NoData (inconclusive: exactly what it
+lacked to judge), never a pass for a reading it did not have.
 """
 
 from __future__ import annotations
 
 from checks.queue.admin_endpoint import COMPARED, AdminView, admin_endpoint
-from checks.queue.counts import QueueCounts, Sample, jobs_piling_up, no_completions
+from checks.queue.counts import (
+    QueueCounts,
+    Sample,
+    completions_unrecorded,
+    jobs_piling_up,
+    no_completions,
+)
 from checks.queue.failures import (
     FailedJob,
     LockProbe,
@@ -23,14 +33,15 @@ from checks.queue.failures import (
     stalled_jobs,
 )
 from checks.queue.keys import EXPECTED_KEY_TYPES, corrupted_keys, queue_paused
-from checks.queue.redis_health import (
+from checks.queue.presence import OWN_KEYS, QueuePresence, queue_absent
+from checks.queue.redis_health import Ping, redis_reachable
+from checks.queue.redis_memory import (
     Baseline,
-    Ping,
     RedisInfo,
     memory_pct,
+    memory_unjudged,
     redis_memory,
     redis_memory_warning,
-    redis_reachable,
     since_last_sweep,
 )
 from checks.queue.workers import (
@@ -45,24 +56,29 @@ from checks.queue.workers import (
 __all__ = [
     "COMPARED",
     "EXPECTED_KEY_TYPES",
+    "OWN_KEYS",
     "AdminView",
     "Baseline",
     "FailedJob",
     "LockProbe",
     "Ping",
     "QueueCounts",
+    "QueuePresence",
     "RedisInfo",
     "Sample",
     "WorkerDeployment",
     "Workers",
     "admin_endpoint",
+    "completions_unrecorded",
     "corrupted_keys",
     "count_workers",
     "failed_backlog",
     "failed_jobs",
     "jobs_piling_up",
     "memory_pct",
+    "memory_unjudged",
     "no_completions",
+    "queue_absent",
     "queue_paused",
     "reason_kind",
     "redis_memory",

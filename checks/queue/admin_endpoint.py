@@ -1,4 +1,8 @@
-"""The queue admin endpoint (QUEUE-108): it answers, and its counts agree with Redis."""
+"""The queue admin endpoint (QUEUE-108): it answers, and its counts agree with Redis.
+
+Whether it answers is judged on its own; agreement needs the queue in Redis and at least one
+count in the endpoint's answer to compare, or the check is inconclusive.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from checks.queue.counts import QueueCounts
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.queue import QueueSettings
 
 COMPARED = ("waiting", "active", "failed", "delayed", "completed")
@@ -20,9 +24,15 @@ class AdminView:
     status: int | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
     error: str | None = None
+    not_configured: str | None = None  # why there is no endpoint to ask
 
 
-def admin_endpoint(view: AdminView, counts: QueueCounts, s: QueueSettings) -> Finding | None:
+def admin_endpoint(
+    view: AdminView, counts: QueueCounts, s: QueueSettings, absent: NoData | None = None
+) -> Finding | NoData | None:
+    """`absent`: the queue is not in Redis (checks.queue.presence), so nothing to compare."""
+    if view.not_configured is not None:
+        return NoData(f"no queue admin endpoint configured: {view.not_configured}")
     if view.error is not None:
         return Finding(
             f"{view.url} did not answer: {view.error}",
@@ -30,6 +40,18 @@ def admin_endpoint(view: AdminView, counts: QueueCounts, s: QueueSettings) -> Fi
         )
     if view.status != 200:
         return Finding(f"{view.url} answered HTTP {view.status} (expected 200)")
+    told = ", ".join(f"{k} {view.counts[k]}" for k in COMPARED if k in view.counts)
+    if absent is not None:
+        return NoData(
+            absent.missing,
+            [f"{view.url} reports for queue {s.name}: {told or 'no counts'}", *absent.evidence],
+        )
+    if not told:
+        return NoData(
+            f"{view.url} lists queue {s.name} without any of the counts {', '.join(COMPARED)}: "
+            "nothing to compare with Redis",
+            [f"its counts: {dict(view.counts) or 'none'}"],
+        )
     redis_side = {
         "waiting": counts.waiting + counts.prioritized,
         "active": counts.active,

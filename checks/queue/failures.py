@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checks.queue.counts import QueueCounts, counts_line
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.queue import QueueSettings
 
 
@@ -43,16 +43,28 @@ def reason_kind(reason: str) -> str:
 
 def failed_jobs(
     counts: QueueCounts, sample: Sequence[FailedJob], s: QueueSettings
-) -> Finding | None:
-    """Recent failures that exhausted their attempts; the share comes from the sample."""
+) -> Finding | NoData | None:
+    """Recent failures that exhausted their attempts; the share comes from the sample.
+
+    The sample holds only jobs whose hash could be read; with recent failures but none of
+    them readable there is no share to judge by (never assume every one was exhausted).
+    """
     recent_ms = counts.now_ms - int(s.failed_window_s * 1000)
     in_window = [j for j in sample if j.finished_ms is None or j.finished_ms >= recent_ms]
+    if counts.failed_recent > 0 and not in_window:
+        base = f"{s.prefix}:{s.name}"
+        return NoData(
+            f"{counts.failed_recent} jobs failed in the last {s.failed_window_s:g}s but none "
+            f"of their job hashes ({base}:<id>) could be read: whether they exhausted their "
+            "attempts is unknown",
+            [counts_line(counts), f"read: ZREVRANGE {base}:failed, then HMGET of each job"],
+        )
     exhausted = [j for j in in_window if j.exhausted]
     if counts.failed_recent <= len(in_window):
         estimate = len(exhausted)
         how = "counted"
     else:
-        share = len(exhausted) / len(in_window) if in_window else 1.0
+        share = len(exhausted) / len(in_window)
         estimate = round(counts.failed_recent * share)
         how = f"estimated from the newest {len(in_window)}"
     if estimate <= s.failed_max:

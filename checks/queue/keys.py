@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from checks.queue.counts import QueueCounts
-from opscheck import Finding
+from checks.queue.counts import QueueCounts, counts_line
+from opscheck import Finding, NoData
 
 # Key types of a healthy BullMQ queue (a key that does not exist is fine).
 EXPECTED_KEY_TYPES = {
@@ -26,7 +26,14 @@ EXPECTED_KEY_TYPES = {
 }
 
 
-def queue_paused(counts: QueueCounts, queue: str, prefix: str) -> Finding | None:
+def queue_paused(counts: QueueCounts, queue: str, prefix: str) -> Finding | NoData | None:
+    if not counts.has_meta:
+        # BullMQ keeps the flag in meta (and recreates the hash on the next job added): a
+        # queue without it has lost its metadata, so "not paused" would be a guess.
+        return NoData(
+            f"no {prefix}:{queue}:meta hash, where BullMQ keeps the paused flag",
+            [counts_line(counts), f"read: HGET {prefix}:{queue}:meta paused"],
+        )
     if not counts.is_paused:
         return None
     return Finding(

@@ -1,4 +1,8 @@
-"""The queue section's pure rules, fed from the small YAML files in tests/data/queue/."""
+"""The queue section's pure rules, fed from the small YAML files in tests/data/queue/.
+
+Each rule has three verdicts: a Finding (failed), None (passed) and NoData (inconclusive:
+what it lacked). `told()` writes them as the data files do.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pytest
 import yaml
 
 from checks import queue as rules
+from opscheck import Finding, NoData
 from opscheck.settings.queue import QueueSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "queue"
@@ -22,6 +27,20 @@ MEMORY = load("memory.yaml")
 COUNTS = load("counts.yaml")
 WORKERS = load("workers.yaml")
 JOBS = load("jobs.yaml")
+PRESENCE = load("presence.yaml")
+
+
+def told(result: Finding | NoData | None) -> str | None:
+    """A verdict as the data files write it: summary, "inconclusive: <missing>" or None."""
+    if result is None:
+        return None
+    if isinstance(result, NoData):
+        return f"inconclusive: {result.missing}"
+    return result.summary
+
+
+def evidence(result: Finding | NoData | None) -> list[str]:
+    return list(result.evidence) if result is not None else []
 
 
 def sample(raw: dict[str, Any] | None) -> rules.Sample | None:
@@ -35,16 +54,23 @@ def test_queue_memory_rules(case: str) -> None:
     s = QueueSettings()
     found = rules.redis_memory(info, rules.Baseline(**data["baseline"]), s)
     warned = rules.redis_memory_warning(info, s)
-    if data["fail"] is None:
-        assert found is None
-    else:
-        assert found is not None and found.summary == data["fail"]
-        for line in data.get("evidence", []):
-            assert any(line in e for e in found.evidence), (line, found.evidence)
+    assert told(found) == data["fail"]
+    for line in data.get("evidence", []):
+        assert any(line in e for e in evidence(found)), (line, evidence(found))
     if data["warn"] is None:
         assert warned is None
     else:
-        assert warned is not None and data["warn"] in warned.summary
+        assert data["warn"] in str(told(warned))
+
+
+def test_queue_memory_rules_are_inconclusive_when_info_is_forbidden() -> None:
+    info = rules.RedisInfo(unavailable="NOPERM User monitor has no permissions to run 'info'")
+    missing = "Redis INFO could not be read: NOPERM User monitor has no permissions to run 'info'"
+    for result in (
+        rules.redis_memory(info, rules.Baseline(0, 0), QueueSettings()),
+        rules.redis_memory_warning(info, QueueSettings()),
+    ):
+        assert told(result) == f"inconclusive: {missing}"
 
 
 @pytest.mark.parametrize("case", sorted(COUNTS["cases"]))
@@ -56,8 +82,27 @@ def test_queue_piling_and_completion_rules(case: str) -> None:
     assert second is not None
     piling = rules.jobs_piling_up(counts, sample(data["first"]), second, s)
     completions = rules.no_completions(counts, s)
-    assert (piling.summary if piling else None) == data["piling"]
-    assert (completions.summary if completions else None) == data["completions"]
+    assert told(piling) == data["piling"]
+    assert told(completions) == data["completions"]
+
+
+def test_queue_piling_names_why_the_session_start_sample_is_missing() -> None:
+    counts = rules.QueueCounts(waiting=3, active=1, completed=9, failed=0, now_ms=10_000)
+    second = rules.Sample(3, 9_000, 10_000)
+    why = "no session-start sample of the waiting jobs (Redis: timed out when collection finished)"
+    found = rules.jobs_piling_up(counts, None, second, QueueSettings(), why)
+    assert told(found) == f"inconclusive: {why}: growth of the waiting jobs not judged"
+    assert "3 jobs waiting (<= 1000): that part passes" in evidence(found)
+
+
+@pytest.mark.parametrize("case", sorted(PRESENCE))
+def test_queue_absent_when_none_of_its_keys_exist(case: str) -> None:
+    data = PRESENCE[case]
+    presence = rules.QueuePresence(**data["presence"])
+    found = rules.queue_absent(presence, "deployment", "bull")
+    assert (found.missing if found else None) == data["missing"]
+    for line in data.get("evidence", []):
+        assert line in evidence(found), (line, evidence(found))
 
 
 def test_queue_paused_and_backlog_rules() -> None:
@@ -65,15 +110,15 @@ def test_queue_paused_and_backlog_rules() -> None:
     paused = rules.QueueCounts(
         waiting=0, active=0, completed=0, failed=9, paused_jobs=7, is_paused=True
     )
-    finding = rules.queue_paused(paused, "deployment", "bull")
-    assert finding is not None
-    assert (
-        finding.summary
-        == "queue deployment is paused (bull:deployment:meta paused = 1) with 7 jobs held"
+    assert told(rules.queue_paused(paused, "deployment", "bull")) == (
+        "queue deployment is paused (bull:deployment:meta paused = 1) with 7 jobs held"
     )
     assert rules.queue_paused(rules.QueueCounts(1, 0, 0, 0), "deployment", "bull") is None
-    backlog = rules.failed_backlog(paused, s)
-    assert backlog is not None and backlog.summary == "9 failed jobs kept in Redis (> 5)"
+    no_meta = rules.QueueCounts(waiting=4, active=0, completed=2, failed=0, has_meta=False)
+    assert told(rules.queue_paused(no_meta, "deployment", "bull")) == (
+        "inconclusive: no bull:deployment:meta hash, where BullMQ keeps the paused flag"
+    )
+    assert told(rules.failed_backlog(paused, s)) == "9 failed jobs kept in Redis (> 5)"
     assert rules.failed_backlog(rules.QueueCounts(0, 0, 0, 5), s) is None
 
 
@@ -82,15 +127,21 @@ def test_queue_worker_rules_accept_both_naming_schemes(case: str) -> None:
     data = WORKERS["cases"][case]
     counts = rules.QueueCounts(**WORKERS[data["counts"]])
     dep = rules.WorkerDeployment("rolerabbit-deployment-worker", **data["deployment"])
-    workers = rules.Workers(data["names"], None if data["names"] is not None else "NOPERM")
+    workers = rules.Workers(
+        data["names"],
+        None if data["names"] is not None else "NOPERM",
+        data.get("db", 0),
+        data.get("elsewhere", ()),
+    )
     found = rules.workers_present(counts, workers, dep, QueueSettings(), "deployment", "bull")
     if data["workers"] is not None:
         matched = rules.worker_connections(data["names"], "bull", "deployment")
         assert rules.count_workers(matched) == data["workers"]
-    else:
-        if found is not None:
-            assert "CLIENT LIST unavailable (NOPERM)" in found.evidence[0]
-    assert (found.summary if found else None) == data["fail"]
+    elif isinstance(found, Finding):
+        assert "CLIENT LIST unavailable (NOPERM)" in found.evidence[0]
+    assert told(found) == data["fail"]
+    for line in data.get("evidence", []):
+        assert any(line in e for e in evidence(found)), (line, evidence(found))
 
 
 def test_queue_worker_names_are_the_bullmq_schemes() -> None:
@@ -107,9 +158,13 @@ def test_queue_failed_jobs_counts_only_exhausted_recent_ones() -> None:
         counts = rules.QueueCounts(**data["counts"])
         sample_jobs = [rules.FailedJob(**j) for j in data["sample"]]
         found = rules.failed_jobs(counts, sample_jobs, s)
-        assert found is not None and found.summary == data["summary"]
+        assert isinstance(found, Finding) and found.summary == data["summary"]
         if "top_reason" in data:
             assert data["top_reason"] in found.evidence[1]
+    unreadable = JOBS["failed_unreadable"]
+    counts = rules.QueueCounts(**unreadable["counts"])
+    found = rules.failed_jobs(counts, [], QueueSettings(**unreadable["settings"]))
+    assert told(found) == unreadable["summary"]
     quiet = rules.QueueCounts(0, 0, 0, 6, failed_recent=0, now_ms=10**9)
     assert rules.failed_jobs(quiet, [], QueueSettings(failed_max=2)) is None
 
@@ -117,7 +172,7 @@ def test_queue_failed_jobs_counts_only_exhausted_recent_ones() -> None:
 def test_queue_stalled_rule() -> None:
     probes = [rules.LockProbe(**p) for p in JOBS["stalled"]["probes"]]
     found = rules.stalled_jobs(probes, QueueSettings())
-    assert found is not None and found.summary == JOBS["stalled"]["summary"]
+    assert isinstance(found, Finding) and found.summary == JOBS["stalled"]["summary"]
     assert list(found.data["job_ids"]) == ["11", "12"]
     assert "11" in found.evidence[1] and "12" not in found.evidence[1]
     assert rules.stalled_jobs(probes[:1], QueueSettings()) is None
@@ -130,11 +185,38 @@ def test_queue_admin_rule_tolerates_drift_and_reports_disagreement() -> None:
     url = "http://api/api/admin/queues"
     assert rules.admin_endpoint(rules.AdminView(url, 200, data["agree"]), counts, s) is None
     off = rules.admin_endpoint(rules.AdminView(url, 200, data["disagree"]), counts, s)
-    assert off is not None and off.evidence == [data["disagree_line"]]
+    assert isinstance(off, Finding) and off.evidence == [data["disagree_line"]]
     down = rules.admin_endpoint(rules.AdminView(url, error="connection refused"), counts, s)
-    assert down is not None and down.summary == f"{url} did not answer: connection refused"
+    assert told(down) == f"{url} did not answer: connection refused"
     bad = rules.admin_endpoint(rules.AdminView(url, status=503), counts, s)
-    assert bad is not None and bad.summary == f"{url} answered HTTP 503 (expected 200)"
+    assert told(bad) == f"{url} answered HTTP 503 (expected 200)"
+
+
+def test_queue_admin_rule_is_inconclusive_without_something_to_compare() -> None:
+    data = JOBS["admin"]
+    counts = rules.QueueCounts(**data["counts"])
+    s = QueueSettings()
+    url = "http://api/api/admin/queues"
+    unset = rules.AdminView("", not_configured="api.queues_path is empty in the profile")
+    assert told(rules.admin_endpoint(unset, counts, s)) == (
+        "inconclusive: no queue admin endpoint configured: api.queues_path is empty in the profile"
+    )
+    bare = rules.AdminView(url, 200, data["no_counts"])
+    assert told(rules.admin_endpoint(bare, counts, s)) == data["no_counts_summary"]
+    absent = rules.queue_absent(rules.QueuePresence(9, 0), "deployment", "bull")
+    assert absent is not None
+    found = rules.admin_endpoint(rules.AdminView(url, 200, data["agree"]), counts, s, absent)
+    assert (
+        told(found)
+        == "inconclusive: no queue `deployment` in Redis db 9 (no bull:deployment:* keys)"
+    )
+    assert (
+        f"{url} reports for queue deployment: waiting 120, active 2, failed 10"
+        in evidence(found)[0]
+    )
+    # Whether the endpoint answers is judged without the queue: down is a failure.
+    down = rules.admin_endpoint(rules.AdminView(url, error="timed out"), counts, s, absent)
+    assert told(down) == f"{url} did not answer: timed out"
 
 
 def test_queue_key_type_rule() -> None:
