@@ -308,6 +308,9 @@ def reset_queue_keys(environment: Environment, settings: Profile, reports_dir: P
     def plan(finding: Finding) -> Plan:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         backup = reports_dir / "queue-backups" / f"{stamp}-{s.last_resort}.jsonl"
-        return LastResort(url, s, backup).plan(f"redis/{describe_target(url)}")
+        waits = settings.fix.verify_timeout_s
+        return LastResort(url, s, backup, recreate_timeout_s=waits).plan(
+            f"redis/{describe_target(url)}"
+        )
 
     return plan

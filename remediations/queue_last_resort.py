@@ -2,6 +2,10 @@
 
 Used only by QUEUE-R06 (remediations/queue.py), a destructive remediation that needs
 --allow-destructive. Every key is written to the reports dir before it is deleted.
+
+After the deletion the queue has no keys until BullMQ writes its next job, and a check of a
+queue that is not there is inconclusive: the plan waits (bounded) for the keys to return
+before the re-check, rather than re-checking a queue that does not exist yet.
 """
 
 from __future__ import annotations
@@ -9,12 +13,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from checks.queue import OWN_KEYS
 from opscheck import Action, Plan
 from opscheck.settings.queue import QueueSettings
 
@@ -39,9 +45,35 @@ class LastResort:
     after the backup is flushed without a record.
     """
 
-    def __init__(self, url: str, s: QueueSettings, backup: Path, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        s: QueueSettings,
+        backup: Path,
+        timeout_s: float = 10.0,
+        recreate_timeout_s: float = 60.0,
+    ) -> None:
         self.url, self.s, self.backup, self.timeout_s = url, s, backup, timeout_s
+        self.recreate_timeout_s = recreate_timeout_s
         self.pattern = f"{s.prefix}:{s.name}:*"
+
+    def wait_recreated(self) -> None:
+        """Until any of the queue's own keys exists again (BullMQ's next job writes them)."""
+        keys = [f"{self.s.prefix}:{self.s.name}:{suffix}" for suffix in OWN_KEYS]
+        deadline = time.monotonic() + self.recreate_timeout_s
+        with self.client() as client:
+            while not client.exists(*keys):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"no key of {self.pattern} reappeared within "
+                        f"{self.recreate_timeout_s:g}s: BullMQ recreates them with the "
+                        "queue's next job; until then the queue checks cannot judge it"
+                    )
+                time.sleep(0.2)
+
+    def _then_wait(self, target: str, action: Action) -> Plan:
+        what = f"waiting up to {self.recreate_timeout_s:g}s for BullMQ to recreate {self.pattern}"
+        return Plan(target, [action], wait=self.wait_recreated, wait_description=what)
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(
@@ -72,13 +104,13 @@ class LastResort:
                 f"DEL {self.pattern}   # {len(keys)} keys, each batch written to "
                 f"{self.backup} before it is deleted"
             )
-            return Plan(
-                target, [Action("redis", command, lambda: self.delete(keys), {"keys": len(keys)})]
+            return self._then_wait(
+                target, Action("redis", command, lambda: self.delete(keys), {"keys": len(keys)})
             )
         if refusal := self._foreign(keys):
             return Plan(target, refusal=refusal)
         command = f"FLUSHDB   # {len(keys)} keys, all written to {self.backup} first"
-        return Plan(target, [Action("redis", command, self.flush, {"keys": len(keys)})])
+        return self._then_wait(target, Action("redis", command, self.flush, {"keys": len(keys)}))
 
     def _foreign(self, keys: Sequence[bytes]) -> str | None:
         own = f"{self.s.prefix}:{self.s.name}:".encode()
