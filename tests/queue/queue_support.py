@@ -142,3 +142,61 @@ def wait_for_workers(lab: LabHandle, at_least: int = 1) -> None:
         )
     finally:
         rc.close()
+
+
+# -- Redis ACL users and private queues, for the inconclusive paths ---------------------------
+
+
+@contextmanager
+def acl_url(lab: LabHandle, user: str, password: str, rules: list[str]) -> Iterator[str]:
+    """REDIS_URL for a Redis ACL user with these rules (removed afterwards).
+
+    `rules` are ACL SETUSER rules such as "~*", "+@all", "-info": what a managed Redis or a
+    narrow monitoring role allows.
+    """
+    rc = client(lab)
+    rc.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", *rules)
+    try:
+        yield lab.env["REDIS_URL"].replace("redis://", f"redis://{user}:{password}@")
+    finally:
+        rc.acl_deluser(user)
+        rc.close()
+
+
+@contextmanager
+def private_queue(lab: LabHandle) -> Iterator[str]:
+    """A queue name of its own in the lab's Redis, for states built by hand (keys removed).
+
+    The lab's producer and workers use `deployment`; a state written under another name is
+    seen only by the checks of a profile with `queue.name` set to it.
+    """
+    import uuid
+
+    name = f"opscheck-{uuid.uuid4().hex[:8]}"
+    rc = client(lab)
+    try:
+        yield name
+    finally:
+        keys = list(rc.scan_iter(match=f"bull:{name}:*", count=1000))
+        if keys:
+            rc.delete(*keys)
+        rc.close()
+
+
+def redis_ms(rc: redis.Redis) -> int:
+    seconds, micros = rc.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def junit_text(run: CheckRun, check_id: str) -> str:
+    """The full report of a check in junit.xml (an inconclusive check's evidence is there;
+    the terminal summary shows only its first line)."""
+    import xml.etree.ElementTree as ET
+
+    texts = [
+        element.text or ""
+        for element in ET.parse(run.reports / "junit.xml").iter()
+        if element.tag in ("failure", "error") and f"[{check_id}]" in element.get("message", "")
+    ]
+    assert len(texts) == 1, (check_id, texts)
+    return texts[0]
