@@ -5,13 +5,44 @@ DB_TIMEOUT=30000, log_min_duration_statement=1000, the pg_stats n_distinct > 100
 correlation < 0.1 heuristic) and the peers' otherwise (PEERS.md: connections warn 80% /
 fail 95%, slow queries 20 ms over 100 calls, dead tuples 10% with more than 10k).
 Every one can be overridden per profile, e.g. ``database: {connections: {idle_max_s: 5}}``.
+
+Values that contradict each other are rejected with the key named (the run then exits 4
+before any check): a percentage above 100, a share or ratio above 1, a warning level at or
+above the failure level, a timeout target below its own minimum.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from typing import Annotated
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+)
 
 from opscheck.settings.base import Settings
+
+Percent = Annotated[float, Field(gt=0, le=100)]  # 0 < value <= 100
+Share = Annotated[float, Field(ge=0, le=1)]  # 0 <= value <= 1
+PositiveShare = Annotated[float, Field(gt=0, le=1)]
+
+
+def _at_least(value: float, info: ValidationInfo, other: str, *, strictly: bool) -> float:
+    """`value` must be (strictly) above the already validated field `other`.
+
+    Pydantic validates fields in order, so `other` is in info.data unless it was invalid
+    itself (then its own error names it, and this one stays quiet).
+    """
+    floor = info.data.get(other)
+    if floor is not None and (value <= floor if strictly else value < floor):
+        word = "above" if strictly else "at least"
+        raise ValueError(f"{info.field_name} ({value:g}) must be {word} {other} ({floor:g})")
+    return value
 
 
 class ConnectionSettings(Settings):
@@ -22,8 +53,8 @@ class ConnectionSettings(Settings):
     further to the application's roles and application_names (empty: no narrowing).
     """
 
-    warn_pct: PositiveFloat = 80.0
-    fail_pct: PositiveFloat = 95.0
+    warn_pct: Percent = 80.0
+    fail_pct: Percent = 95.0  # must be above warn_pct: DB-103 warns before DB-102 fails
     idle_max_s: NonNegativeFloat = 3600.0
     idle_in_transaction_max_s: NonNegativeFloat = 60.0
     # Sessions whose application_name starts with one of these are never reported or
@@ -31,6 +62,11 @@ class ConnectionSettings(Settings):
     own_application_prefixes: list[str] = Field(default_factory=lambda: ["rolerabbit-opscheck"])
     app_roles: list[str] = Field(default_factory=list)  # e.g. ["rolerabbit_app"]
     app_names: list[str] = Field(default_factory=list)  # exact names, e.g. ["rolerabbit-api"]
+
+    @field_validator("fail_pct")
+    @classmethod
+    def _fail_above_warn(cls, value: float, info: ValidationInfo) -> float:
+        return _at_least(value, info, "warn_pct", strictly=True)
 
 
 class AppConfigSettings(Settings):
@@ -41,12 +77,18 @@ class AppConfigSettings(Settings):
     pool_variable: str = "DB_POOL_MAX"
     # Peak pools (replicas + maxSurge during a rollout) x DB_POOL_MAX must stay within this
     # share of the usable connections (max_connections - superuser_reserved_connections).
-    pool_max_share: PositiveFloat = 0.9
+    pool_max_share: PositiveShare = 0.9
     pool_target: PositiveInt = 15  # runbook: kubectl set env ... DB_POOL_MAX=15
     timeout_variable: str = "DB_TIMEOUT"
     timeout_min_ms: PositiveInt = 5000
+    # A target below the minimum would leave DB-107 failing after DB-R07's fix.
     timeout_target_ms: PositiveInt = 30000  # runbook: kubectl set env ... DB_TIMEOUT=30000
     rollout_timeout_s: PositiveFloat = 120.0
+
+    @field_validator("timeout_target_ms")
+    @classmethod
+    def _target_meets_minimum(cls, value: int, info: ValidationInfo) -> int:
+        return int(_at_least(value, info, "timeout_min_ms", strictly=False))
 
 
 class NetworkSettings(Settings):
@@ -89,11 +131,11 @@ class MaterializedView(Settings):
 class MaintenanceSettings(Settings):
     """Vacuum, statistics and materialized views (DB-113..116)."""
 
-    dead_ratio: NonNegativeFloat = 0.10
+    dead_ratio: Share = 0.10
     dead_min: NonNegativeInt = 10_000
     stale_after_s: PositiveFloat = 2 * 86400.0
     changed_min_rows: NonNegativeInt = 1000
-    changed_min_ratio: NonNegativeFloat = 0.10
+    changed_min_ratio: Share = 0.10
     lock_timeout_ms: PositiveInt = 5000
     statement_timeout_ms: PositiveInt = 600_000
     matviews: list[MaterializedView] = Field(
@@ -103,18 +145,47 @@ class MaintenanceSettings(Settings):
         ]
     )
     matview_max_lag_s: NonNegativeFloat = 3600.0
+    # Where views have no refresh-time column: a query returning one row per view, with
+    # columns `name` (as listed in `matviews`) and `refreshed_at` (timestamptz), e.g. from
+    # the refresh job's own log table. Run as the monitor role, read only.
+    matview_freshness_query: str | None = Field(None, min_length=1)
     refresh_timeout_ms: PositiveInt = 300_000
+
+    @field_validator("matviews")
+    @classmethod
+    def _views_once(cls, views: list[MaterializedView]) -> list[MaterializedView]:
+        names = [v.name for v in views]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"materialized view listed twice: {', '.join(twice)}")
+        return views
 
 
 class IndexSettings(Settings):
     """DB-117: the runbook's pg_stats heuristic plus seq-scan-heavy large tables."""
 
     min_distinct: NonNegativeFloat = 100.0
-    max_correlation: NonNegativeFloat = 0.1
+    max_correlation: Share = 0.1  # |correlation| is at most 1
     min_rows: NonNegativeInt = 10_000
     min_seq_scans: NonNegativeInt = 50
-    min_seq_share: NonNegativeFloat = 0.5
+    min_seq_share: Share = 0.5
     schema_name: str = "public"
+
+
+class RoleSettings(Settings):
+    """The names `scripts/database-roles` writes its grant and teardown SQL for.
+
+    `owner` owns the application's database, tables and views (the lab: rolerabbit_app);
+    `database` defaults to DATABASE_URL's database; `schema_name` is the application's.
+    """
+
+    monitor: str = Field("rolerabbit_monitor", min_length=1)
+    fixer: str = Field("rolerabbit_fixer", min_length=1)
+    owner: str = Field("rolerabbit_app", min_length=1)
+    database: str | None = Field(None, min_length=1)
+    schema_name: str = Field("public", min_length=1)
+    monitor_connection_limit: PositiveInt = 5
+    fixer_connection_limit: PositiveInt = 2
 
 
 class DatabaseSettings(Settings):
@@ -127,3 +198,4 @@ class DatabaseSettings(Settings):
     queries: QuerySettings = Field(default_factory=QuerySettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     indexes: IndexSettings = Field(default_factory=IndexSettings)
+    roles: RoleSettings = Field(default_factory=RoleSettings)

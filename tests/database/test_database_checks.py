@@ -69,7 +69,7 @@ CASES = [
         "connection-flood",
         r"^\[DB-102\] \d+ of 97 usable connections in use \(\d+% >= 40%\)$",
         {"count": 45},
-        {"connections": {"fail_pct": 40}},
+        {"connections": {"warn_pct": 30, "fail_pct": 40}},  # warn must stay below fail
         r"by client: 45 x app=lab-fault-connection-flood user=rolerabbit_app",
     ),
     Case(
