@@ -3,6 +3,9 @@
 Incident command: `pytest -m database --fix` (add --allow-destructive to let DB-R03/DB-R08
 end sessions). Each check reads the session's snapshots (fixtures/database.py) and calls a
 pure rule (checks/database/); remediations are in remediations/database.py.
+
+A check that cannot see what it judges (a hidden session, an extension or view that is not
+there, a statement that timed out behind a lock) is inconclusive and says what was missing.
 """
 
 from __future__ import annotations
@@ -243,7 +246,14 @@ def test_slow_query_log(pg_snapshot: PgSnapshot, database_settings: DatabaseSett
     remediation=VACUUM_ANALYZE,
 )
 def test_dead_tuples(pg_snapshot: PgSnapshot, database_settings: DatabaseSettings) -> None:
-    verdict(rules.dead_tuples(pg_snapshot.tables(), database_settings.maintenance))
+    verdict(
+        rules.dead_tuples(
+            pg_snapshot.tables(),
+            pg_snapshot.pg_settings(),
+            database_settings.maintenance,
+            pg_snapshot.database_name(),
+        )
+    )
 
 
 @check(
@@ -257,7 +267,14 @@ def test_dead_tuples(pg_snapshot: PgSnapshot, database_settings: DatabaseSetting
 def test_vacuum_and_statistics_age(
     pg_snapshot: PgSnapshot, database_settings: DatabaseSettings
 ) -> None:
-    verdict(rules.stale_maintenance(pg_snapshot.tables(), database_settings.maintenance))
+    verdict(
+        rules.stale_maintenance(
+            pg_snapshot.tables(),
+            pg_snapshot.pg_settings(),
+            database_settings.maintenance,
+            pg_snapshot.database_name(),
+        )
+    )
 
 
 @check(
@@ -271,7 +288,7 @@ def test_vacuum_and_statistics_age(
 def test_materialized_views_fresh(
     pg_snapshot: PgSnapshot, database_settings: DatabaseSettings
 ) -> None:
-    verdict(rules.stale_matviews(pg_snapshot.matviews(), database_settings.maintenance))
+    verdict(rules.stale_matviews(pg_snapshot.matview_freshness(), database_settings.maintenance))
 
 
 @check(
@@ -308,7 +325,9 @@ def test_missing_indexes(pg_snapshot: PgSnapshot, database_settings: DatabaseSet
             pg_snapshot.tables(),
             pg_snapshot.columns(),
             pg_snapshot.indexed(),
+            pg_snapshot.pg_settings(),
             database_settings.indexes,
+            pg_snapshot.database_name(),
         )
     )
 

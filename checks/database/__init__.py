@@ -8,10 +8,15 @@ per session (and unit tests load from `tests/data/database/`):
 - pg_settings: name -> setting text;
 - tables: pg_stat_user_tables with `vacuum_age_s` / `analyze_age_s` (manual or auto,
   whichever is newer; None = never);
-- statements: pg_stat_statements rows, or None when the extension is missing;
-- matviews: one row per configured view with its measured freshness and unique index;
+- statements: pg_stat_statements rows with why it is unavailable, how many it tracks and
+  since when;
+- matviews: one row per configured view: catalogue facts (exists, unique index, columns),
+  and for DB-115 its refresh time and the base changes since, or why they are unknown;
 - columns / indexed: pg_stats rows and the leading column of every index;
 - deployments / configmaps: Kubernetes objects as the API returns them.
+
+A rule that lacks the data to judge returns `NoData` (what exactly was missing) instead of
+None: a hidden session, a setting it cannot read, an extension or view that is not there.
 
 One module per concern: connections.py (reachability, saturation, idle sessions),
 app_config.py (the application's pool and timeout), queries.py, maintenance.py (vacuum,
@@ -29,6 +34,7 @@ from checks.database.connections import (
     idle_sessions,
     saturation,
     server_answer,
+    settings_missing,
     unreachable_port,
     usable_connections,
 )
@@ -38,6 +44,8 @@ from checks.database.maintenance import (
     matview_unique_indexes,
     stale_maintenance,
     stale_matviews,
+    table_statistics_missing,
+    unmeasured_view,
 )
 from checks.database.queries import (
     active_load,
@@ -50,6 +58,8 @@ from checks.database.rows import (
     Row,
     client_backends,
     grouped,
+    hidden_in_scope,
+    is_hidden,
     is_own,
     listed,
     not_counted,
@@ -70,9 +80,11 @@ __all__ = [
     "duration",
     "env_value",
     "grouped",
+    "hidden_in_scope",
     "idle_connections",
     "idle_in_transaction",
     "idle_sessions",
+    "is_hidden",
     "is_own",
     "listed",
     "long_queries",
@@ -87,12 +99,15 @@ __all__ = [
     "saturation",
     "server_answer",
     "session_label",
+    "settings_missing",
     "slow_query_log",
     "slow_statements",
     "split_scope",
     "stale_maintenance",
     "stale_matviews",
     "surge",
+    "table_statistics_missing",
+    "unmeasured_view",
     "unreachable_port",
     "usable_connections",
 ]

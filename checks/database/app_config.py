@@ -2,7 +2,10 @@
 pool sizing during a rollout (DB-106) and the connection timeout (DB-107).
 
 Values are resolved as the kubelet resolves env (`env_value`), including ConfigMaps;
-values from Secrets are never read.
+values from Secrets are never read. A value the suite cannot know (a configured deployment
+or container that is not there, a value from a Secret or a field ref; for the pool also an
+unset or unreadable value, which leaves the client library's default) is not judged:
+the check is inconclusive unless what it can see already fails.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from checks.database.connections import usable_connections
+from checks.database.connections import settings_missing, usable_connections
 from checks.database.rows import Row
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.database import AppConfigSettings
 
 
@@ -40,7 +43,7 @@ def env_value(container: Row, configmaps: Sequence[Row], variable: str) -> tuple
         if ref:
             value = maps.get(ref.get("name"), {}).get(ref.get("key"))
             return value, f"configmap {ref.get('name')} key {ref.get('key')}"
-        return None, "secret or field ref (not shown)"
+        return None, SECRET
     for source in reversed(container.get("envFrom") or []):
         key = variable.removeprefix(source.get("prefix") or "")
         if source.get("prefix") and not variable.startswith(source["prefix"]):
@@ -48,7 +51,11 @@ def env_value(container: Row, configmaps: Sequence[Row], variable: str) -> tuple
         ref = source.get("configMapRef")
         if ref and key in maps.get(ref.get("name"), {}):
             return str(maps[ref["name"]][key]), f"configmap {ref['name']} (envFrom)"
-    return None, "not set"
+    return None, NOT_SET
+
+
+NOT_SET = "not set"
+SECRET = "secret or field ref (not shown)"
 
 
 def surge(deployment: Row) -> int:
@@ -96,25 +103,41 @@ def _app_variable(
     return result
 
 
+def _unknown_line(e: Row, variable: str) -> str:
+    where = f"deployment/{e['name']}"
+    if not e["found"]:
+        return f"{where}: not found (container {e['container']})"
+    if e["raw"] is not None:
+        return f"{where}: {variable}={e['raw']!r} is not a number ({e['source']})"
+    if e["source"] == SECRET:
+        return f"{where}: {variable} comes from a secret or field ref, which is never read"
+    if e["source"] == NOT_SET:
+        return f"{where}: {variable} not set"
+    return f"{where}: {variable} from {e['source']}: no such key"
+
+
 def pool_sizing(
     deployments: Sequence[Row],
     configmaps: Sequence[Row],
     pg_settings: Mapping[str, str],
     app: AppConfigSettings,
-) -> Finding | None:
-    """Peak pools during a rollout, (replicas + maxSurge) x DB_POOL_MAX, must fit."""
+) -> Finding | NoData | None:
+    """Peak pools during a rollout, (replicas + maxSurge) x DB_POOL_MAX, must fit.
+
+    An unknown pool (see the module) may be any size: with the known ones fitting, the
+    check cannot judge; with them already too large, it fails and names the unknown ones.
+    """
+    blind = settings_missing(pg_settings, "max_connections")
+    if blind:
+        return blind
     usable = usable_connections(pg_settings)
     allowed = math.floor(usable * app.pool_max_share)
     entries = _app_variable(deployments, configmaps, app, app.pool_variable)
     evidence, peak, unknown = [], 0, []
     for e in entries:
-        if not e["found"]:
+        if not e["found"] or e["value"] is None:
             unknown.append(e)
-            evidence.append(f"deployment/{e['name']}: not found (container {e['container']})")
-            continue
-        if e["value"] is None:
-            unknown.append(e)
-            evidence.append(f"deployment/{e['name']}: {app.pool_variable} {e['source']}")
+            evidence.append(_unknown_line(e, app.pool_variable))
             continue
         pods = e["replicas"] + e["surge"]
         peak += pods * e["value"]
@@ -127,29 +150,51 @@ def pool_sizing(
     evidence.append(
         f"usable = max_connections {pg_settings['max_connections']} - reserved = {usable}"
     )
-    if peak > allowed:
-        summary = (
-            f"app pools can open {peak} connections during a rollout > {allowed} allowed "
-            f"({app.pool_max_share:.0%} of {usable} usable)"
+    if peak <= allowed:
+        known = f" (the known pools peak at {peak} of {allowed} allowed)" if peak else ""
+        return NoData(
+            f"pool size unknown for {', '.join(e['name'] for e in unknown)}: "
+            + "; ".join(_unknown_line(e, app.pool_variable) for e in unknown)
+            + known,
+            evidence,
         )
-    else:
-        summary = f"pool size unknown for {', '.join(e['name'] for e in unknown)}"
-    return Finding(summary, evidence, {"deployments": entries, "allowed": allowed})
+    return Finding(
+        f"app pools can open {peak} connections during a rollout > {allowed} allowed "
+        f"({app.pool_max_share:.0%} of {usable} usable)",
+        evidence,
+        {"deployments": entries, "allowed": allowed},
+    )
 
 
 def app_timeout(
     deployments: Sequence[Row], configmaps: Sequence[Row], app: AppConfigSettings
-) -> Finding | None:
-    """The application's DB_TIMEOUT must be at least `timeout_min_ms`."""
+) -> Finding | NoData | None:
+    """The application's DB_TIMEOUT must be at least `timeout_min_ms`.
+
+    Unset or not a number counts as too low: the driver then has no connect timeout of
+    the application's choosing, and DB-R07 sets the runbook's value. A deployment that is
+    not there, or a value from a Secret, is unknown.
+    """
     entries = _app_variable(deployments, configmaps, app, app.timeout_variable)
-    low = [e for e in entries if e["value"] is None or e["value"] < app.timeout_min_ms]
+    unknown = [e for e in entries if not e["found"] or e["source"] == SECRET]
+    low = [
+        e
+        for e in entries
+        if e not in unknown and (e["value"] is None or e["value"] < app.timeout_min_ms)
+    ]
     if not low:
-        return None
+        if not unknown:
+            return None
+        return NoData(
+            f"{app.timeout_variable} unknown for "
+            + "; ".join(_unknown_line(e, app.timeout_variable) for e in unknown)
+        )
     shown = ", ".join(
         f"{e['raw'] if e['raw'] is not None else 'unset'} ms on deployment/{e['name']}" for e in low
     )
     return Finding(
         f"{app.timeout_variable}={shown} < {app.timeout_min_ms} ms minimum",
-        [f"deployment/{e['name']}: {app.timeout_variable} from {e['source']}" for e in low],
+        [f"deployment/{e['name']}: {app.timeout_variable} from {e['source']}" for e in low]
+        + [f"not judged: {_unknown_line(e, app.timeout_variable)}" for e in unknown],
         {"deployments": low},
     )

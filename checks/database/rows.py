@@ -8,6 +8,11 @@ The scope: sessions of the profile's database, not a superuser's, not the suite'
 and, when the profile names them, of the application's roles and application_names.
 remediations/database_sessions.py re-checks the same rules, with the same reasons, in
 the statement that signals sessions, so a check and its fix always agree.
+
+Hidden sessions: to a role that is neither in pg_read_all_stats (pg_monitor has it) nor a
+member of the session's role, pg_stat_activity shows a session's database, role and
+application_name but not its type, state, times or query. A rule that would judge such a
+session cannot; it says so (NoData) instead of passing.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from checks.database.wording import duration
+from checks.database.wording import duration, plural
+from opscheck import NoData
 from opscheck.settings.database import ConnectionSettings
 
 Row = Mapping[str, Any]
@@ -109,3 +115,52 @@ def listed(rows: Sequence[Row]) -> dict[str, list[Any]]:
         "pids": [r["pid"] for r in rows],
         "starts": [r.get("backend_start") for r in rows],
     }
+
+
+def is_hidden(row: Row) -> bool:
+    """A session whose type and state pg_stat_activity hides from the monitor role.
+
+    backend_type is shown for every session the role may see; a row without a database
+    is a background process, never a client.
+    """
+    return row.get("backend_type") is None and row.get("datname") is not None
+
+
+def hidden_in_scope(activity: Iterable[Row], conn: ConnectionSettings, database: str) -> list[Row]:
+    """Hidden sessions a session rule would judge (database, role and name are visible)."""
+    return [r for r in activity if is_hidden(r) and out_of_scope(r, conn, database) is None]
+
+
+def hidden_note(hidden: Sequence[Row]) -> list[str]:
+    """One evidence line about hidden sessions, for a finding made without them."""
+    if not hidden:
+        return []
+    return [f"not judged: {_hidden_count(hidden)} whose state pg_stat_activity hides ({_why()})"]
+
+
+def hidden_missing(hidden: Sequence[Row], database: str, what: str) -> NoData:
+    """The NoData of a rule that found nothing among the sessions it could see."""
+    return NoData(
+        f"pg_stat_activity hides the {what} of {_hidden_count(hidden)} in database "
+        f"{database} from the DATABASE_URL role ({_why()})",
+        hidden_lines(hidden),
+    )
+
+
+def hidden_lines(hidden: Sequence[Row]) -> list[str]:
+    """Hidden sessions counted by application and role (what is visible of them)."""
+    return [f"{n} x {label}" for label, n in Counter(map(_hidden_label, hidden)).most_common(8)]
+
+
+def _hidden_count(hidden: Sequence[Row]) -> str:
+    roles = sorted({str(r.get("usename") or "?") for r in hidden})
+    word = "role" if len(roles) == 1 else "roles"
+    return f"{plural(len(hidden), 'session')} ({word} {', '.join(roles)})"
+
+
+def _hidden_label(row: Row) -> str:
+    return f"app={row.get('application_name') or '(no application_name)'} user={row.get('usename')}"
+
+
+def _why() -> str:
+    return "it needs pg_monitor or pg_read_all_stats: scripts/database-roles"

@@ -222,8 +222,30 @@ def test_slow_query_log_fix_needs_the_profiles_opt_in(
     assert setting(lab, "log_min_duration_statement") == "1000"
 
 
+def test_an_unknown_pool_is_inconclusive_and_never_guessed(
+    run_checks: Run, fault: Inject, lab: LabHandle
+) -> None:
+    """DB_POOL_MAX from a Secret: the pool may be any size, so DB-106 cannot judge it, says
+    so, and --fix has no finding to act on: the Deployment is left exactly as it was."""
+    fault("pool-unknown")
+    wait_until(lambda: rolled_out(lab), 60, "the API deployment rolled out")
+    before = api_env(lab), deployment(lab)["metadata"]["generation"]
+
+    result = run_checks("-k", "DB-106", "--fix", profile=profile())
+
+    assert result.statuses() == {"DB-106": "inconclusive"}
+    assert result.outcome.ret == 1  # inconclusive fails the run by default
+    line(
+        result,
+        r"^\s*\[DB-106\] inconclusive: pool size unknown for rolerabbit-api: "
+        r"deployment/rolerabbit-api: DB_POOL_MAX comes from a secret or field ref, which is "
+        r"never read$",
+    )
+    assert result.audit() == []
+    assert (api_env(lab), deployment(lab)["metadata"]["generation"]) == before
+
+
 POOLS = [
-    pytest.param("pool-unknown", {}, {}, r"DB_POOL_MAX is secret or field ref", id="unknown"),
     pytest.param(
         "pool-oversized",
         {"value": 10},

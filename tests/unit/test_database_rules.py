@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from checks import database as rules
-from opscheck import Finding
+from fixtures.postgres import HINTS, classify, describe_blocker
+from opscheck import Finding, NoData
 from opscheck.settings.database import (
     AppConfigSettings,
     ConnectionSettings,
@@ -23,6 +26,7 @@ from remediations.database_sessions import outcome_of
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "database"
 DB = "rolerabbit"  # the profile's database in activity.yaml
+AUTH = "authentication failed"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -201,17 +205,20 @@ def test_active_load(activity: dict[str, Any]) -> None:
     assert "1 waiting on Lock" in finding.evidence
 
 
+def statements(rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """pg_stat_statements as fixtures/database.py reads it."""
+    return {"unavailable": None, "rows": rows, "tracked": len(rows), **extra}
+
+
 def test_slow_statements_need_both_mean_and_calls() -> None:
-    statements = load("matviews.yaml")["statements"]
-    finding = rules.slow_statements(statements, QuerySettings(), "rolerabbit")
-    assert finding is not None
+    stats = statements(load("matviews.yaml")["statements"])
+    finding = rules.slow_statements(stats, QuerySettings(), "rolerabbit")
+    assert isinstance(finding, Finding)
     assert finding.summary == (
         "1 statement average >= 20 ms over >= 100 calls (slowest 25.4 ms mean over 120 calls)"
     )
     assert finding.evidence[0].endswith("role rolerabbit_app: SELECT pg_sleep($1)")
-    assert rules.slow_statements(statements, QuerySettings(slow_mean_ms=30), "db") is None
-    missing = rules.slow_statements(None, QuerySettings(), "rolerabbit")
-    assert missing is not None and "pg_stat_statements is not available" in missing.summary
+    assert rules.slow_statements(stats, QuerySettings(slow_mean_ms=30), "db") is None
 
 
 @pytest.mark.parametrize(
@@ -231,10 +238,13 @@ def test_slow_query_log(value: str, message: str | None) -> None:
 # -- vacuum, statistics, views -----------------------------------------------------------
 
 
+PG = {"track_counts": "on", "max_connections": "100", "log_min_duration_statement": "1000"}
+
+
 def test_dead_tuples_need_ratio_and_count() -> None:
     tables = load("tables.yaml")["tables"]
-    finding = rules.dead_tuples(tables, MaintenanceSettings())
-    assert finding is not None
+    finding = rules.dead_tuples(tables, PG, MaintenanceSettings(), DB)
+    assert isinstance(finding, Finding)
     # users: 44% but only 4000 dead; auth_logs: 11000 dead but 10%... of 111000 = 9.9%.
     assert finding.summary == (
         "1 table with >= 10% dead tuples and > 10000 dead: portfolios 50000 (50%)"
@@ -242,24 +252,24 @@ def test_dead_tuples_need_ratio_and_count() -> None:
     assert finding.data["tables"] == [
         {"schema": "public", "table": "portfolios", "action": "vacuum", "kind": "table"}
     ]
-    assert rules.dead_tuples(tables, MaintenanceSettings(dead_ratio=0.6)) is None
+    assert rules.dead_tuples(tables, PG, MaintenanceSettings(dead_ratio=0.6), DB) is None
 
 
 def test_stale_maintenance_only_on_changed_tables() -> None:
     tables = load("tables.yaml")["tables"]
     # Within 2 days everywhere, but auth_logs was never vacuumed: 11000 dead >= 10% of 100k.
-    never = rules.stale_maintenance(tables, MaintenanceSettings())
-    assert never is not None
+    never = rules.stale_maintenance(tables, PG, MaintenanceSettings(), DB)
+    assert isinstance(never, Finding)
     assert never.evidence == ["auth_logs: 11000 dead tuples, last vacuum never"]
-    finding = rules.stale_maintenance(tables, MaintenanceSettings(stale_after_s=300))
-    assert finding is not None
+    finding = rules.stale_maintenance(tables, PG, MaintenanceSettings(stale_after_s=300), DB)
+    assert isinstance(finding, Finding)
     flagged = {t["table"]: t["action"] for t in finding.data["tables"]}
     # events is unchanged since its analyze; the view has too few changes to matter.
     assert flagged == {"portfolios": "vacuum", "users": "vacuum", "auth_logs": "vacuum"}
     fewer = rules.stale_maintenance(
-        tables, MaintenanceSettings(stale_after_s=300, changed_min_ratio=0.5)
+        tables, PG, MaintenanceSettings(stale_after_s=300, changed_min_ratio=0.5), DB
     )
-    assert fewer is not None
+    assert isinstance(fewer, Finding)
     assert {t["table"] for t in fewer.data["tables"]} == {"portfolios", "users"}
     assert "portfolios: 50000 rows changed since last analyze 10.0min ago" in finding.evidence
 
@@ -270,17 +280,21 @@ def test_stale_matviews_measure_unreflected_changes() -> None:
     # Monthly: refreshed a day ago but nothing changed since; yearly: 20 s behind < 1 h.
     assert rules.stale_matviews(views["healthy"], m) is None
     strict = rules.stale_matviews(views["healthy"], MaintenanceSettings(matview_max_lag_s=10))
-    assert strict is not None and strict.data["views"] == ["portfolio_analytics_yearly"]
+    assert isinstance(strict, Finding) and strict.data["views"] == ["portfolio_analytics_yearly"]
     broken = rules.stale_matviews(views["broken"], m)
-    assert broken is not None
-    assert broken.summary.startswith("4 of 4 materialized views behind their base data")
+    assert isinstance(broken, Finding)
+    # Two are known to be behind; the other two cannot be measured, and say why.
+    assert broken.summary.startswith("2 of 4 materialized views behind their base data")
+    assert broken.data["views"] == ["portfolio_analytics_monthly", "portfolio_analytics_yearly"]
     assert broken.evidence == [
         "portfolio_analytics_monthly: refreshed 2.0h ago; 12 portfolios rows changed since, "
-        "the first 116.7min ago",
+        "the first 116.7min ago (refresh time from column refreshed_at)",
         "portfolio_analytics_yearly: never populated (REFRESH without CONCURRENTLY first)",
-        "portfolio_analytics_weekly: does not exist",
-        "legacy_view: no refreshed_at column, so freshness cannot be measured "
-        "(add `now() AS refreshed_at` to the view)",
+        "not measured: portfolio_analytics_weekly: no such materialized view (create it, or "
+        "remove it from database.maintenance.matviews)",
+        "not measured: legacy_view: no refreshed_at column and no "
+        "database.maintenance.matview_freshness_query, so its refresh time is unknown (add "
+        "`now() AS refreshed_at` to the view, or configure the query)",
     ]
 
 
@@ -288,7 +302,12 @@ def test_matview_unique_indexes() -> None:
     views = load("matviews.yaml")
     assert rules.matview_unique_indexes(views["healthy"]) is None
     finding = rules.matview_unique_indexes(views["broken"])
-    assert finding is not None and finding.data["views"] == ["portfolio_analytics_monthly"]
+    assert isinstance(finding, Finding)
+    assert finding.data["views"] == ["portfolio_analytics_monthly"]
+    assert finding.evidence[-1] == (
+        "not judged: portfolio_analytics_weekly: no such materialized view (create it, or "
+        "remove it from database.maintenance.matviews)"
+    )
 
 
 # -- indexes -----------------------------------------------------------------------------
@@ -302,27 +321,16 @@ def test_distinct_values_turns_fractions_into_counts() -> None:
 def test_missing_indexes_combines_pg_stats_and_seq_scans() -> None:
     data = load("tables.yaml")
     finding = rules.missing_indexes(
-        data["tables"], data["columns"], data["indexed"], IndexSettings()
+        data["tables"], data["columns"], data["indexed"], PG, IndexSettings(), DB
     )
-    assert finding is not None
+    assert isinstance(finding, Finding)
     assert finding.data["tables"] == ["events"]  # portfolios: mostly index scans
     assert finding.evidence == [
         "events: 60 seq scans (98% of scans), 60000 rows, 3600000 rows read sequentially",
         "  events.account_id: n_distinct 4992, correlation -0.00, no index leads with it",
     ]
     fewer_scans = IndexSettings(min_seq_scans=61)
-    assert rules.missing_indexes(data["tables"], data["columns"], [], fewer_scans) is None
-
-
-def test_missing_indexes_reports_tables_whose_columns_it_cannot_see() -> None:
-    data = load("tables.yaml")
-    hidden = [c for c in data["columns"] if c["table"] != "events"]
-    finding = rules.missing_indexes(data["tables"], hidden, data["indexed"], IndexSettings())
-    assert finding is not None and finding.data["tables"] == ["events"]
-    assert finding.evidence[1] == (
-        "  events: no column statistics visible (ANALYZE it, or grant the monitor role "
-        "SELECT: docs/database-roles.md)"
-    )
+    assert rules.missing_indexes(data["tables"], data["columns"], [], PG, fewer_scans, DB) is None
 
 
 # -- the application's pool and timeout -----------------------------------------------------
@@ -362,7 +370,7 @@ def test_pool_sizing_counts_rollout_peaks() -> None:
     both = AppConfigSettings(deployments=["rolerabbit-api", "rolerabbit-worker"], container="x")
     # x is no container name: each deployment's only container is used.
     finding = rules.pool_sizing(data["deployments"], data["configmaps"], pg, both)
-    assert finding is not None
+    assert isinstance(finding, Finding)
     assert finding.summary == (
         "app pools can open 160 connections during a rollout > 87 allowed (90% of 97 usable)"
     )
@@ -370,22 +378,20 @@ def test_pool_sizing_counts_rollout_peaks() -> None:
         "deployment/rolerabbit-worker: (2 replicas + 2 surge) x DB_POOL_MAX=20 "
         "(configmap rolerabbit-config key DB_POOL_MAX) = 80"
     )
-    unknown = rules.pool_sizing(
-        data["deployments"], data["configmaps"], pg, AppConfigSettings(deployments=["batch"])
-    )
-    assert unknown is not None and unknown.summary == "pool size unknown for batch"
 
 
 def test_app_timeout() -> None:
     data = load("kubernetes.yaml")
     app = AppConfigSettings(deployments=["rolerabbit-api", "batch"])
     finding = rules.app_timeout(data["deployments"], data["configmaps"], app)
-    assert finding is not None
+    assert isinstance(finding, Finding)
     assert finding.summary == "DB_TIMEOUT=soon ms on deployment/batch < 5000 ms minimum"
     assert [d["name"] for d in finding.data["deployments"]] == ["batch"]
     higher = AppConfigSettings(timeout_min_ms=6000)
     low = rules.app_timeout(data["deployments"], data["configmaps"], higher)
-    assert low is not None and low.summary.startswith("DB_TIMEOUT=5000 ms on deployment/rolerabbit")
+    assert isinstance(low, Finding) and low.summary.startswith(
+        "DB_TIMEOUT=5000 ms on deployment/rolerabbit"
+    )
 
 
 # -- reachability ------------------------------------------------------------------------
@@ -488,3 +494,389 @@ def test_session_outcomes_say_what_was_refused() -> None:
     }
     gone = outcome_of([{**rows[0], "outcome": "skipped: gone"}], TERMINATE_IDLE_SIGNAL)
     assert (gone.summary, gone.complete) == ("0 of 1 sessions ended; 1 skipped: gone", True)
+
+
+# -- no data: what each rule says when it cannot judge (inconclusive, never a pass) --------
+
+
+@pytest.fixture
+def blind() -> dict[str, Any]:
+    return load("nodata.yaml")
+
+
+HIDDEN = (
+    "of 3 sessions (role rolerabbit_app) in database rolerabbit from the DATABASE_URL role "
+    "(it needs pg_monitor or pg_read_all_stats: scripts/database-roles)"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "what"),
+    [
+        (lambda a, c: rules.idle_connections(a, c, DB), "state"),
+        (lambda a, c: rules.idle_in_transaction(a, c, DB), "state"),
+        (lambda a, c: rules.long_queries(a, QuerySettings(), c, DB), "state and query start"),
+        (lambda a, c: rules.long_transactions(a, QuerySettings(), c, DB), "transaction start"),
+    ],
+    ids=["DB-104", "DB-105", "DB-109", "DB-110"],
+)
+def test_session_rules_cannot_judge_sessions_whose_state_is_hidden(
+    blind: dict[str, Any], rule: Any, what: str
+) -> None:
+    result = rule(blind["sessions"], ConnectionSettings())
+    # The superuser's, the other database's and the background rows are out of scope
+    # whatever their state; the three application sessions are not.
+    assert result == NoData(
+        f"pg_stat_activity hides the {what} {HIDDEN}",
+        ["2 x app=rolerabbit-api user=rolerabbit_app", "1 x app=worker user=rolerabbit_app"],
+    )
+
+
+def test_a_session_rule_still_fails_on_what_it_can_see(blind: dict[str, Any]) -> None:
+    activity = blind["sessions"] + blind["visible_idle"]
+    finding = rules.idle_connections(activity, ConnectionSettings(), DB)
+    assert isinstance(finding, Finding)
+    assert finding.data["pids"] == [37]
+    assert finding.evidence[-1] == (
+        "not judged: 3 sessions (role rolerabbit_app) whose state pg_stat_activity hides (it "
+        "needs pg_monitor or pg_read_all_stats: scripts/database-roles)"
+    )
+    # Narrowed to another application, nothing hidden is in scope: an honest pass.
+    narrowed = ConnectionSettings(app_names=["billing"])
+    assert rules.idle_connections(blind["sessions"], narrowed, DB) is None
+
+
+def test_saturation_passes_only_if_hidden_sessions_could_not_change_it(
+    blind: dict[str, Any],
+) -> None:
+    sessions, conn = blind["sessions"], ConnectionSettings()
+    # 1 visible client of 17 usable (6%); the 5 hidden rows with a database could be
+    # clients too: 6 of 17 is 35%.
+    assert rules.saturation(sessions, blind["pg_settings"], conn, 40, DB) is None
+    unsure = rules.saturation(sessions, blind["pg_settings"], conn, 30, DB)
+    assert isinstance(unsure, NoData)
+    assert unsure.missing == (
+        "1 of 17 usable connections are visible client connections (6% < 30%), but "
+        "pg_stat_activity hides the type of 5 more sessions: counted as clients they reach 35%"
+    )
+    known = rules.saturation(sessions, blind["pg_settings"], conn, 5, DB)
+    assert isinstance(known, Finding) and known.summary.startswith("1 of 17 usable")
+
+
+def test_active_load_passes_only_if_hidden_sessions_could_not_change_it(
+    blind: dict[str, Any],
+) -> None:
+    conn = ConnectionSettings()
+    # Visible: none active but our own (not counted); hidden: 5 with a database.
+    assert rules.active_load(blind["sessions"], QuerySettings(active_max=5), conn) is None
+    unsure = rules.active_load(blind["sessions"], QuerySettings(active_max=4), conn)
+    assert isinstance(unsure, NoData)
+    assert unsure.missing == (
+        "0 visible active queries <= 4, but pg_stat_activity hides the state of 5 more "
+        "sessions (every database): active, they would make 5"
+    )
+
+
+def test_rules_that_read_pg_settings_say_which_setting_they_could_not_see(
+    activity: dict[str, Any],
+) -> None:
+    missing = rules.saturation(activity["sessions"], {}, ConnectionSettings(), 80, DB)
+    assert missing == NoData(
+        "pg_settings shows no numeric max_connections to the DATABASE_URL role",
+        ["max_connections = (absent)"],
+    )
+    log = rules.slow_query_log({"max_connections": "100"}, QuerySettings())
+    assert isinstance(log, NoData)
+    assert log.missing == (
+        "pg_settings shows no numeric log_min_duration_statement to the DATABASE_URL role"
+    )
+    data = load("kubernetes.yaml")
+    pools = rules.pool_sizing(data["deployments"], data["configmaps"], {}, AppConfigSettings())
+    assert isinstance(pools, NoData) and "max_connections" in pools.missing
+
+
+@pytest.mark.parametrize(
+    ("stats", "missing"),
+    [
+        (
+            {"unavailable": "is not installed (no row in pg_extension)"},
+            "pg_stat_statements is not installed (no row in pg_extension) in database rolerabbit",
+        ),
+        (
+            {
+                "unavailable": "is installed but not loaded (pg_stat_statements must be loaded "
+                "via shared_preload_libraries)"
+            },
+            "pg_stat_statements is installed but not loaded (pg_stat_statements must be loaded "
+            "via shared_preload_libraries) in database rolerabbit",
+        ),
+        (
+            statements(
+                [
+                    {
+                        "queryid": 1,
+                        "calls": 99,
+                        "mean_ms": 900.0,
+                        "total_ms": 1.0,
+                        "query": "SELECT 1",
+                    }
+                ],
+                reset_age_s=42.0,
+            ),
+            "no statement in pg_stat_statements of database rolerabbit has 100 calls yet "
+            "(1 statement of other roles tracked, statistics reset 42s ago)",
+        ),
+        (
+            statements([], tracked=0),
+            "no statement in pg_stat_statements of database rolerabbit has 100 calls yet "
+            "(0 statements of other roles tracked)",
+        ),
+    ],
+    ids=["not-installed", "not-loaded", "too-few-calls", "nothing-tracked"],
+)
+def test_slow_statements_without_statistics(stats: dict[str, Any], missing: str) -> None:
+    result = rules.slow_statements(stats, QuerySettings(), DB)
+    assert isinstance(result, NoData)
+    assert result.missing == missing
+
+
+@pytest.mark.parametrize(
+    ("rule"),
+    [
+        lambda t, pg: rules.dead_tuples(t, pg, MaintenanceSettings(), DB),
+        lambda t, pg: rules.stale_maintenance(t, pg, MaintenanceSettings(), DB),
+        lambda t, pg: rules.missing_indexes(t, [], [], pg, IndexSettings(), DB),
+    ],
+    ids=["DB-113", "DB-114", "DB-117"],
+)
+def test_table_rules_without_table_statistics(rule: Any) -> None:
+    tables = load("tables.yaml")["tables"]
+    off = rule(tables, {**PG, "track_counts": "off"})
+    assert isinstance(off, NoData)
+    assert off.missing == (
+        "track_counts is off on the server of database rolerabbit: PostgreSQL collects no "
+        "dead-tuple, change or scan counts (pg_stat_user_tables shows zeros)"
+    )
+    assert rule([], PG) == NoData("pg_stat_user_tables lists no table in database rolerabbit")
+
+
+def test_missing_indexes_cannot_judge_tables_whose_columns_it_cannot_see(
+    blind: dict[str, Any],
+) -> None:
+    result = rules.missing_indexes(blind["tables"], [], [], PG, IndexSettings(), DB)
+    assert result == NoData(
+        "no column statistics for large tables read mostly by sequential scans: events: "
+        "pg_stats hides its columns from the DATABASE_URL role, which may not SELECT them "
+        "(grant SELECT: scripts/database-roles); imports was never analyzed (ANALYZE it; "
+        "DB-R05)"
+    )
+    # A table it can judge still fails the check; the blind one is named in the evidence.
+    data = load("tables.yaml")
+    both = rules.missing_indexes(
+        data["tables"] + blind["tables"][1:],
+        data["columns"],
+        data["indexed"],
+        PG,
+        IndexSettings(),
+        DB,
+    )
+    assert isinstance(both, Finding) and both.data["tables"] == ["events"]
+    assert both.evidence[-1] == "not judged: imports was never analyzed (ANALYZE it; DB-R05)"
+    other = rules.missing_indexes(data["tables"], [], [], PG, IndexSettings(schema_name="app"), DB)
+    assert other == NoData(
+        "pg_stat_user_tables lists no table in schema app of database rolerabbit "
+        "(database.indexes.schema_name)"
+    )
+
+
+def test_stale_matviews_say_exactly_what_they_could_not_measure(blind: dict[str, Any]) -> None:
+    result = rules.stale_matviews(blind["matviews"], MaintenanceSettings())
+    assert isinstance(result, NoData)
+    assert result.missing.split("; ") == [
+        "portfolio_analytics_monthly: no refreshed_at column and no "
+        "database.maintenance.matview_freshness_query, so its refresh time is unknown (add "
+        "`now() AS refreshed_at` to the view, or configure the query)",
+        "portfolio_analytics_yearly: reading portfolios.updated_at: query timed out after "
+        "1000 ms: blocked by pid 939 (role postgres, application lock-holder, idle in "
+        "transaction for 2s, transaction open 2s, holding AccessExclusiveLock on portfolios)",
+        "portfolio_analytics_weekly: no such materialized view (create it, or remove it from "
+        "database.maintenance.matviews)",
+        "signups_daily: its base table signups does not exist (database.maintenance.matviews)",
+        "users_by_plan: base table users has no column updated_at, so the changes since the "
+        "refresh cannot be found (set base_timestamp)",
+    ]
+    empty = rules.stale_matviews([], MaintenanceSettings())
+    assert empty == NoData("no materialized view to judge: database.maintenance.matviews is empty")
+
+
+def test_stale_matviews_measured_through_the_freshness_query(blind: dict[str, Any]) -> None:
+    views = blind["by_query"]
+    assert rules.stale_matviews(views[:1], MaintenanceSettings()) is None
+    finding = rules.stale_matviews(views, MaintenanceSettings())
+    assert isinstance(finding, Finding) and finding.data["views"] == ["legacy_totals"]
+    assert finding.evidence == [
+        "legacy_totals: refreshed 2.5h ago; 4 portfolios rows changed since, the first "
+        "2.2h ago (refresh time from database.maintenance.matview_freshness_query)"
+    ]
+
+
+def test_matview_unique_indexes_cannot_judge_views_that_are_not_there(
+    blind: dict[str, Any],
+) -> None:
+    absent = [v for v in blind["matviews"] if not v["exists"]]
+    assert rules.matview_unique_indexes(absent) == NoData(
+        "portfolio_analytics_weekly: no such materialized view (create it, or remove it from "
+        "database.maintenance.matviews)"
+    )
+    assert isinstance(rules.matview_unique_indexes([]), NoData)
+    finding = rules.matview_unique_indexes(blind["matviews"])
+    assert isinstance(finding, Finding) and finding.data["views"] == ["signups_daily"]
+
+
+def test_pool_sizing_cannot_judge_unknown_pools_unless_the_known_ones_already_fail() -> None:
+    data = load("kubernetes.yaml")
+    pg = {"max_connections": "100", "superuser_reserved_connections": "3"}
+    unknown = rules.pool_sizing(
+        data["deployments"],
+        data["configmaps"],
+        pg,
+        AppConfigSettings(deployments=["rolerabbit-api", "batch", "gone"]),
+    )
+    assert isinstance(unknown, NoData)
+    assert unknown.missing == (
+        "pool size unknown for batch, gone: deployment/batch: DB_POOL_MAX not set; "
+        "deployment/gone: not found (container api) (the known pools peak at 80 of 87 allowed)"
+    )
+    tight = AppConfigSettings(deployments=["rolerabbit-api", "batch"], pool_max_share=0.5)
+    finding = rules.pool_sizing(data["deployments"], data["configmaps"], pg, tight)
+    assert isinstance(finding, Finding)
+    assert finding.summary.startswith("app pools can open 80 connections during a rollout > 48")
+    assert "deployment/batch: DB_POOL_MAX not set" in finding.evidence
+
+
+def test_app_timeout_cannot_judge_a_deployment_it_cannot_see() -> None:
+    data = load("kubernetes.yaml")
+    app = AppConfigSettings(deployments=["rolerabbit-api", "gone"], timeout_min_ms=1000)
+    assert rules.app_timeout(data["deployments"], data["configmaps"], app) == NoData(
+        "DB_TIMEOUT unknown for deployment/gone: not found (container api)"
+    )
+    secret = {"name": "DB_TIMEOUT", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}}
+    api = data["deployments"][0]
+    api["spec"]["template"]["spec"]["containers"][0]["env"].append(secret)
+    hidden = rules.app_timeout(data["deployments"], data["configmaps"], AppConfigSettings())
+    assert hidden == NoData(
+        "DB_TIMEOUT unknown for deployment/rolerabbit-api: DB_TIMEOUT comes from a secret or "
+        "field ref, which is never read"
+    )
+
+
+# -- connection failures and settings -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("server_says", "reason"),
+    [
+        ('FATAL:  password authentication failed for user "rolerabbit_monitor"', AUTH),
+        ('FATAL:  role "nobody" does not exist', AUTH),  # trust / peer / cert auth
+        ("fe_sendauth: no password supplied", AUTH),
+        ('FATAL:  Ident authentication failed for user "nobody"', AUTH),
+        ("ERROR:  no such user", AUTH),  # PgBouncer
+        ("FATAL:  Tenant or user not found", AUTH),  # Supabase's pooler
+        ('FATAL:  database "nope" does not exist', "no such database"),
+        (
+            'FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "x", database "y"',
+            "rejected by pg_hba.conf",
+        ),
+        ('could not translate host name "db.internal" to address', "DNS lookup failed"),
+        ("connection refused", "connection refused"),
+    ],
+)
+def test_connection_failures_are_classified(server_says: str, reason: str) -> None:
+    error = psycopg.OperationalError(
+        f'connection failed: connection to server at "127.0.0.1", port 5432 failed: {server_says}'
+    )
+    assert classify(error) == reason
+    assert reason in HINTS
+
+
+def test_a_blocking_session_is_named_with_what_it_holds() -> None:
+    row = {
+        "pid": 939,
+        "role": "postgres",
+        "application": "lock-holder",
+        "state": "idle in transaction",
+        "state_age_s": 2.4,
+        "xact_age_s": 9.0,
+        "locks": "AccessExclusiveLock on portfolios",
+    }
+    assert describe_blocker(row) == (
+        "pid 939 (role postgres, application lock-holder, idle in transaction for 2s, "
+        "transaction open 9s, holding AccessExclusiveLock on portfolios)"
+    )
+    hidden = {
+        "pid": 7,
+        "role": "app",
+        "application": "",
+        "state": None,
+        "state_age_s": None,
+        "xact_age_s": None,
+        "locks": None,
+    }
+    assert describe_blocker(hidden) == "pid 7 (role app, application -, state hidden)"
+
+
+@pytest.mark.parametrize(
+    ("model", "values", "key", "message"),
+    [
+        (
+            ConnectionSettings,
+            {"warn_pct": 500, "fail_pct": 10},
+            "warn_pct",
+            "less than or equal to 100",
+        ),
+        (ConnectionSettings, {"fail_pct": 101}, "fail_pct", "less than or equal to 100"),
+        (
+            ConnectionSettings,
+            {"warn_pct": 50, "fail_pct": 10},
+            "fail_pct",
+            "fail_pct (10) must be above warn_pct (50)",
+        ),
+        (ConnectionSettings, {"warn_pct": 90, "fail_pct": 90}, "fail_pct", "must be above"),
+        (AppConfigSettings, {"pool_max_share": 1.5}, "pool_max_share", "less than or equal to 1"),
+        (
+            AppConfigSettings,
+            {"timeout_min_ms": 40000},
+            "timeout_target_ms",
+            "timeout_target_ms (30000) must be at least timeout_min_ms (40000)",
+        ),
+        (MaintenanceSettings, {"dead_ratio": 10}, "dead_ratio", "less than or equal to 1"),
+        (
+            MaintenanceSettings,
+            {"changed_min_ratio": 2},
+            "changed_min_ratio",
+            "less than or equal to 1",
+        ),
+        (
+            MaintenanceSettings,
+            {"matviews": [{"name": "a"}, {"name": "a"}]},
+            "matviews",
+            "listed twice: a",
+        ),
+        (
+            MaintenanceSettings,
+            {"matview_freshness_query": ""},
+            "matview_freshness_query",
+            "at least 1",
+        ),
+        (IndexSettings, {"min_seq_share": 50}, "min_seq_share", "less than or equal to 1"),
+        (IndexSettings, {"max_correlation": 1.1}, "max_correlation", "less than or equal to 1"),
+    ],
+)
+def test_contradictory_settings_are_rejected_naming_the_key(
+    model: Any, values: dict[str, Any], key: str, message: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        model(**values)
+    (error,) = caught.value.errors()
+    assert error["loc"] == (key,)
+    assert message in error["msg"]
