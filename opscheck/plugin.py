@@ -74,7 +74,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[REPORTS_DIR] = reports
     # A dry run reads what earlier sweeps recorded and records nothing itself.
     dry_run = bool(config.option.opscheck_fix and config.option.opscheck_dry_run)
-    config.stash[SWEEP_STATE] = SweepState(reports / "state", writable=not dry_run)
+    # State is kept per target: a sample from another cluster, URL or database is never
+    # taken for this one's.
+    target_state = reports / "state" / target_key(environment)
+    config.stash[SWEEP_STATE] = SweepState(target_state, writable=not dry_run)
     workerinput = getattr(config, "workerinput", None)
     run_id = workerinput["opscheck_run_id"] if workerinput else uuid.uuid4().hex[:12]
     config.stash[RUN_ID] = run_id
