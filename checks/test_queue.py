@@ -51,8 +51,10 @@ def read_worker_deployment(request: pytest.FixtureRequest, name: str) -> rules.W
     """
     try:
         return worker_deployment(request.getfixturevalue("kube_snapshot"), name)
-    except DependencyUnavailable as exc:
+    except DependencyUnavailable as exc:  # no kubeconfig, API down, listing forbidden
         return rules.WorkerDeployment(name, found=False, unknown=exc.reason)
+    except pytest.skip.Exception as skipped:  # the profile declares Kubernetes absent
+        return rules.WorkerDeployment(name, found=False, unknown=str(skipped.msg))
 
 
 def skip_if_paused(snapshot: QueueSnapshot) -> None:
