@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import yaml
@@ -72,6 +74,23 @@ def superuser_dsn(lab: LabHandle) -> str:
     """The lab's PostgreSQL superuser, for tests that play the DBA (never the suite's role)."""
     context = LabContext(lab.settings, lab.paths, Credentials.load_or_create(lab.paths.secrets))
     return lab_superuser_dsn(context, DATABASE)
+
+
+@contextmanager
+def admin(lab: LabHandle, dbname: str | None = None) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit superuser connection (the test plays the DBA), in `dbname` if given."""
+    dsn = superuser_dsn(lab) + (f" dbname={dbname}" if dbname else "")
+    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+def url_as(lab: LabHandle, role: str, password: str, dbname: str | None = None) -> str:
+    """DATABASE_URL with another role (and database): the lab's host and port."""
+    parts = urlsplit(lab.env["DATABASE_URL"])
+    path = f"/{dbname}" if dbname else parts.path
+    return urlunsplit(
+        parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}", path=path)
+    )
 
 
 def alive(lab: LabHandle, pids: set[int]) -> set[int]:

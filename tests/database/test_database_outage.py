@@ -2,8 +2,9 @@
 
 postgres-down (the framework fault): every check that reads PostgreSQL fails (not errors)
 within the connect timeout with the same one-line cause, DB-108 says the port is not
-reachable, and `--fix` attempts nothing. A wrong password and a hung server give their own
-distinct causes.
+reachable, and `--fix` attempts nothing. A wrong password or an unknown role (both
+"authentication failed") and a hung server give their own distinct causes; contradictory
+database settings stop the run before any check (exit 4), naming the key.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -74,11 +76,18 @@ def silent_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def test_wrong_password_is_an_authentication_failure_without_the_password(
-    run_checks: Run, lab: LabHandle, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "user",
+    [
+        pytest.param("rolerabbit_monitor", id="wrong-password"),
+        pytest.param("no_such_role_42", id="unknown-role"),
+    ],
+)
+def test_wrong_credentials_are_an_authentication_failure_without_the_password(
+    run_checks: Run, lab: LabHandle, monkeypatch: pytest.MonkeyPatch, user: str
 ) -> None:
     parts = urlsplit(lab.env["DATABASE_URL"])
-    wrong = parts._replace(netloc=f"rolerabbit_monitor:Wr0ngSecret42@{parts.hostname}:{parts.port}")
+    wrong = parts._replace(netloc=f"{user}:Wr0ngSecret42@{parts.hostname}:{parts.port}")
     monkeypatch.setenv("DATABASE_URL", urlunsplit(wrong))
     result = run_checks("-k", "DB-101 or DB-104", profile=profile())
     assert result.statuses() == {"DB-101": "failed", "DB-104": "failed"}
@@ -90,6 +99,47 @@ def test_wrong_password_is_an_authentication_failure_without_the_password(
         )
     assert "Wr0ngSecret42" not in result.stdout
     assert "Wr0ngSecret42" not in str(result.summary())
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "expected"),
+    [
+        (
+            {"connections": {"warn_pct": 500, "fail_pct": 10}},
+            "database.connections.warn_pct",
+            "input should be less than or equal to 100 (got 500)",
+        ),
+        (
+            {"connections": {"warn_pct": 50, "fail_pct": 10}},
+            "database.connections.fail_pct",
+            "value error, fail_pct (10) must be above warn_pct (50) (got 10)",
+        ),
+        (
+            {"app": {"pool_max_share": 1.5}},
+            "database.app.pool_max_share",
+            "input should be less than or equal to 1 (got 1.5)",
+        ),
+        (
+            {"app": {"timeout_min_ms": 60000}},
+            "database.app.timeout_target_ms",
+            "value error, timeout_target_ms (30000) must be at least timeout_min_ms (60000)",
+        ),
+        (
+            {"maintenance": {"dead_ratio": 10}},
+            "database.maintenance.dead_ratio",
+            "input should be less than or equal to 1 (got 10)",
+        ),
+    ],
+    ids=["percent-above-100", "warn-above-fail", "share-above-1", "target-below-min", "ratio"],
+)
+def test_contradictory_database_settings_stop_the_run_with_exit_4_naming_the_key(
+    run_checks: Run, settings: dict[str, Any], key: str, expected: str
+) -> None:
+    result = run_checks("-m", "database", profile=profile(**settings))
+    assert result.outcome.ret == pytest.ExitCode.USAGE_ERROR == 4
+    errors = result.outcome.stderr.str()
+    assert f"profiles-override.yaml: profiles.lab-test.{key}: {expected}" in errors
+    assert not (result.reports / "summary.json").exists()  # nothing ran
 
 
 def test_a_server_that_never_answers_times_out_within_the_connect_timeout(
