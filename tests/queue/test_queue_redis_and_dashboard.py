@@ -16,8 +16,9 @@ def test_queue_memory_checks_fail_when_maxmemory_is_lowered(
     use_lab_env(lab, monkeypatch)
     healthy = run_checks("-k", "QUEUE-102 or QUEUE-112", profile=FAST)
     assert_status(healthy, {"QUEUE-102": "passed", "QUEUE-112": "passed"})
-    # The baseline for "evictions since the last sweep" is kept under the reports dir.
-    state = list((healthy.reports / "state").glob("queue-redis-*.json"))
+    # The baseline for "evictions since the last sweep" is kept under the reports dir (in
+    # the target's own state directory).
+    state = list((healthy.reports / "state").rglob("queue-redis-*.json"))
     assert len(state) == 1 and "evicted_keys" in json.loads(state[0].read_text())
 
     fault("redis-maxmemory-low", pct=95)
