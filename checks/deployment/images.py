@@ -43,12 +43,13 @@ def image_pulls(
     if unknown:
         images = ", ".join(image for image, _ in unknown)
         why = unknown[0][1] if len({why for _, why in unknown}) == 1 else "see the evidence"
+        if registry is None:
+            notes = ["give the profile a registry_url to check the images, or suppress DEP-105"]
+        else:
+            notes = [f"{image}: {reason}" for image, reason in unknown]
         return NoData(
             f"{why}: cannot tell whether {images} exists",
-            [
-                *(f"{image}: {reason}" for image, reason in unknown),
-                f"no pod of {w.ref} reports {' or '.join(s.image_pull_reasons)}",
-            ],
+            [*notes, f"no pod of {w.ref} reports {' or '.join(s.image_pull_reasons)}"],
         )
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,31 @@ def applied(run: CheckRun) -> list[dict[str, Any]]:
 
 def outcomes(run: CheckRun) -> list[str]:
     return [a["result"] for a in run.audit()]
+
+
+class PrivateEmulator(Emulator):
+    """An emulator of the test's own (lab.k8s.server.start_emulator): no token asked."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.token = url, ""
+
+
+def private_profile(where: Path, registry_url: str | None, **extra: object) -> list[str]:
+    """Arguments selecting a `private` profile: FAST thresholds, this registry (or none).
+
+    Not `lab`: a `lab` profile always takes the lab's own secrets, this one takes
+    KUBECONFIG from the environment.
+    """
+    profile = {**yaml.safe_load(FAST), "registry_url": registry_url, **extra}
+    path = where / "private-profiles.yaml"
+    path.write_text(yaml.safe_dump({"profiles": {"private": profile}}))
+    return ["--config", str(path), "--env", "private"]
+
+
+def reported(run: CheckRun) -> str:
+    """Every failed or inconclusive check's full text (summary, evidence), from junit.xml.
+
+    The terminal shows an inconclusive check's first line only.
+    """
+    tree = ET.parse(run.reports / "junit.xml")
+    return "\n".join(element.text or "" for element in tree.iter("failure"))

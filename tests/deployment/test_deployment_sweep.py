@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from lab.k8s.kubeconfig import write_kubeconfig
 from lab.k8s.server import start_emulator
@@ -23,29 +22,16 @@ from lab.testing import LabHandle
 from tests.deployment.deployment_support import (
     API,
     CORE,
-    FAST,
     WORKER,
-    Emulator,
+    PrivateEmulator,
     Run,
+    private_profile,
     statuses,
     wait_until,
 )
 
 PAGE = 500
 PREFIX = "dep-sweep"
-
-
-class PrivateEmulator(Emulator):
-    def __init__(self, url: str) -> None:  # no token: the private emulator does not ask
-        self.url, self.token = url, ""
-
-
-def private_profile(where: Path, registry_url: str, **extra: object) -> list[str]:
-    """Arguments selecting a `private` profile: FAST thresholds, this registry."""
-    profile = {**yaml.safe_load(FAST), "registry_url": registry_url, **extra}
-    path = where / "private-profiles.yaml"
-    path.write_text(yaml.safe_dump({"profiles": {"private": profile}}))
-    return ["--config", str(path), "--env", "private"]
 
 
 @pytest.fixture
