@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from checks import database as rules
+from checks.database.roles_sql import Found, Names, grant_sql, teardown_sql
 from fixtures.postgres import HINTS, classify, describe_blocker
 from opscheck import Finding, NoData
 from opscheck.settings.database import (
@@ -880,3 +881,99 @@ def test_contradictory_settings_are_rejected_naming_the_key(
     (error,) = caught.value.errors()
     assert error["loc"] == (key,)
     assert message in error["msg"]
+
+
+# -- the grants command's SQL (scripts/database-roles) --------------------------------------
+
+NAMES = Names(
+    monitor="ops_monitor", fixer="ops_fixer", owner="shop", database="shop_db", schema="app"
+)
+
+
+def found(version: int = 150004, **changes: Any) -> Found:
+    base: dict[str, Any] = {
+        "server_version_num": version,
+        "pg_stat_statements": True,
+        "views": ["portfolio_analytics_monthly"],
+        "missing_views": ["portfolio_analytics_yearly"],
+        "base_columns": [("portfolios", "updated_at")],
+    }
+    return Found(**{**base, **changes})
+
+
+def statements_of(text: str) -> list[str]:
+    """The SQL lines that would run (comments and blank lines dropped)."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith(("--", "=====", ":"))]
+
+
+def parts(text: str, marker: str = "-- ===== Part 2") -> tuple[str, str]:
+    """The text before and after the second part's heading."""
+    first, second = text.split(marker)
+    return first, second
+
+
+def test_grants_use_the_profiles_names_and_say_who_runs_each_part() -> None:
+    text = grant_sql(NAMES, found())
+    superuser, owner = parts(text)
+    assert "-- ===== Part 1: a superuser" in superuser
+    assert owner.startswith(": the owner, shop (owns the database and its tables and views)")
+    for needs_superuser in (
+        'GRANT pg_monitor TO "ops_monitor";',
+        'GRANT pg_signal_backend TO "ops_fixer";',
+        'GRANT pg_read_all_stats TO "ops_fixer";',
+        'GRANT "shop" TO "ops_fixer";',
+        'GRANT ALTER SYSTEM ON PARAMETER log_min_duration_statement TO "ops_fixer";',
+        'GRANT EXECUTE ON FUNCTION pg_reload_conf() TO "ops_fixer";',
+    ):
+        assert needs_superuser in statements_of(superuser)
+    assert statements_of(owner) == [
+        'GRANT CONNECT ON DATABASE "shop_db" TO "ops_monitor", "ops_fixer";',
+        'GRANT USAGE ON SCHEMA "app" TO "ops_monitor", "ops_fixer";',
+        'GRANT SELECT ON "portfolio_analytics_monthly" TO "ops_monitor";',
+        'GRANT SELECT ("updated_at") ON "portfolios" TO "ops_monitor";',
+        'GRANT SELECT ON ALL TABLES IN SCHEMA "app" TO "ops_monitor";',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "shop" IN SCHEMA "app"',
+        'GRANT SELECT ON TABLES TO "ops_monitor";',
+    ]
+    # The view that is not there is named, never granted (the grant would fail).
+    assert "-- skipped, not in the database: view portfolio_analytics_yearly" in owner
+    assert "PASSWORD" not in text
+    assert 'CREATE ROLE "ops_monitor" LOGIN CONNECTION LIMIT 5;' in text
+
+
+def test_grants_follow_what_exists_and_the_server_version() -> None:
+    bare = grant_sql(NAMES, found(pg_stat_statements=False, views=[], base_columns=[]))
+    assert not any('GRANT SELECT ON "portfolio' in s for s in statements_of(bare))
+    assert "--   CREATE EXTENSION pg_stat_statements;" in bare
+    assert not any("pg_stat_statements" in s for s in statements_of(bare))
+
+    old = statements_of(grant_sql(NAMES, found(version=140011)))
+    assert not any("ALTER SYSTEM" in s or "pg_reload_conf" in s for s in old)
+    new = statements_of(grant_sql(NAMES, found(version=170002)))
+    assert 'GRANT pg_maintain TO "ops_fixer";' in new
+    assert 'GRANT "shop" TO "ops_fixer";' not in new
+
+
+def test_names_are_quoted_as_identifiers_and_literals() -> None:
+    odd = Names(monitor='mon"itor', fixer="it's", owner="Owner", database="db", schema="public")
+    text = grant_sql(odd, found(views=["reports.monthly"]))
+    assert 'GRANT pg_monitor TO "mon""itor";' in text
+    assert "WHERE rolname = 'it''s'" in text
+    assert 'GRANT SELECT ON "reports"."monthly" TO "mon""itor";' in text
+
+
+def test_teardown_revokes_the_parameter_grant_before_dropping_the_roles() -> None:
+    text = teardown_sql(NAMES, found())
+    owner, superuser = parts(text, "-- ===== Part 2: a superuser =====")
+    assert "-- ===== Part 1: the owner, shop, or a superuser" in owner
+    lines = statements_of(superuser)
+    assert lines == [
+        'REVOKE ALTER SYSTEM ON PARAMETER log_min_duration_statement FROM "ops_fixer";',
+        'REVOKE EXECUTE ON FUNCTION pg_reload_conf() FROM "ops_fixer";',
+        'DROP ROLE IF EXISTS "ops_monitor";',
+        'DROP ROLE IF EXISTS "ops_fixer";',
+    ]
+    assert (
+        'REVOKE ALL ON "portfolio_analytics_monthly", "portfolios" FROM "ops_monitor", "ops_fixer";'
+    ) in statements_of(owner)
