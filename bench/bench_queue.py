@@ -37,6 +37,7 @@ from fixtures.queue import (
     read_sample,
     read_workers,
 )
+from opscheck.findings import Finding
 from opscheck.settings.queue import QueueSettings
 
 SHARES = {"wait": 0.40, "active": 0.002, "completed": 0.30, "failed": 0.20, "delayed": 0.098}
@@ -147,7 +148,11 @@ def sweep(client: redis.Redis, s: QueueSettings) -> list[str]:
         rules.corrupted_keys(types, s.prefix, s.name),
         rules.failed_backlog(counts, s),
     ]
-    return [f.summary for f in findings if f is not None]
+    return [
+        f.summary if isinstance(f, Finding) else f"inconclusive: {f.missing}"
+        for f in findings
+        if f is not None
+    ]
 
 
 def bench(total: int) -> None:

@@ -22,12 +22,15 @@ import pytest
 
 from opscheck.audit import AuditLog
 from opscheck.catalogue import CheckSpec, RemediationSpec
-from opscheck.findings import CheckFailure, Finding
+from opscheck.findings import CheckFailure, Finding, Inconclusive
 from opscheck.fix_ledger import FixLedger, kill_switch
 from opscheck.keys import FIX_OUTCOME, PLANNER, PLANNER_ERROR, SNAPSHOTS, SPEC
 from opscheck.outcome import FixOutcome
 from opscheck.remediation import ActionResult, Plan
 from opscheck.settings.targets import FixPolicy
+
+# What a re-check left: a failure, a check that could not judge, or None when it passes.
+Recheck = CheckFailure | Inconclusive | None
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class FixPlugin:
 
     def _remediate(
         self, item: pytest.Item, spec: CheckSpec, finding: Finding
-    ) -> tuple[FixOutcome, CheckFailure | None]:
+    ) -> tuple[FixOutcome, Recheck]:
         rem = spec.remediation
         if rem is None:
             return FixOutcome("manual", detail="no automatic fix; follow the manual steps"), None
@@ -159,7 +162,7 @@ class FixPlugin:
 
     def _apply_and_verify(
         self, item: pytest.Item, spec: CheckSpec, finding: Finding, plan: Plan, described: list[str]
-    ) -> tuple[FixOutcome, CheckFailure | None]:
+    ) -> tuple[FixOutcome, Recheck]:
         rem_id = spec.remediation.id if spec.remediation else ""
         claims = list(plan.claims) or [f"{rem_id}|{plan.target}"]
         phase = "applying"
@@ -237,11 +240,15 @@ class FixPlugin:
                 return Applied(error=f"{what}: {exc}")
         return Applied(partial=partial)
 
-    def _recheck(self, item: pytest.Item) -> CheckFailure | None:
+    def _recheck(self, item: pytest.Item) -> Recheck:
+        """Run the check again on fresh snapshots: None when it passes.
+
+        A re-check that cannot judge (inconclusive) is not a pass either.
+        """
         item.stash[SNAPSHOTS].invalidate()
         try:
             item.runtest()
-        except CheckFailure as again:
+        except (CheckFailure, Inconclusive) as again:
             return again
         return None
 
@@ -254,11 +261,11 @@ class FixPlugin:
         described: list[str],
         applied: Applied,
         done_by: str,
-    ) -> tuple[FixOutcome, CheckFailure | None]:
+    ) -> tuple[FixOutcome, Recheck]:
         rem_id = spec.remediation.id if spec.remediation else None
         start = time.monotonic()
         deadline = start + self.policy.verify_timeout_s + plan.settle_s
-        latest: CheckFailure | None = None
+        latest: Recheck = None
         pending = ""
         green_since: float | None = None
         while True:
@@ -293,12 +300,16 @@ class FixPlugin:
         finding: Finding,
         plan: Plan,
         described: list[str],
-        latest: CheckFailure | None,
+        latest: Recheck,
         pending: str,
         waited: float,
-    ) -> tuple[FixOutcome, CheckFailure | None]:
-        after = latest.finding if latest else None
-        evidence = [after.summary, *after.evidence] if after else [f"not confirmed: {pending}"]
+    ) -> tuple[FixOutcome, Recheck]:
+        if isinstance(latest, CheckFailure):
+            evidence = [latest.finding.summary, *latest.finding.evidence]
+        elif isinstance(latest, Inconclusive):
+            evidence = [f"inconclusive: {latest.no_data.missing}", *latest.no_data.evidence]
+        else:
+            evidence = [f"not confirmed: {pending}"]
         self._audit(spec, finding, plan, "", "still failing", evidence_after=evidence)
         detail = f"re-checked for {waited:g}s"
         if pending and not latest:
@@ -308,7 +319,7 @@ class FixPlugin:
 
     def _nothing_to_do(
         self, item: pytest.Item, spec: CheckSpec, finding: Finding, plan: Plan
-    ) -> tuple[FixOutcome, CheckFailure | None]:
+    ) -> tuple[FixOutcome, Recheck]:
         """An empty plan: never FIXED. Cleared if the check passes again by itself."""
         rem_id = spec.remediation.id if spec.remediation else None
         manual = list(plan.manual)

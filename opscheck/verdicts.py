@@ -17,7 +17,9 @@ import pytest
 
 from opscheck.catalogue import CheckSpec
 from opscheck.findings import Inconclusive
-from opscheck.keys import ENVIRONMENT
+from opscheck.keys import ENVIRONMENT, FIX_OUTCOME
+from opscheck.outcome import FixOutcome
+from opscheck.rendering import render_outcome
 from opscheck.reports.records import PREFIX
 
 VERDICT = PREFIX + "verdict"
@@ -33,11 +35,15 @@ def mode(config: pytest.Config) -> str:
     return environment.profile.inconclusive if environment is not None else "fail"
 
 
-def render_inconclusive(spec: CheckSpec, exc: Inconclusive) -> str:
+def render_inconclusive(
+    spec: CheckSpec, exc: Inconclusive, outcome: FixOutcome | None = None
+) -> str:
     lines = [f"[{spec.id}] inconclusive: {exc.no_data.missing}"]
     lines += [f"  evidence: {line}" for line in list(exc.no_data.evidence)[:MAX_EVIDENCE_LINES]]
     lines.append("  this check could not judge; it is not a pass (see --inconclusive)")
     lines.append(f"  runbook: {spec.section.title} ({spec.section.quick_reference})")
+    if outcome is not None:
+        lines.extend(render_outcome(outcome))
     return "\n".join(lines)
 
 
@@ -49,9 +55,11 @@ def tell_inconclusive(
     redact: Callable[[str], str],
 ) -> None:
     """Turn the report of an inconclusive check into its own status (fail or warn)."""
-    text = redact(render_inconclusive(spec, exc))
+    text = redact(render_inconclusive(spec, exc, item.stash.get(FIX_OUTCOME, None)))
     report.user_properties.append((VERDICT, "inconclusive"))
     report.user_properties.append((PREFIX + "message", text.splitlines()[0]))
+    # The terminal lists no failure section for this status: the summary shows the rest.
+    report.user_properties.append((PREFIX + "detail", "\n".join(text.splitlines()[1:])))
     if mode(item.config) == "warn":
         report.outcome = "passed"
         report.longrepr = None

@@ -26,6 +26,7 @@ class CheckRecord:
     fix: str
     message: str
     fix_detail: str = ""
+    detail: str = ""  # an inconclusive check's evidence and next steps
 
 
 def properties(report: pytest.TestReport) -> dict[str, str]:
@@ -94,4 +95,5 @@ class RecordCollector:
             fix=props.get("fix", ""),
             message=props.get("message", "") if report.failed or "verdict" in props else "",
             fix_detail=props.get("fix_detail", ""),
+            detail=props.get("detail", ""),
         )

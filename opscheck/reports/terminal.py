@@ -58,6 +58,8 @@ class TerminalSummary:
             for record in sorted(unknown, key=lambda r: r.check_id):
                 tr.write_line(f"  {record.check_id} {record.title}")
                 tr.write_line(f"      {record.message}")
+                for line in record.detail.splitlines():
+                    tr.write_line(f"      {line}")
         for record in sorted(fixed, key=lambda r: r.check_id):
             label = "FIXED" if record.status == "fixed" else "PARTIALLY FIXED"
             tr.write_line(f"{label} {record.check_id} {record.title} ({record.fix})", green=True)

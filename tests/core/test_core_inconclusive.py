@@ -91,3 +91,44 @@ def test_a_bad_inconclusive_setting_is_a_usage_error(blind: pytest.Pytester):
     result = blind.runpytest("--env", "test")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*inconclusive*"])
+
+
+GOES_BLIND = """
+from opscheck import Action, Plan, RemediationSpec, check, fail, inconclusive
+import pytest
+from conftest import read, write
+
+DROP = RemediationSpec("T-R31", "drop_source", "Drop", "removes what the check reads")
+
+@pytest.fixture
+def drop_source():
+    return lambda finding: Plan("state/flag", [Action("file", "remove flag", lambda: write(flag=None))])
+
+@check("T-301", title="Flag", section_marker="queue", symptom="s", remediation=DROP)
+def test_flag(snapshots):
+    value = read()["flag"]
+    if value is None:
+        inconclusive("no flag in state.json", ["state.json has keys: flag"])
+    if value != "ok":
+        fail("flag is broken")
+"""
+
+
+def test_a_fix_after_which_the_check_cannot_judge_is_not_fixed(suite: pytest.Pytester):
+    suite.makepyfile(**{"checks/test_checks": GOES_BLIND})
+    suite.makefile(
+        ".yaml",
+        rolerabbit="profiles:\n  test:\n    fix: {verify_timeout_s: 0.3, verify_interval_s: 0.1}\n",
+    )
+    (suite.path / "state.json").write_text(json.dumps({"flag": "broken"}))
+    result = suite.runpytest("--env", "test", "--fix")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*INCONCLUSIVE (1): could not judge*",
+            "*T-301? inconclusive: no flag in state.json*",
+            "*evidence: state.json has keys: flag*",
+            "*fix: still failing (T-R31)*",
+        ]
+    )
+    assert "FIXED" not in result.stdout.str()
