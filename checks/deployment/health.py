@@ -19,6 +19,7 @@ from checks.deployment.objects import (
     no_pods,
     not_here,
     pod_name,
+    undated_data,
 )
 from fixtures.deployment import Workload
 from fixtures.kubernetes import Obj
@@ -40,7 +41,7 @@ def health(
         return not_here(w, "pods")
     if (none := no_pods(w, "readiness")) is not None:
         return none
-    unready = []
+    unready, undated = [], []
     for pod in w.pods:
         ready = condition(pod, "Ready") or {}
         if ready.get("status") == "True":
@@ -48,7 +49,9 @@ def health(
         since = age_s(
             ready.get("lastTransitionTime") or pod["metadata"].get("creationTimestamp"), now
         )
-        if since is not None and since > s.not_ready_grace_s:
+        if since is None:
+            undated.append(pod_name(pod))
+        elif since > s.not_ready_grace_s:
             unready.append((pod, since, ready.get("message") or ready.get("reason") or "not ready"))
     readable = [] if isinstance(events, NoData) else events
     probes = [
@@ -57,6 +60,12 @@ def health(
         if e.get("reason") == "Unhealthy" and (last_seen_s(e, now) or 0.0) <= s.probe_window_s
     ]
     failures = sum(int(e.get("count") or 1) for e in probes)
+    if not unready and undated:
+        return undated_data(
+            undated,
+            f"unready pods of {w.ref} have no Ready transition time or creationTimestamp",
+            f"whether they are past the {s.not_ready_grace_s:g}s grace",
+        )
     if not unready and isinstance(events, NoData):
         return NoData(
             f"all {len(w.pods)} pods of {w.ref} are Ready, but probe failures cannot be "

@@ -130,3 +130,12 @@ def events_about(events: Iterable[Obj], names: set[str], kind: str = "Pod") -> l
 def last_seen_s(event: Obj, now: datetime) -> float | None:
     stamp = event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
     return age_s(stamp, now)
+
+
+def undated_data(names: list[str], described: str, tell: str) -> NoData | None:
+    """NoData for objects whose age decides the verdict but which carry no timestamp:
+    "<n> <described>: cannot tell <tell> (<names>)"."""
+    if not names:
+        return None
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return NoData(f"{len(names)} {described}: cannot tell {tell} ({shown})")

@@ -19,6 +19,7 @@ from checks.deployment.objects import (
     no_pods,
     not_here,
     pod_name,
+    undated_data,
 )
 from fixtures.deployment import Workload
 from fixtures.kubernetes import Obj
@@ -88,15 +89,21 @@ def pending_pods(
         return not_here(w, "pods")
     if (none := no_pods(w, "scheduling")) is not None:
         return none
-    stuck = []
+    stuck, undated = [], []
     for pod in w.pods:
         if (pod.get("status") or {}).get("phase") != "Pending":
             continue
-        age = age_s(pod["metadata"].get("creationTimestamp"), now) or 0.0
-        if age > s.pending_threshold_s:
+        age = age_s(pod["metadata"].get("creationTimestamp"), now)
+        if age is None:
+            undated.append(pod_name(pod))
+        elif age > s.pending_threshold_s:
             stuck.append((pod, age))
     if not stuck:
-        return None
+        return undated_data(
+            undated,
+            f"Pending pods of {w.ref} have no creationTimestamp",
+            f"whether they are Pending longer than {s.pending_threshold_s:g}s",
+        )
     scheduling = defaultdict(list)
     readable = [] if isinstance(events, NoData) else events
     for event in events_about(readable, {pod_name(p) for p, _ in stuck}):
@@ -133,16 +140,25 @@ def restarts(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | NoD
         return not_here(w, "containers")
     if (none := no_pods(w, "restarts")) is not None:
         return none
-    hot = []
+    hot, undated = [], []
     for pod in w.pods:
         for status in container_statuses(pod):
             count = int(status.get("restartCount", 0))
             last = ((status.get("lastState") or {}).get("terminated")) or {}
             since = age_s(last.get("finishedAt"), now)
-            if count > s.max_restarts and since is not None and since <= s.restart_window_s:
+            if count <= s.max_restarts:
+                continue
+            if since is None:
+                undated.append(f"{pod_name(pod)}/{status.get('name')}")
+            elif since <= s.restart_window_s:
                 hot.append((pod, status, count, since, last))
     if not hot:
-        return None
+        return undated_data(
+            undated,
+            f"containers of {w.ref} restarted more than {s.max_restarts} times but have no "
+            "lastState.terminated.finishedAt",
+            f"whether the last restart was within {s.restart_window_s:g}s",
+        )
     worst = max(hot, key=lambda h: h[2])
     summary = (
         f"{len(hot)} containers of {w.ref} restarting: up to {worst[2]} restarts, the last "

@@ -147,6 +147,28 @@ def test_deployment_sweep_without_metrics_server_or_rights_on_nodes_events_secre
     assert summary["DEP-113"] == "inconclusive"
 
 
+def test_without_rights_on_replicasets_no_deployment_check_can_judge(
+    run_checks: Run, emulator: PrivateEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment's pods are found through its ReplicaSets: without them, every
+    per-deployment check is inconclusive (none passes, none fails), the cluster-wide ones
+    still judge."""
+    pattern = rf"/apis/apps/v1/namespaces/{NAMESPACE}/replicasets"
+    refusal = forbidden(pattern, "replicasets", f"in {NAMESPACE}")
+    with Gatekeeper(emulator.url, [refusal]) as gate:
+        kubeconfig = write_kubeconfig(tmp_path / "gated-kubeconfig", gate.url)
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        result = run_checks("-m", "deployment", *private_profile(tmp_path, None))
+    expected = every_status("inconclusive", *sorted(set(CHECKS) - CLUSTER_WIDE))
+    expected.update(every_status("passed", *CLUSTER_WIDE))
+    assert statuses(result) == expected, result.stdout
+    assert (
+        f"[DEP-101] inconclusive: no ReplicaSets: listing replicasets.apps in namespace "
+        f"{NAMESPACE} is forbidden (HTTP 403) — grant list on replicasets.apps to this user "
+        f"(kubectl auth can-i list replicasets -n {NAMESPACE})" in result.stdout
+    )
+
+
 # -- no registry, no deployment, no pods ---------------------------------------------------
 
 

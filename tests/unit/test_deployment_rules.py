@@ -924,3 +924,34 @@ def test_kubeconfig_lists_name_the_bad_file_and_skip_missing_ones(tmp_path: Path
     said = unusable_kubeconfig(kubeconfig_paths(f"{good}:{bad}"))
     assert said is not None and said.startswith(f"{bad}: not YAML (line 1")
     assert unusable_kubeconfig([gone]) == "cannot read it (No such file or directory)"
+
+
+def test_ages_without_a_timestamp_are_no_data_not_young() -> None:
+    """A Pending pod, a restart or an unready pod whose age cannot be read is not taken for
+    a new one: the verdict that depends on its age is NoData."""
+    data = load("crashing")
+    for pod in data["pods"]:
+        pod["metadata"].pop("creationTimestamp", None)
+        for status in pod["status"].get("containerStatuses") or []:
+            ((status.get("lastState") or {}).get("terminated") or {}).pop("finishedAt", None)
+        for cond in pod["status"].get("conditions") or []:
+            cond.pop("lastTransitionTime", None)
+    w = workload(data)
+    pending = rules.pending_pods(w, data["events"], S, NOW)
+    assert isinstance(pending, NoData)
+    assert pending.missing == (
+        "1 Pending pods of deployment/rolerabbit-api have no creationTimestamp: cannot tell "
+        "whether they are Pending longer than 300s (rolerabbit-api-bbbb2-p3)"
+    )
+    restarted = rules.restarts(w, S, NOW)
+    assert isinstance(restarted, NoData)
+    assert restarted.missing.startswith(
+        "2 containers of deployment/rolerabbit-api restarted more than 3 times but have no "
+        "lastState.terminated.finishedAt: cannot tell whether the last restart was within 600s ("
+    )
+    unready = rules.health(w, [], S, NOW)
+    assert isinstance(unready, NoData)
+    assert unready.missing.startswith(
+        "3 unready pods of deployment/rolerabbit-api have no Ready transition time or "
+        "creationTimestamp: cannot tell whether they are past the 120s grace ("
+    )
