@@ -1,4 +1,7 @@
-"""Pure rules of the Deployment Failures checks: snapshot data + thresholds -> Finding | None.
+"""Pure rules of the Deployment Failures checks: snapshot data + thresholds -> verdict.
+
+A rule returns a Finding (failed), None (passed) or NoData (inconclusive: exactly what it
+could not see). A list the checks could not read reaches a rule as NoData in its place.
 
 Every rule reads plain Kubernetes objects (as listed once per session) and the section's
 settings; `now` is passed in so unit tests can pin time. Summaries are one line of truth —
@@ -33,11 +36,14 @@ from checks.deployment.objects import (
     images_of,
     last_seen_s,
     mebibytes,
+    no_pods,
     not_found,
+    not_here,
     parse_time,
     pod_name,
     quantity,
     template_containers,
+    undated_data,
 )
 from checks.deployment.pods import containers_failing, pending_pods, restarts, waiting
 from checks.deployment.resources import (
@@ -75,8 +81,10 @@ __all__ = [
     "limits_missing",
     "limits_of",
     "mebibytes",
+    "no_pods",
     "node_pressure",
     "not_found",
+    "not_here",
     "oom_killed",
     "parse_time",
     "pending_pods",
@@ -91,6 +99,7 @@ __all__ = [
     "rollout_in_progress",
     "rollout_stuck",
     "template_containers",
+    "undated_data",
     "usage_near_limits",
     "waiting",
     "warning_events",
