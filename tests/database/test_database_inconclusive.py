@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import psycopg
@@ -35,14 +36,20 @@ def inconclusive_line(result: CheckRun, check: str, message: str) -> str:
 # -- a lock: a statement timeout is not an outage ------------------------------------------
 
 
-@pytest.fixture
-def portfolios_locked(lab: LabHandle) -> Iterator[int]:
-    """ACCESS EXCLUSIVE on portfolios, held by an open transaction of another session."""
+@contextmanager
+def locked(lab: LabHandle, relation: str) -> Iterator[int]:
+    """ACCESS EXCLUSIVE on a relation, held by an open transaction of another session."""
     with admin(lab) as holder:
         holder.execute(f"SET application_name = '{LOCK_HOLDER}'")
         with holder.transaction():
-            holder.execute("LOCK TABLE portfolios IN ACCESS EXCLUSIVE MODE")
+            holder.execute(f"LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE")
             yield int(holder.info.backend_pid)
+
+
+@pytest.fixture
+def portfolios_locked(lab: LabHandle) -> Iterator[int]:
+    with locked(lab, "portfolios") as pid:
+        yield pid
 
 
 def test_a_lock_on_the_base_table_is_a_timeout_naming_the_blocker(
@@ -66,6 +73,24 @@ def test_a_lock_on_the_base_table_is_a_timeout_naming_the_blocker(
     )
     durations = {c["check_id"]: c["duration"] for c in result.summary()["checks"]}
     assert durations["DB-115"] < statement_ms / 1000 + 2  # one wait, not one per view
+
+
+def test_a_blocked_snapshot_read_is_a_timeout_naming_the_blocker(
+    run_checks: Run, lab: LabHandle
+) -> None:
+    """Any read, not only the views': here pg_stat_statements, which DB-111 reads."""
+    slow = profile() + "timeouts: {statement_ms: 1000}\n"
+    with locked(lab, "pg_stat_statements") as pid:
+        result = run_checks("-k", "DB-111", profile=slow)
+    assert result.statuses() == {"DB-111": "inconclusive"}
+    assert "cannot reach PostgreSQL" not in result.stdout
+    inconclusive_line(
+        result,
+        "DB-111",
+        rf"reading pg_stat_statements: query timed out after 1000 ms: blocked by pid {pid} "
+        rf"\(role postgres, application {LOCK_HOLDER}, idle in transaction for \d+s, "
+        r"transaction open \d+s, holding AccessExclusiveLock on pg_stat_statements\)$",
+    )
 
 
 # -- a monitor role without pg_monitor -----------------------------------------------------

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from checks import database as rules
 from checks.database.roles_sql import Found, Names, grant_sql, teardown_sql
-from fixtures.postgres import HINTS, classify, describe_blocker
-from opscheck import Finding, NoData
+from fixtures.database import UnreadSnapshot
+from fixtures.postgres import HINTS, StatementFailed, classify, describe_blocker
+from opscheck import DependencyUnavailable, Finding, Inconclusive, NoData
 from opscheck.settings.database import (
     AppConfigSettings,
     ConnectionSettings,
@@ -977,3 +978,19 @@ def test_teardown_revokes_the_parameter_grant_before_dropping_the_roles() -> Non
     assert (
         'REVOKE ALL ON "portfolio_analytics_monthly", "portfolios" FROM "ops_monitor", "ops_fixer";'
     ) in statements_of(owner)
+
+
+def test_an_unread_snapshot_is_inconclusive_and_still_an_unavailable_database() -> None:
+    """The database checks report it inconclusive (the core looks for Inconclusive first);
+    a section that reads the same snapshot and handles an unavailable database still can."""
+    cause = StatementFailed("db:5432/app", "query timed out after 500 ms: blocked by pid 7", "h")
+    unread = UnreadSnapshot("reading pg_stat_activity: " + cause.reason, cause)
+    assert isinstance(unread, Inconclusive) and isinstance(unread, DependencyUnavailable)
+    assert unread.no_data == NoData(
+        "reading pg_stat_activity: query timed out after 500 ms: blocked by pid 7"
+    )
+    assert (unread.service, unread.target, unread.reason) == (
+        "PostgreSQL",
+        "db:5432/app",
+        "query timed out after 500 ms: blocked by pid 7",
+    )
