@@ -1,4 +1,4 @@
-"""Pure rules of the database section: snapshot rows + thresholds -> Finding | None.
+"""Pure rules of the database section: snapshot rows + thresholds -> Finding | NoData | None.
 
 No rule talks to a server. The rows are the plain dicts `fixtures/database.py` reads once
 per session (and unit tests load from `tests/data/database/`):

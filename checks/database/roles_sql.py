@@ -256,8 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Print (never run) the SQL that grants, or takes back, the database "
         "roles the suite uses, for one profile and what exists on its server.",
     )
-    parser.add_argument("--env", default=os.environ.get("ROLERABBIT_ENV") or "lab")
-    parser.add_argument("--config", help="profiles file (default rolerabbit.yaml)")
+    parser.add_argument(
+        "--env",
+        default=os.environ.get("ROLERABBIT_ENV") or "lab",
+        help="environment profile (default lab, or $ROLERABBIT_ENV)",
+    )
+    parser.add_argument(
+        "--config", help="profiles file (default rolerabbit.yaml, or $ROLERABBIT_CONFIG)"
+    )
     parser.add_argument("--teardown", action="store_true", help="revoke and drop instead")
     args = parser.parse_args(argv)
     try:
