@@ -135,7 +135,7 @@ def test_a_monitor_without_pg_monitor_cannot_judge_hidden_sessions(
         inconclusive_line(
             result,
             check,
-            rf"pg_stat_activity hides the {what} of \d+ sessions \(roles? [^)]*rolerabbit_app"
+            rf"pg_stat_activity hides the {what} of \d+ sessions? \(roles? [^)]*rolerabbit_app"
             rf"[^)]*\) {HIDDEN}",
         )
     # Counting every hidden session as a client still leaves the lab far below 95%.
