@@ -6,6 +6,7 @@ import pytest
 
 from opscheck.catalogue import CheckSpec
 from opscheck.keys import SPEC
+from opscheck.rendering import manual_steps
 
 
 class CatalogueView:
@@ -26,7 +27,7 @@ class CatalogueView:
         rows = [("ID", "SECTION", "SEVERITY", "TITLE", "REMEDIATION")]
         for spec in sorted(self.specs.values(), key=lambda s: s.id):
             rem = spec.remediation
-            fix = f"{rem.id} {rem.title}" if rem else "manual: " + spec.manual[0]
+            fix = f"{rem.id} {rem.title}" if rem else "manual: " + manual_steps(spec)[0]
             if rem and rem.destructive:
                 fix += " [destructive]"
             rows.append((spec.id, spec.section.marker, spec.severity.value, spec.title, fix))

@@ -9,27 +9,70 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from opscheck.catalogue import CheckSpec
 from opscheck.findings import Finding
 from opscheck.outcome import FixOutcome
+from opscheck.settings import Profile
 
 MAX_EVIDENCE_LINES = 20
 
 
-def render_failure(spec: CheckSpec, finding: Finding, outcome: FixOutcome | None = None) -> str:
+class _Names(dict[str, str]):
+    """Profile names for manual steps; an unknown {placeholder} stays as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def profile_names(profile: Profile) -> Mapping[str, str]:
+    """The names a manual step may use as {placeholders}, from the active profile."""
+    k, api = profile.kubernetes, profile.api
+    base = api.base_url.rstrip("/")
+    return _Names(
+        namespace=k.namespace,
+        context=k.context or "",
+        api_deployment=k.api_deployment,
+        worker_deployment=k.worker_deployment,
+        api_selector=k.api_selector,
+        worker_selector=k.worker_selector,
+        config_map=k.config_map,
+        secret=k.secret,
+        pull_secret=k.pull_secret,
+        api_url=base,
+        metrics_url=base + api.metrics_path,
+        queues_url=base + api.queues_path,
+        queue=profile.queue.name,
+    )
+
+
+def manual_steps(spec: CheckSpec, names: Mapping[str, str] | None = None) -> list[str]:
+    """The check's manual steps, with {namespace} and the other profile names filled in."""
+    if names is None:
+        return list(spec.manual)
+    return [step.format_map(names) for step in spec.manual]
+
+
+def render_failure(
+    spec: CheckSpec,
+    finding: Finding,
+    outcome: FixOutcome | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
     lines = [f"[{spec.id}] {finding.summary}"]
     evidence = list(finding.evidence)
     for line in evidence[:MAX_EVIDENCE_LINES]:
         lines.append(f"  evidence: {line}")
     if len(evidence) > MAX_EVIDENCE_LINES:
         lines.append(f"  evidence: ... and {len(evidence) - MAX_EVIDENCE_LINES} more")
-    lines.extend(next_steps(spec))
+    lines.extend(next_steps(spec, names))
     if outcome is not None:
         lines.extend(render_outcome(outcome))
     return "\n".join(lines)
 
 
-def next_steps(spec: CheckSpec) -> list[str]:
+def next_steps(spec: CheckSpec, names: Mapping[str, str] | None = None) -> list[str]:
     lines = []
     rem = spec.remediation
     if rem is not None:
@@ -38,7 +81,7 @@ def next_steps(spec: CheckSpec) -> list[str]:
         lines.append(f"  remediation {rem.id} {rem.title}: {rem.does}{flags}")
         extra = " --allow-destructive" if rem.destructive else ""
         lines.append(f"  apply: {spec.fix_command}{extra}   (preview: add --dry-run)")
-    for step in spec.manual:
+    for step in manual_steps(spec, names):
         lines.append(f"  manual: {step}")
     lines.append(f"  runbook: {spec.section.title} ({spec.section.quick_reference})")
     return lines

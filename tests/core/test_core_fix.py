@@ -190,3 +190,31 @@ def _pointing_to(spec: str) -> str:
         '    if read()["flag"] != "ok":\n'
         "        fail(f\"flag is {read()['flag']!r}\")\n"
     )
+
+
+def test_manual_steps_use_the_profiles_names(suite: pytest.Pytester):
+    suite.makepyfile(
+        **{
+            "checks/test_checks": (
+                "from opscheck import check, fail\n"
+                '@check("T-701", title="Pods", section_marker="deployment", symptom="s",\n'
+                '       manual=["kubectl get pods -n {namespace} -l {api_selector}",\n'
+                '               "curl {queues_url}  # {unknown} stays as written"])\n'
+                "def test_pods():\n"
+                '    fail("2 pods failing")\n'
+            )
+        }
+    )
+    suite.makefile(
+        ".yaml",
+        rolerabbit="profiles:\n  test:\n    kubernetes: {namespace: shop-staging}\n"
+        "    api: {base_url: 'https://api.staging.example/'}\n",
+    )
+    result = suite.runpytest("--env", "test")
+    result.stdout.fnmatch_lines(
+        [
+            "*manual: kubectl get pods -n shop-staging -l app=rolerabbit-api*",
+            "*manual: curl https://api.staging.example/api/admin/queues  # {unknown} stays as*",
+        ]
+    )
+    assert "rolerabbit-production" not in result.stdout.str()
