@@ -34,7 +34,12 @@ from checks.errors.dependencies import (
     flag_value,
     third_parties,
 )
-from checks.errors.health import dependency_errors, lock_waits, third_party_problems
+from checks.errors.health import (
+    dependency_errors,
+    exclusive_locks,
+    lock_waits,
+    third_party_problems,
+)
 from checks.errors.logs import (
     ERROR_LEVELS,
     PINO_LEVELS,
@@ -86,6 +91,7 @@ __all__ = [
     "error_distribution",
     "error_lines",
     "error_rate",
+    "exclusive_locks",
     "flag_value",
     "growth_per_minute",
     "increase",

@@ -1,10 +1,11 @@
 """What ERR-105 asks before it blames a release: are the API's dependencies healthy?
 
 Errors that begin with a rollout may still be a database, Redis or a third party failing.
-These rules word what the shared reads (fixtures/dependency_health.py) found: sessions of
-PostgreSQL waiting on a lock, third parties whose status URL fails (unreachable services are
-worded by the clients themselves, DependencyUnavailable), and what the API itself says of
-its errors: an `error.type` naming a dependency (a timed-out upstream, a failed query).
+These rules word what the shared reads (fixtures/dependency_health.py) found: PostgreSQL
+sessions waiting on a lock or tables locked exclusively, third parties whose status URL
+fails (unreachable services are worded by the clients themselves, DependencyUnavailable),
+and what the API itself says of its errors: an `error.type` naming a dependency (a
+timed-out upstream, a failed query).
 """
 
 from __future__ import annotations
@@ -43,6 +44,23 @@ def lock_waits(activity: Sequence[Mapping[str, Any]], min_wait_s: float) -> str 
         f"PostgreSQL: {len(waiting)} sessions waiting on a lock (longest {longest:.1f}s: "
         f"{named}); see DB-110 / pg_blocking_pids()"
     )
+
+
+def exclusive_locks(locks: Sequence[Mapping[str, Any]], min_held_s: float) -> str | None:
+    """Tables locked ACCESS EXCLUSIVE (every read waits) by a transaction open `min_held_s`.
+
+    `locks` are granted AccessExclusiveLock rows of pg_locks joined with the holder's
+    pg_stat_activity (relation, application_name, state, held_s).
+    """
+    held = [row for row in locks if float(row.get("held_s") or 0.0) >= min_held_s]
+    if not held:
+        return None
+    named = ", ".join(
+        f"{row.get('relation')} by {row.get('application_name') or '?'} "
+        f"({row.get('state') or '?'}, {float(row.get('held_s') or 0.0):.0f}s)"
+        for row in held[:3]
+    )
+    return f"PostgreSQL: {len(held)} table(s) locked ACCESS EXCLUSIVE, every read waits: {named}"
 
 
 def third_party_problems(probes: Sequence[Probe], timeout_s: float) -> list[str]:

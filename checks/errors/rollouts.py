@@ -5,15 +5,15 @@ of each pod. A revision is blamed only on evidence that ties the errors to it:
 
 - same window: the previous revision's pods still run (mid-rollout, a canary) and, over the
   time both ran, the new revision's lines err `bad_rollout_factor` times as often; or
-- at the rollout: a baseline an earlier sweep recorded for the previous revision shortly
-  before the rollout was clean, and the new revision's pods err from their first
-  `bad_rollout_onset_s` seconds on, and go on erring (errors in at least 3 of the 4
-  quarters of the time since). Errors that begin later began with something else; a
-  burst that stopped is not a release that errs on every request it serves.
+- at the rollout: the new revision's pods err from their first `bad_rollout_onset_s`
+  seconds on and go on erring (errors in at least 3 of the 4 quarters of the time since),
+  more than the baseline an earlier sweep recorded for the previous revision (when one
+  did; its pods are gone). Errors that begin later began with something else; a burst
+  that stopped is not a release, which errs on the requests it serves for as long as it runs.
 
-Without either there is no evidence, and the rule passes with a note (ERR-101 and ERR-102
-still report the errors). A dependency that is down explains errors better than a release
-does: `unless_explained` (fed by fixtures/dependency_health.py) then blames no revision.
+Otherwise the rule passes with a note (ERR-101 and ERR-102 still report the errors). A
+dependency that is down explains errors better than a release does: `unless_explained`
+(fed by fixtures/dependency_health.py and `dependency_errors`) then blames no revision.
 """
 
 from __future__ import annotations
@@ -145,18 +145,9 @@ def described(r: RevisionErrors) -> str:
     return f"revision {r.revision} ({r.source}): {percent(r.share)} of {r.lines} lines"
 
 
-def _at_rollout_gap(
-    newest: RevisionErrors, previous: RevisionErrors, settings: ErrorsSettings
-) -> str | None:
-    """Why a recorded baseline does not show the errors starting at the rollout, if not."""
+def _at_rollout_gap(newest: RevisionErrors, settings: ErrorsSettings) -> str | None:
+    """Why the newest revision's errors do not start at its rollout and go on, if not."""
     onset, limit = settings.bad_rollout_onset_s, settings.bad_rollout_error_share
-    if previous.recorded_at is not None:
-        age = (newest.created - previous.recorded_at).total_seconds()
-        if age > settings.bad_rollout_baseline_max_age_s:
-            return (
-                f"the baseline of revision {previous.revision} was recorded {age / 60:.0f} min "
-                "before the rollout: it says nothing about the errors just before it"
-            )
     if newest.seen_from is None or (newest.seen_from - newest.created).total_seconds() > onset:
         return "the log reads begin after the rollout: when the errors began cannot be told"
     if newest.early_lines == 0 or newest.early_share <= limit:
@@ -187,11 +178,11 @@ def bad_deployment(
 ) -> Verdict:
     """ERR-105: the newest revision's pods err more than the previous revision's did.
 
-    Suspect when the newest revision is recent, its pods log errors on more than the
-    threshold share of lines, and that share is `bad_rollout_factor` times the previous
-    revision's, counted over the same window (both live) or, against a baseline recorded
-    before the rollout, with the errors starting at the rollout. Returns notes saying why a
-    revision that errs was not blamed.
+    Suspect when the newest revision is recent and its pods log errors on more than the
+    threshold share of lines, `bad_rollout_factor` times the previous revision's share, and
+    either both were counted over the same window (both live), or the errors start at the
+    rollout and go on (against a baseline recorded before it, or none when no sweep saw the
+    previous revision). Returns notes saying why a revision that errs was not blamed.
     """
     if newest is None or newest.revision < 2:
         return None, []
@@ -202,16 +193,12 @@ def bad_deployment(
     if newest.share <= limit:
         return None, []
     errs = f"revision {newest.revision} logs errors on {percent(newest.share)} of lines"
-    if previous is None:
-        return None, [
-            f"{errs}, but revision {newest.revision - 1} has no baseline (its pods are gone "
-            "and no earlier sweep recorded it): the errors cannot be tied to the rollout; "
-            "ERR-101 and ERR-102 report them"
-        ]
-    if newest.share <= settings.bad_rollout_factor * previous.share:
+    if previous is not None and newest.share <= settings.bad_rollout_factor * previous.share:
         return None, [f"{errs}, as {described(previous)} did: not the rollout"]
-    if not previous.same_window and (gap := _at_rollout_gap(newest, previous, settings)):
-        return None, [f"{errs} (before it, {described(previous)}), but {gap}"]
+    same_window = previous is not None and previous.same_window
+    if not same_window and (gap := _at_rollout_gap(newest, settings)):
+        before = f" (before it, {described(previous)})" if previous else ""
+        return None, [f"{errs}{before}, but {gap}"]
     summary = (
         f"revision {newest.revision} of deployment/{deployment} ({age / 60:.0f} min old) logs "
         f"errors on {percent(newest.share)} of lines > {threshold(limit)}"
@@ -219,12 +206,15 @@ def bad_deployment(
     evidence = [
         f"revision {newest.revision} ({newest.replicaset}): {newest.errors} error lines "
         f"of {newest.lines}",
-        described(previous),
+        described(previous)
+        if previous
+        else f"revision {newest.revision - 1}: no baseline (its pods are gone and no earlier "
+        "sweep recorded it)",
     ]
-    if not previous.same_window:
+    if not same_window:
         evidence.append(
             f"from the rollout on: {newest.early_errors} error lines of {newest.early_lines} "
-            f"in its first {settings.bad_rollout_onset_s:g}s"
+            f"in its first {settings.bad_rollout_onset_s:g}s, and errors ever since"
         )
     evidence.append(f"roll back: kubectl rollout undo deployment/{deployment}")
     data = {
@@ -232,8 +222,8 @@ def bad_deployment(
         "revision": newest.revision,
         "replicaset": newest.replicaset,
         "share": newest.share,
-        "previous_revision": previous.revision,
-        "evidence": SAME_WINDOW if previous.same_window else AT_ROLLOUT,
+        "previous_revision": newest.revision - 1 if previous is None else previous.revision,
+        "evidence": SAME_WINDOW if same_window else AT_ROLLOUT,
     }
     return Finding(summary, evidence, data), []
 

@@ -69,13 +69,10 @@ class ErrorsSettings(Settings):
     """...and it must be this many times the previous revision's share."""
     bad_rollout_min_lines: PositiveInt = 20
     bad_rollout_onset_s: PositiveFloat = 300.0
-    """Compared with a baseline recorded before the rollout (the previous revision's pods
-    are gone), the errors must start at the rollout: the newest revision's lines of its
-    first this-many seconds must already err above bad_rollout_error_share (and go on:
-    errors in 3 of the 4 quarters of the time since the rollout)."""
-    bad_rollout_baseline_max_age_s: PositiveFloat = 3600.0
-    """A recorded baseline counts only if recorded at most this long before the rollout:
-    an older one says nothing about the minutes before it."""
+    """Unless the previous revision's pods still run (same window), the errors must start
+    at the rollout: the newest revision's lines of its first this-many seconds must already
+    err above bad_rollout_error_share (and go on: errors in 3 of the 4 quarters of the time
+    since the rollout)."""
     dependency_error_types: list[str] = Field(
         default_factory=lambda: ["database", "redis", "upstream"]
     )

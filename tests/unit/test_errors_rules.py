@@ -265,7 +265,10 @@ def test_bad_deployment_against_a_recorded_baseline_needs_errors_from_the_rollou
         "api", revision(3, 100, 30), recorded(2, 100, 0), now, settings
     )
     assert finding is not None and finding.data["evidence"] == rules.AT_ROLLOUT
-    assert "from the rollout on: 30 error lines of 100 in its first 300s" in finding.evidence
+    assert (
+        "from the rollout on: 30 error lines of 100 in its first 300s, and errors ever since"
+        in finding.evidence
+    )
     # Its first 5 minutes were clean: the errors began 15 min after the rollout, with
     # something else (a burst of error logs, a failing upstream), not with the release.
     late = revision(3, 100, 30, first_error_s=900, early=(60, 0))
@@ -288,23 +291,24 @@ def test_bad_deployment_against_a_recorded_baseline_needs_errors_from_the_rollou
     blind = revision(3, 100, 30, seen_from=T0 + timedelta(minutes=10))
     finding, notes = rules.bad_deployment("api", blind, recorded(2, 100, 0), now, settings)
     assert finding is None and "when the errors began cannot be told" in notes[0]
-    # A baseline recorded 2 h before the rollout says nothing about the minutes before it.
-    stale = recorded(2, 100, 0, before_s=7200)
-    finding, notes = rules.bad_deployment("api", revision(3, 100, 30), stale, now, settings)
-    assert finding is None and "was recorded 120 min before the rollout" in notes[0]
 
 
-def test_bad_deployment_without_a_baseline_blames_no_revision() -> None:
-    # Errors right from the rollout, but nothing says there were none before it: the
-    # previous revision's pods are gone and no sweep recorded them.
-    finding, notes = rules.bad_deployment(
-        "api", revision(3, 100, 30), None, T0 + timedelta(minutes=1), ErrorsSettings()
+def test_bad_deployment_without_a_baseline_needs_errors_from_the_rollout_on() -> None:
+    # The previous revision's pods are gone and no sweep recorded them: the errors must
+    # start with the new revision's pods and go on.
+    now, settings = T0 + timedelta(minutes=1), ErrorsSettings()
+    finding, notes = rules.bad_deployment("api", revision(3, 100, 30), None, now, settings)
+    assert finding is not None and notes == []
+    assert finding.evidence[1] == (
+        "revision 2: no baseline (its pods are gone and no earlier sweep recorded it)"
     )
+    assert finding.data["evidence"] == rules.AT_ROLLOUT
+    burst = revision(3, 100, 30, error_quarters=1)
+    finding, notes = rules.bad_deployment("api", burst, None, now, settings)
     assert finding is None
     assert notes == [
-        "revision 3 logs errors on 30.0% of lines, but revision 2 has no baseline (its pods "
-        "are gone and no earlier sweep recorded it): the errors cannot be tied to the "
-        "rollout; ERR-101 and ERR-102 report them"
+        "revision 3 logs errors on 30.0% of lines, but its errors came in a burst (in 1 of the "
+        "4 quarters of the time since the rollout), not on and on as a release's do"
     ]
 
 
@@ -406,3 +410,18 @@ def test_errors_the_api_types_as_a_dependencys_are_not_a_releases() -> None:
     )
     internal = revision(3, 100, 30, error_types=(("internal", 25), ("redis", 5)))
     assert rules.dependency_errors(internal, ["database", "redis", "upstream"]) is None
+
+
+def test_a_table_locked_exclusively_for_a_while_explains_errors() -> None:
+    held = {
+        "relation": "portfolios",
+        "application_name": "lab-fault-table-lock",
+        "state": "idle in transaction",
+        "held_s": 12.4,
+    }
+    ddl = {**held, "relation": "users", "application_name": "migrate", "held_s": 0.1}
+    assert rules.exclusive_locks([ddl], 1.0) is None  # a brief DDL lock is ordinary
+    assert rules.exclusive_locks([held, ddl], 1.0) == (
+        "PostgreSQL: 1 table(s) locked ACCESS EXCLUSIVE, every read waits: portfolios by "
+        "lab-fault-table-lock (idle in transaction, 12s)"
+    )
