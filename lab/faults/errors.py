@@ -5,11 +5,11 @@
     thirdparty-down    a third-party stand-in answers 503 (param name=stripe)   -> ERR-103
     memory-climb       one API pod's memory climbs (emulator memory-climb)      -> ERR-104
     bad-rollout        a new API revision (real template change) whose pods
-                       log errors from their start for as long as they run      -> ERR-105
+                       log errors from their start for as long as they run      -> ERR-105, 102
     api-redis-frozen   the Redis server is stopped (SIGSTOP): it accepts
-                       connections and never answers; session lookups fail     -> ERR-101
+                       connections and never answers; session lookups fail     -> ERR-101, 102
     api-table-locked   a session holds ACCESS EXCLUSIVE on a table the API
-                       reads: its queries wait out their statement timeout     -> ERR-101
+                       reads: its queries give up waiting on the lock (500)     -> ERR-101, 102
 
 The last two are dependencies failing under a healthy release: the errors they cause must
 not be blamed on whichever revision rolled out last (ERR-105 asks the dependencies first).
@@ -26,10 +26,12 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from lab.errors import LabError
@@ -201,7 +203,7 @@ class MemoryClimb(Fault):
 class BadRollout(SpecRestoringFault):
     name = "bad-rollout"
     section = "errors"
-    trips = ("ERR-105",)
+    trips = ("ERR-102", "ERR-105")
     description = (
         f"A new API revision (RELEASE={BAD_RELEASE} in its template) rolls out; its pods log "
         "errors from their start for as long as they run (param per_second, default 2 per "
@@ -251,7 +253,7 @@ class BadRollout(SpecRestoringFault):
 class ApiRedisFrozen(Fault):
     name = "api-redis-frozen"
     section = "errors"
-    trips = ("ERR-101",)
+    trips = ("ERR-101", "ERR-102")
     description = (
         "The lab's Redis server is frozen (SIGSTOP; clear: SIGCONT): it accepts connections "
         "and never answers, so the API's session lookups time out and answer 500."
@@ -275,27 +277,65 @@ class ApiRedisFrozen(Fault):
         self.frozen = None
 
 
+def api_5xx(lab: LabControl) -> float:
+    """The API's 5xx answers so far (http_requests_total), read from its /api/metrics."""
+    url = f"http://127.0.0.1:{lab.ctx.settings.api_port}/api/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels.get("status", "").startswith("5")
+    )
+
+
+def wait_for_api_5xx(lab: LabControl, count: int, timeout_s: float) -> str:
+    """Bounded wait until the API has answered `count` 5xx more than when called."""
+    before, deadline = api_5xx(lab), time.monotonic() + timeout_s
+    while (now := api_5xx(lab)) - before < count:
+        if time.monotonic() >= deadline:
+            raise LabError(f"the API answered no 5xx within {timeout_s:g}s of the fault")
+        time.sleep(0.2)
+    return f"the API answered {now - before:.0f} 5xx since"
+
+
 @register
 class ApiTableLocked(Fault):
     name = "api-table-locked"
     section = "errors"
-    trips = ("ERR-101",)
+    trips = ("ERR-101", "ERR-102")
     description = (
         "A session holds ACCESS EXCLUSIVE on a table the API reads (param table, default "
-        "portfolios) in an open transaction: the API's queries wait on the lock until their "
-        "5 s statement timeout (500) and its pool runs dry (503). Clear rolls it back."
+        "portfolios) in an open transaction, and the API's role gives up waiting on a lock "
+        "after lock_ms (default 500): its queries on that table fail (500). Clear rolls the "
+        "lock back and resets the role's lock_timeout."
     )
     tables = ("portfolios", "users")
     application_name = "lab-fault-table-lock"
+    app_role = "rolerabbit_app"
 
     def __init__(self) -> None:
         self.conn: psycopg.Connection[Any] | None = None
+        self.role_changed = False
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         table = params.get("table", "portfolios")
         if table not in self.tables:
             raise LabError(f"--param table={table!r}: use {' or '.join(self.tables)}")
         self.clear(lab)
+        # Without a lock_timeout every request would wait out the 5 s statement timeout with
+        # a pool connection held: the pool runs dry and so few requests complete that an
+        # error-rate window holds too few to judge. The API's new connections take it (a
+        # failed connection is never reused, so the pool renews itself within seconds).
+        lock_ms = int(float_param(params, "lock_ms", 500))
+        with lab.connect_db("superuser", autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("ALTER ROLE {} SET lock_timeout = {}").format(
+                    sql.Identifier(self.app_role), sql.Literal(f"{lock_ms}ms")
+                )
+            )
+        self.role_changed = True
         conn = lab.connect_db("superuser", autocommit=False, application_name=self.application_name)
         # Held open on purpose: a server-side idle timeout must not end the fault early.
         conn.execute("SET idle_in_transaction_session_timeout = 0")
@@ -303,7 +343,13 @@ class ApiTableLocked(Fault):
             sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(table))
         )
         self.conn = conn
-        return f"{table} locked (ACCESS EXCLUSIVE) by an open transaction"
+        # Return once the API answers 5xx steadily, so a sweep right after sees the fault.
+        try:
+            failed = wait_for_api_5xx(lab, count=20, timeout_s=30)
+        except (LabError, OSError):
+            self.clear(lab)  # never leave a lock behind a failed injection
+            raise
+        return f"{table} locked (ACCESS EXCLUSIVE) by an open transaction; {failed}"
 
     def clear(self, lab: LabControl) -> None:
         if self.conn is not None:
@@ -311,3 +357,11 @@ class ApiTableLocked(Fault):
                 self.conn.rollback()
             self.conn.close()
         self.conn = None
+        if self.role_changed:
+            with lab.connect_db("superuser", autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("ALTER ROLE {} RESET lock_timeout").format(
+                        sql.Identifier(self.app_role)
+                    )
+                )
+            self.role_changed = False
