@@ -58,7 +58,9 @@ def test_errors_sweep_reuses_the_previous_sweeps_recorded_scrape(
     reports = tmp_path / "scheduled"
     first = run_checks("-k", "ERR-101", "--reports-dir", str(reports), profile=profile)
     first.outcome.assert_outcomes(passed=1)
-    recorded = json.loads((reports / "state" / "errors-last-scrape.json").read_text())
+    # In the target's own state directory under the reports dir.
+    [path] = (reports / "state").rglob("errors-last-scrape.json")
+    recorded = json.loads(path.read_text())
     assert recorded["samples"] and recorded["taken_at"] > 0
     first_s = json.loads((reports / "summary.json").read_text())["checks"][0]["duration"]
     time.sleep(6)

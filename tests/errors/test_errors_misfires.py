@@ -64,7 +64,8 @@ def rollbacks(run: CheckRun) -> list[dict[str, Any]]:
         pytest.param(
             "api-table-locked",
             {},
-            r"PostgreSQL: \d+ sessions waiting on a lock \(longest [\d.]+s: \d+ x rolerabbit-api",
+            r"PostgreSQL: 1 table\(s\) locked ACCESS EXCLUSIVE, every read waits: portfolios by "
+            r"lab-fault-table-lock \(idle in transaction, \d+s\)",
             id="table-locked",
         ),
     ],
