@@ -64,8 +64,8 @@ def now() -> datetime:
     symptom="Rollout stuck",
     remediation=ROLLBACK,
     manual=[
-        "kubectl rollout status deployment/<name> -n rolerabbit-production",
-        "kubectl rollout undo deployment/<name> -n rolerabbit-production",
+        "kubectl rollout status deployment/<name> -n {namespace}",
+        "kubectl rollout undo deployment/<name> -n {namespace}",
     ],
 )
 def test_rollout_complete(workload: WorkloadView, settings: Profile) -> None:
@@ -82,8 +82,8 @@ def test_rollout_complete(workload: WorkloadView, settings: Profile) -> None:
     symptom="Pods failing to start",
     remediation=RESTART,
     manual=[
-        "kubectl describe pod <pod> -n rolerabbit-production",
-        "kubectl logs <pod> -n rolerabbit-production --tail=100 --previous",
+        "kubectl describe pod <pod> -n {namespace}",
+        "kubectl logs <pod> -n {namespace} --tail=100 --previous",
     ],
 )
 def test_containers_start(workload: WorkloadView, settings: Profile) -> None:
@@ -96,7 +96,7 @@ def test_containers_start(workload: WorkloadView, settings: Profile) -> None:
     section_marker=SECTION,
     symptom="Pods failing to start",
     manual=[
-        "kubectl describe pod <pod> -n rolerabbit-production  # the FailedScheduling event",
+        "kubectl describe pod <pod> -n {namespace}  # the FailedScheduling event",
         "kubectl describe nodes | grep -A5 'Allocated resources'",
         "add node capacity, or lower resources.requests: kubectl edit deployment <name>",
     ],
@@ -114,7 +114,7 @@ def test_pods_scheduled(
     section_marker=SECTION,
     symptom="Pods failing to start",
     remediation=RESTART,
-    manual=["kubectl logs <pod> -n rolerabbit-production --previous --tail=100"],
+    manual=["kubectl logs <pod> -n {namespace} --previous --tail=100"],
 )
 def test_restarts(workload: WorkloadView, settings: Profile) -> None:
     verdict(rules.restarts(workload(), settings.deployment, now()))
@@ -128,7 +128,7 @@ def test_restarts(workload: WorkloadView, settings: Profile) -> None:
     remediation=ROLLBACK,
     manual=[
         "docker pull <image>  # check the image exists",
-        "kubectl get secret regcred -n rolerabbit-production -o yaml  # registry credentials",
+        "kubectl get secret {pull_secret} -n {namespace} -o yaml  # registry credentials",
     ],
 )
 def test_images_pull(
@@ -144,12 +144,12 @@ def test_images_pull(
     section_marker=SECTION,
     symptom="Pods failing to start (image pull errors)",
     manual=[
-        "kubectl get secret regcred -n rolerabbit-production -o yaml",
-        "kubectl create secret docker-registry regcred --docker-server=ghcr.io "
-        "--docker-username=<user> --docker-password=<token> -n rolerabbit-production "
+        "kubectl get secret {pull_secret} -n {namespace} -o yaml",
+        "kubectl create secret docker-registry {pull_secret} --docker-server=ghcr.io "
+        "--docker-username=<user> --docker-password=<token> -n {namespace} "
         "--dry-run=client -o yaml | kubectl apply -f -",
-        "kubectl patch deployment <name> -n rolerabbit-production -p "
-        '\'{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"regcred"}]}}}}\'',
+        "kubectl patch deployment <name> -n {namespace} -p "
+        '\'{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"{pull_secret}"}]}}}}\'',
     ],
 )
 def test_pull_secret(
@@ -166,8 +166,8 @@ def test_pull_secret(
     symptom="Health checks failing",
     remediation=RESTART,
     manual=[
-        "kubectl describe pod <pod> -n rolerabbit-production  # the probe and its failures",
-        "kubectl logs <pod> -n rolerabbit-production --tail=100",
+        "kubectl describe pod <pod> -n {namespace}  # the probe and its failures",
+        "kubectl logs <pod> -n {namespace} --tail=100",
     ],
 )
 def test_health_checks(
@@ -183,9 +183,9 @@ def test_health_checks(
     section_marker=SECTION,
     symptom="Pods failing to start",
     manual=[
-        "kubectl get events -n rolerabbit-production --sort-by='.lastTimestamp' "
+        "kubectl get events -n {namespace} --sort-by='.lastTimestamp' "
         "--field-selector type=Warning",
-        "kubectl describe <kind>/<name> -n rolerabbit-production",
+        "kubectl describe <kind>/<name> -n {namespace}",
     ],
 )
 def test_warning_events(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
@@ -200,9 +200,9 @@ def test_warning_events(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     section_marker=SECTION,
     symptom="Pods failing to start (application errors)",
     manual=[
-        "kubectl get configmap rolerabbit-config -n rolerabbit-production -o yaml",
-        "kubectl get secret rolerabbit-secrets -n rolerabbit-production",
-        "kubectl edit configmap rolerabbit-config -n rolerabbit-production  # add the key",
+        "kubectl get configmap {config_map} -n {namespace} -o yaml",
+        "kubectl get secret {secret} -n {namespace}",
+        "kubectl edit configmap {config_map} -n {namespace}  # add the key",
         "pytest -k DEP-102 --fix  # kubectl rollout restart once the key exists",
     ],
 )
@@ -221,7 +221,7 @@ def test_configuration_present(
     section_marker=SECTION,
     symptom="Pods failing to start (resource limits)",
     remediation=RAISE_LIMITS,
-    manual=["kubectl top pods -n rolerabbit-production"],
+    manual=["kubectl top pods -n {namespace}"],
 )
 def test_oom_killed(workload: WorkloadView, settings: Profile) -> None:
     verdict(rules.oom_killed(workload(), settings.deployment, now()))
@@ -235,7 +235,7 @@ def test_oom_killed(workload: WorkloadView, settings: Profile) -> None:
     severity="medium",
     manual=[
         "kubectl set resources deployment/<name> -c <container> --limits=cpu=<c>,memory=<m> "
-        "-n rolerabbit-production"
+        "-n {namespace}"
     ],
 )
 def test_limits_set(workload: WorkloadView) -> None:
@@ -248,7 +248,7 @@ def test_limits_set(workload: WorkloadView) -> None:
     section_marker=SECTION,
     symptom="Pods using max CPU/memory",
     remediation=RAISE_LIMITS,
-    manual=["kubectl top pods -n rolerabbit-production"],
+    manual=["kubectl top pods -n {namespace}"],
 )
 def test_usage_below_limits(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
@@ -279,7 +279,9 @@ def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     section_marker=SECTION,
     symptom="Worker pods not processing / capacity lost",
     remediation=SCALE,
-    manual=["kubectl scale deployment rolerabbit-deployment-worker --replicas=4"],
+    manual=[
+        "kubectl scale deployment/<name> --replicas=<its minimum, from the failure> -n {namespace}"
+    ],
 )
 def test_replicas(workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     # A cluster without autoscaling/v2 has no such HPA: the profile's minimum holds.

@@ -28,7 +28,7 @@ from remediations.queue import (
 
 REDIS_MANUAL = (
     "redis-cli -u $REDIS_URL ping",
-    "kubectl exec -it <api-pod> -n rolerabbit-production -- redis-cli -u $REDIS_URL ping",
+    "kubectl exec -it <api-pod> -n {namespace} -- redis-cli -u $REDIS_URL ping",
 )
 MEMORY_MANUAL = (
     "redis-cli -u $REDIS_URL info memory",
@@ -182,8 +182,8 @@ def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     section_marker="queue",
     symptom="Queue dashboard wrong or unavailable",
     manual=(
-        "curl http://localhost:3000/api/admin/queues",
-        "kubectl logs -l app=rolerabbit-api -n rolerabbit-production --tail=50",
+        "curl {queues_url}",
+        "kubectl logs -l {api_selector} -n {namespace} --tail=50",
     ),
 )
 def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Profile) -> None:

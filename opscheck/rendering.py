@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from opscheck.catalogue import CheckSpec
@@ -19,18 +20,16 @@ from opscheck.settings import Profile
 MAX_EVIDENCE_LINES = 20
 
 
-class _Names(dict[str, str]):
-    """Profile names for manual steps; an unknown {placeholder} stays as written."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 def profile_names(profile: Profile) -> Mapping[str, str]:
-    """The names a manual step may use as {placeholders}, from the active profile."""
+    """The names a manual step may use as {placeholders}, from the active profile.
+
+    An unknown {placeholder} stays as written."""
     k, api = profile.kubernetes, profile.api
     base = api.base_url.rstrip("/")
-    return _Names(
+    return dict(
         namespace=k.namespace,
         context=k.context or "",
         api_deployment=k.api_deployment,
@@ -51,7 +50,8 @@ def manual_steps(spec: CheckSpec, names: Mapping[str, str] | None = None) -> lis
     """The check's manual steps, with {namespace} and the other profile names filled in."""
     if names is None:
         return list(spec.manual)
-    return [step.format_map(names) for step in spec.manual]
+    # Only known {names} are filled: a step may hold JSON or jq braces of its own.
+    return [PLACEHOLDER.sub(lambda m: names.get(m[1], m[0]), step) for step in spec.manual]
 
 
 def render_failure(

@@ -218,3 +218,22 @@ def test_manual_steps_use_the_profiles_names(suite: pytest.Pytester):
         ]
     )
     assert "rolerabbit-production" not in result.stdout.str()
+
+
+def test_manual_steps_keep_their_own_braces(suite: pytest.Pytester):
+    suite.makepyfile(
+        **{
+            "checks/test_checks": (
+                "from opscheck import check, fail\n"
+                '@check("T-702", title="Patch", section_marker="deployment", symptom="s",\n'
+                "       manual=['kubectl patch deployment x -n {namespace} -p \\'{\"spec\": {\"paused\": false}}\\''])\n"
+                "def test_patch():\n"
+                '    fail("paused")\n'
+            )
+        }
+    )
+    suite.makefile(".yaml", rolerabbit="profiles:\n  test:\n    kubernetes: {namespace: ns1}\n")
+    result = suite.runpytest("--env", "test")
+    result.stdout.fnmatch_lines(
+        ["""*manual: kubectl patch deployment x -n ns1 -p '{"spec": {"paused": false}}'*"""]
+    )
