@@ -47,7 +47,8 @@ def pytest_runtest_makereport(
             names = profile_names(item.config.stash[ENVIRONMENT].profile)
             report.longrepr = redact(render_failure(spec, exc.finding, outcome, names))
         elif isinstance(exc, DependencyUnavailable):
-            report.longrepr = redact(render_unavailable(spec, str(exc)))
+            lab = item.config.stash[ENVIRONMENT].name == "lab"
+            report.longrepr = redact(render_unavailable(spec, str(exc), lab=lab))
         else:
             report.longrepr = redact(str(report.longrepr))
         if spec is not None:

@@ -99,6 +99,12 @@ def render_outcome(outcome: FixOutcome) -> list[str]:
     return lines
 
 
-def render_unavailable(spec: CheckSpec | None, message: str) -> str:
+# Clients end a hint with where to look in the lab ("...; for the lab try: lab status"):
+# useful against the lab, noise against any other environment.
+LAB_HINT = re.compile(r"[;,]?\s*(?:for the lab|in the lab)(?: try)?:\s*[^;]*")
+
+
+def render_unavailable(spec: CheckSpec | None, message: str, *, lab: bool = True) -> str:
+    """The one line for an unreachable dependency; lab hints only for the lab profile."""
     prefix = f"[{spec.id}] " if spec else ""
-    return prefix + message
+    return prefix + (message if lab else LAB_HINT.sub("", message).rstrip(" ;,"))

@@ -237,3 +237,22 @@ def test_manual_steps_keep_their_own_braces(suite: pytest.Pytester):
     result.stdout.fnmatch_lines(
         ["""*manual: kubectl patch deployment x -n ns1 -p '{"spec": {"paused": false}}'*"""]
     )
+
+
+def test_lab_hints_only_for_the_lab_profile(suite: pytest.Pytester):
+    suite.makepyfile(
+        **{
+            "checks/test_checks": (
+                "from opscheck import DependencyUnavailable, check\n"
+                '@check("T-703", title="Db", section_marker="database", symptom="s", manual=["m"])\n'
+                "def test_db():\n"
+                '    raise DependencyUnavailable("PostgreSQL", "db.internal:5432", "connection refused",\n'
+                '        "is the server up? for the lab try: .venv/bin/lab status")\n'
+            )
+        }
+    )
+    result = suite.runpytest("--env", "test")
+    result.stdout.fnmatch_lines(
+        ["*cannot reach PostgreSQL at db.internal:5432 (connection refused) — is the server up?"]
+    )
+    assert "lab status" not in result.stdout.str()
