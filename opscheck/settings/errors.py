@@ -6,14 +6,78 @@ and conservative SRE defaults elsewhere; every value can be tuned per profile.
 
 from __future__ import annotations
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from typing import Annotated
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+)
 
 from opscheck.settings.base import Settings
 
 Ratio = float
+MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
+LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
+
+
+class MetricNames(Settings):
+    """The API's Prometheus names, as its metrics endpoint exposes them.
+
+    One scrape serves ERR-101 (requests, 5xx, application errors) and PERF-101 (latency),
+    so the names live here once. Sample names as exposed: a counter with its `_total`.
+    """
+
+    requests: MetricName = "http_requests_total"
+    """Request counter, labelled by route and HTTP status."""
+    status_labels: list[LabelName] = Field(
+        default_factory=lambda: ["status", "status_code", "code"], min_length=1
+    )
+    """The request counter's HTTP status label: the first of these its series carry is used
+    (ERR-101's evidence names it); give one to allow only that one."""
+    errors: MetricName = "rolerabbit_errors_total"
+    """Application error counter (any labels)."""
+    latency: MetricName = "http_request_duration_seconds"
+    """Request duration histogram (its `_bucket` series with `le`, and `_count`): PERF-101's
+    quantiles, and ERR-101's request total when the request counter is absent."""
+    route_label: LabelName = "route"
+    method_label: LabelName = "method"
+
+    @field_validator("status_labels")
+    @classmethod
+    def _labels_once(cls, labels: list[str]) -> list[str]:
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"status label listed twice: {', '.join(twice)}")
+        return labels
+
+    @field_validator("errors", "latency")
+    @classmethod
+    def _distinct(cls, value: str, info: ValidationInfo) -> str:
+        for other in ("requests", "errors"):
+            if other != info.field_name and info.data.get(other) == value:
+                raise ValueError(f"{info.field_name} ({value}) is the same metric as {other}")
+        return value
+
+
+def _at_most(value: float, info: ValidationInfo, other: str, what: str) -> float:
+    """`value` must not exceed the already validated field `other` (quiet if that was invalid)."""
+    ceiling = info.data.get(other)
+    if ceiling is not None and value > ceiling:
+        raise ValueError(
+            f"{info.field_name} ({value:g}) must be at most {other} ({ceiling:g}): {what}"
+        )
+    return value
 
 
 class ErrorsSettings(Settings):
+    metrics: MetricNames = Field(default_factory=MetricNames)
+    """Metric and label names of the API's metrics endpoint (ERR-101, PERF-101)."""
+
     # ERR-101: error rate from counter deltas between two scrapes of /api/metrics.
     error_rate_max: Ratio = Field(0.05, gt=0, le=1)
     """Share of requests answered 5xx (or counted in rolerabbit_errors_total): runbook's >5%."""
@@ -22,7 +86,7 @@ class ErrorsSettings(Settings):
     previous_scrape_max_age_s: PositiveFloat = 600.0
     """A scrape recorded by the previous sweep is a valid first sample if not older than this."""
     min_requests: NonNegativeInt = 20
-    """Fewer requests than this in the window are too few to judge a rate (passes)."""
+    """Fewer requests than this in the window are too few to judge a rate: inconclusive."""
     exclude_routes: list[str] = Field(default_factory=lambda: ["/health", "/api/metrics"])
     """Routes left out of the rate: probes and scrapes are not user traffic."""
 
@@ -53,26 +117,47 @@ class ErrorsSettings(Settings):
     """PodMetrics samples per sweep (the first is taken when the session starts)."""
     memory_sample_interval_s: PositiveFloat = 5.0
     leak_min_points: PositiveInt = Field(3, ge=2)
-    """Points (previous sweep's value + this sweep's samples) a monotonic climb must span."""
+    """Distinct measurements (previous sweep's value + this sweep's samples, by their
+    PodMetrics timestamps) a monotonic climb must span; fewer: that pod is not judged."""
     leak_min_growth_mib_per_min: PositiveFloat = 5.0
     leak_min_growth_ratio: Ratio = Field(0.02, ge=0, le=1)
     """Total growth over the points, as a share of the pod's memory limit (filters GC noise)."""
     leak_state_max_age_s: PositiveFloat = 3600.0
     """The previous sweep's recorded memory counts only if this recent."""
 
+    @field_validator("leak_min_points")
+    @classmethod
+    def _points_reachable(cls, value: int, info: ValidationInfo) -> int:
+        samples = info.data.get("memory_samples")
+        if samples is not None and value > samples + 1:
+            raise ValueError(
+                f"leak_min_points ({value}) must be at most memory_samples + 1 ({samples + 1}): "
+                "a sweep sees its samples and the previous sweep's value, never more points"
+            )
+        return value
+
     # ERR-105: a bad deployment (errors rose after the latest rollout).
     bad_rollout_window_s: PositiveInt = 3600
     """Only a rollout newer than this is suspected."""
     bad_rollout_error_share: Ratio = Field(0.05, gt=0, le=1)
     """Share of the newest revision's log lines at error level that makes it suspect."""
-    bad_rollout_factor: PositiveFloat = 2.0
-    """...and it must be this many times the previous revision's share."""
+    bad_rollout_factor: float = Field(2.0, ge=1)
+    """...and it must be this many times the previous revision's share (at least 1: a
+    revision erring less than the one before is never to blame)."""
     bad_rollout_min_lines: PositiveInt = 20
     bad_rollout_onset_s: PositiveFloat = 300.0
     """Unless the previous revision's pods still run (same window), the errors must start
     at the rollout: the newest revision's lines of its first this-many seconds must already
     err above bad_rollout_error_share (and go on: errors in 3 of the 4 quarters of the time
     since the rollout)."""
+
+    @field_validator("bad_rollout_onset_s")
+    @classmethod
+    def _onset_within_window(cls, value: float, info: ValidationInfo) -> float:
+        return _at_most(
+            value, info, "bad_rollout_window_s", "the onset is the start of a suspected rollout"
+        )
+
     dependency_error_types: list[str] = Field(
         default_factory=lambda: ["database", "redis", "upstream"]
     )
