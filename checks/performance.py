@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.utils import parse_quantity
 
 from checks.errors.counters import Increase, reset_note
-from opscheck import Finding
+from opscheck import Finding, NoData
+from opscheck.settings.errors import MetricNames
 from opscheck.settings.performance import PerformanceSettings
 
 Obj = Mapping[str, Any]
@@ -84,18 +86,27 @@ class RouteLatency:
     requests: float
     p95: float
     p99: float
+    bounded: bool = True
+    """Whether the route's buckets end in le="+Inf" (else no quantile can be taken)."""
 
     @property
     def name(self) -> str:
         return f"{self.method} {self.route}".strip()
 
 
-def route_latencies(window: Increase) -> list[RouteLatency]:
-    """p95/p99 per (method, route) from the bucket increases of the window."""
+def route_latencies(window: Increase, names: MetricNames) -> tuple[list[RouteLatency], int]:
+    """p95/p99 per (method, route) from the bucket increases of the window, and how many
+    bucket series carry no numeric `le` (unusable)."""
     grouped: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for labels, value in window.series("http_request_duration_seconds_bucket"):
-        key = (labels.get("method", ""), labels.get("route", ""))
-        grouped.setdefault(key, []).append((float(labels.get("le", "nan")), value))
+    unusable = 0
+    for labels, value in window.series(f"{names.latency}_bucket"):
+        try:
+            bound = float(labels["le"])
+        except (KeyError, ValueError):
+            unusable += 1
+            continue
+        key = (labels.get(names.method_label, ""), labels.get(names.route_label, ""))
+        grouped.setdefault(key, []).append((bound, value))
     result = []
     for (method, route), buckets in sorted(grouped.items()):
         requests = max((count for bound, count in buckets if math.isinf(bound)), default=0.0)
@@ -106,23 +117,72 @@ def route_latencies(window: Increase) -> list[RouteLatency]:
                 requests,
                 histogram_quantile(0.95, buckets),
                 histogram_quantile(0.99, buckets),
+                bounded=any(math.isinf(bound) and bound > 0 for bound, _ in buckets),
             )
         )
-    return result
+    return result, unusable
 
 
-def latency(window: Increase, settings: PerformanceSettings) -> Finding | None:
-    """PERF-101: p95/p99 of each route with enough requests against the bounds."""
-    judged = [
+def unjudged_latency(
+    window: Increase, names: MetricNames, settings: PerformanceSettings
+) -> NoData | None:
+    """Why no route's latency can be judged, if none can: the histogram is absent, its
+    buckets have no `le`, no `+Inf` bucket, or every route saw too few requests."""
+    bucket, at = f"{names.latency}_bucket", window.at
+    if not window.has(bucket):
+        return NoData(
+            f"no {names.latency} histogram{at} (no {bucket} series): no latency to judge",
+            ["errors.metrics.latency in the profile names the request duration histogram"],
+        )
+    routes, unusable = route_latencies(window, names)
+    if not routes:
+        if unusable:
+            return NoData(
+                f"the {unusable} {bucket} series{at} carry no numeric `le` label: no buckets "
+                "to take quantiles from"
+            )
+        return NoData(f"{bucket}{at} has no series: no request observed to judge")
+    users = [r for r in routes if r.route not in settings.latency_exclude_routes]
+    if not users:
+        shown = ", ".join(r.name for r in routes)
+        return NoData(f"only excluded routes observed in {window.seconds:.0f}s ({shown})")
+    bounded = [r for r in users if r.bounded]
+    if not bounded:
+        return NoData(f'no route\'s {bucket}{at} has a le="+Inf" bucket: quantiles cannot be taken')
+    least = max(settings.latency_min_requests, 1)
+    if any(r.requests >= least for r in bounded):
+        return None
+    busiest = max(bounded, key=lambda r: r.requests)
+    return NoData(
+        f"{busiest.requests:.0f} requests in {window.seconds:.0f}s on the busiest route "
+        f"({busiest.name}), fewer than latency_min_requests {settings.latency_min_requests}: "
+        "too few to judge p95/p99",
+        [f"{r.name}: {r.requests:.0f} requests" for r in bounded[:20]],
+    )
+
+
+def latency(
+    window: Increase, names: MetricNames, settings: PerformanceSettings
+) -> tuple[Finding | NoData | None, list[str]]:
+    """PERF-101: p95/p99 of each route with enough requests against the bounds.
+
+    Notes name the routes not judged (too few requests, no +Inf bucket) when others were.
+    """
+    missing = unjudged_latency(window, names, settings)
+    if missing is not None:
+        return missing, []
+    routes = [
         r
-        for r in route_latencies(window)
+        for r in route_latencies(window, names)[0]
         if r.route not in settings.latency_exclude_routes
-        and r.requests >= max(settings.latency_min_requests, 1)
     ]
+    least = max(settings.latency_min_requests, 1)
+    judged = [r for r in routes if r.bounded and r.requests >= least]
+    notes = _not_judged(routes, judged, settings)
     p95_max, p99_max = settings.latency_p95_max_s, settings.latency_p99_max_s
     slow = [r for r in judged if r.p95 > p95_max or r.p99 > p99_max]
     if not slow:
-        return None
+        return None, notes
     worst = max(slow, key=lambda r: max(r.p95 / p95_max, r.p99 / p99_max))
     if worst.p99 / p99_max >= worst.p95 / p95_max:
         head = f"p99 {worst.p99:.2f}s > {p99_max:g}s (p95 {worst.p95:.2f}s)"
@@ -136,8 +196,22 @@ def latency(window: Increase, settings: PerformanceSettings) -> Finding | None:
         + ("  <- slow" if r in slow else "")
         for r in judged
     ]
-    evidence += reset_note(window)
-    return Finding(summary, evidence, {"routes": [r.name for r in slow]})
+    evidence += notes + reset_note(window)
+    return Finding(summary, evidence, {"routes": [r.name for r in slow]}), []
+
+
+def _not_judged(
+    routes: Sequence[RouteLatency], judged: Sequence[RouteLatency], s: PerformanceSettings
+) -> list[str]:
+    few = [r for r in routes if r.bounded and r not in judged]
+    notes = [f'{r.name}: no le="+Inf" bucket, not judged' for r in routes if not r.bounded]
+    if few:
+        shown = ", ".join(f"{r.name} ({r.requests:.0f})" for r in few[:5])
+        notes.append(
+            f"{len(few)} routes with fewer than latency_min_requests "
+            f"{s.latency_min_requests} requests not judged: {shown}"
+        )
+    return notes
 
 
 # -- saturation ------------------------------------------------------------------------
@@ -154,6 +228,8 @@ class PodUsage:
     cpu_limit_m: float | None
     memory_limit: float | None
     node: str = ""
+    measured_at: float | None = None
+    """When metrics-server measured it (the PodMetrics timestamp, epoch s), if it says."""
 
     def hot(self, settings: PerformanceSettings) -> bool:
         """At or over the container threshold of its CPU or memory limit."""
@@ -204,9 +280,22 @@ def pod_usage(
                 cpu_limit_m=_limit(containers, "cpu", millicores),
                 memory_limit=_limit(containers, "memory", quantity),
                 node=str((pod.get("spec") or {}).get("nodeName") or ""),
+                measured_at=measured_at(item),
             )
         )
     return result
+
+
+def measured_at(item: Obj) -> float | None:
+    """A PodMetrics/NodeMetrics `timestamp` (RFC 3339) as epoch seconds, None if absent."""
+    stamp = item.get("timestamp")
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
 
 
 def _ratio(pods: Sequence[PodUsage], cpu: bool) -> float | None:
@@ -217,30 +306,61 @@ def _ratio(pods: Sequence[PodUsage], cpu: bool) -> float | None:
     return used / sum((p.cpu_limit_m if cpu else p.memory_limit) or 0.0 for p in limited)
 
 
+Verdict = tuple[Finding | NoData | None, list[str]]
+
+
+def _saturation_of(
+    name: str, samples: Sequence[Sequence[PodUsage]], settings: PerformanceSettings
+) -> tuple[list[tuple[str, str, float, float, int]], str | None]:
+    """One deployment's sustained saturation per resource, or why it cannot be judged."""
+    mine = [[p for p in sample if p.deployment == name] for sample in samples]
+    if not any(mine):
+        return [], f"deployment/{name}: no PodMetrics for any of its pods in {len(samples)} samples"
+    saturated, judged = [], False
+    for cpu, limit, label in (
+        (True, settings.pod_cpu_max, "CPU"),
+        (False, settings.pod_memory_max, "memory"),
+    ):
+        ratios = [r for pods in mine if (r := _ratio(pods, cpu)) is not None]
+        judged = judged or bool(ratios)
+        if ratios and min(ratios) >= limit:
+            saturated.append((name, label, min(ratios), limit, len(mine[-1])))
+    if not judged:
+        return [], (
+            f"deployment/{name}: no CPU or memory limit on its pods, usage has nothing to be "
+            "compared with (DEP-111)"
+        )
+    return saturated, None
+
+
 def deployment_saturation(
-    samples: Sequence[Sequence[PodUsage]], settings: PerformanceSettings
-) -> Finding | None:
+    samples: Sequence[Sequence[PodUsage]] | NoData,
+    replicas: Mapping[str, int | None],
+    settings: PerformanceSettings,
+) -> Finding | NoData | None:
     """PERF-102: a deployment's pods together at their CPU or memory limits in every sample.
 
     Sustained (every sample of the sweep) and deployment-wide (usage summed over its pods
     against their limits summed): the signal that it needs more replicas, not one pod's spike.
+    `replicas` are the deployments' desired replicas (None: not found); one scaled to 0 has
+    nothing to saturate. NoData when PodMetrics cannot be read, or a configured deployment
+    cannot be judged (not found, no pod measured, no limits) and none is saturated.
     """
+    if isinstance(samples, NoData):
+        return samples
+    if not settings.deployments:
+        return NoData("no deployments to judge (performance.deployments is empty)")
     saturated: list[tuple[str, str, float, float, int]] = []
+    unjudged: list[str] = []
     for name in settings.deployments:
-        for cpu, limit, label in (
-            (True, settings.pod_cpu_max, "CPU"),
-            (False, settings.pod_memory_max, "memory"),
-        ):
-            ratios = [
-                r
-                for sample in samples
-                if (r := _ratio([p for p in sample if p.deployment == name], cpu)) is not None
-            ]
-            if ratios and min(ratios) >= limit:
-                pods = len([p for p in samples[-1] if p.deployment == name])
-                saturated.append((name, label, min(ratios), limit, pods))
+        if name not in replicas or replicas[name] is None:
+            unjudged.append(f"deployment/{name} not found")
+        elif replicas[name] != 0:
+            found, why = _saturation_of(name, samples, settings)
+            saturated += found
+            unjudged += [why] if why else []
     if not saturated:
-        return None
+        return NoData("; ".join(unjudged)) if unjudged else None
     name, label, ratio, limit, pods = saturated[0]
     summary = (
         f"deployment/{name} {label} at {ratio:.0%} of its limits >= {limit:.0%} in all "
@@ -257,39 +377,86 @@ def deployment_saturation(
         for p in last
         if p.deployment in {s[0] for s in saturated}
     ]
+    evidence += [f"not judged: {why}" for why in unjudged]
     deployments = sorted({s[0] for s in saturated})
     return Finding(summary, evidence, {"deployments": deployments})
 
 
+def _node_ratios(
+    node: Obj, item: Obj | None, settings: PerformanceSettings
+) -> tuple[list[tuple[str, float, float]], list[str]]:
+    """A node's (resource, usage/allocatable, threshold), and what could not be compared."""
+    name = node["metadata"]["name"]
+    if item is None:
+        return [], [f"node/{name}: no NodeMetrics"]
+    usage = item.get("usage") or {}
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    ratios, missing = [], []
+    for label, parse, key, limit in (
+        ("CPU", millicores, "cpu", settings.node_cpu_max),
+        ("memory", quantity, "memory", settings.node_memory_max),
+    ):
+        if key not in usage:
+            missing.append(f"node/{name}: no {key} usage in its NodeMetrics")
+        elif key not in alloc or not parse(alloc[key]):
+            missing.append(f"node/{name}: no allocatable {key}")
+        else:
+            ratios.append((label, parse(usage[key]) / parse(alloc[key]), limit))
+    return ratios, missing
+
+
 def node_saturation(
-    node_metrics: Sequence[Obj], nodes: Sequence[Obj], settings: PerformanceSettings
-) -> Finding | None:
-    """PERF-103: `kubectl top nodes` against allocatable (PEERS: 90% CPU, 80% memory)."""
-    allocatable = {
-        n["metadata"]["name"]: (n.get("status") or {}).get("allocatable") or {} for n in nodes
-    }
-    hot: list[str] = []
-    for item in sorted(node_metrics, key=lambda m: m["metadata"]["name"]):
-        name, usage = item["metadata"]["name"], item.get("usage") or {}
-        alloc = allocatable.get(name) or {}
-        checks = (
-            ("CPU", millicores, "cpu", settings.node_cpu_max),
-            ("memory", quantity, "memory", settings.node_memory_max),
-        )
-        for label, parse, key, limit in checks:
-            if key not in usage or key not in alloc or not parse(alloc[key]):
-                continue
-            ratio = parse(usage[key]) / parse(alloc[key])
-            if ratio >= limit:
-                hot.append(f"{name} {label} at {ratio:.0%} of allocatable >= {limit:.0%}")
+    node_metrics: Sequence[Obj] | NoData,
+    nodes: Sequence[Obj] | NoData,
+    settings: PerformanceSettings,
+) -> Verdict:
+    """PERF-103: `kubectl top nodes` against allocatable (PEERS: 90% CPU, 80% memory).
+
+    NoData when NodeMetrics or Nodes cannot be read (no metrics-server, RBAC), none are
+    listed, or no node's usage can be compared; notes name the nodes not judged when others
+    were (a node that just joined has no NodeMetrics yet).
+    """
+    if isinstance(node_metrics, NoData):
+        return node_metrics, []
+    if isinstance(nodes, NoData):
+        return nodes, []
+    if not nodes:
+        return NoData("no Nodes: the API listed 0 nodes, so no allocatable to compare with"), []
+    by_name = {m["metadata"]["name"]: m for m in node_metrics}
+    hot, missing, judged = [], [], 0
+    for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+        name = node["metadata"]["name"]
+        ratios, lacking = _node_ratios(node, by_name.get(name), settings)
+        missing += lacking
+        judged += len(ratios)
+        hot += [
+            f"{name} {label} at {ratio:.0%} of allocatable >= {limit:.0%}"
+            for label, ratio, limit in ratios
+            if ratio >= limit
+        ]
+    if not judged:
+        return NoData(
+            f"no node's usage could be compared with its allocatable ({len(nodes)} nodes, "
+            f"{len(node_metrics)} NodeMetrics)",
+            missing[:20],
+        ), []
     if not hot:
-        return None
+        return None, [f"not judged: {line}" for line in missing]
     more = f" (and {len(hot) - 1} more)" if len(hot) > 1 else ""
-    return Finding(hot[0] + more, hot[1:], {"nodes": sorted({h.split()[0] for h in hot})})
+    evidence = hot[1:] + [f"not judged: {line}" for line in missing]
+    return Finding(hot[0] + more, evidence, {"nodes": sorted({h.split()[0] for h in hot})}), []
 
 
-def node_pressure(nodes: Sequence[Obj], settings: PerformanceSettings) -> Finding | None:
-    """PERF-104: nodes reporting a pressure condition (the kubelet is already evicting)."""
+def node_pressure(
+    nodes: Sequence[Obj] | NoData, settings: PerformanceSettings
+) -> Finding | NoData | None:
+    """PERF-104: nodes reporting a pressure condition (the kubelet is already evicting).
+
+    As DEP-113: nodes that cannot be listed, none listed, or nodes reporting none of the
+    pressure conditions (their pressure is unknown) leave nothing to judge: NoData.
+    """
+    if isinstance(nodes, NoData):
+        return nodes
     found = []
     for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
         for cond in (node.get("status") or {}).get("conditions") or []:
@@ -299,11 +466,32 @@ def node_pressure(nodes: Sequence[Obj], settings: PerformanceSettings) -> Findin
                     detail += f": {cond['message']}"
                 found.append((node["metadata"]["name"], cond["type"], detail))
     if not found:
-        return None
+        return _pressure_unknown(nodes, settings)
     node, kind, detail = found[0]
     summary = f"{len(found)} node pressure condition(s): {node} reports {kind} ({detail})"
     evidence = [f"{n} reports {k} ({d})" for n, k, d in found[1:]]
     return Finding(summary, evidence, {"nodes": sorted({n for n, _, _ in found})})
+
+
+def _pressure_unknown(nodes: Sequence[Obj], settings: PerformanceSettings) -> NoData | None:
+    if not nodes:
+        return NoData("no Nodes: the API listed 0 nodes, so no node condition can be read")
+    wanted = set(settings.pressure_conditions)
+    silent = [
+        n["metadata"]["name"]
+        for n in nodes
+        if not wanted & {c.get("type") for c in (n.get("status") or {}).get("conditions") or []}
+    ]
+    if not silent:
+        return None
+    return NoData(
+        f"{len(silent)} of {len(nodes)} nodes report none of the conditions "
+        f"{', '.join(settings.pressure_conditions)}: their pressure is unknown",
+        [
+            f"node/{name}: kubectl describe node {name}  # is its kubelet reporting?"
+            for name in silent[:20]
+        ],
+    )
 
 
 # -- what a scale-up may target (PERF-R01) ---------------------------------------------

@@ -2,6 +2,12 @@
 
 Thin: each reads its session samples (fixtures/metrics.py, fixtures/logs.py,
 fixtures/dependency_health.py) and hands them to a pure rule in checks/errors/.
+
+A check that cannot see is inconclusive, never green: a metric the endpoint does not
+expose, too few requests, no running API pod to read, no third party configured,
+PodMetrics that are not served or may not be listed, a revision too quiet to judge. Each
+says exactly what was missing. ERR-103 reads Kubernetes only for the feature flag of a
+dependency that is down, so it judges the status URLs without Kubernetes too.
 """
 
 from __future__ import annotations
@@ -11,15 +17,14 @@ from datetime import UTC, datetime
 import pytest
 
 from checks import errors as rules
+from checks.errors.notes import add_notes
 from fixtures.dependency_health import DependencyHealth, ThirdPartyProbes
-from fixtures.kubernetes import KubeSnapshot
 from fixtures.logs import ApiLogs
 from fixtures.metrics import ApiScrapes, PodUsageSamples
-from opscheck import check, verdict
+from opscheck import DependencyUnavailable, NoData, check, verdict
 from opscheck.settings import Profile
 from remediations.errors import DISABLE_FEATURE, RESTART_LEAKING, ROLLBACK_BAD
 
-NOTED = pytest.StashKey[bool]()
 SENTRY = "open Sentry: https://sentry.io/organizations/rolerabbit/issues/ (errors since the spike)"
 CAUSES = (
     "find the cause: pytest -m errors -k 'ERR-102 or ERR-103 or ERR-104 or ERR-105' "
@@ -34,12 +39,16 @@ CAUSES = (
     symptom="Error rate >5% in metrics (alert HighAPIErrorRate)",
     manual=[
         CAUSES,
-        "curl -s $API/api/metrics | grep -E 'rolerabbit_errors_total|http_requests_total'",
+        "curl -s {metrics_url} | grep -E 'rolerabbit_errors_total|http_requests_total'",
         SENTRY,
     ],
 )
-def test_error_rate(api_scrapes: ApiScrapes, settings: Profile) -> None:
-    verdict(rules.error_rate(api_scrapes.window(), settings.errors))
+def test_error_rate(
+    api_scrapes: ApiScrapes, settings: Profile, request: pytest.FixtureRequest
+) -> None:
+    finding, notes = rules.error_rate(api_scrapes.window(), settings.errors)
+    add_notes(request, notes)
+    verdict(finding)
 
 
 @check(
@@ -48,25 +57,38 @@ def test_error_rate(api_scrapes: ApiScrapes, settings: Profile) -> None:
     section_marker="errors",
     symptom="Sentry showing many errors",
     manual=[
-        "kubectl logs -l app=rolerabbit-api -n rolerabbit-production --since=1h | "
+        "kubectl logs -l {api_selector} -n {namespace} --since=1h | "
         "jq -r '.error.message' | sort | uniq -c | sort -rn",
         SENTRY,
         CAUSES,
     ],
 )
 def test_error_distribution(api_logs: ApiLogs, settings: Profile) -> None:
-    verdict(rules.error_distribution(api_logs.read(), datetime.now(UTC), settings.errors))
+    deployment = settings.kubernetes.api_deployment
+    logs, now = api_logs.read(), datetime.now(UTC)
+    verdict(rules.error_distribution(logs, now, settings.errors, deployment, api_logs.unread()))
 
 
-def add_notes(request: pytest.FixtureRequest, notes: list[str]) -> None:
-    """Notes of a passing check: shown with -rP and kept in the reports; only the first
-    run's, when --fix re-runs the check while it verifies (the same notes, numbers moved)."""
-    if not notes or request.node.stash.get(NOTED, False):
-        return
-    request.node.stash[NOTED] = True
-    for note in notes:
-        request.node.add_report_section("call", "opscheck note", note)
-        request.node.user_properties.append(("opscheck.note", note))
+def feature_flags(
+    request: pytest.FixtureRequest, settings: Profile
+) -> tuple[dict[str, str | None], str | None]:
+    """The API container's value of every configured feature flag, or why they cannot be
+    read (Kubernetes absent from the profile, unreachable, forbidden, no API Deployment).
+
+    Asked for lazily: only a dependency that is down needs its flag.
+    """
+    name, container = settings.kubernetes.api_deployment, settings.errors.api_container
+    flags = [d.feature_flag for d in settings.dependencies.values() if d.feature_flag]
+    try:
+        snapshot = request.getfixturevalue("kube_snapshot")
+        api, configmaps = snapshot.deployment(name), snapshot.configmaps()
+    except DependencyUnavailable as exc:  # no kubeconfig, API down, listing forbidden
+        return {}, f"{exc.service} at {exc.target}: {exc.reason}"
+    except pytest.skip.Exception as skipped:  # the profile declares Kubernetes absent
+        return {}, str(skipped.msg)
+    if api is None:
+        return {}, f"deployment/{name} not found in namespace {settings.kubernetes.namespace}"
+    return {f: rules.flag_value(api, configmaps, f, container) for f in flags}, None
 
 
 @check(
@@ -78,21 +100,26 @@ def add_notes(request: pytest.FixtureRequest, notes: list[str]) -> None:
     manual=["provider status pages: status.stripe.com, cloudflarestatus.com"],
 )
 def test_third_parties(
-    third_party_probes: ThirdPartyProbes,
-    kube_snapshot: KubeSnapshot,
-    settings: Profile,
-    request: pytest.FixtureRequest,
+    third_party_probes: ThirdPartyProbes, settings: Profile, request: pytest.FixtureRequest
 ) -> None:
-    if not settings.dependencies:
-        return  # nothing configured: nothing to check
-    api = kube_snapshot.deployment(settings.kubernetes.api_deployment)
-    configmaps = kube_snapshot.configmaps()
-    container = settings.errors.api_container
+    timeout = settings.errors.dependency_timeout_s
+    results = third_party_probes.probes()
+    down = [r for r in results if r.problem(timeout) is not None]
+    needs_flags = any(settings.dependencies[r.name].feature_flag for r in down)
+    values, unknown = feature_flags(request, settings) if needs_flags else ({}, None)
     probes = []
-    for result in third_party_probes.probes():
+    for result in results:
         flag = settings.dependencies[result.name].feature_flag
-        value = rules.flag_value(api, configmaps, flag, container) if flag else None
-        probes.append(rules.Probe(**{**vars(result), "feature_flag": flag, "flag_value": value}))
+        probes.append(
+            rules.Probe(
+                **{
+                    **vars(result),
+                    "feature_flag": flag,
+                    "flag_value": values.get(flag) if flag else None,
+                    "flag_unknown": unknown if flag else None,
+                }
+            )
+        )
     finding, notes = rules.third_parties(probes, settings.errors)
     add_notes(request, notes)
     verdict(finding)
@@ -105,13 +132,20 @@ def test_third_parties(
     symptom="Errors from pods running out of memory (kubectl top pods climbing)",
     remediation=RESTART_LEAKING,
     manual=[
-        "before restarting, take a heap snapshot: kubectl exec -it <api-pod> -n "
-        "rolerabbit-production -- sh -c 'kill -USR2 $(pgrep -f node)'",
+        "before restarting, take a heap snapshot: kubectl exec -it <pod> -n {namespace} -- "
+        "sh -c 'kill -USR2 $(pgrep -f node)'",
     ],
 )
-def test_memory_leak(pod_usage_samples: PodUsageSamples, settings: Profile) -> None:
+def test_memory_leak(
+    pod_usage_samples: PodUsageSamples, settings: Profile, request: pytest.FixtureRequest
+) -> None:
     series = pod_usage_samples.memory_series(settings.errors.leak_deployments)
-    verdict(rules.memory_leaks(series, settings.kubernetes.namespace, settings.errors))
+    if isinstance(series, NoData):
+        verdict(series)
+        return
+    finding, notes = rules.memory_leaks(series, settings.kubernetes.namespace, settings.errors)
+    add_notes(request, notes)
+    verdict(finding)
 
 
 @check(
@@ -120,6 +154,7 @@ def test_memory_leak(pod_usage_samples: PodUsageSamples, settings: Profile) -> N
     section_marker="errors",
     symptom="Error rate rose after the latest rollout",
     remediation=ROLLBACK_BAD,
+    manual=["kubectl rollout history deployment/{api_deployment} -n {namespace}"],
 )
 def test_bad_deployment(
     api_logs: ApiLogs,
@@ -128,9 +163,13 @@ def test_bad_deployment(
     request: pytest.FixtureRequest,
 ) -> None:
     newest, previous = api_logs.newest_and_previous()
+    if newest is None:
+        verdict(api_logs.missing_revision())
+        return
     name, now = settings.kubernetes.api_deployment, datetime.now(UTC)
     finding, notes = rules.bad_deployment(name, newest, previous, now, settings.errors)
-    if newest is not None and (finding or notes):  # it errs: ask (round trips) only then
+    if (finding or notes) and rules.errs(newest, settings.errors):
+        # It errs (blamed, not blamed, or not timed): ask the dependencies (round trips).
         typed = rules.dependency_errors(newest, settings.errors.dependency_error_types)
         problems = [*([typed] if typed else []), *dependency_health.problems()]
         finding, explained = rules.unless_explained(finding, problems, newest.revision)

@@ -2,20 +2,27 @@
 
 The database side of the runbook's section (pg_stat_activity, ANALYZE, materialized views)
 is checked by checks/test_database.py. Thin: samples in, pure rule, verdict.
+
+A check that cannot see is inconclusive, never green: no latency histogram or too few
+requests (PERF-101), PodMetrics or NodeMetrics not served (no metrics-server) or not
+readable (RBAC), a configured deployment not measured, nodes without conditions.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from checks import performance as rules
-from fixtures.kubernetes import KubeSnapshot
+from checks.errors.notes import add_notes
+from fixtures.kubernetes import KubeSnapshot, readable
 from fixtures.metrics import ApiScrapes, PodUsageSamples
-from opscheck import check, verdict
+from opscheck import NoData, check, verdict
 from opscheck.settings import Profile
 from remediations.performance import SCALE_UP
 
 SCALE_STEPS = (
-    "kubectl scale deployment rolerabbit-api --replicas=6 -n rolerabbit-production; "
-    "kubectl scale deployment rolerabbit-deployment-worker --replicas=4 -n rolerabbit-production"
+    "kubectl scale deployment {api_deployment} --replicas=6 -n {namespace}; "
+    "kubectl scale deployment {worker_deployment} --replicas=4 -n {namespace}"
 )
 
 
@@ -25,14 +32,20 @@ SCALE_STEPS = (
     section_marker="performance",
     symptom="Slow response times / high latency in metrics",
     manual=[
-        "curl -s $API/api/metrics | grep http_request_duration",
+        "curl -s {metrics_url} | grep http_request_duration",
         "database side: pytest -m database (slow queries, ANALYZE, materialized views)",
         "if pods are saturated: pytest -k PERF-102 --fix (scale up), or " + SCALE_STEPS,
         "stale assets or cache: npm run cdn:purge-all (invalidates the CDN cache)",
     ],
 )
-def test_latency(api_scrapes: ApiScrapes, settings: Profile) -> None:
-    verdict(rules.latency(api_scrapes.window(), settings.performance))
+def test_latency(
+    api_scrapes: ApiScrapes, settings: Profile, request: pytest.FixtureRequest
+) -> None:
+    finding, notes = rules.latency(
+        api_scrapes.window(), settings.errors.metrics, settings.performance
+    )
+    add_notes(request, notes)
+    verdict(finding)
 
 
 @check(
@@ -41,10 +54,20 @@ def test_latency(api_scrapes: ApiScrapes, settings: Profile) -> None:
     section_marker="performance",
     symptom="Pods using max CPU/memory",
     remediation=SCALE_UP,
+    manual=["kubectl top pods -n {namespace}"],
 )
-def test_pod_saturation(pod_usage_samples: PodUsageSamples, settings: Profile) -> None:
-    samples = [usages for _, usages in pod_usage_samples.samples()]
-    verdict(rules.deployment_saturation(samples, settings.performance))
+def test_pod_saturation(
+    pod_usage_samples: PodUsageSamples, kube_snapshot: KubeSnapshot, settings: Profile
+) -> None:
+    sampled = pod_usage_samples.samples()
+    samples = sampled if isinstance(sampled, NoData) else [usages for _, usages in sampled]
+    replicas = {
+        name: None
+        if (d := kube_snapshot.deployment(name)) is None
+        else int((d.get("spec") or {}).get("replicas", 1))
+        for name in settings.performance.deployments
+    }
+    verdict(rules.deployment_saturation(samples, replicas, settings.performance))
 
 
 @check(
@@ -58,12 +81,13 @@ def test_pod_saturation(pod_usage_samples: PodUsageSamples, settings: Profile) -
         "add nodes to the pool, or move load: kubectl cordon <node> and reschedule",
     ],
 )
-def test_node_saturation(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
-    verdict(
-        rules.node_saturation(
-            kube_snapshot.node_metrics(), kube_snapshot.nodes(), settings.performance
-        )
-    )
+def test_node_saturation(
+    kube_snapshot: KubeSnapshot, settings: Profile, request: pytest.FixtureRequest
+) -> None:
+    node_metrics, nodes = readable(kube_snapshot.node_metrics), readable(kube_snapshot.nodes)
+    finding, notes = rules.node_saturation(node_metrics, nodes, settings.performance)
+    add_notes(request, notes)
+    verdict(finding)
 
 
 @check(
@@ -78,4 +102,4 @@ def test_node_saturation(kube_snapshot: KubeSnapshot, settings: Profile) -> None
     ],
 )
 def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
-    verdict(rules.node_pressure(kube_snapshot.nodes(), settings.performance))
+    verdict(rules.node_pressure(readable(kube_snapshot.nodes), settings.performance))

@@ -14,6 +14,11 @@ and tests import from `checks.errors`:
 - memory.py: ERR-104, memory leaks
 - rollouts.py: ERR-105, a bad deployment (a revision erring more than the one before)
 - health.py: what ERR-105 asks first: whether a dependency explains the errors
+- notes.py: notes of a passing check (the one helper that is not a pure rule)
+
+A rule returns a Finding (failed), None (passed) or NoData (inconclusive: exactly what was
+missing); rules that may judge part of their question also return notes saying what they
+left out.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from checks.errors.counters import (
     Scrape,
     SeriesKey,
     increase,
+    kept_samples,
     reset_note,
 )
 from checks.errors.dependencies import (
     FLAG_OFF,
+    NOT_CONFIGURED,
     Probe,
     container_named,
     flag_value,
@@ -53,18 +60,21 @@ from checks.errors.logs import (
     parse_time,
     parse_timestamped,
     top_messages,
+    unreadable_logs,
 )
 from checks.errors.memory import MIB, MemorySeries, growth_per_minute, memory_leaks
-from checks.errors.rates import error_rate, percent, threshold
+from checks.errors.rates import Counted, count, error_rate, percent, status_label, threshold
 from checks.errors.rollouts import (
     AT_ROLLOUT,
     SAME_WINDOW,
     RevisionErrors,
     bad_deployment,
+    errs,
     revision_errors,
     revisions,
     seen_from,
     unless_explained,
+    unseen_onset,
 )
 
 __all__ = [
@@ -73,8 +83,10 @@ __all__ = [
     "FLAG_OFF",
     "KEPT_SAMPLES",
     "MIB",
+    "NOT_CONFIGURED",
     "PINO_LEVELS",
     "SAME_WINDOW",
+    "Counted",
     "Increase",
     "Labels",
     "LogLine",
@@ -86,15 +98,18 @@ __all__ = [
     "SeriesKey",
     "bad_deployment",
     "container_named",
+    "count",
     "covered_seconds",
     "dependency_errors",
     "error_distribution",
     "error_lines",
     "error_rate",
+    "errs",
     "exclusive_locks",
     "flag_value",
     "growth_per_minute",
     "increase",
+    "kept_samples",
     "level_of",
     "lock_waits",
     "memory_leaks",
@@ -106,9 +121,12 @@ __all__ = [
     "revision_errors",
     "revisions",
     "seen_from",
+    "status_label",
     "third_parties",
     "third_party_problems",
     "threshold",
     "top_messages",
     "unless_explained",
+    "unreadable_logs",
+    "unseen_onset",
 ]

@@ -4,6 +4,11 @@ A dependency that is down passes while its feature flag is off in the API (the c
 breaker is engaged); `flag_value` reads that flag as the API's container (the profile's
 errors.api_container) sees it, and the ERR-R01 remediation uses it to tell which flags
 still need switching off, in that container.
+
+The flags are read (from the Deployment) only for a dependency that is down: a sweep whose
+third parties all answer needs no Kubernetes. Where the flags cannot be read (Kubernetes
+absent from the profile, unreachable, forbidden) a down dependency is judged down, and the
+evidence says its circuit breaker could not be seen. No dependency configured is NoData.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.errors import ErrorsSettings
 
 FLAG_OFF = frozenset({"false", "0", "off", "no", "disabled"})
@@ -29,6 +34,8 @@ class Probe:
     error: str | None = None
     feature_flag: str | None = None
     flag_value: str | None = None
+    flag_unknown: str | None = None
+    """Why the feature flag could not be read (then flag_value means nothing)."""
 
     def problem(self, timeout_s: float) -> str | None:
         if self.error is not None:
@@ -41,6 +48,8 @@ class Probe:
 
     @property
     def flag_off(self) -> bool:
+        if self.flag_unknown is not None:
+            return False
         return (self.flag_value or "").strip().lower() in FLAG_OFF
 
 
@@ -76,14 +85,22 @@ def _env_value(container: Mapping[str, Any], configmaps: Sequence[Any], flag: st
     return found
 
 
+NOT_CONFIGURED = "no third-party dependencies configured (dependencies:)"
+
+
 def third_parties(
     probes: Sequence[Probe], settings: ErrorsSettings
-) -> tuple[Finding | None, list[str]]:
+) -> tuple[Finding | NoData | None, list[str]]:
     """ERR-103: every dependency answers in time without 5xx, or its feature is switched off.
 
     A dependency that is down while its feature flag is already off passes with a note:
-    the circuit breaker is engaged, the outage is mitigated.
+    the circuit breaker is engaged, the outage is mitigated. No probe at all: NoData.
     """
+    if not probes:
+        return NoData(
+            NOT_CONFIGURED,
+            ["add dependencies.<name>.status_url (and feature_flag) to the profile"],
+        ), []
     notes: list[str] = []
     down: list[tuple[Probe, str]] = []
     for probe in probes:
@@ -102,14 +119,21 @@ def third_parties(
     names = ", ".join(f"{p.name} ({why})" for p, why in down)
     summary = f"{len(down)} of {len(probes)} third-party services down: {names}"
     evidence = [f"{p.name}: {p.url} -> {why}" for p, why in down]
-    for p, _ in down:
-        if p.feature_flag:
-            evidence.append(
-                f"{p.name}: feature flag {p.feature_flag}={p.flag_value or 'unset'}; "
-                "disable it to engage the circuit breaker"
-            )
-        else:
-            evidence.append(f"{p.name}: no feature flag configured; wait for the provider")
+    evidence += [_flag_line(p) for p, _ in down]
     evidence += notes
     flags = {p.feature_flag: p.name for p, _ in down if p.feature_flag}
     return Finding(summary, evidence, {"flags": flags}), notes
+
+
+def _flag_line(p: Probe) -> str:
+    if not p.feature_flag:
+        return f"{p.name}: no feature flag configured; wait for the provider"
+    if p.flag_unknown is not None:
+        return (
+            f"{p.name}: feature flag {p.feature_flag} not read ({p.flag_unknown}): whether "
+            "its circuit breaker is engaged cannot be told"
+        )
+    return (
+        f"{p.name}: feature flag {p.feature_flag}={p.flag_value or 'unset'}; "
+        "disable it to engage the circuit breaker"
+    )

@@ -3,6 +3,9 @@
 A pod's log is one bounded read (sinceSeconds, tailLines) made by fixtures/logs.py; lines
 are pino JSON with the runbook's keys (level, message, error.message) and the error's type.
 The bad-deployment rule (checks/errors/rollouts.py) groups the same reads by revision.
+
+ERR-102 cannot judge (NoData) without a running API pod to read, when the pods logged no
+line in the window, or when no line carries a level (not the JSON logs it knows).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.errors import ErrorsSettings
 
 PINO_LEVELS = {10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal"}
@@ -104,10 +107,45 @@ def top_messages(lines: Iterable[LogLine], count: int) -> list[tuple[int, str]]:
     return [(n, message) for message, n in counts.most_common(count)]
 
 
+def unreadable_logs(
+    logs: Sequence[PodLog], deployment: str, window_s: int, unread: Sequence[str] = ()
+) -> NoData | None:
+    """Why the API pods' logs give nothing to count errors in, if they do not.
+
+    `unread` describes the pods the selector matched but whose log was not read (not
+    Running, gone before the read).
+    """
+    if not logs:
+        return NoData(f"no running pod of deployment/{deployment} to read logs from", unread)
+    lines = [line for log in logs for line in log.lines]
+    if not lines:
+        return NoData(
+            f"the {len(logs)} running pods of deployment/{deployment} logged no line in the "
+            f"last {window_s}s: nothing to count errors in (is errors.api_container the "
+            "container that logs?)",
+            [f"{log.pod}: 0 lines ({log.bytes_read} bytes read)" for log in logs] + list(unread),
+        )
+    if not any(line.level for line in lines):
+        return NoData(
+            f"none of the {len(lines)} log lines of deployment/{deployment}'s "
+            f"{len(logs)} pods carries a level (JSON with a `level` key, as pino writes): "
+            "error lines cannot be told",
+            [f"first line: {lines[0].message[:120]}"],
+        )
+    return None
+
+
 def error_distribution(
-    logs: Sequence[PodLog], now: datetime, settings: ErrorsSettings
-) -> Finding | None:
+    logs: Sequence[PodLog],
+    now: datetime,
+    settings: ErrorsSettings,
+    deployment: str,
+    unread: Sequence[str] = (),
+) -> Finding | NoData | None:
     """ERR-102: error-level lines per minute across the API pods, with the top messages."""
+    missing = unreadable_logs(logs, deployment, settings.log_window_s, unread)
+    if missing is not None:
+        return missing
     per_minute = 0.0
     found: list[LogLine] = []
     for log in logs:
@@ -128,4 +166,5 @@ def error_distribution(
         for log in logs
         if log.truncated
     ]
+    evidence += list(unread)
     return Finding(summary, evidence, {"per_minute": per_minute})

@@ -1,7 +1,11 @@
 """ERR-104: memory leaks, pods whose memory climbs monotonically across the samples.
 
 The series come from metrics.k8s.io, sampled through the sweep (fixtures/metrics.py), with
-the previous sweep's last value in front when it is recent.
+the previous sweep's last value in front when it is recent. A point is one measurement,
+timed by its PodMetrics `timestamp` (metrics-server measures every 15-60 s; listing it
+again in between returns the same measurement, which is one point, not a flat step).
+A pod measured at fewer than `leak_min_points` distinct times is not judged; when no pod
+of the watched deployments is, ERR-104 is NoData.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.errors import ErrorsSettings
 
 MIB = 2**20
@@ -24,6 +28,8 @@ class MemorySeries:
     deployment: str
     limit_bytes: float | None
     points: Sequence[tuple[float, float]] = field(default_factory=tuple)
+    undated: int = 0
+    """Samples of this pod whose PodMetrics carried no timestamp (not among the points)."""
 
     @property
     def latest(self) -> float:
@@ -48,13 +54,69 @@ def growth_per_minute(series: MemorySeries, settings: ErrorsSettings) -> float |
     return rate if rate >= settings.leak_min_growth_mib_per_min else None
 
 
+def _named(deployments: Sequence[str]) -> str:
+    return ", ".join(f"deployment/{d}" for d in deployments)
+
+
+def _measured(s: MemorySeries) -> str:
+    undated = f", {s.undated} samples without a timestamp" if s.undated else ""
+    return f"{s.pod}: measured at {len(s.points)} distinct times{undated}"
+
+
+def unjudged(series: Sequence[MemorySeries], settings: ErrorsSettings) -> NoData | None:
+    """NoData when no pod of the watched deployments has enough dated points to judge."""
+    named = _named(settings.leak_deployments)
+    if not settings.leak_deployments:
+        return NoData("no deployments to watch for leaks (errors.leak_deployments is empty)")
+    if not series:
+        return NoData(f"no memory sample of any running pod of {named}: PodMetrics list none")
+    if any(len(s.points) >= settings.leak_min_points for s in series):
+        return None
+    evidence = [_measured(s) for s in series]
+    if not any(s.points for s in series):
+        return NoData(
+            f"no PodMetrics of {named} carries a timestamp: when memory was measured cannot "
+            "be told, so no climb can be timed",
+            evidence,
+        )
+    most = max(len(s.points) for s in series)
+    return NoData(
+        f"no pod of {named} measured at leak_min_points {settings.leak_min_points} distinct "
+        f"times (at most {most}): too few points to see a climb",
+        evidence,
+    )
+
+
 def memory_leaks(
     series: Sequence[MemorySeries], namespace: str, settings: ErrorsSettings
-) -> Finding | None:
-    """ERR-104: pods whose memory climbs monotonically across the samples."""
+) -> tuple[Finding | NoData | None, list[str]]:
+    """ERR-104: pods whose memory climbs monotonically across the samples.
+
+    Notes name the deployments none of whose pods could be judged, when others could.
+    """
+    missing = unjudged(series, settings)
+    if missing is not None:
+        return missing, []
+    enough = {s.deployment for s in series if len(s.points) >= settings.leak_min_points}
+    short = sorted({s.deployment for s in series} - enough)
+    notes = [
+        f"deployment/{name} not judged: "
+        + "; ".join(_measured(s) for s in series if s.deployment == name)
+        + f" (fewer than leak_min_points {settings.leak_min_points})"
+        for name in short
+    ]
     leaking = [(s, rate) for s in series if (rate := growth_per_minute(s, settings)) is not None]
     if not leaking:
-        return None
+        return None, notes
+    return _leak_finding(leaking, namespace, settings, notes), []
+
+
+def _leak_finding(
+    leaking: list[tuple[MemorySeries, float]],
+    namespace: str,
+    settings: ErrorsSettings,
+    notes: list[str],
+) -> Finding:
     described = []
     for s, rate in leaking:
         used = f"{s.latest / MIB:.0f}"
@@ -80,4 +142,4 @@ def memory_leaks(
             "sh -c 'kill -USR2 $(pgrep -f node)'"
         )
     pods = [{"name": s.pod, "deployment": s.deployment} for s, _ in leaking]
-    return Finding(summary, evidence, {"pods": pods})
+    return Finding(summary, evidence + notes, {"pods": pods})

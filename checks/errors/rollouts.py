@@ -14,6 +14,11 @@ of each pod. A revision is blamed only on evidence that ties the errors to it:
 Otherwise the rule passes with a note (ERR-101 and ERR-102 still report the errors). A
 dependency that is down explains errors better than a release does: `unless_explained`
 (fed by fixtures/dependency_health.py and `dependency_errors`) then blames no revision.
+
+It cannot judge (NoData) a recent revision whose pods logged fewer than
+`bad_rollout_min_lines` lines, nor one that errs when the log reads begin after its
+rollout (when the errors began cannot be told); the checks say so too when there is no
+revision to judge at all (fixtures/logs.py `ApiLogs.no_revision`).
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ from datetime import datetime, timedelta
 
 from checks.errors.logs import LogLine, PodLog, covered_seconds, error_lines
 from checks.errors.rates import percent, threshold
-from opscheck import Finding
+from opscheck import Finding, NoData
 from opscheck.settings.errors import ErrorsSettings
 
 SAME_WINDOW = "same window"
 AT_ROLLOUT = "at the rollout"
 SUSTAINED_QUARTERS = 3
-Verdict = tuple[Finding | None, list[str]]
+Verdict = tuple[Finding | NoData | None, list[str]]
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,32 @@ def described(r: RevisionErrors) -> str:
     return f"revision {r.revision} ({r.source}): {percent(r.share)} of {r.lines} lines"
 
 
+def unseen_onset(newest: RevisionErrors, settings: ErrorsSettings) -> str | None:
+    """Why the log reads cannot show how the newest revision's errors began, if they cannot."""
+    onset = settings.bad_rollout_onset_s
+    if newest.seen_from is None:
+        return "the log reads have no start: when the errors began cannot be told"
+    late = (newest.seen_from - newest.created).total_seconds()
+    if late > onset:
+        return (
+            f"the log reads begin {late:.0f}s after the rollout (later than "
+            f"bad_rollout_onset_s {onset:g}s; log_window_s {settings.log_window_s}s, or tailLines "
+            "cut them): when the errors began cannot be told"
+        )
+    return None
+
+
+def errs(newest: RevisionErrors, settings: ErrorsSettings) -> bool:
+    """Whether the revision logged enough lines, and errors on more than the threshold share."""
+    return (
+        newest.lines >= settings.bad_rollout_min_lines
+        and newest.share > settings.bad_rollout_error_share
+    )
+
+
 def _at_rollout_gap(newest: RevisionErrors, settings: ErrorsSettings) -> str | None:
     """Why the newest revision's errors do not start at its rollout and go on, if not."""
     onset, limit = settings.bad_rollout_onset_s, settings.bad_rollout_error_share
-    if newest.seen_from is None or (newest.seen_from - newest.created).total_seconds() > onset:
-        return "the log reads begin after the rollout: when the errors began cannot be told"
     if newest.early_lines == 0 or newest.early_share <= limit:
         began = (
             f"{(newest.first_error - newest.created).total_seconds():.0f}s"
@@ -187,8 +213,14 @@ def bad_deployment(
     if newest is None or newest.revision < 2:
         return None, []
     age = (now - newest.created).total_seconds()
-    if age > settings.bad_rollout_window_s or newest.lines < settings.bad_rollout_min_lines:
+    if age > settings.bad_rollout_window_s:
         return None, []
+    if newest.lines < settings.bad_rollout_min_lines:
+        return NoData(
+            f"revision {newest.revision} ({newest.replicaset}, {age:.0f}s old) logged "
+            f"{newest.lines} lines, fewer than bad_rollout_min_lines "
+            f"{settings.bad_rollout_min_lines}: too few to judge its error share"
+        ), []
     limit = settings.bad_rollout_error_share
     if newest.share <= limit:
         return None, []
@@ -196,6 +228,8 @@ def bad_deployment(
     if previous is not None and newest.share <= settings.bad_rollout_factor * previous.share:
         return None, [f"{errs}, as {described(previous)} did: not the rollout"]
     same_window = previous is not None and previous.same_window
+    if not same_window and (blind := unseen_onset(newest, settings)):
+        return NoData(f"{errs}, but {blind}", [described(newest)]), []
     if not same_window and (gap := _at_rollout_gap(newest, settings)):
         before = f" (before it, {described(previous)})" if previous else ""
         return None, [f"{errs}{before}, but {gap}"]
@@ -228,8 +262,11 @@ def bad_deployment(
     return Finding(summary, evidence, data), []
 
 
-def unless_explained(finding: Finding | None, problems: Sequence[str], revision: int) -> Verdict:
-    """No revision is blamed while a dependency is down: that explains the errors first."""
+def unless_explained(
+    finding: Finding | NoData | None, problems: Sequence[str], revision: int
+) -> Verdict:
+    """No revision is blamed while a dependency is down: that explains the errors first
+    (also when the revision's errors could not be timed: the dependency explains them)."""
     if not problems:
         return finding, []
     return None, [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from checks import errors as counters
 from checks import performance as rules
+from opscheck import Finding, NoData
+from opscheck.settings.errors import ErrorsSettings, MetricNames
 from opscheck.settings.performance import PerformanceSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "errors"
 CASES = yaml.safe_load((DATA / "histogram-cases.yaml").read_text())
 CLUSTER: dict[str, Any] = yaml.safe_load((DATA / "cluster.yaml").read_text())
+SCRAPES: dict[str, Any] = yaml.safe_load((DATA / "scrape-cases.yaml").read_text())
+NAMES = MetricNames()
+URL = "http://api.test/api/metrics"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -39,7 +45,8 @@ def window() -> counters.Increase:
 
 
 def test_route_quantiles_come_from_bucket_deltas() -> None:
-    (route,) = rules.route_latencies(window())
+    (route,), unusable = rules.route_latencies(window(), NAMES)
+    assert unusable == 0
     # Deltas: 10 <= 0.1s, 20 <= 0.5s, 80 <= 1s, 100 in all: p95's rank 95 is in +Inf,
     # p50's rank 50 interpolates in (0.5, 1]: 0.5 + 0.5 * 30/60.
     assert route.requests == 100
@@ -52,20 +59,77 @@ def test_route_quantiles_come_from_bucket_deltas() -> None:
 def test_lifetime_totals_would_hide_the_slowdown() -> None:
     text = (DATA / "metrics-after.prom").read_text()
     totals = counters.Scrape.from_families(text_string_to_metric_families(text), 0)
-    (lifetime,) = rules.route_latencies(counters.Increase(0, totals.values))
+    (lifetime,), _ = rules.route_latencies(counters.Increase(0, totals.values), NAMES)
     assert lifetime.p95 == pytest.approx(0.5 + 0.5 * (1054.5 - 1020) / 70)
-    assert lifetime.p95 < 0.75 < rules.route_latencies(window())[0].p95
+    assert lifetime.p95 < 0.75 < rules.route_latencies(window(), NAMES)[0][0].p95
 
 
 def test_latency_fails_over_bounds_and_passes_within() -> None:
-    finding = rules.latency(window(), PerformanceSettings(latency_p99_max_s=0.9))
-    assert finding is not None
+    finding, _ = rules.latency(window(), NAMES, PerformanceSettings(latency_p99_max_s=0.9))
+    assert isinstance(finding, Finding)
     assert finding.summary == (
         "p95 1.00s > 0.5s (p99 1.00s) on GET /api/portfolios: 100 requests in 30s"
     )
     relaxed = PerformanceSettings(latency_p95_max_s=2, latency_p99_max_s=2)
-    assert rules.latency(window(), relaxed) is None
-    assert rules.latency(window(), PerformanceSettings(latency_min_requests=200)) is None
+    assert rules.latency(window(), NAMES, relaxed) == (None, [])
+
+
+def case(name: str) -> counters.Increase:
+    data = SCRAPES[name]
+    names = ErrorsSettings(**data.get("settings", {})).metrics
+    kept = counters.kept_samples(names)
+
+    def read(text: str, at: float) -> counters.Scrape:
+        return counters.Scrape.from_families(text_string_to_metric_families(text), at, kept, URL)
+
+    return counters.increase(read(data["before"], 0), read(data["after"], 30))
+
+
+@pytest.mark.parametrize(
+    ("name", "missing"),
+    [
+        (
+            "no-histogram",
+            f"no http_request_duration_seconds histogram at {URL} "
+            "(no http_request_duration_seconds_bucket series): no latency to judge",
+        ),
+        (
+            "buckets-without-le",
+            f"the 1 http_request_duration_seconds_bucket series at {URL} carry no numeric "
+            "`le` label: no buckets to take quantiles from",
+        ),
+        (
+            "no-inf-bucket",
+            f'no route\'s http_request_duration_seconds_bucket at {URL} has a le="+Inf" '
+            "bucket: quantiles cannot be taken",
+        ),
+        (
+            "few-observations",
+            "12 requests in 30s on the busiest route (GET /api/portfolios), fewer than "
+            "latency_min_requests 20: too few to judge p95/p99",
+        ),
+    ],
+)
+def test_latency_without_the_data_to_judge_is_inconclusive(name: str, missing: str) -> None:
+    finding, notes = rules.latency(case(name), NAMES, PerformanceSettings())
+    assert isinstance(finding, NoData) and notes == []
+    assert finding.missing == missing
+
+
+def test_too_few_requests_anywhere_is_inconclusive_even_with_the_old_window() -> None:
+    settings = PerformanceSettings(latency_min_requests=200)
+    finding, _ = rules.latency(window(), NAMES, settings)
+    assert isinstance(finding, NoData)
+    assert finding.missing.startswith("100 requests in 30s on the busiest route")
+
+
+def test_routes_too_quiet_to_judge_are_noted_when_others_are_judged() -> None:
+    finding, notes = rules.latency(case("some-routes-too-quiet"), NAMES, PerformanceSettings())
+    assert finding is None
+    assert notes == [
+        "1 routes with fewer than latency_min_requests 20 requests not judged: "
+        "GET /api/users/me (3)"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -100,42 +164,127 @@ def test_pod_usage_joins_limits_and_owner() -> None:
     assert first[2].memory_limit is None and first[2].cpu_limit_m == 500
 
 
+BOTH = {"rolerabbit-api": 2, "rolerabbit-deployment-worker": 1}
+
+
 def test_sustained_deployment_saturation() -> None:
-    finding = rules.deployment_saturation(samples(), PerformanceSettings())
-    assert finding is not None
+    finding = rules.deployment_saturation(samples(), BOTH, PerformanceSettings())
+    assert isinstance(finding, Finding)
     assert finding.summary == (
         "deployment/rolerabbit-api CPU at 90% of its limits >= 80% in all 2 samples (2 pods)"
     )
     assert finding.data["deployments"] == ["rolerabbit-api"]
-    assert rules.deployment_saturation(samples(), PerformanceSettings(pod_cpu_max=0.95)) is None
+    cooler = PerformanceSettings(pod_cpu_max=0.95)
+    assert rules.deployment_saturation(samples(), BOTH, cooler) is None
 
 
 def test_one_cool_sample_means_not_sustained() -> None:
     cool = [rules.PodUsage("rolerabbit-api-abc-1", "rolerabbit-api", 100, 0, 1000, None)]
-    assert rules.deployment_saturation([*samples(), cool], PerformanceSettings()) is None
+    settings = PerformanceSettings()
+    assert rules.deployment_saturation([*samples(), cool], BOTH, settings) is None
+
+
+def test_a_deployment_that_cannot_be_judged_is_inconclusive() -> None:
+    cooler = PerformanceSettings(pod_cpu_max=0.95)
+    gone = {"rolerabbit-api": 2, "rolerabbit-deployment-worker": None}
+    assert rules.deployment_saturation(samples(), gone, cooler) == NoData(
+        "deployment/rolerabbit-deployment-worker not found"
+    )
+    api_only = [[p for p in sample if p.deployment == "rolerabbit-api"] for sample in samples()]
+    assert rules.deployment_saturation(api_only, BOTH, cooler) == NoData(
+        "deployment/rolerabbit-deployment-worker: no PodMetrics for any of its pods in 2 samples"
+    )
+    unlimited = [[replace(p, cpu_limit_m=None, memory_limit=None) for p in s] for s in samples()]
+    result = rules.deployment_saturation(unlimited, BOTH, cooler)
+    assert isinstance(result, NoData)
+    assert result.missing.startswith(
+        "deployment/rolerabbit-api: no CPU or memory limit on its pods, usage has nothing to "
+        "be compared with (DEP-111); deployment/rolerabbit-deployment-worker: no CPU or memory"
+    )
+    # Scaled to 0 on purpose: nothing runs, nothing to saturate.
+    idle = {"rolerabbit-api": 2, "rolerabbit-deployment-worker": 0}
+    assert rules.deployment_saturation(api_only, idle, cooler) is None
+    # A saturated deployment still fails, saying what else was not judged.
+    finding = rules.deployment_saturation(samples(), gone, PerformanceSettings())
+    assert isinstance(finding, Finding)
+    assert finding.evidence[-1] == "not judged: deployment/rolerabbit-deployment-worker not found"
+
+
+def test_pod_metrics_that_cannot_be_read_are_the_verdict() -> None:
+    absent = NoData("no PodMetrics: metrics.k8s.io answered 404")
+    assert rules.deployment_saturation(absent, BOTH, PerformanceSettings()) is absent
+    nothing = PerformanceSettings(deployments=[])
+    assert rules.deployment_saturation(samples(), BOTH, nothing) == NoData(
+        "no deployments to judge (performance.deployments is empty)"
+    )
+
+
+def test_pod_usage_carries_the_measurement_time() -> None:
+    item = {
+        "metadata": {"name": "rolerabbit-api-abc-1"},
+        "timestamp": "2026-01-10T12:00:05Z",
+        "containers": [{"name": "api", "usage": {"cpu": "100m", "memory": "100Mi"}}],
+    }
+    undated = {**item, "timestamp": None}
+    dated, blank = rules.pod_usage([item, undated], CLUSTER["pods"], CLUSTER["replicasets"])
+    assert dated.measured_at == 1768046405.0
+    assert blank.measured_at is None
 
 
 def test_node_saturation_against_allocatable() -> None:
-    finding = rules.node_saturation(
+    finding, _ = rules.node_saturation(
         CLUSTER["node_metrics"], CLUSTER["nodes"], PerformanceSettings()
     )
-    assert finding is not None
+    assert isinstance(finding, Finding)
     assert finding.summary == "node-1 CPU at 95% of allocatable >= 90% (and 1 more)"
     assert finding.evidence == ["node-2 memory at 88% of allocatable >= 80%"]
     assert finding.data["nodes"] == ["node-1", "node-2"]
     relaxed = PerformanceSettings(node_cpu_max=0.99, node_memory_max=0.99)
-    assert rules.node_saturation(CLUSTER["node_metrics"], CLUSTER["nodes"], relaxed) is None
+    assert rules.node_saturation(CLUSTER["node_metrics"], CLUSTER["nodes"], relaxed) == (None, [])
+
+
+def test_node_saturation_without_node_metrics_is_inconclusive() -> None:
+    relaxed = PerformanceSettings(node_cpu_max=0.99, node_memory_max=0.99)
+    absent = NoData("no NodeMetrics: metrics.k8s.io answered 404")
+    assert rules.node_saturation(absent, CLUSTER["nodes"], relaxed) == (absent, [])
+    finding, _ = rules.node_saturation([], CLUSTER["nodes"], relaxed)
+    assert finding == NoData(
+        "no node's usage could be compared with its allocatable (2 nodes, 0 NodeMetrics)",
+        ["node/node-1: no NodeMetrics", "node/node-2: no NodeMetrics"],
+    )
+    assert rules.node_saturation([], [], relaxed)[0] == NoData(
+        "no Nodes: the API listed 0 nodes, so no allocatable to compare with"
+    )
+    # One node measured: judged on it, the other noted.
+    finding, notes = rules.node_saturation(CLUSTER["node_metrics"][:1], CLUSTER["nodes"], relaxed)
+    assert finding is None and notes == ["not judged: node/node-2: no NodeMetrics"]
 
 
 def test_node_pressure_conditions() -> None:
     finding = rules.node_pressure(CLUSTER["nodes"], PerformanceSettings())
-    assert finding is not None
+    assert isinstance(finding, Finding)
     assert finding.summary == (
         "1 node pressure condition(s): node-2 reports MemoryPressure "
         "(KubeletHasInsufficientMemory: kubelet has insufficient memory available)"
     )
     only_disk = PerformanceSettings(pressure_conditions=["DiskPressure"])
-    assert rules.node_pressure(CLUSTER["nodes"], only_disk) is None
+    # node-1 reports no DiskPressure condition at all: its disk pressure is unknown.
+    unknown = rules.node_pressure(CLUSTER["nodes"], only_disk)
+    assert unknown == NoData(
+        "1 of 2 nodes report none of the conditions DiskPressure: their pressure is unknown",
+        ["node/node-1: kubectl describe node node-1  # is its kubelet reporting?"],
+    )
+    only_memory = PerformanceSettings(pressure_conditions=["MemoryPressure"])
+    calm = [CLUSTER["nodes"][0]]
+    assert rules.node_pressure(calm, only_memory) is None
+
+
+def test_node_pressure_without_nodes_is_inconclusive() -> None:
+    forbidden = NoData("no Nodes: listing nodes at the cluster scope is forbidden (HTTP 403)")
+    assert rules.node_pressure(forbidden, PerformanceSettings()) is forbidden
+    assert rules.node_pressure([], PerformanceSettings()) == NoData(
+        "no Nodes: the API listed 0 nodes, so no node condition can be read"
+    )
 
 
 SATURATED = yaml.safe_load((DATA / "saturated-node.yaml").read_text())
