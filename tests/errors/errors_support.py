@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import urllib3
+import yaml
 from kubernetes import client, config, watch
 
 from lab.testing import LabHandle
@@ -52,6 +54,42 @@ fix:
 
 Run = Callable[..., CheckRun]
 Inject = Callable[..., dict[str, Any]]
+PRIVATE = "private"
+
+
+def fast(**sections: dict[str, Any]) -> str:
+    """FAST with some sections' settings added or changed (one level deep)."""
+    data = yaml.safe_load(FAST)
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return str(yaml.safe_dump(data))
+
+
+def private_profile(
+    where: Path, lab: LabHandle, drop: tuple[str, ...] = (), **sections: Any
+) -> list[str]:
+    """Arguments selecting a profile `private`: the lab's (FAST), without the `drop` keys,
+    with `sections` added (a mapping one level deep, anything else replaced). Its secrets
+    come from the environment (not the lab's env file), and unlike run_checks(profile=...)
+    it can leave a key out (e.g. `dependencies`)."""
+    data = yaml.safe_load(lab.profile_path.read_text())["profiles"]["lab"]
+    for section, values in [*yaml.safe_load(FAST).items(), *sections.items()]:
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    for key in drop:
+        data.pop(key, None)
+    path = where / "private-profiles.yaml"
+    path.write_text(yaml.safe_dump({"profiles": {PRIVATE: data}}))
+    return ["--config", str(path), "--env", PRIVATE]
+
+
+def reported(run: CheckRun) -> str:
+    """Every failed or inconclusive check's full text (summary, evidence), from junit.xml:
+    the terminal shows an inconclusive check's first line only."""
+    tree = ET.parse(run.reports / "junit.xml")
+    return "\n".join(element.text or "" for element in tree.iter("failure"))
 
 
 WINDOW_S = 15  # FAST's errors.log_window_s
