@@ -40,7 +40,7 @@ PSQL = "psql $DATABASE_URL -c"
     section_marker="database",
     symptom=REFUSED,
     manual=[
-        "kubectl exec -it <api-pod> -n rolerabbit-production -- "
+        "kubectl exec -it deployment/{api_deployment} -n {namespace} -- "
         'psql $DATABASE_URL -c "SELECT version();"',
         "check the provider's status page (Supabase: status.supabase.io); lab: lab status",
     ],
@@ -156,7 +156,7 @@ def test_app_db_timeout(kube_snapshot: KubeSnapshot, database_settings: Database
     section_marker="database",
     symptom=TIMEOUTS,
     manual=[
-        "kubectl exec -it <api-pod> -n rolerabbit-production -- nc -zv <db-host> 5432",
+        "kubectl exec -it deployment/{api_deployment} -n {namespace} -- nc -zv <db-host> 5432",
         "check firewall rules / security groups: ensure API server IPs are whitelisted",
     ],
 )

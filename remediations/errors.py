@@ -237,9 +237,20 @@ def restart_leaking_pods(
                 return Plan(
                     target,
                     refusal=f"deployment/{deployment} runs 1 replica: deleting {pod} would "
-                    f"leave none; use kubectl rollout restart deployment/{deployment} (surge)",
+                    f"leave none; use kubectl rollout restart deployment/{deployment} -n "
+                    f"{namespace} (surge)",
                 )
             actions.append(delete_and_wait(kube_client, namespace, pod, deployment, timeout))
+        if not actions:  # every leaking pod was replaced since the check saw it
+            gone = ", ".join(entry["name"] for entry in leaking)
+            return Plan(
+                target,
+                manual=[
+                    f"{gone} already gone from namespace {namespace}: nothing to restart; "
+                    "re-check with pytest -k ERR-104 (kubectl top pods -n "
+                    f"{namespace} to watch their replacements)"
+                ],
+            )
         return Plan(target, actions)
 
     return plan
