@@ -4,7 +4,7 @@ PERF-R01 scales a deployment to its `performance.scale_up` target (runbook: API 
 4), never above `performance.max_replicas`, never down, and never against a
 HorizontalPodAutoscaler: it reuses the deployment section's `plan_scale`, which refuses then.
 
-It scales only the workload the evidence points at (checks/performance.py `scale_targets`,
+It scales only the workload the evidence points at (checks/performance/scaling.py `scale_targets`,
 on the usage read when it plans): for saturated pods (PERF-102), a deployment whose load is
 spread over its pods and which is not merely sharing a saturated node; for a saturated node
 (PERF-103), the Deployment whose pods on that node use most of its CPU. Otherwise it

@@ -1,4 +1,4 @@
-"""Unit tests of the Performance Issues rules (checks/performance.py) on small data files."""
+"""Unit tests of the Performance Issues rules (checks/performance/) on small data files."""
 
 from __future__ import annotations
 

@@ -1,0 +1,65 @@
+"""Pure rules of the Performance Issues section (PERF-1xx): application and cluster angle.
+
+A rule returns a Finding (failed), None (passed) or NoData (inconclusive: exactly what was
+missing); rules that may judge part of their question also return notes saying what they
+left out. One module per concern; this package re-exports their public names:
+
+- latency.py: PERF-101, p95/p99 per route from the request duration histogram's bucket
+  increases between two scrapes, interpolated as Prometheus's histogram_quantile() does
+- saturation.py: PERF-102, pods against their limits (metrics.k8s.io, `kubectl top pods`)
+- nodes.py: PERF-103 (usage against allocatable) and PERF-104 (pressure conditions)
+- scaling.py: what PERF-R01 may scale, only the workload the evidence points at
+- quantities.py: Kubernetes quantities and measurement times
+
+The database side of the runbook's section belongs to checks/database/.
+"""
+
+from __future__ import annotations
+
+from checks.performance.latency import (
+    RouteLatency,
+    histogram_quantile,
+    latency,
+    route_latencies,
+    unjudged_latency,
+)
+from checks.performance.nodes import node_pressure, node_saturation
+from checks.performance.quantities import MIB, measured_at, millicores, quantity
+from checks.performance.saturation import (
+    PodUsage,
+    deployment_of,
+    deployment_saturation,
+    pod_usage,
+)
+from checks.performance.scaling import (
+    NodeCpu,
+    cpu_saturated_nodes,
+    saturating_workload,
+    scale_targets,
+    unspread_load,
+    workloads_on,
+)
+
+__all__ = [
+    "MIB",
+    "NodeCpu",
+    "PodUsage",
+    "RouteLatency",
+    "cpu_saturated_nodes",
+    "deployment_of",
+    "deployment_saturation",
+    "histogram_quantile",
+    "latency",
+    "measured_at",
+    "millicores",
+    "node_pressure",
+    "node_saturation",
+    "pod_usage",
+    "quantity",
+    "route_latencies",
+    "saturating_workload",
+    "scale_targets",
+    "unjudged_latency",
+    "unspread_load",
+    "workloads_on",
+]

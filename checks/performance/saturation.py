@@ -1,0 +1,165 @@
+"""PERF-102: sustained pod saturation per deployment, from metrics.k8s.io against limits.
+
+PodMetrics (the data `kubectl top pods` shows) are joined with their pods' limits and
+owning Deployment (`pod_usage`, also read by ERR-104 and PERF-R01).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from checks.performance.quantities import MIB, Obj, measured_at, millicores, quantity
+from opscheck import Finding, NoData
+from opscheck.settings.performance import PerformanceSettings
+
+
+@dataclass(frozen=True)
+class PodUsage:
+    """One pod's usage (summed over containers) and limits (None if a container has none)."""
+
+    pod: str
+    deployment: str
+    cpu_m: float
+    memory: float
+    cpu_limit_m: float | None
+    memory_limit: float | None
+    node: str = ""
+    measured_at: float | None = None
+    """When metrics-server measured it (the PodMetrics timestamp, epoch s), if it says."""
+
+    def hot(self, settings: PerformanceSettings) -> bool:
+        """At or over the container threshold of its CPU or memory limit."""
+        cpu = self.cpu_limit_m and self.cpu_m >= settings.pod_cpu_max * self.cpu_limit_m
+        memory = self.memory_limit and self.memory >= settings.pod_memory_max * self.memory_limit
+        return bool(cpu or memory)
+
+
+def deployment_of(pod: Obj, replicasets: Sequence[Obj]) -> str:
+    """The Deployment owning a pod through its ReplicaSet ("" for a bare pod)."""
+    refs = pod["metadata"].get("ownerReferences") or []
+    rs_name = next((r.get("name", "") for r in refs if r.get("kind") == "ReplicaSet"), None)
+    for rs in replicasets:
+        if rs["metadata"]["name"] == rs_name:
+            refs = rs["metadata"].get("ownerReferences") or []
+            return next((r["name"] for r in refs if r.get("kind") == "Deployment"), "")
+    return ""
+
+
+def _limit(containers: Sequence[Obj], resource: str, parse: Any) -> float | None:
+    total = 0.0
+    for container in containers:
+        value = ((container.get("resources") or {}).get("limits") or {}).get(resource)
+        if value is None:
+            return None
+        total += parse(value)
+    return total if containers else None
+
+
+def pod_usage(
+    pod_metrics: Sequence[Obj], pods: Sequence[Obj], replicasets: Sequence[Obj]
+) -> list[PodUsage]:
+    """Join PodMetrics with their pods' limits and owning deployment."""
+    by_name = {p["metadata"]["name"]: p for p in pods}
+    result = []
+    for item in pod_metrics:
+        pod = by_name.get(item["metadata"]["name"])
+        if pod is None:
+            continue
+        usage = [c.get("usage") or {} for c in item.get("containers") or []]
+        containers = (pod.get("spec") or {}).get("containers") or []
+        result.append(
+            PodUsage(
+                pod=pod["metadata"]["name"],
+                deployment=deployment_of(pod, replicasets),
+                cpu_m=sum(millicores(u.get("cpu", "0")) for u in usage),
+                memory=sum(quantity(u.get("memory", "0")) for u in usage),
+                cpu_limit_m=_limit(containers, "cpu", millicores),
+                memory_limit=_limit(containers, "memory", quantity),
+                node=str((pod.get("spec") or {}).get("nodeName") or ""),
+                measured_at=measured_at(item),
+            )
+        )
+    return result
+
+
+def _ratio(pods: Sequence[PodUsage], cpu: bool) -> float | None:
+    limited = [p for p in pods if (p.cpu_limit_m if cpu else p.memory_limit)]
+    if not limited:
+        return None
+    used = sum(p.cpu_m if cpu else p.memory for p in limited)
+    return used / sum((p.cpu_limit_m if cpu else p.memory_limit) or 0.0 for p in limited)
+
+
+def _saturation_of(
+    name: str, samples: Sequence[Sequence[PodUsage]], settings: PerformanceSettings
+) -> tuple[list[tuple[str, str, float, float, int]], str | None]:
+    """One deployment's sustained saturation per resource, or why it cannot be judged."""
+    mine = [[p for p in sample if p.deployment == name] for sample in samples]
+    if not any(mine):
+        return [], f"deployment/{name}: no PodMetrics for any of its pods in {len(samples)} samples"
+    saturated, judged = [], False
+    for cpu, limit, label in (
+        (True, settings.pod_cpu_max, "CPU"),
+        (False, settings.pod_memory_max, "memory"),
+    ):
+        ratios = [r for pods in mine if (r := _ratio(pods, cpu)) is not None]
+        judged = judged or bool(ratios)
+        if ratios and min(ratios) >= limit:
+            saturated.append((name, label, min(ratios), limit, len(mine[-1])))
+    if not judged:
+        return [], (
+            f"deployment/{name}: no CPU or memory limit on its pods, usage has nothing to be "
+            "compared with (DEP-111)"
+        )
+    return saturated, None
+
+
+def deployment_saturation(
+    samples: Sequence[Sequence[PodUsage]] | NoData,
+    replicas: Mapping[str, int | None],
+    settings: PerformanceSettings,
+) -> Finding | NoData | None:
+    """PERF-102: a deployment's pods together at their CPU or memory limits in every sample.
+
+    Sustained (every sample of the sweep) and deployment-wide (usage summed over its pods
+    against their limits summed): the signal that it needs more replicas, not one pod's spike.
+    `replicas` are the deployments' desired replicas (None: not found); one scaled to 0 has
+    nothing to saturate. NoData when PodMetrics cannot be read, or a configured deployment
+    cannot be judged (not found, no pod measured, no limits) and none is saturated.
+    """
+    if isinstance(samples, NoData):
+        return samples
+    if not settings.deployments:
+        return NoData("no deployments to judge (performance.deployments is empty)")
+    saturated: list[tuple[str, str, float, float, int]] = []
+    unjudged: list[str] = []
+    for name in settings.deployments:
+        if name not in replicas or replicas[name] is None:
+            unjudged.append(f"deployment/{name} not found")
+        elif replicas[name] != 0:
+            found, why = _saturation_of(name, samples, settings)
+            saturated += found
+            unjudged += [why] if why else []
+    if not saturated:
+        return NoData("; ".join(unjudged)) if unjudged else None
+    name, label, ratio, limit, pods = saturated[0]
+    summary = (
+        f"deployment/{name} {label} at {ratio:.0%} of its limits >= {limit:.0%} in all "
+        f"{len(samples)} samples ({pods} pods)"
+    )
+    evidence = [
+        f"deployment/{n} {lb} at {r:.0%} of limits (threshold {lim:.0%}, {p} pods)"
+        for n, lb, r, lim, p in saturated[1:]
+    ]
+    last = samples[-1] if samples else []
+    evidence += [
+        f"{p.pod}: cpu {p.cpu_m:.0f}m/{p.cpu_limit_m or 0:.0f}m, "
+        f"memory {p.memory / MIB:.0f}/{(p.memory_limit or 0) / MIB:.0f} MiB"
+        for p in last
+        if p.deployment in {s[0] for s in saturated}
+    ]
+    evidence += [f"not judged: {why}" for why in unjudged]
+    deployments = sorted({s[0] for s in saturated})
+    return Finding(summary, evidence, {"deployments": deployments})
