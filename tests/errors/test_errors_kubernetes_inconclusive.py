@@ -30,6 +30,7 @@ from tests.errors.errors_support import (
     WORKER,
     Inject,
     Run,
+    fast,
     private_profile,
     reported,
 )
@@ -180,6 +181,17 @@ def test_errors_logs_without_levels_or_without_running_pods_are_inconclusive(
     assert "[ERR-105] inconclusive: no running pod of revision " in gone.stdout
     assert f"of deployment/{API} to read logs from" in gone.stdout
     assert f"no pod matches app={API} in namespace {NAMESPACE}" in reported(gone)
+
+
+def test_errors_bad_deployment_of_a_deployment_that_does_not_exist_is_inconclusive(
+    run_checks: Run,
+) -> None:
+    result = run_checks("-k", "ERR-105", profile=fast(kubernetes={"api_deployment": "no-api"}))
+    assert result.statuses() == {"ERR-105": "inconclusive"}, result.stdout
+    assert (
+        f"[ERR-105] inconclusive: deployment/no-api not found in namespace {NAMESPACE}: no "
+        "revision" in result.stdout
+    )
 
 
 # -- ERR-103: nothing configured, or no Kubernetes to read the feature flags from ---------

@@ -104,6 +104,15 @@ def case(name: str) -> counters.Increase:
             "bucket: quantiles cannot be taken",
         ),
         (
+            "only-excluded-routes",
+            "only excluded routes observed in 30s (GET /health)",
+        ),
+        (
+            "histogram-declared-no-series",
+            f"http_request_duration_seconds_bucket at {URL} has no series: no request observed "
+            "to judge",
+        ),
+        (
             "few-observations",
             "12 requests in 30s on the busiest route (GET /api/portfolios), fewer than "
             "latency_min_requests 20: too few to judge p95/p99",
