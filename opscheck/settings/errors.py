@@ -115,7 +115,10 @@ class ErrorsSettings(Settings):
     )
     memory_samples: PositiveInt = Field(3, ge=2)
     """PodMetrics samples per sweep (the first is taken when the session starts)."""
-    memory_sample_interval_s: PositiveFloat = 5.0
+    memory_sample_interval_s: PositiveFloat = 15.0
+    """Seconds between PodMetrics samples: metrics-server measures every 15 s by default
+    (--metric-resolution), and a sample taken sooner is the same measurement again, not a
+    new point (ERR-104 counts distinct PodMetrics timestamps)."""
     leak_min_points: PositiveInt = Field(3, ge=2)
     """Distinct measurements (previous sweep's value + this sweep's samples, by their
     PodMetrics timestamps) a monotonic climb must span; fewer: that pod is not judged."""
