@@ -123,8 +123,10 @@ def test_third_party_stand_ins_answer(lab: LabHandle, path: str) -> None:
 def test_profile_and_env_files(lab: LabHandle) -> None:
     profile = yaml.safe_load(lab.profile_path.read_text())
     entry = profile["profiles"]["lab"]
-    assert set(entry) == {"kubernetes", "api", "dependencies", "registry_url", "queue", "errors"}
+    assert {"kubernetes", "api", "dependencies", "registry_url", "queue", "errors"} <= set(entry)
     Profile.model_validate(entry)  # the suite's own model accepts what the lab writes
+    # "*" never covers a destructive remediation: the lab names the ones its faults exercise.
+    assert entry["fix"]["allowed"] == ["*", "DB-R03", "DB-R08", "QUEUE-R06"]
     assert entry["queue"]["growth_interval_s"] == 5.0  # lab windows: seconds, not 30 s
     assert entry["api"]["base_url"] == lab.env["ROLERABBIT_API_URL"]
     assert entry["kubernetes"]["namespace"] == "rolerabbit-production"
