@@ -1,6 +1,7 @@
 """The `lab` command: start, inspect, break and stop the local RoleRabbit lab.
 
-    lab up | status | down | inject FAULT [--clear] [--param k=v] | faults | reset | env | demo
+    lab up | status | down | inject FAULT [--clear] [--param k=v] | faults [--json] | reset
+        | env [--profile NAME] | demo
 
 Global option `--state-dir DIR` (default: $LAB_STATE_DIR, else `.lab/` in the
 repository root): all of a lab's state lives there. Expected failures print
@@ -10,6 +11,7 @@ an actionable message and exit 1, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from lab import lifecycle
 from lab.control import ControlClient
 from lab.errors import LabError, actionable
-from lab.outputs import export_lines, read_env_file
+from lab.outputs import export_lines, read_env_file, write_named_profiles
 from lab.paths import StatePaths
 from lab.settings import LabSettings, default_state_dir, env_overrides
 
@@ -28,11 +30,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-dir", type=Path, default=None, help="default: $LAB_STATE_DIR or <repo>/.lab"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the lab (a no-op if it runs)")
+    up = sub.add_parser(
+        "up",
+        help="start the lab (a no-op if it runs)",
+        description="Start the lab (a no-op if it runs). Each value comes from its flag, "
+        "else its LAB_* variable, else the value the last `lab up` saved in the state dir, "
+        "else the default.",
+    )
     for name in ("postgres", "redis", "api", "thirdparty", "k8s"):
-        up.add_argument(f"--{name}-port", type=int, default=None)
-    up.add_argument("--producer-rate", type=float, default=None, help="jobs/s (default 2)")
-    up.add_argument("--load-rate", type=float, default=None, help="API requests/s (default 10)")
+        variable = f"LAB_{name.upper()}_PORT"
+        default = getattr(LabSettings, f"{name}_port")
+        up.add_argument(
+            f"--{name}-port", type=int, default=None, help=f"default: ${variable}, else {default}"
+        )
+    up.add_argument(
+        "--producer-rate",
+        type=float,
+        default=None,
+        help="jobs/s (default: $LAB_PRODUCER_RATE, else 2)",
+    )
+    up.add_argument(
+        "--load-rate",
+        type=float,
+        default=None,
+        help="API requests/s (default: $LAB_LOAD_RATE, else 10)",
+    )
     up.add_argument("--no-kubernetes", action="store_true", help="no emulator; static workers")
     sub.add_parser("status", help="each service's pid, port and health")
     sub.add_parser("down", help="stop everything")
@@ -40,9 +62,37 @@ def build_parser() -> argparse.ArgumentParser:
     inject.add_argument("fault")
     inject.add_argument("--clear", action="store_true")
     inject.add_argument("--param", action="append", default=[], metavar="K=V")
-    sub.add_parser("faults", help="list faults with their section and the checks they trip")
+    faults = sub.add_parser(
+        "faults",
+        help="list faults with their section and the checks they trip",
+        description="Every fault, its runbook section, the checks it trips (a sweep of its "
+        "section under the lab profile right after `lab inject` fails exactly those; the "
+        "others pass, except those it leaves unjudged) and what it does.",
+    )
+    faults.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON array: name, section, trips (the check ids it fails under the lab "
+        "profile), unjudged (the ids it leaves skipped or inconclusive), description",
+    )
     sub.add_parser("reset", help="clear every fault, restore the healthy state")
-    sub.add_parser("env", help="print export lines for kubectl/psql/redis-cli/curl")
+    env = sub.add_parser(
+        "env",
+        help="print export lines for kubectl/psql/redis-cli/curl (--profile NAME: see its help)",
+        description="Print export lines (KUBECONFIG, DATABASE_URL, DATABASE_FIXER_URL, "
+        "REDIS_URL, ROLERABBIT_API_URL) for the runbook's own tools: "
+        'eval "$(lab env)". The suite\'s `lab` profile always takes these secrets from the '
+        "lab's env file, whatever the shell holds.",
+    )
+    env.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="also write the lab's profile under NAME into <state dir>/profiles.yaml and "
+        "export ROLERABBIT_CONFIG and ROLERABBIT_ENV for it. Unlike `lab`, profile NAME "
+        "takes its secrets from the shell, so you can try a wrong one against the lab: "
+        'eval "$(lab env --profile try)"; export DATABASE_URL=postgresql://'
+        "rolerabbit_monitor:wrong@...; pytest -k DB-101",
+    )
     demo = sub.add_parser("demo", help="up, inject faults, sweep, fix, sweep again")
     demo.add_argument("--down-after", action="store_true", help="stop the lab at the end")
     return parser
@@ -50,15 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_for(args: argparse.Namespace) -> LabSettings:
     state_dir = (args.state_dir or default_state_dir()).resolve()
+    # Flags beat LAB_* variables beat the saved settings beat the defaults: a flag that was
+    # not given (None) must leave the variable's value alone.
     overrides: dict[str, Any] = env_overrides()
     if args.command == "up":
-        for name in ("postgres", "redis", "api", "thirdparty", "k8s"):
-            overrides[f"{name}_port"] = getattr(args, f"{name}_port")
-        overrides["producer_rate"] = args.producer_rate
-        overrides["load_rate"] = args.load_rate
-        if args.no_kubernetes:
-            overrides["kubernetes"] = False
+        flags: dict[str, Any] = {
+            f"{name}_port": getattr(args, f"{name}_port")
+            for name in ("postgres", "redis", "api", "thirdparty", "k8s")
+        }
+        flags["producer_rate"] = args.producer_rate
+        flags["load_rate"] = args.load_rate
+        flags["kubernetes"] = False if args.no_kubernetes else None
+        overrides.update({key: value for key, value in flags.items() if value is not None})
     return LabSettings.load(state_dir).with_overrides(overrides)
+
+
+def named_profile_lines(settings: LabSettings, name: str) -> str:
+    """Write profile NAME (see outputs.write_named_profiles); the lines that select it."""
+    path = write_named_profiles(StatePaths(settings.state_dir), settings, add=name)
+    return (
+        f"# profile {name!r} ({path}): the lab's, with secrets from this shell's variables\n"
+        + export_lines({"ROLERABBIT_CONFIG": str(path), "ROLERABBIT_ENV": name})
+    )
 
 
 def parse_params(raw: list[str]) -> dict[str, str]:
@@ -92,6 +155,14 @@ def print_status(status: dict[str, Any] | None, state_dir: Path) -> int:
     )
     faults = status["faults"]
     print(f"  faults: {', '.join(faults) if faults else 'none'}")
+    data = status.get("postgres_data") or {}
+    if data.get("linked_from"):
+        print(
+            f"  postgres data: {data['path']} (outside the state dir, which the postgres OS "
+            f"user cannot reach; {data['linked_from']} links to it)"
+        )
+    elif data:
+        print(f"  postgres data: {data['path']}")
     return 0
 
 
@@ -116,7 +187,10 @@ def run(args: argparse.Namespace) -> int:
             )
         if lifecycle.supervisor_running(StatePaths(state_dir)) is None:
             print("# warning: the lab is not running; start it: lab up", file=sys.stderr)
-        sys.stdout.write(export_lines(read_env_file(str(env_file))))
+        lines = export_lines(read_env_file(str(env_file)))
+        if args.profile:  # written first: a bad name prints nothing to eval
+            lines += named_profile_lines(settings, args.profile)
+        sys.stdout.write(lines)
         return 0
     if args.command == "demo":
         from lab.demo import run_demo
@@ -132,10 +206,15 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "faults":
         from lab.faults.base import load_fault_modules
 
-        for fault in load_fault_modules().all():
+        catalogue = load_fault_modules().all()
+        if args.json:
+            print(json.dumps([fault.describe() for fault in catalogue], indent=2))
+            return 0
+        for fault in catalogue:
+            unjudged = f" Leaves unjudged: {', '.join(fault.unjudged)}." if fault.unjudged else ""
             print(
-                f"{fault.name:<24} {fault.section:<12} trips {', '.join(fault.trips):<32} "
-                f"{fault.description}"
+                f"{fault.name:<24} {fault.section:<12} trips "
+                f"{', '.join(fault.trips) or 'nothing':<32} {fault.description}{unjudged}"
             )
         return 0
     if args.command == "inject":
@@ -149,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
             result = client.call("POST", "/inject", body, timeout=60)
             print(
                 f"injected {args.fault}: {result['note'] or ''} "
-                f"(should trip {', '.join(result['trips'])})"
+                f"(should trip {', '.join(result['trips']) or 'nothing'})"
             )
         return 0
     if args.command == "reset":

@@ -56,8 +56,10 @@ class EmulatorClient:
     def hook(self, name: str, body: dict[str, Any]) -> Any:
         return self.post(f"/_lab/hooks/{name}", body)
 
-    def reset(self) -> Any:
-        return self.post("/_lab/reset", {})
+    def reset(self, if_changed: bool = False) -> Any:
+        """Wipe and reseed the cluster; with if_changed, only if a write or a hook changed
+        it since the last reseed (otherwise only the pods' logs are cleared)."""
+        return self.post("/_lab/reset", {"if_changed": if_changed})
 
 
 def write_kubeconfig(path: Path, url: str) -> None:

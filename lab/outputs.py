@@ -3,29 +3,84 @@
 `env` holds KEY=VALUE lines (the same variables `lab env` prints as exports).
 `profile.yaml` is the suite's `lab` environment profile, in exactly the shape
 the core's config loader reads; the core supplies defaults for everything else.
+`profiles.yaml` (only after `lab env --profile NAME`) holds the same profile under
+the names asked for, whose secrets the suite takes from the shell.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from pathlib import Path
+from typing import Any
 
 import yaml
 
+from lab.errors import LabError
+from lab.paths import StatePaths
 from lab.services.base import LabContext
 from lab.services.postgres import role_url
 from lab.services.redis_server import redis_url
-from lab.settings import NAMESPACE
+from lab.settings import NAMESPACE, LabSettings
 
-# The lab is small and its load steady (10 requests/s, 2 jobs/s), so a few seconds of
-# samples are as telling as the production defaults' 30 s; a sweep then takes seconds.
-LAB_WINDOWS: dict[str, dict[str, float]] = {
-    "queue": {"growth_interval_s": 5.0, "retry_settle_s": 5.0},
-    "errors": {
-        "scrape_interval_s": 5.0,
-        "memory_sample_interval_s": 2.0,
-        "log_window_s": 300,
+LAB_PROFILE = "lab"
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+# The lab's profile differs from the runbook's defaults in time only: its load is small and
+# steady (10 requests/s, 2 jobs/s) and a fault should show within seconds, not after the
+# minutes or hours a production threshold waits. So sampling windows are seconds, and the
+# age thresholds are a couple of seconds: a fault that needs its state older than one
+# waits (bounded) in `inject` until it is, and says so in its description. What a healthy
+# lab does stays well inside them: its pods start in half a second, the API's pool closes
+# connections idle for 1 s, its statements and transactions last milliseconds, a job
+# completes every half second, and autovacuum analyzes a table (at 10% changed) before
+# DB-114's 25% counts it as changed.
+LAB_THRESHOLDS: dict[str, dict[str, Any]] = {
+    # max_restarts is the default, stated: the crash faults wait for a restart past it.
+    "deployment": {"pending_threshold_s": 1.0, "not_ready_grace_s": 1.0, "max_restarts": 3},
+    "database": {
+        "connections": {"idle_max_s": 2.0, "idle_in_transaction_max_s": 2.0},
+        "queries": {"long_query_max_s": 2.0, "long_transaction_max_s": 2.0},
+        "maintenance": {
+            "stale_after_s": 2.0,
+            "changed_min_ratio": 0.25,
+            "matview_max_lag_s": 2.0,
+        },
     },
+    "queue": {
+        "growth_interval_s": 1.0,
+        "retry_settle_s": 5.0,
+        "completion_max_age_s": 2.0,
+        "failed_max": 2,
+        "failed_backlog_max": 2,
+    },
+    # 2.5 s of 10 requests/s is 25 to rate, about 15 on the busiest route (hence at least 10
+    # to rate and 5 per route for a latency: fewer than 5 of 25 is a 1 in 10^5 draw). A
+    # healthy pod's memory does not move, so a climb of 1% of its limit over the three
+    # samples is a leak (the production 2% filters a garbage collector's noise); samples 1 s
+    # apart, as metrics.k8s.io stamps them to the second. A stand-in
+    # answers at once, so 2 s without an answer is down. Logs are read over the last minute:
+    # errors show (and age out) within seconds, and ERR-105 still sees a bad release's
+    # first minute.
+    "errors": {
+        "scrape_interval_s": 2.5,
+        "min_requests": 10,
+        "memory_sample_interval_s": 1.0,
+        "leak_min_growth_ratio": 0.01,
+        "log_window_s": 60,
+        "dependency_timeout_s": 2.0,
+    },
+    "performance": {"latency_min_requests": 5},
 }
+
+
+def lab_threshold(section: str, *keys: str) -> float:
+    """One of the lab profile's values, e.g. lab_threshold("deployment", "pending_threshold_s");
+    faults wait on them so the state they leave is as old as the checks need."""
+    value: Any = LAB_THRESHOLDS[section]
+    for key in keys:
+        value = value[key]
+    return float(value)
 
 
 # The destructive remediations the lab's faults exist to exercise (end long queries, end
@@ -45,31 +100,32 @@ def env_vars(ctx: LabContext) -> dict[str, str]:
     }
 
 
-def profile(ctx: LabContext) -> dict[str, object]:
-    tp = f"http://127.0.0.1:{ctx.settings.thirdparty_port}"
+def lab_profile(settings: LabSettings) -> dict[str, object]:
+    """The body of the lab's profile: where its services listen, and its thresholds."""
+    tp = f"http://127.0.0.1:{settings.thirdparty_port}"
     return {
-        "profiles": {
-            "lab": {
-                "kubernetes": {"namespace": NAMESPACE},
-                "api": {"base_url": f"http://127.0.0.1:{ctx.settings.api_port}"},
-                "dependencies": {
-                    "stripe": {
-                        "status_url": f"{tp}/stripe/v1",
-                        "feature_flag": "FEATURE_STRIPE_ENABLED",
-                    },
-                    "cloudflare": {
-                        "status_url": f"{tp}/cloudflare/client/v4",
-                        "feature_flag": "FEATURE_CLOUDFLARE_ENABLED",
-                    },
-                },
-                "registry_url": f"http://127.0.0.1:{ctx.settings.k8s_port}/_lab/registry",
-                **LAB_WINDOWS,
-                # "*" covers only non-destructive remediations: the lab lets --fix
-                # --allow-destructive run its destructive ones too, by naming them.
-                "fix": {"allowed": ["*", *LAB_DESTRUCTIVE_FIXES]},
-            }
-        }
+        "kubernetes": {"namespace": NAMESPACE},
+        "api": {"base_url": f"http://127.0.0.1:{settings.api_port}"},
+        "dependencies": {
+            "stripe": {
+                "status_url": f"{tp}/stripe/v1",
+                "feature_flag": "FEATURE_STRIPE_ENABLED",
+            },
+            "cloudflare": {
+                "status_url": f"{tp}/cloudflare/client/v4",
+                "feature_flag": "FEATURE_CLOUDFLARE_ENABLED",
+            },
+        },
+        "registry_url": f"http://127.0.0.1:{settings.k8s_port}/_lab/registry",
+        **LAB_THRESHOLDS,
+        # "*" covers only non-destructive remediations: the lab lets --fix
+        # --allow-destructive run its destructive ones too, by naming them.
+        "fix": {"allowed": ["*", *LAB_DESTRUCTIVE_FIXES]},
     }
+
+
+def profile(ctx: LabContext) -> dict[str, object]:
+    return {"profiles": {LAB_PROFILE: lab_profile(ctx.settings)}}
 
 
 def write_outputs(ctx: LabContext) -> None:
@@ -78,6 +134,37 @@ def write_outputs(ctx: LabContext) -> None:
     env_path.chmod(0o600)  # it holds the lab's database passwords
     env_path.write_text("".join(f"{k}={v}\n" for k, v in env_vars(ctx).items()))
     ctx.paths.profile.write_text(yaml.safe_dump(profile(ctx), sort_keys=False))
+    if ctx.paths.named_profiles.exists():  # ports may have changed: keep them in step
+        write_named_profiles(ctx.paths, ctx.settings)
+
+
+def write_named_profiles(paths: StatePaths, settings: LabSettings, add: str | None = None) -> Path:
+    """`lab env --profile NAME`: the lab's profile under other names, in `profiles.yaml`.
+
+    The suite takes a `lab` profile's secrets from the lab's env file whatever the shell
+    holds; a profile of any other name takes them from the shell (DATABASE_URL,
+    DATABASE_FIXER_URL, REDIS_URL, KUBECONFIG), so a user can try a wrong password
+    against the lab. Names already in the file are kept, and rewritten with the lab's
+    current ports.
+    """
+    names = set()
+    if paths.named_profiles.exists():
+        existing = yaml.safe_load(paths.named_profiles.read_text()) or {}
+        names = set((existing.get("profiles") or {}).keys())
+    if add is not None:
+        if add == LAB_PROFILE or not PROFILE_NAME.fullmatch(add):
+            raise LabError(
+                f"--profile {add!r}: give a name of letters, digits, '-' or '_' other than "
+                f"{LAB_PROFILE!r} (the `lab` profile always takes the lab's own secrets)"
+            )
+        names.add(add)
+    body = {"profiles": {name: lab_profile(settings) for name in sorted(names)}}
+    header = (
+        "# Written by `lab env --profile NAME`: the lab's profile under other names, whose\n"
+        "# secrets come from the shell. Use: pytest --config THIS_FILE --env NAME\n"
+    )
+    paths.named_profiles.write_text(header + yaml.safe_dump(body, sort_keys=False))
+    return paths.named_profiles
 
 
 def export_lines(env: dict[str, str]) -> str:

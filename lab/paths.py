@@ -12,6 +12,7 @@ faults.json        the faults currently injected
 postgres/data      PostgreSQL's data dir (or a symlink, see services/postgres.py)
 redis/             Redis's working dir
 env, profile.yaml, kubeconfig   what the suite and an operator use
+profiles.yaml      the lab's profile under other names (lab env --profile NAME)
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class StatePaths:
     @property
     def profile(self) -> Path:
         return self.root / "profile.yaml"
+
+    @property
+    def named_profiles(self) -> Path:
+        return self.root / "profiles.yaml"
 
     @property
     def kubeconfig(self) -> Path:

@@ -17,6 +17,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from lab.errors import LabError
+
 # Ports a service listens on, in start order; used for pre-flight checks and messages.
 PORT_FIELDS: dict[str, str] = {
     "postgres_port": "postgres",
@@ -95,7 +97,10 @@ def default_state_dir() -> Path:
 
 
 def env_overrides() -> dict[str, object]:
-    """`LAB_POSTGRES_PORT`-style environment overrides for every setting."""
+    """`LAB_POSTGRES_PORT`-style environment overrides for every setting.
+
+    `lab up` applies them over the saved settings; its flags beat them.
+    """
     result: dict[str, object] = {}
     for f in fields(LabSettings):
         if f.name == "state_dir":
@@ -105,8 +110,14 @@ def env_overrides() -> dict[str, object]:
             continue
         if f.type == "bool":
             result[f.name] = raw.lower() in {"1", "true", "yes", "on"}
-        elif f.type == "float":
-            result[f.name] = float(raw)
-        else:
-            result[f.name] = int(raw)
+            continue
+        try:
+            result[f.name] = float(raw) if f.type == "float" else int(raw)
+        except ValueError:
+            kind = "an integer" if f.type == "int" else "a number"
+            variable = f"LAB_{f.name.upper()}"
+            raise LabError(
+                f"{variable}={raw!r} is not {kind}: unset it, or set it like "
+                f"{variable}={getattr(LabSettings, f.name)}"
+            ) from None
     return result

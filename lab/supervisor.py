@@ -41,11 +41,13 @@ from lab.services.catalog import (
 )
 from lab.services.postgres import PostgresService
 from lab.services.redis_server import RedisService
-from lab.settings import LabSettings
+from lab.settings import NAMESPACE, QUEUE_NAME, LabSettings
 from lab.switches import clear_switches
 
 MONITOR_INTERVAL = 0.5
 RESTART_BACKOFF = 1.0
+SETTLE_TIMEOUT = 60.0  # at start and after a reset: rollouts, workers, the queue flowing
+FLOWING_S = 2.0  # a job completes every half second in a healthy lab
 
 
 class Supervisor:
@@ -78,6 +80,9 @@ class Supervisor:
             LoadGeneratorService(self.ctx),
         ):
             self.services[service.name] = service
+        postgres = self.services["postgres"]
+        assert isinstance(postgres, PostgresService)
+        self.postgres: PostgresService = postgres
         self.workers = WorkerPool(self.ctx, self.emulator.url if self.emulator else None)
         self.faults = ActiveFaults(self)
         self._last_restart: dict[str, float] = {}
@@ -119,8 +124,8 @@ class Supervisor:
         if self.emulator is not None:
             write_kubeconfig(paths.kubeconfig, self.emulator.url)
         write_outputs(self.ctx)
-        with self.lock:
-            self.workers.reconcile()
+        self._set_phase("starting", "pods and workers")
+        self._wait_settled()
         self._set_phase("ready", f"started in {time.monotonic() - t0:.1f}s")
 
     def _bring_up(self, service: Service) -> None:
@@ -235,10 +240,18 @@ class Supervisor:
 
     # -- control API ---------------------------------------------------------------
     def reset(self) -> dict[str, Any]:
+        """Clear every fault, then bring the lab back to its healthy state (bounded).
+
+        The emulator is re-seeded only if a fault or a fix changed the cluster (a re-seed
+        replaces every pod, so every worker process restarts); otherwise only the pods'
+        logs are cleared, so errors logged under a fault are not read by the next sweep.
+        It goes first: the faults' clears then find the seeded Deployments, so restoring
+        a spec or replacing a faulted pod costs no rollout.
+        """
+        if self.k8s is not None:
+            self.k8s.reset(if_changed=True)
         cleared = self.faults.clear_all()
         clear_switches(self.ctx.paths.switches)
-        if self.k8s is not None:
-            self.k8s.reset()
         with self.lock:
             self.workers.stopped = False
             for service in self.services.values():
@@ -249,7 +262,55 @@ class Supervisor:
             for service in self.services.values():
                 service.wait_ready()
             self.workers.reconcile()
+        self._wait_settled()
         return {"cleared": cleared}
+
+    def _wait_settled(self) -> None:
+        """Bounded wait, at start and after a reset, until the lab is healthy: the seeded
+        Deployments rolled out (a sweep or a fault must not find a rollout in progress),
+        one worker process per Ready worker pod, and jobs completing again (after a Redis
+        restart the queue starts empty). The monitor thread keeps reconciling."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        pending: str | None = "the lab"
+        while time.monotonic() < deadline:
+            pending = self._unsettled()
+            if pending is None:
+                return
+            time.sleep(0.2)
+        raise LabError(
+            f"{pending} did not settle within {SETTLE_TIMEOUT:.0f}s; "
+            "see: lab status, and the logs in " + str(self.ctx.paths.logs)
+        )
+
+    def _unsettled(self) -> str | None:
+        """What is still settling, or None."""
+        if self.k8s is not None:
+            listing = self.k8s.call("GET", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments")
+            for deployment in listing.get("items") or []:
+                if not rolled_out(deployment):
+                    return f"deployment/{deployment['metadata']['name']}'s rollout"
+        with self.lock:
+            self.workers.reconcile()
+            desired = self.workers.desired_pods()
+            running = {pod for pod, w in self.workers.workers.items() if w.running()}
+        if desired is None or desired != running:
+            return "the worker processes (one per Ready worker pod)"
+        if not self._jobs_completing():
+            return f"the {QUEUE_NAME} queue (a job completed within {FLOWING_S:g}s)"
+        return None
+
+    def _jobs_completing(self) -> bool:
+        """Whether a job completed within FLOWING_S (Redis' clock): the queue flows."""
+        import redis
+
+        try:
+            with self.redis_client() as client:
+                newest = client.zrevrange(f"bull:{QUEUE_NAME}:completed", 0, 0, withscores=True)
+                seconds, micros = client.time()
+        except redis.RedisError:
+            return False
+        now_ms = seconds * 1000 + micros / 1000
+        return bool(newest) and now_ms - float(newest[0][1]) < FLOWING_S * 1000
 
     def status(self) -> dict[str, Any]:
         return {
@@ -264,7 +325,20 @@ class Supervisor:
                 "error": self.workers.last_error,
             },
             "faults": self.faults.active(),
+            "postgres_data": self.postgres.data_location(),
         }
+
+
+def rolled_out(deployment: dict[str, Any]) -> bool:
+    """A complete rollout, as `kubectl rollout status` judges it."""
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    return (
+        status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+        and status.get("updatedReplicas", 0) == want
+        and status.get("replicas", 0) == want
+        and status.get("availableReplicas", 0) == want
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

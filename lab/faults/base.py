@@ -6,6 +6,14 @@ act on the *real* services through the `LabControl` handed to them (stop a
 process, hold connections open, flip a switch the API honours, call a
 Kubernetes fault hook). Faults never edit the numbers the suite reads.
 
+`trips` is a promise, kept under the lab's own profile (lab/outputs.py): a
+sweep of the fault's section right after `inject` returns fails exactly those
+checks, and every other check of the section passes, except the `unjudged`
+ones, which the fault leaves without a verdict (skipped or inconclusive, e.g.
+a rollout still in its settle window). Where a check needs the state to be
+older than a lab threshold, `inject` waits (bounded) until it is, and the
+description says so. tests/lab/test_fault_matrix.py holds every fault to it.
+
 Faults run inside the supervisor, so resources they hold (connections, a
 running query) outlive the `lab inject` command that created them. One
 instance per supervisor: keep per-injection state on `self`.
@@ -18,6 +26,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import time
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import psycopg
@@ -67,6 +77,8 @@ class Fault:
     section: ClassVar[str]
     trips: ClassVar[tuple[str, ...]]
     description: ClassVar[str]
+    # Checks of the section the fault leaves without a verdict (skipped or inconclusive).
+    unjudged: ClassVar[tuple[str, ...]] = ()
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         """Cause the fault for real; return an optional one-line note."""
@@ -82,6 +94,7 @@ class Fault:
             "name": cls.name,
             "section": cls.section,
             "trips": list(cls.trips),
+            "unjudged": list(cls.unjudged),
             "description": cls.description,
         }
 
@@ -98,6 +111,8 @@ class FaultRegistry:
                 raise TypeError(f"fault {fault.__name__} lacks the class attribute {attr!r}")
         if fault.section not in SECTIONS:
             raise TypeError(f"fault {fault.name}: section {fault.section!r} not in {SECTIONS}")
+        if set(fault.trips) & set(fault.unjudged):
+            raise TypeError(f"fault {fault.name}: a check cannot be both tripped and unjudged")
         existing = self._faults.get(fault.name)
         if existing is not None and existing is not fault:
             raise TypeError(f"fault name {fault.name!r} registered twice")
@@ -139,6 +154,18 @@ def load_fault_modules() -> FaultRegistry:
         if module.name != "base":
             importlib.import_module(f"lab.faults.{module.name}")
     return REGISTRY
+
+
+def wait_until(
+    what: str, test: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.1
+) -> None:
+    """Poll `test()` until true: a fault's bounded wait for its own effect. A LabError names
+    what never happened."""
+    deadline = time.monotonic() + timeout_s
+    while not test():
+        if time.monotonic() >= deadline:
+            raise LabError(f"{what} did not happen within {timeout_s:g}s")
+        time.sleep(interval_s)
 
 
 def float_param(params: dict[str, str], key: str, default: float) -> float:

@@ -74,6 +74,8 @@ class KubeApi:
         if route.subresource:
             resource += f"/{route.subresource}"
         cluster.stats.count(verb, resource)
+        if verb not in READ_VERBS:
+            cluster.changed = True
         if route.subresource == "log":
             if method != "GET":
                 raise errors.method_not_allowed(method)
@@ -92,6 +94,9 @@ class KubeApi:
         if verb == "watch":
             return Response(200, stream=watch.open_watch(cluster, rt, route.namespace, request))
         return handlers[verb](cluster, route, request)
+
+
+READ_VERBS = ("get", "list", "watch")
 
 
 def _verb_name(method: str, route: Route, request: Request) -> str | None:

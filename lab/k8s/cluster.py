@@ -44,6 +44,9 @@ class Cluster:
         self.registry = ImageRegistry()
         self.logs = PodLogs()
         self.stats = RequestStats()
+        # Set by every write through the API and every fault hook; a conditional reset
+        # (`POST /_lab/reset {"if_changed": true}`) re-seeds only when it is set.
+        self.changed = False
 
     @property
     def lock(self) -> Any:

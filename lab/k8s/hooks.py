@@ -37,8 +37,10 @@ clear                              {hook?}: clears one hook by name, or every ho
 =================================  ==========================================================
 
 Other endpoints: ``GET /_lab/hooks`` (what is in force), ``POST /_lab/reset``
-(wipe and reseed), ``GET /_lab/stats`` (request counts such as
-``{"list pods": 3}``), ``POST /_lab/stats/reset``, ``GET /_lab/registry``.
+(wipe and reseed; with ``{"if_changed": true}`` only when an API write or a hook changed
+the cluster since the last reseed, else it clears the pods' logs only), ``GET /_lab/stats``
+(request counts such as ``{"list pods": 3}``), ``POST /_lab/stats/reset``,
+``GET /_lab/registry``.
 Errors come back as Kubernetes ``Status`` objects (400 for a bad body, 404 for
 an unknown target or endpoint).
 """
@@ -126,8 +128,13 @@ class LabApi:
             with cluster.lock:
                 return Response.of(self.actions.describe())
         if path == "/_lab/reset" and method == "POST":
+            body = request.json_body() or {}
+            if isinstance(body, dict) and body.get("if_changed") and not cluster.changed:
+                with cluster.lock:
+                    cluster.logs.clear()  # the pods stay: only what they logged goes
+                return Response.of({"ok": True, "reseeded": False})
             self.reset()
-            return Response.of({"ok": True})
+            return Response.of({"ok": True, "reseeded": True})
         name = path.removeprefix("/_lab/hooks/")
         if name in self._hooks and method == "POST":
             body = request.json_body() or {}
@@ -136,6 +143,7 @@ class LabApi:
             with cluster.lock:
                 result = self._hooks[name](body)
                 cluster.faults.touch()
+                cluster.changed = True
             return Response.of({"ok": True, "hook": name, **result})
         raise errors.ApiError(404, "NotFound", f"no lab endpoint {method} {path}")
 
@@ -150,6 +158,7 @@ class LabApi:
             cluster.settings.pod_startup_seconds = self.actions.initial_startup
             self.controller.reset()
             seed_cluster(cluster, cluster.settings.seed)
+            cluster.changed = False
 
     def _crash(self, table: dict[Target, CrashLoop], body: Obj, reason: str, code: int) -> Obj:
         target = _target(body)

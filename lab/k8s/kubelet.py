@@ -195,7 +195,8 @@ class Kubelet:
             }
         else:
             base["lastState"] = {}
-        if not cluster.registry.pullable(image):
+        # Only a container not yet started pulls: a running one keeps the image it has.
+        if runtime.running_since is None and not cluster.registry.pullable(image):
             self._event(pod, runtime, "Pulling", f'Pulling image "{image}"', once=True)
             detail = f'failed to pull and unpack image "{image}": not found'
             self._event(

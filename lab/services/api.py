@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import queue
 import random
 import signal
 import sys
@@ -52,11 +51,33 @@ class HttpError(Exception):
 
 
 class ConnectionPool:
-    """A tiny bounded pool: the API keeps at most `size` database connections."""
+    """A tiny bounded pool: the API keeps at most `size` database connections.
 
-    def __init__(self, url: str, size: int = 4) -> None:
-        self.url, self._idle = url, queue.LifoQueue[psycopg.Connection[Any]]()
+    Like node-postgres' idleTimeoutMillis, a connection idle for `idle_timeout_s` is
+    closed: a burst leaves no idle sessions behind, so the lab's healthy state stays
+    inside DB-104's lab threshold (2 s, lab/outputs.py).
+    """
+
+    def __init__(self, url: str, size: int = 4, idle_timeout_s: float = 1.0) -> None:
+        self.url, self.idle_timeout_s = url, idle_timeout_s
+        self._idle: list[tuple[psycopg.Connection[Any], float]] = []  # (conn, idle since)
+        self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
+
+    def _take(self) -> psycopg.Connection[Any] | None:
+        """The most recently used idle connection; closes those idle too long."""
+        with self._lock:
+            expired = time.monotonic() - self.idle_timeout_s
+            stale = [conn for conn, since in self._idle if since < expired]
+            self._idle = [(conn, since) for conn, since in self._idle if since >= expired]
+            conn = self._idle.pop()[0] if self._idle else None
+        for old in stale:
+            old.close()
+        return conn
+
+    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            self._idle.append((conn, time.monotonic()))
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -64,15 +85,14 @@ class ConnectionPool:
             raise HttpError(503, "database pool exhausted", "database")
         conn: psycopg.Connection[Any] | None = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
+            conn = self._take()
+            if conn is None:
                 conn = psycopg.connect(
                     self.url, connect_timeout=2, autocommit=True, application_name="rolerabbit-api",
                     options="-c statement_timeout=5000",
                 )  # fmt: skip
             yield conn
-            self._idle.put(conn)
+            self._give_back(conn)
             conn = None
         except psycopg.Error as exc:
             raise HttpError(500, f"database error: {str(exc).strip()[:200]}", "database") from exc

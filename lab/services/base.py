@@ -68,6 +68,10 @@ class Service:
     def run_as(self) -> str | None:
         return None
 
+    def working_dir(self) -> Path | None:
+        """The process's cwd (None: the supervisor's); run_as's user must be able to enter it."""
+        return None
+
     def healthy(self) -> bool:
         return self.running()
 
@@ -88,7 +92,9 @@ class Service:
         return self.popen.pid if self.running() and self.popen else None
 
     def start(self) -> None:
-        self.popen = spawn(self.command(), self.log_path, user=self.run_as())
+        self.popen = spawn(
+            self.command(), self.log_path, user=self.run_as(), cwd=self.working_dir()
+        )
         record_process(self.pidfile, self.name, self.popen.pid)
 
     def wait_ready(self) -> None:

@@ -13,9 +13,13 @@ Seeding happens in a database named `rolerabbit_seeding` that is renamed to
 `rolerabbit` only when complete, so a start interrupted mid-seed is redone.
 
 When run as root, initdb and postgres run as the `postgres` OS user (initdb
-refuses root). If that user cannot reach the state dir (e.g. under a 0700
-directory), the data dir is placed in a private temp dir owned by `postgres`
-and `<state dir>/postgres/data` is a symlink to it.
+refuses root). If that user cannot reach the state dir (a checkout in root's
+0700 home, say), the data dir lives outside it, in
+`<temp dir>/rolerabbit-lab-pg-<hash of the state dir>/data` (a private dir owned
+by `postgres` under a temp dir it can traverse), and `<state dir>/postgres/data`
+is a symlink to it. The server is always given the resolved path and runs from
+there, since it cannot follow a link it cannot reach; `lab status` names the
+place.
 """
 
 from __future__ import annotations
@@ -124,7 +128,25 @@ class PostgresService(Service):
 
     @property
     def data_dir(self) -> Path:
+        """Where the state dir keeps the data: the directory itself, or a link to it."""
         return self.ctx.paths.postgres / "data"
+
+    @property
+    def server_data_dir(self) -> Path:
+        """The data dir as the server sees it: the link resolved (see the module doc)."""
+        return self.data_dir.resolve()
+
+    def data_location(self) -> dict[str, str | None]:
+        """Where the data lives, for `lab status`: the path, and the link in the state dir."""
+        linked = self.data_dir.is_symlink()
+        return {
+            "path": str(self.server_data_dir),
+            "linked_from": str(self.data_dir) if linked else None,
+        }
+
+    def working_dir(self) -> Path | None:
+        # A cwd the postgres OS user can enter: PostgreSQL resolves its own paths from it.
+        return self.server_data_dir.parent if self.run_as() else None
 
     def run_as(self) -> str | None:
         return PG_OS_USER if os.geteuid() == 0 else None
@@ -133,7 +155,7 @@ class PostgresService(Service):
         return [
             str(self.bindir / "postgres"),
             "-D",
-            str(self.data_dir),
+            str(self.server_data_dir),
             "-p",
             str(self.port),
             "-c",
@@ -149,17 +171,18 @@ class PostgresService(Service):
             self._remove_stale_postmaster_pid()
             return
         self._make_data_dir()
-        pwfile = self.data_dir.parent / f".pw-{os.getpid()}"
-        if self.data_dir.is_symlink():
-            pwfile = self.data_dir.resolve().parent / f".pw-{os.getpid()}"
-        pwfile.write_text(self.ctx.credentials.superuser_password + "\n")
+        data_dir = self.server_data_dir
+        pwfile = data_dir.parent / f".pw-{os.getpid()}"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.ctx.credentials.superuser_password + "\n")
         try:
             self._chown(pwfile)
             result = subprocess.run(
                 [
                     str(self.bindir / "initdb"),
                     "-D",
-                    str(self.data_dir),
+                    str(data_dir),
                     "-U",
                     "postgres",
                     f"--pwfile={pwfile}",
@@ -174,6 +197,7 @@ class PostgresService(Service):
                 text=True,
                 timeout=120,
                 user=self.run_as(),
+                cwd=self.working_dir(),
                 check=False,
             )
         finally:
@@ -181,7 +205,8 @@ class PostgresService(Service):
         if result.returncode != 0:
             raise actionable(
                 f"initdb failed (exit {result.returncode}): {result.stderr.strip()[-400:]}",
-                f"data dir {self.data_dir}",
+                f"data dir {data_dir}"
+                + (f" (linked from {self.data_dir})" if self.data_dir.is_symlink() else ""),
                 ["remove the state dir's postgres/ folder and run `lab up` again"],
             )
         with open(self.data_dir / "postgresql.conf", "a") as conf:
@@ -218,7 +243,7 @@ class PostgresService(Service):
         # as /root or pytest's /tmp/pytest-of-root): keep the data in a private
         # temp dir it owns, referenced from the state dir by a symlink.
         digest = hashlib.sha1(str(self.ctx.paths.root).encode()).hexdigest()[:12]
-        outside = Path(tempfile.gettempdir()) / f"rolerabbit-lab-pg-{digest}"
+        outside = self._outside_root() / f"rolerabbit-lab-pg-{digest}"
         if outside.exists():
             shutil.rmtree(outside)
         outside.mkdir(mode=0o700)
@@ -226,6 +251,22 @@ class PostgresService(Service):
         for path in (outside, outside / "data"):
             self._chown(path)
         self.data_dir.symlink_to(outside / "data")
+
+    def _outside_root(self) -> Path:
+        """A temp dir the postgres user can traverse ($TMPDIR may be a private one)."""
+        candidates = [Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp")]
+        for candidate in candidates:
+            if candidate.is_dir() and self._reachable(candidate):
+                return candidate
+        raise actionable(
+            f"the {PG_OS_USER} OS user can reach neither the state dir nor a temp dir.",
+            f"`test -x` as {PG_OS_USER} on {self.ctx.paths.postgres} and "
+            + ", ".join(str(c) for c in candidates),
+            [
+                f"use a state dir {PG_OS_USER} can traverse: lab --state-dir DIR up",
+                f"or let it traverse a temp dir: chmod o+x {candidates[0]}",
+            ],
+        )
 
     def _remove_stale_postmaster_pid(self) -> None:
         """A postmaster.pid left by a killed server is removed unless its postgres runs."""
@@ -294,6 +335,10 @@ class PostgresService(Service):
         db.execute("SET ROLE rolerabbit_app")
         db.execute((SQL_DIR / "schema.sql").read_text().encode())
         db.execute((SQL_DIR / "seed.sql").read_text().encode())
+        # This session's insert counts reach pg_stat_user_tables only when flushed; flushed
+        # after ANALYZE they would double n_live_tup and count every seed row as changed
+        # since the analyze (DB-114 on a fresh lab). Flush them first.
+        db.execute("SELECT pg_stat_force_next_flush()")
         db.execute("ANALYZE")
         db.execute("REFRESH MATERIALIZED VIEW portfolio_analytics_monthly")
         db.execute("REFRESH MATERIALIZED VIEW portfolio_analytics_yearly")

@@ -1,14 +1,54 @@
-"""Small bounded-wait and scrape helpers shared by the lab's tests."""
+"""Small bounded-wait, scrape and CLI helpers shared by the lab's tests."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from lab.processes import free_port
 from tests.waiting import wait_until as wait_until  # shared; re-exported
+
+LAB = Path(sys.executable).parent / "lab"
+PORT_NAMES = ("postgres", "redis", "api", "thirdparty", "k8s")
+
+
+def lab_cli(
+    state_dir: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `lab` command (`python -m lab` where the entry point is not installed)."""
+    argv = [str(LAB)] if LAB.exists() else [sys.executable, "-m", "lab"]
+    return subprocess.run(
+        [*argv, "--state-dir", str(state_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def port_flags() -> list[str]:
+    flags = []
+    for name in PORT_NAMES:
+        flags += [f"--{name}-port", str(free_port())]
+    return flags
+
+
+def status_ports(status_output: str) -> dict[str, int]:
+    """Service name -> port, from `lab status`' table (services with a port only)."""
+    ports = {}
+    for line in status_output.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[2].isdigit() and fields[1].isdigit():
+            ports[fields[0]] = int(fields[2])
+    return ports
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

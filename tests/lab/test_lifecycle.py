@@ -1,45 +1,27 @@
-"""`lab up/status/down` through the real CLI, crash recovery, and the setup errors."""
+"""`lab up/status/down` through the real CLI, crash recovery, the setup errors, where the
+ports come from (flags, LAB_* variables), and a lab in a directory postgres cannot enter."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
-import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
+from lab.outputs import read_env_file
 from lab.paths import StatePaths
-from lab.processes import free_port, read_record
+from lab.processes import free_port, port_in_use, read_record
 from lab.testing import make_state_dir, stop_and_remove
-
-LAB = Path(sys.executable).parent / "lab"
-
-
-def lab_cli(
-    state_dir: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    argv = [str(LAB)] if LAB.exists() else [sys.executable, "-m", "lab"]
-    return subprocess.run(
-        [*argv, "--state-dir", str(state_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-
-
-def port_flags() -> list[str]:
-    flags = []
-    for name in ("postgres", "redis", "api", "thirdparty", "k8s"):
-        flags += [f"--{name}-port", str(free_port())]
-    return flags
+from tests.lab.helpers import PORT_NAMES, lab_cli, port_flags, status_ports
 
 
 @pytest.fixture
@@ -150,3 +132,58 @@ def test_commands_on_a_stopped_lab_say_so(state_dir: Path) -> None:
     assert result.returncode == 1
     assert "the lab is not running" in result.stderr and "lab up" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_up_takes_lab_port_variables_and_flags_beat_them(state_dir: Path) -> None:
+    ports = {name: free_port() for name in PORT_NAMES}
+    env = {**os.environ, **{f"LAB_{name.upper()}_PORT": str(p) for name, p in ports.items()}}
+    api_flag = free_port()
+    up = lab_cli(state_dir, "up", "--api-port", str(api_flag), env=env)
+    assert up.returncode == 0, up.stderr
+    # Later commands find the lab by its state dir, without the variables.
+    status = lab_cli(state_dir, "status")
+    expected = {
+        "postgres": ports["postgres"],
+        "redis": ports["redis"],
+        "thirdparty": ports["thirdparty"],
+        "kubernetes": ports["k8s"],
+        "api": api_flag,
+    }
+    assert status_ports(status.stdout) == expected, status.stdout
+    assert [port for port in expected.values() if not port_in_use(port)] == []
+    assert f"@127.0.0.1:{ports['postgres']}/rolerabbit" in lab_cli(state_dir, "env").stdout
+
+
+def test_a_lab_variable_that_is_not_a_number_says_which(state_dir: Path) -> None:
+    env = {**os.environ, "LAB_REDIS_PORT": "six"}
+    result = lab_cli(state_dir, "up", *port_flags()[:2], env=env)
+    assert result.returncode == 1
+    assert "LAB_REDIS_PORT='six' is not an integer: unset it, or set it like" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_lab_runs_from_a_directory_the_postgres_user_cannot_enter() -> None:
+    # mkdtemp makes it 0700: as root, the postgres OS user can traverse neither it nor the
+    # state dir inside (a checkout in root's home), and the CLI runs from inside it.
+    private = Path(tempfile.mkdtemp(prefix="rolerabbit-private-"))
+    state_dir = private / "checkout" / ".lab"
+    try:
+        up = lab_cli(state_dir, "up", *port_flags(), cwd=private)
+        assert up.returncode == 0, up.stderr
+        status = lab_cli(state_dir, "status", cwd=private)
+        assert "DOWN" not in status.stdout, status.stdout
+        data = StatePaths(state_dir).postgres / "data"
+        if os.geteuid() == 0:
+            target = data.resolve()
+            assert data.is_symlink() and not target.is_relative_to(private)
+            assert target.owner() == "postgres"
+            assert f"postgres data: {target} (outside the state dir, which the postgres " in (
+                status.stdout
+            )
+        url = read_env_file(str(StatePaths(state_dir).env))["DATABASE_URL"]
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute("SELECT count(*) FROM portfolios").fetchone()
+        assert row == (50000,)
+    finally:
+        stop_and_remove(state_dir)
+        shutil.rmtree(private, ignore_errors=True)

@@ -127,7 +127,10 @@ def test_profile_and_env_files(lab: LabHandle) -> None:
     Profile.model_validate(entry)  # the suite's own model accepts what the lab writes
     # "*" never covers a destructive remediation: the lab names the ones its faults exercise.
     assert entry["fix"]["allowed"] == ["*", "DB-R03", "DB-R08", "QUEUE-R06"]
-    assert entry["queue"]["growth_interval_s"] == 5.0  # lab windows: seconds, not 30 s
+    # Lab windows and age thresholds are seconds, not the runbook's minutes and hours.
+    assert entry["queue"]["growth_interval_s"] == 1.0
+    assert entry["database"]["connections"]["idle_max_s"] == 2.0
+    assert entry["deployment"]["pending_threshold_s"] == 1.0
     assert entry["api"]["base_url"] == lab.env["ROLERABBIT_API_URL"]
     assert entry["kubernetes"]["namespace"] == "rolerabbit-production"
     assert entry["dependencies"]["stripe"]["feature_flag"] == "FEATURE_STRIPE_ENABLED"
