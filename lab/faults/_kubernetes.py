@@ -12,11 +12,14 @@ performance sections' faults that edit Deployments build on it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from lab.errors import LabError
 from lab.faults.base import Fault, LabControl, float_param
 from lab.k8s_client import EmulatorClient
+from lab.outputs import lab_threshold
 from lab.settings import NAMESPACE
 
 DEPLOYMENTS = {"api": "rolerabbit-api", "worker": "rolerabbit-deployment-worker"}
@@ -25,6 +28,7 @@ CORE = f"/api/v1/namespaces/{NAMESPACE}"
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+MARGIN_S = 0.3  # past a lab threshold by this much: a sweep right after inject is clear of it
 
 
 class KubeApi:
@@ -62,6 +66,58 @@ class KubeApi:
         self.patch(name, {"spec": {"template": {"metadata": {"annotations": annotations}}}})
         self.wait_rolled_out(name)
 
+    def wait_pods(
+        self, name: str, what: str, test: Callable[[list[dict[str, Any]]], bool], timeout_s: float
+    ) -> None:
+        """Bounded wait until `test(pods of the deployment)` holds; LabError naming `what`."""
+        deadline = time.monotonic() + timeout_s
+        while not test(self.pods_of(name)):
+            if time.monotonic() >= deadline:
+                raise LabError(f"deployment/{name}: {what} did not happen within {timeout_s:g}s")
+            time.sleep(0.2)
+
+    def wait_pending(self, name: str, count: int = 1) -> float:
+        """Wait until `count` pods of the deployment are Pending for longer than the lab's
+        deployment.pending_threshold_s (DEP-103 judges that age: creationTimestamp)."""
+        seconds = deployment_threshold("pending_threshold_s")
+
+        def pending(pods: list[dict[str, Any]]) -> bool:
+            aged = [
+                p
+                for p in pods
+                if (p.get("status") or {}).get("phase") == "Pending"
+                and age_s(p["metadata"].get("creationTimestamp")) > seconds + MARGIN_S
+            ]
+            return len(aged) >= count
+
+        self.wait_pods(name, f"{count} pods Pending for {seconds:g}s", pending, seconds + 20.0)
+        return seconds
+
+    def wait_unready(self, name: str, pods: set[str]) -> float:
+        """Wait until these pods have not been Ready for longer than the lab's
+        deployment.not_ready_grace_s (DEP-107 judges that age); return the grace."""
+        grace = deployment_threshold("not_ready_grace_s")
+
+        def unready_long(current: list[dict[str, Any]]) -> bool:
+            ages = [unready_s(p) for p in current if p["metadata"]["name"] in pods]
+            return len(ages) == len(pods) and min(ages) > grace + MARGIN_S
+
+        self.wait_pods(name, f"pods unready for {grace:g}s", unready_long, grace + 20.0)
+        return grace
+
+    def wait_condition(self, name: str, kind: str, reason: str, timeout_s: float) -> None:
+        """Bounded wait until the deployment has condition `kind` with `reason`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            conditions = (self.deployment(name).get("status") or {}).get("conditions") or []
+            if any(c.get("type") == kind and c.get("reason") == reason for c in conditions):
+                return
+            if time.monotonic() >= deadline:
+                raise LabError(
+                    f"deployment/{name} did not report {kind} {reason} in {timeout_s:g}s"
+                )
+            time.sleep(0.2)
+
     def wait_rolled_out(self, name: str, timeout_s: float = 30.0) -> None:
         """Bounded wait until the deployment's rollout is complete (as rollout status judges)."""
         deadline = time.monotonic() + timeout_s
@@ -78,6 +134,33 @@ class KubeApi:
                 return
             time.sleep(0.2)
         raise LabError(f"deployment/{name} did not finish rolling out within {timeout_s:g}s")
+
+
+def deployment_threshold(key: str) -> float:
+    """A deployment threshold of the lab profile (lab/outputs.py)."""
+    return lab_threshold("deployment", key)
+
+
+def age_s(stamp: str | None) -> float:
+    """Seconds since an RFC 3339 timestamp of the emulator (0 when there is none)."""
+    if not stamp:
+        return 0.0
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return (datetime.now(UTC) - moment).total_seconds()
+
+
+def unready_s(pod: dict[str, Any]) -> float:
+    """How long a pod has not been Ready (0 if it is), as DEP-107 measures it."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    if ready.get("status") == "True":
+        return 0.0
+    return age_s(ready.get("lastTransitionTime") or pod["metadata"].get("creationTimestamp"))
+
+
+# The lab profile's deployment thresholds, as the faults' descriptions state them.
+PENDING_S = deployment_threshold("pending_threshold_s")
+GRACE_S = deployment_threshold("not_ready_grace_s")
 
 
 def deployment_name(params: dict[str, str], default: str = "api") -> str:
@@ -148,7 +231,11 @@ class HookFault(SpecRestoringFault):
         pods = {p["metadata"]["name"] for p in api.pods_of(name)}
         lab.k8s_hook(self.hook, {"namespace": NAMESPACE, "deployment": name, **self.body(params)})
         self.targets.setdefault(name, set()).update(pods)
+        self.settle(api, name, pods)
         return f"{self.hook} on deployment/{name} ({len(pods)} pods)"
+
+    def settle(self, api: KubeApi, name: str, pods: set[str]) -> None:
+        """Wait (bounded) until the hook's effect is as old as the checks need."""
 
     def clear(self, lab: LabControl) -> None:
         for name in self.targets:
@@ -163,10 +250,27 @@ class HookFault(SpecRestoringFault):
 class ExistingPodsHookFault(HookFault):
     """A hook that makes the deployment's existing pods fail every `--param interval` seconds.
 
-    New pods are fine (a transient fault); the faulted pods are replaced on clear.
+    New pods are fine (a transient fault); the faulted pods are replaced on clear. Inject
+    returns once a container restarted more than deployment.max_restarts times (DEP-104)
+    and the pods have been unready past deployment.not_ready_grace_s (DEP-107).
     """
 
     replace_on_clear = True
 
     def body(self, params: dict[str, str]) -> dict[str, Any]:
         return {"scope": "existing", "interval_seconds": float_param(params, "interval", 0.5)}
+
+    def settle(self, api: KubeApi, name: str, pods: set[str]) -> None:
+        most = int(deployment_threshold("max_restarts"))
+
+        def restarted(current: list[dict[str, Any]]) -> bool:
+            counts = [
+                int(c.get("restartCount") or 0)
+                for p in current
+                if p["metadata"]["name"] in pods
+                for c in (p.get("status") or {}).get("containerStatuses") or []
+            ]
+            return max(counts, default=0) > most
+
+        api.wait_pods(name, f"a container restarting more than {most} times", restarted, 30.0)
+        api.wait_unready(name, pods)

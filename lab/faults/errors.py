@@ -256,7 +256,9 @@ class ApiRedisFrozen(Fault):
     trips = ("ERR-101", "ERR-102")
     description = (
         "The lab's Redis server is frozen (SIGSTOP; clear: SIGCONT): it accepts connections "
-        "and never answers, so the API's session lookups time out and answer 500."
+        "and never answers, so the API's session lookups time out and answer 500. Inject "
+        "returns once the API has answered 16 of them: their error lines are then over "
+        "ERR-102's limit within the lab profile's log window, however old the pods are."
     )
 
     def __init__(self) -> None:
@@ -268,7 +270,14 @@ class ApiRedisFrozen(Fault):
             raise LabError("the lab's Redis is not running (see: lab status); nothing to freeze")
         os.kill(record.pid, signal.SIGSTOP)
         self.frozen = record
-        return f"Redis (pid {record.pid}) frozen: connections are accepted, never answered"
+        try:
+            failed = wait_for_api_5xx(lab, count=16, timeout_s=30)
+        except (LabError, OSError):
+            self.clear(lab)  # never leave Redis frozen behind a failed injection
+            raise
+        return (
+            f"Redis (pid {record.pid}) frozen: connections are accepted, never answered; {failed}"
+        )
 
     def clear(self, lab: LabControl) -> None:
         # Only the very process frozen (same pid and start time), never a reused pid.

@@ -9,10 +9,17 @@ with 502 (counted in http_requests_total and logged as errors).
 from __future__ import annotations
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, float_param, register
+from lab.faults._queue import COMPLETION_S, wait_stuck
+from lab.faults.base import Fault, LabControl, float_param, register, wait_until
+from lab.faults.errors import api_5xx
+from lab.outputs import lab_threshold
 from lab.settings import NAMESPACE
 
 WORKER_DEPLOYMENT = "rolerabbit-deployment-worker"
+LOG_WINDOW_S = lab_threshold("errors", "log_window_s")
+# Each 5xx logs two error lines; ERR-102 fails above 30 a minute: 16 of them fill the lab's
+# 60 s window past it even on pods older than the window.
+ENOUGH_5XX = 16
 
 
 @register
@@ -52,9 +59,10 @@ class WorkerStopped(Fault):
     section = "queue"
     trips = ("QUEUE-103", "QUEUE-104", "QUEUE-105")
     description = (
-        "Every deployment worker stops processing while the producer keeps adding jobs. "
-        "With Kubernetes the existing worker pods crash-loop, so `kubectl rollout restart` "
-        "or a scale-up (new pods) is the fix."
+        "Every deployment worker stops processing while the producer keeps adding jobs. With "
+        "Kubernetes the existing worker pods crash-loop, so `kubectl rollout restart` or a "
+        "scale-up (new pods) is the fix. Inject waits until jobs waited, and none completed, for "
+        f"queue.completion_max_age_s (5 min by default, {COMPLETION_S:g} s in the lab profile)."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
@@ -64,9 +72,12 @@ class WorkerStopped(Fault):
                 "crashloop",
                 {"namespace": NAMESPACE, "deployment": WORKER_DEPLOYMENT, "scope": "existing"},
             )
-            return f"existing {WORKER_DEPLOYMENT} pods crash-loop; their workers stop"
-        lab.set_static_workers_stopped(True)
-        return "worker processes stopped"
+            note = f"existing {WORKER_DEPLOYMENT} pods crash-loop; their workers stopped"
+        else:
+            lab.set_static_workers_stopped(True)
+            note = "worker processes stopped"
+        wait_stuck(lab)
+        return note
 
     def clear(self, lab: LabControl) -> None:
         if lab.kubernetes_available:
@@ -81,14 +92,25 @@ class WorkerStopped(Fault):
 class ApiErrorRate(Fault):
     name = "api-error-rate"
     section = "errors"
-    trips = ("ERR-101",)
-    description = "A share of the API's app requests (param share, default 0.2) answer 502."
+    trips = ("ERR-101", "ERR-102")
+    description = (
+        "A share of the API's app requests (param share, default 0.5) answer 502, each logged as "
+        f"errors. Inject returns once the API has answered {ENOUGH_5XX} of them: their error "
+        f"lines are then over ERR-102's limit within the lab profile's {LOG_WINDOW_S:g} s log "
+        "window, however old the pods are."
+    )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
-        share = float_param(params, "share", 0.2)
+        share = float_param(params, "share", 0.5)
         if not 0 < share <= 1:
-            raise LabError(f"--param share={share} must be in (0, 1], e.g. --param share=0.2")
+            raise LabError(f"--param share={share} must be in (0, 1], e.g. --param share=0.5")
+        before = api_5xx(lab)
         lab.set_switch("api.error_share", share)
+        wait_until(
+            f"the API answering {ENOUGH_5XX} requests with 502",
+            lambda: api_5xx(lab) - before >= ENOUGH_5XX,
+            30,
+        )
         return f"{share:.0%} of app requests now fail with 502"
 
     def clear(self, lab: LabControl) -> None:

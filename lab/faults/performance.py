@@ -3,7 +3,8 @@
     api-latency        the API sleeps on a route (switch api.latency_ms)        -> PERF-101
     api-saturated      the API's existing pods run at 95% of their CPU limit;
                        pods added by a scale-up take a share of normal load     -> PERF-102
-    node-cpu-saturated the pods on one node use ~95% of its allocatable CPU     -> PERF-103
+    node-cpu-saturated the pods on one node use ~95% of its allocatable CPU
+                                                                  -> PERF-102, PERF-103
     node-pressure      a node reports MemoryPressure (emulator node-condition)  -> PERF-104
 
 api-saturated restores the Deployment's replicas on clear (undoing a --fix scale-up).
@@ -12,6 +13,7 @@ api-saturated restores the Deployment's replicas on clear (undoing a --fix scale
 from __future__ import annotations
 
 import math
+import time
 
 from lab.errors import LabError
 from lab.faults.base import Fault, LabControl, float_param, register
@@ -27,16 +29,27 @@ class ApiLatency(Fault):
     name = "api-latency"
     section = "performance"
     trips = ("PERF-101",)
-    description = "The API sleeps before answering a route (params route, ms; default 1500)."
+    description = (
+        "The API sleeps before answering a route (params route, ms; default /api/portfolios, "
+        "1000). Inject returns once the requests it slowed are completing, clear once the last of "
+        "them has: a latency window holds only slow (or only fast) requests."
+    )
+
+    def __init__(self) -> None:
+        self.delay_s = 0.0
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         route = params.get("route", "/api/portfolios")
-        delay = float_param(params, "ms", 1500)
+        delay = float_param(params, "ms", 1000)
         lab.set_switch("api.latency_ms", {route: delay})
+        self.delay_s = delay / 1000
+        time.sleep(self.delay_s + 0.2)
         return f"{route} answers {delay:g} ms slower"
 
     def clear(self, lab: LabControl) -> None:
         lab.set_switch("api.latency_ms", None)
+        time.sleep(self.delay_s + 0.2)  # requests already sleeping finish slow
+        self.delay_s = 0.0
 
 
 def _cpu_hook(lab: LabControl, pod: str, millicores: int | None) -> None:
@@ -55,8 +68,8 @@ class ApiSaturated(SpecRestoringFault):
     section = "performance"
     trips = ("PERF-102",)
     description = (
-        "The API's existing pods use 95% of their CPU limit (param share=0.95); new pods from "
-        "a scale-up are not loaded, as when traffic spreads over more replicas."
+        "The API's existing pods use 95% of their CPU limit (param share=0.95); new pods from a "
+        "scale-up are not loaded, as when traffic spreads over more replicas."
     )
 
     def __init__(self) -> None:
@@ -86,8 +99,12 @@ class ApiSaturated(SpecRestoringFault):
 class NodeCpuSaturated(Fault):
     name = "node-cpu-saturated"
     section = "performance"
-    trips = ("PERF-103",)
-    description = "The pods on one node (param node, default: the busiest) use ~95% of its CPU."
+    trips = ("PERF-102", "PERF-103")
+    description = (
+        "The pods on one node (param node, default: the busiest) use ~95% of its CPU, shared "
+        "evenly: far past their own CPU limits, so PERF-102 finds their deployments saturated "
+        "too."
+    )
 
     def __init__(self) -> None:
         self.pods: set[str] = set()

@@ -1,16 +1,21 @@
 """The queue section's faults: each acts on the real Redis or the real BullMQ queue.
 
-    redis-maxmemory-low    CONFIG SET maxmemory just above used_memory  -> QUEUE-102, QUEUE-112
-    jobs-failing           worker handlers throw until attempts run out -> QUEUE-106, QUEUE-111
+    redis-maxmemory-low    a ballast key, then maxmemory so used_memory is at 93% of it
+                                                                  -> QUEUE-102, QUEUE-112
+    jobs-failing           worker handlers throw until attempts run out
+                                                      -> QUEUE-104, QUEUE-106, QUEUE-111
     worker-hung            worker handlers block their event loop      -> QUEUE-103, QUEUE-104
     job-stalled            a real BullMQ worker (short lock) is SIGKILLed mid-job -> QUEUE-107
     queue-paused           BullMQ Queue.pause()                           -> QUEUE-109
-    queue-keys-corrupted   the queue's meta hash replaced by a string     -> QUEUE-110
+    queue-keys-corrupted   the queue's meta hash replaced by a string
+                                                     -> QUEUE-103..QUEUE-111 (see the class)
     queue-dashboard-down   the API process (serving /api/admin/queues) stopped -> QUEUE-108
 
-The framework's redis-down (QUEUE-101) and worker-stopped (QUEUE-103/104/105) are in
-framework.py. Run as `python -m lab.faults.queue REDIS_URL` this module is the stalling
-worker: it takes one job, prints its id and blocks until it is killed.
+The framework's redis-down (QUEUE-101..112) and worker-stopped (QUEUE-103/104/105) are in
+framework.py; _queue.py holds the readings, waits and clean-up they share. Clears leave
+nothing behind that a sweep would see: failed jobs are removed, stalled ones put back.
+Run as `python -m lab.faults.queue REDIS_URL` this module is the stalling worker: it takes
+one job, prints its id and blocks until it is killed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ import time
 from typing import Any
 
 from lab.errors import LabError
+from lab.faults._queue import (
+    COMPLETION_S,
+    FAILED_MAX,
+    remove_failed,
+    unstall,
+    wait_failed,
+    wait_stuck,
+)
 from lab.faults.base import Fault, LabControl, float_param, register
 from lab.settings import QUEUE_NAME, repo_root
 
@@ -34,31 +47,41 @@ class RedisMaxmemoryLow(Fault):
     name = "redis-maxmemory-low"
     section = "queue"
     trips = ("QUEUE-102", "QUEUE-112")
-    description = "CONFIG SET maxmemory so that used_memory is at --param pct (default 95) of it."
+    description = (
+        "A 32 MiB ballast key (lab:ballast, param ballast_mib), then CONFIG SET maxmemory so that "
+        "used_memory is at --param pct (default 93) of it: past QUEUE-102's 90% and QUEUE-112's "
+        "80%, with room for the queue's own growth (noeviction: at 100% writes would fail). The "
+        "ballast keeps the share steady; clear deletes it."
+    )
+    ballast_key = "lab:ballast"
 
     def __init__(self) -> None:
         self.original: str | None = None
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
-        pct = float_param(params, "pct", 95.0)
+        pct = float_param(params, "pct", 93.0)
         if not 1 <= pct < 100:
-            raise LabError(f"--param pct={pct} must be in [1, 100), e.g. --param pct=95")
+            raise LabError(f"--param pct={pct} must be in [1, 100), e.g. --param pct=93")
+        ballast = int(float_param(params, "ballast_mib", 32) * 1024 * 1024)
         client = lab.redis_client()
         with client:
             if self.original is None:
                 reply: dict[Any, Any] = dict(client.config_get("maxmemory"))
                 value = reply.get(b"maxmemory", reply.get("maxmemory"))
                 self.original = value.decode() if isinstance(value, bytes) else str(value)
+            if ballast > 0:  # a big value makes a few KB of client buffers a rounding error
+                client.setrange(self.ballast_key, ballast - 1, b"\0")
             used = int(client.info("memory")["used_memory"])
             ceiling = int(used * 100 / pct)
             client.config_set("maxmemory", ceiling)
         return f"maxmemory {ceiling} bytes (used_memory {used}, {pct:g}%)"
 
     def clear(self, lab: LabControl) -> None:
-        if self.original is not None:
-            with lab.redis_client() as client:
+        with lab.redis_client() as client:
+            if self.original is not None:
                 client.config_set("maxmemory", self.original)
-            self.original = None
+            client.delete(self.ballast_key)
+        self.original = None
 
 
 @register
@@ -66,14 +89,23 @@ class JobsFailing(Fault):
     name = "jobs-failing"
     section = "queue"
     trips = ("QUEUE-106", "QUEUE-111")
-    description = "Every worker's handler throws, so jobs fail once their 3 attempts are used."
+    description = (
+        "Every worker's handler throws, so jobs fail once their 3 attempts are used (none waits: "
+        "QUEUE-104 does not call that stuck). Inject waits until more jobs failed than "
+        f"queue.failed_max and failed_backlog_max (10 and 5000 by default, {FAILED_MAX} in the lab "
+        "profile). Clear removes the failed jobs."
+    )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         lab.set_switch("worker.mode", "fail")
-        return "workers now throw on every job"
+        wait_failed(lab, FAILED_MAX)
+        return f"workers now throw on every job; more than {FAILED_MAX} jobs failed"
 
     def clear(self, lab: LabControl) -> None:
         lab.set_switch("worker.mode", None)
+        # A job already in a handler when the switch flipped may still fail: let it finish.
+        time.sleep(0.5)
+        remove_failed(lab)
 
 
 @register
@@ -82,17 +114,22 @@ class WorkerHung(Fault):
     section = "queue"
     trips = ("QUEUE-103", "QUEUE-104")
     description = (
-        "Every worker's handler blocks its event loop (a wedged Node worker): each worker "
-        "holds one job and completes nothing, and restarted workers hang again; once their "
-        "locks expire (30 s) the held jobs are stalled too (QUEUE-107)."
+        "Every worker's handler blocks its event loop (a wedged Node worker): each worker holds "
+        "one job and completes nothing, and restarted workers hang again. Inject waits until jobs "
+        "waited, and none completed, for queue.completion_max_age_s (5 min by default, "
+        f"{COMPLETION_S:g} s in the lab profile); once their locks expire (30 s) the held jobs are "
+        "stalled too (QUEUE-107). Clear puts stalled jobs back in wait."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         lab.set_switch("worker.mode", "hang")
-        return "workers now hang on their next job"
+        wait_stuck(lab)
+        return "workers hang on their jobs; none completes"
 
     def clear(self, lab: LabControl) -> None:
         lab.set_switch("worker.mode", None)
+        time.sleep(0.6)  # the hung handlers poll the switch every 0.5 s
+        unstall(lab)
 
 
 @register
@@ -139,7 +176,10 @@ class JobStalled(Fault):
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
         self.process = None
-        self.job_id = None  # BullMQ's own stalled-jobs check (every 30 s) recovers the job
+        # BullMQ's own stalled-jobs check would take up to a minute: put it back at once.
+        if self.job_id is not None:
+            unstall(lab)
+        self.job_id = None
 
 
 async def _stall_one(url: str) -> None:
@@ -165,7 +205,11 @@ class QueuePaused(Fault):
     name = "queue-paused"
     section = "queue"
     trips = ("QUEUE-109",)
-    description = "The queue is paused through BullMQ (Queue.pause()); jobs are held."
+    unjudged = ("QUEUE-103", "QUEUE-104", "QUEUE-105")
+    description = (
+        "The queue is paused through BullMQ (Queue.pause()); jobs are held. A paused queue is not "
+        "judged as stuck: QUEUE-103/104/105 are skipped, pointing to QUEUE-109."
+    )
 
     def _queue_call(self, lab: LabControl, method: str) -> None:
         from bullmq import Queue
@@ -193,21 +237,38 @@ class QueuePaused(Fault):
 class QueueKeysCorrupted(Fault):
     name = "queue-keys-corrupted"
     section = "queue"
-    trips = ("QUEUE-110",)
+    # Every check that reads the queue says it cannot ("WRONGTYPE, see QUEUE-110"); the
+    # stalled-jobs check reads only the active list and the locks, Redis' own only Redis.
+    trips = tuple(f"QUEUE-{n}" for n in range(103, 112) if n != 107)
     description = (
-        "The queue's meta hash is replaced by a string: every BullMQ script on the queue "
-        "fails with WRONGTYPE, so nothing is added or processed."
+        "The queue's meta hash is replaced by a string: every BullMQ script on the queue fails "
+        "with WRONGTYPE, so nothing is added or processed. QUEUE-110 finds the key; the checks "
+        "that read the queue through it fail saying they cannot (see QUEUE-110). Clear puts the "
+        "meta hash back as it was."
     )
+
+    def __init__(self) -> None:
+        self.original: dict[bytes, bytes] | None = None
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         with lab.redis_client() as client:
+            if self.original is None and client.type(META) == b"hash":
+                self.original = dict(client.hgetall(META))
             client.set(META, "corrupted")
         return f"{META} is now a string"
 
     def clear(self, lab: LabControl) -> None:
+        """The meta hash as it was: running workers and the producer would not recreate
+        it (BullMQ writes it when a Queue or Worker starts)."""
         with lab.redis_client() as client:
-            if client.type(META) == b"string":
-                client.delete(META)  # BullMQ recreates its meta hash on the next add
+            # Also after a --fix that deleted the queue's keys (QUEUE-R06): put it back.
+            if client.type(META) in (b"string", b"none"):
+                pipe = client.pipeline(transaction=True)
+                pipe.delete(META)
+                if self.original:
+                    pipe.hset(META, mapping=self.original)
+                pipe.execute()
+        self.original = None
 
 
 @register

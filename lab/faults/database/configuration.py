@@ -121,10 +121,11 @@ class DbTimeoutLow(ApiEnvironment):
 class PoolUnknown(ApiEnvironment):
     name = "pool-unknown"
     section = "database"
-    trips = ("DB-106",)
+    trips = ()
+    unjudged = ("DB-106",)
     description = (
-        "DB_POOL_MAX from a Secret key (optional, absent) in the API Deployment: the pool "
-        "size cannot be read, so DB-106 says it is unknown (and DB-R02 must not guess)."
+        "DB_POOL_MAX from a Secret key (optional, absent) in the API Deployment: the pool size "
+        "cannot be read, so DB-106 is inconclusive, saying so (and DB-R02 must not guess)."
     )
     variable = "DB_POOL_MAX"
     default_value = 0

@@ -3,13 +3,21 @@ views, and a large table read by sequential scans."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
 
 from lab.errors import LabError
 from lab.faults.base import Fault, LabControl, register
-from lab.faults.database.support import int_param, superuser
+from lab.faults.database.support import (
+    MARGIN_S,
+    MATVIEW_LAG_S,
+    STALE_S,
+    int_param,
+    superuser,
+    wait_until,
+)
 
 VIEWS = ("portfolio_analytics_monthly", "portfolio_analytics_yearly")
 FAULT_TABLE = "lab_fault_events"
@@ -28,20 +36,40 @@ class DeadTuples(Fault):
     section = "database"
     trips = ("DB-113", "DB-114")
     description = (
-        "Autovacuum off on portfolios and every row updated: 50k real dead tuples. DB-114 "
-        "trips once the last analyze is older than database.maintenance.stale_after_s."
+        "Autovacuum off on portfolios and every row updated: 50k real dead tuples (DB-113), and "
+        "50k rows changed since the last analyze, which DB-114 counts once that analyze is older "
+        f"than database.maintenance.stale_after_s (2 days by default, {STALE_S:g} s in the lab "
+        "profile): inject waits until it is."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         with superuser(lab) as conn:
             conn.execute("ALTER TABLE portfolios SET (autovacuum_enabled = false)")
             cursor = conn.execute("UPDATE portfolios SET value_cents = value_cents")
-        return f"{cursor.rowcount} dead tuples in portfolios, autovacuum off for it"
+        rows = cursor.rowcount
+        wait_until(
+            f"portfolios' statistics to show {rows} dead tuples, analyzed over {STALE_S:g}s ago",
+            lambda: _dead_and_unanalyzed(lab, rows, STALE_S + MARGIN_S),
+            timeout_s=STALE_S + 10.0,
+        )
+        return f"{rows} dead tuples in portfolios, autovacuum off for it"
 
     def clear(self, lab: LabControl) -> None:
         with superuser(lab) as conn:
             conn.execute("ALTER TABLE portfolios RESET (autovacuum_enabled)")
             conn.execute("VACUUM ANALYZE portfolios")
+
+
+def _dead_and_unanalyzed(lab: LabControl, dead: int, older_s: float) -> bool:
+    """Whether pg_stat_user_tables shows the dead tuples and an analyze older than older_s."""
+    with superuser(lab) as conn:
+        row = conn.execute(
+            "SELECT n_dead_tup >= %s, coalesce(clock_timestamp() - greatest(last_analyze,"
+            " last_autoanalyze) > %s * interval '1s', true)"
+            " FROM pg_stat_user_tables WHERE relname = 'portfolios'",
+            (dead, older_s),
+        ).fetchone()
+    return bool(row and row[0] and row[1])
 
 
 def refresh_views(conn: psycopg.Connection[Any]) -> None:
@@ -55,9 +83,10 @@ class StaleMatview(Fault):
     section = "database"
     trips = ("DB-115",)
     description = (
-        "Rows of portfolios (param rows, default 10) change without a view refresh; DB-115 "
-        "trips once that is older than database.maintenance.matview_max_lag_s. Clear "
-        "restores the rows exactly and refreshes the views."
+        "Rows of portfolios (param rows, default 10) change without a view refresh; DB-115 counts "
+        "the change once older than database.maintenance.matview_max_lag_s (1 h by default, "
+        f"{MATVIEW_LAG_S:g} s in the lab profile): inject waits until it is. Clear restores the "
+        "rows exactly and refreshes the views."
     )
 
     def __init__(self) -> None:
@@ -74,6 +103,8 @@ class StaleMatview(Fault):
                 " WHERE id = ANY(%s)",
                 ([r[0] for r in self.originals],),
             )
+        # The change's age is what DB-115 judges (no way to backdate it): wait it out.
+        time.sleep(MATVIEW_LAG_S + MARGIN_S)
         return f"{len(self.originals)} portfolios changed; the views were not refreshed"
 
     def clear(self, lab: LabControl) -> None:
@@ -135,8 +166,8 @@ class MissingIndex(Fault):
     section = "database"
     trips = ("DB-117",)
     description = (
-        f"A {FAULT_TABLE} table (param rows, default 60000) with a selective, unindexed "
-        "account_id column, read by sequential scans (param scans, default 60)."
+        f"A {FAULT_TABLE} table (param rows, default 60000) with a selective, unindexed account_id "
+        "column, read by sequential scans (param scans, default 60)."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:

@@ -10,7 +10,17 @@ import psycopg
 
 from lab.errors import LabError
 from lab.faults.base import Fault, LabControl, float_param, register
-from lab.faults.database.support import int_param, superuser, wait_until
+from lab.faults.database.support import (
+    LONG_QUERY_S,
+    LONG_TRANSACTION_S,
+    int_param,
+    superuser,
+    wait_aged,
+    wait_until,
+)
+
+# Past both, a running query counts as long (DB-109) and its transaction too (DB-110).
+LONG_S = max(LONG_QUERY_S, LONG_TRANSACTION_S)
 
 
 def count_sessions(lab: LabControl, application_name: str, state: str) -> int:
@@ -45,6 +55,9 @@ class RunningQueries(Fault):
             f"{count} active pg_sleep queries",
             lambda: count_sessions(lab, self.application_name, "active") >= count,
         )
+        # Long queries and transactions count once older than the lab's thresholds.
+        if seconds > LONG_S:
+            wait_aged(lab, self.application_name, ("active",), count, LONG_S)
         return f"{count} sessions running SELECT pg_sleep({seconds:g})"
 
     @staticmethod
@@ -71,8 +84,10 @@ class LongQuery(RunningQueries):
     section = "database"
     trips = ("DB-109", "DB-110")
     description = (
-        "Sessions (param count, default 1) running SELECT pg_sleep(seconds, default 3600); "
-        "DB-109 trips once they run longer than database.queries.long_query_max_s."
+        "Sessions (param count, default 1) running SELECT pg_sleep(seconds, default 3600); DB-109 "
+        "and DB-110 count them once older than database.queries.long_query_max_s and "
+        f"long_transaction_max_s (300 s and 600 s by default, {LONG_S:g} s in the lab profile): "
+        "inject waits until they are."
     )
     application_name = "lab-fault-long-query"
 
@@ -81,8 +96,13 @@ class LongQuery(RunningQueries):
 class ActiveLoad(RunningQueries):
     name = "active-load"
     section = "database"
-    trips = ("DB-118",)
-    description = "25 (param count) concurrent pg_sleep queries: more active than allowed."
+    trips = ("DB-109", "DB-110", "DB-118")
+    description = (
+        "25 (param count) concurrent SELECT pg_sleep(3600): more active queries than allowed "
+        "(DB-118); they are long queries too, so inject waits until they are older than the lab "
+        f"profile's {LONG_S:g} s long-query and long-transaction "
+        "thresholds (DB-109, DB-110)."
+    )
     application_name = "lab-fault-active-load"
     default_count = 25
 
@@ -93,8 +113,8 @@ class SlowQueries(Fault):
     section = "database"
     trips = ("DB-111",)
     description = (
-        "The app role runs a statement taking `ms` (default 25) `calls` times (default 120), "
-        "so pg_stat_statements shows it slow; clear resets those statistics."
+        "The app role runs a statement taking `ms` (default 25) `calls` times (default 120), so "
+        "pg_stat_statements shows it slow; clear resets those statistics."
     )
     application_name = "lab-fault-slow-queries"
 

@@ -1,10 +1,11 @@
 """The deployment section's faults on capacity: memory, CPU, limits, nodes and replicas.
 
-    oom                   existing pods are OOMKilled, crash-looping   -> DEP-110
+    oom                   existing pods are OOMKilled, crash-looping
+                                       -> DEP-102, DEP-104, DEP-107, DEP-108, DEP-110
     cpu-hot               worker containers use 90% of their CPU limit  -> DEP-112
     no-limits             the API container's limits removed            -> DEP-111
     node-memory-pressure  node-1 reports MemoryPressure                 -> DEP-113
-    unschedulable         one more replica that no node can take       -> DEP-103
+    unschedulable         one more replica that no node can take -> DEP-103, DEP-107
     worker-scaled-down    the worker deployment scaled to 1             -> DEP-114
 
 Faults that change a Deployment remember its spec and restore it on clear (waiting, bounded,
@@ -18,8 +19,10 @@ from typing import Any
 
 from lab.faults._kubernetes import (
     APPS,
+    GRACE_S,
     JSON_PATCH,
     MERGE_PATCH,
+    PENDING_S,
     ExistingPodsHookFault,
     HookFault,
     KubeApi,
@@ -34,8 +37,15 @@ from lab.settings import NAMESPACE
 class OomKilled(ExistingPodsHookFault):
     name = "oom"
     section = "deployment"
-    trips = ("DEP-110",)
-    description = "The deployment's existing pods are OOMKilled over and over (exit code 137)."
+    trips = ("DEP-102", "DEP-104", "DEP-107", "DEP-108", "DEP-110")
+    unjudged = ("DEP-101",)
+    description = (
+        "The deployment's existing pods are OOMKilled over and over (exit code 137): "
+        "CrashLoopBackOff with BackOff Warning events; inject waits until a container restarted "
+        "more than deployment.max_restarts (3) times and the pods have been unready past "
+        f"deployment.not_ready_grace_s ({GRACE_S:g} s in the lab profile). The deployment is not "
+        "fully available, which DEP-101 calls a rollout in progress within its settle window."
+    )
     hook = "oom"
 
 
@@ -56,10 +66,14 @@ class CpuHot(HookFault):
 class Unschedulable(SpecRestoringFault):
     name = "unschedulable"
     section = "deployment"
-    trips = ("DEP-103",)
+    trips = ("DEP-103", "DEP-107")
+    unjudged = ("DEP-101",)
     description = (
-        "New worker pods cannot be scheduled (3 Insufficient memory); one more replica is "
-        "asked for."
+        "New worker pods cannot be scheduled (3 Insufficient memory); one more replica is asked "
+        "for. DEP-103 and DEP-107 count the pod once Pending (and unready) longer than "
+        "deployment.pending_threshold_s and not_ready_grace_s (300 s and 120 s by default, "
+        f"{PENDING_S:g} s in the lab profile): inject waits until it is. DEP-101 calls the missing "
+        "replica a rollout in progress."
     )
 
     def __init__(self) -> None:
@@ -72,6 +86,7 @@ class Unschedulable(SpecRestoringFault):
         lab.k8s_hook("pending-unschedulable", {"namespace": NAMESPACE, "deployment": name})
         self.targets.append(name)
         api.patch(name, {"spec": {"replicas": int(spec.get("replicas", 1)) + 1}})
+        api.wait_pending(name)
         return f"deployment/{name} asks for one more pod, which no node can take"
 
     def clear(self, lab: LabControl) -> None:
@@ -89,7 +104,11 @@ class NoLimits(SpecRestoringFault):
     name = "no-limits"
     section = "deployment"
     trips = ("DEP-111",)
-    description = "The API container's resources.limits removed."
+    unjudged = ("DEP-112",)
+    description = (
+        "The API container's resources.limits removed (a new revision; inject waits until it has "
+        "rolled out). DEP-112 has no limit to compare usage with: inconclusive."
+    )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         api, name = KubeApi(lab), deployment_name(params)
@@ -99,6 +118,7 @@ class NoLimits(SpecRestoringFault):
             [{"op": "remove", "path": "/spec/template/spec/containers/0/resources/limits"}],
             JSON_PATCH,
         )
+        api.wait_rolled_out(name)
         return f"deployment/{name} has no resource limits"
 
 

@@ -1,6 +1,7 @@
 """The deployment section's faults on running pods: crashes, failing probes, Warning events.
 
-    crashloop             existing pods crash-loop (new pods are fine) -> DEP-102, DEP-104
+    crashloop             existing pods crash-loop (new pods are fine)
+                                             -> DEP-102, DEP-104, DEP-107, DEP-108
     probe-failure         existing pods fail their readiness probe     -> DEP-107
     warning-event         a FailedMount Warning event on an API pod     -> DEP-108
 
@@ -11,7 +12,13 @@ outlive the fault. Param `deployment` is `api` or `worker`.
 from __future__ import annotations
 
 from lab.errors import LabError
-from lab.faults._kubernetes import CORE, ExistingPodsHookFault, KubeApi, deployment_name
+from lab.faults._kubernetes import (
+    CORE,
+    GRACE_S,
+    ExistingPodsHookFault,
+    KubeApi,
+    deployment_name,
+)
 from lab.faults.base import Fault, LabControl, register
 from lab.settings import NAMESPACE
 
@@ -20,9 +27,14 @@ from lab.settings import NAMESPACE
 class CrashLoop(ExistingPodsHookFault):
     name = "crashloop"
     section = "deployment"
-    trips = ("DEP-102", "DEP-104")
+    trips = ("DEP-102", "DEP-104", "DEP-107", "DEP-108")
+    unjudged = ("DEP-101",)
     description = (
-        "The deployment's existing pods crash-loop (a transient fault: new pods are fine)."
+        "The deployment's existing pods crash-loop (a transient fault: new pods are fine): "
+        "CrashLoopBackOff with BackOff Warning events; inject waits until a container restarted "
+        "more than deployment.max_restarts (3) times and the pods have been unready past "
+        f"deployment.not_ready_grace_s ({GRACE_S:g} s in the lab profile). The deployment is not "
+        "fully available, which DEP-101 calls a rollout in progress within its settle window."
     )
     hook = "crashloop"
 
@@ -32,7 +44,13 @@ class ProbeFailure(Fault):
     name = "probe-failure"
     section = "deployment"
     trips = ("DEP-107",)
-    description = "The deployment's existing pods fail their readiness probe (HTTP 503)."
+    unjudged = ("DEP-101",)
+    description = (
+        "The deployment's existing pods fail their readiness probe (HTTP 503). DEP-107 counts a "
+        "pod once not Ready for longer than deployment.not_ready_grace_s (120 s by default, "
+        f"{GRACE_S:g} s in the lab profile): inject waits until they are. DEP-101 calls the "
+        "unready deployment a rollout in progress within its settle window."
+    )
 
     def __init__(self) -> None:
         self.pods: dict[str, set[str]] = {}
@@ -43,6 +61,7 @@ class ProbeFailure(Fault):
         for pod in sorted(pods):
             lab.k8s_hook("probe-failure", {"namespace": NAMESPACE, "pod": pod})
         self.pods.setdefault(name, set()).update(pods)
+        KubeApi(lab).wait_unready(name, pods)
         return f"{len(pods)} pods of deployment/{name} fail their readiness probe"
 
     def clear(self, lab: LabControl) -> None:

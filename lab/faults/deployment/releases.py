@@ -1,16 +1,22 @@
 """The deployment section's faults on what a release changes: its image, credentials, config.
 
     bad-image             set image to a tag the registry lacks (revisions=2: two bad
-                          releases in a row), short progress deadline  -> DEP-101, DEP-105, DEP-108
-    registry-auth-failure pulls of the running image fail; a restart   -> DEP-105 (manual fix)
+                          releases in a row), short progress deadline
+                                          -> DEP-101, DEP-103, DEP-105, DEP-107, DEP-108
+    registry-auth-failure pulls of the running image fail; a restart
+                             -> DEP-101, DEP-103, DEP-105, DEP-107, DEP-108 (manual fix)
     unschedulable-release a new revision whose pods no node can take,
-                          short progress deadline                      -> DEP-101, DEP-103
-    missing-config-key    env from a ConfigMap key that does not exist -> DEP-109, DEP-102
+                          short progress deadline             -> DEP-101, DEP-103, DEP-107
+    missing-config-key    env from a ConfigMap key that does not exist
+                                          -> DEP-102, DEP-103, DEP-107, DEP-108, DEP-109
     regcred-broken        regcred holds credentials for another registry -> DEP-106
 
 Faults that change a Deployment remember its spec and restore it on clear (waiting, bounded,
 for the rollout), so a clear after a --fix rollback is harmless. Param `deployment` is
-`api` or `worker`.
+`api` or `worker`. A release whose pods cannot start leaves them Pending and unready: inject
+waits until they are so for longer than deployment.pending_threshold_s and not_ready_grace_s
+(300 s and 120 s by default, seconds in the lab profile), and, where it sets a short progress
+deadline, until the rollout is past it (ProgressDeadlineExceeded).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from lab.faults._kubernetes import (
     CORE,
     MERGE_PATCH,
+    PENDING_S,
     STRATEGIC_MERGE_PATCH,
     KubeApi,
     SpecRestoringFault,
@@ -34,15 +41,29 @@ from lab.settings import NAMESPACE
 MISSING_KEY = "FEATURE_NEW_BILLING"
 
 
+WAIT_DEADLINE_MAX_S = 30  # a longer deadline is asked for to see a rollout in progress
+
+
+def stalled(api: KubeApi, name: str, deadline_s: float) -> None:
+    """Wait until a release's rollout is past its progress deadline (a short one) and its
+    pods have been Pending past the lab's threshold: what DEP-101 and DEP-103 judge."""
+    if deadline_s <= WAIT_DEADLINE_MAX_S:
+        api.wait_condition(name, "Progressing", "ProgressDeadlineExceeded", deadline_s + 15.0)
+    api.wait_pending(name)
+
+
 @register
 class BadImage(SpecRestoringFault):
     name = "bad-image"
     section = "deployment"
-    trips = ("DEP-101", "DEP-105", "DEP-108")
+    trips = ("DEP-101", "DEP-103", "DEP-105", "DEP-107", "DEP-108")
     description = (
         "A release to an image tag the registry lacks (--param tag=v9.9.9): ErrImagePull, then "
-        "ImagePullBackOff; the rollout stalls past --param deadline (s, default 3). "
-        "--param revisions=2 releases two bad tags in a row (no healthy previous revision)."
+        "ImagePullBackOff (Failed/BackOff Warning events; the pods stay Pending and unready, past "
+        f"the lab profile's {PENDING_S:g} s for DEP-103/107); inject waits until the rollout "
+        "stalls past --param deadline (s, default 3; one over 30 s is not waited for, and DEP-101 "
+        "then sees a rollout in progress). --param revisions=2 releases two bad tags in a row (no "
+        "healthy previous revision)."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
@@ -68,6 +89,7 @@ class BadImage(SpecRestoringFault):
             api.patch(name, patch, STRATEGIC_MERGE_PATCH)
             if tag != tags[-1]:
                 time.sleep(1.5)  # let the first bad revision create its pod and fail to pull
+        stalled(api, name, deadline)
         return f"deployment/{name} now runs {repo}:{tags[-1]} (not in the registry)"
 
 
@@ -75,11 +97,13 @@ class BadImage(SpecRestoringFault):
 class UnschedulableRelease(SpecRestoringFault):
     name = "unschedulable-release"
     section = "deployment"
-    trips = ("DEP-101", "DEP-103")
+    trips = ("DEP-101", "DEP-103", "DEP-107")
     description = (
         "A new revision (a rollout restart) whose pods no node can take (FailedScheduling); "
-        "the rollout stalls past --param deadline (s, default 3) while the previous revision "
-        "keeps serving. After bad-rollout, the revision a rollback returns to is the bad one."
+        "inject waits until the rollout stalls past --param deadline (s, default 3) and its pods "
+        f"are Pending (and unready) past the lab profile's {PENDING_S:g} s, while the previous "
+        "revision keeps serving. After bad-rollout, the revision a rollback returns to is the bad "
+        "one."
     )
 
     def __init__(self) -> None:
@@ -93,17 +117,19 @@ class UnschedulableRelease(SpecRestoringFault):
         lab.k8s_hook("pending-unschedulable", {"namespace": NAMESPACE, "deployment": name})
         self.targets.append(name)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        deadline = int(float_param(params, "deadline", 3))
         api.patch(
             name,
             {
                 "spec": {
-                    "progressDeadlineSeconds": int(float_param(params, "deadline", 3)),
+                    "progressDeadlineSeconds": deadline,
                     "template": {
                         "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}
                     },
                 }
             },
         )
+        stalled(api, name, deadline)
         return f"deployment/{name} rolls out a revision whose pods no node can take"
 
     def clear(self, lab: LabControl) -> None:
@@ -120,10 +146,12 @@ class UnschedulableRelease(SpecRestoringFault):
 class RegistryAuthFailure(SpecRestoringFault):
     name = "registry-auth-failure"
     section = "deployment"
-    trips = ("DEP-105",)
+    trips = ("DEP-101", "DEP-103", "DEP-105", "DEP-107", "DEP-108")
     description = (
         "Pulls of the API's current image fail (as with wrong registry credentials) and the "
-        "deployment is restarted, so new pods cannot pull what old pods run."
+        "deployment is restarted, so new pods cannot pull what old pods run (Failed/BackOff "
+        f"Warning events; Pending and unready past the lab profile's {PENDING_S:g} s); inject "
+        "waits until the restart stalls past its 3 s progress deadline."
     )
 
     def __init__(self) -> None:
@@ -146,6 +174,7 @@ class RegistryAuthFailure(SpecRestoringFault):
                 }
             },
         )
+        stalled(api, name, 3)
         return f"pulls of {self.image} fail; deployment/{name} restarted"
 
     def clear(self, lab: LabControl) -> None:
@@ -159,8 +188,14 @@ class RegistryAuthFailure(SpecRestoringFault):
 class MissingConfigKey(SpecRestoringFault):
     name = "missing-config-key"
     section = "deployment"
-    trips = ("DEP-109", "DEP-102")
-    description = f"The deployment reads {MISSING_KEY} from rolerabbit-config, which lacks it."
+    trips = ("DEP-102", "DEP-103", "DEP-107", "DEP-108", "DEP-109")
+    unjudged = ("DEP-101",)
+    description = (
+        f"The deployment reads {MISSING_KEY} from rolerabbit-config, which lacks it: the new pods "
+        "stay Pending in CreateContainerConfigError (Failed Warning events); inject waits until "
+        f"they are Pending and unready past the lab profile's {PENDING_S:g} s. The rollout has no "
+        "short deadline: DEP-101 calls it in progress within its settle window."
+    )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         api, name = KubeApi(lab), deployment_name(params)
@@ -170,6 +205,7 @@ class MissingConfigKey(SpecRestoringFault):
         env = [{"name": MISSING_KEY, "valueFrom": ref}]
         patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}}}
         api.patch(name, patch, STRATEGIC_MERGE_PATCH)
+        api.wait_pending(name)
         return f"deployment/{name} references configmap key {MISSING_KEY}, which does not exist"
 
     def clear(self, lab: LabControl) -> None:

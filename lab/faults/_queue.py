@@ -1,0 +1,113 @@
+"""What the queue faults share: readings of the BullMQ queue, bounded waits, and the clean-up
+their clears do. Not a section module (it registers no fault).
+
+The waits let a fault return only once its state is as old as the lab profile's queue
+thresholds need (lab/outputs.py): jobs waiting and none completing for longer than
+`completion_max_age_s`, more failed jobs than `failed_max` and `failed_backlog_max`.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from lab.faults.base import LabControl, wait_until
+from lab.outputs import lab_threshold
+from lab.settings import QUEUE_NAME
+
+BASE = f"bull:{QUEUE_NAME}"
+MARGIN_S = 0.3  # past a threshold by this much: a sweep right after inject is clear of it
+
+# BullMQ's own stalled-jobs handling, done at once: an active job whose lock is gone (its
+# worker died or hung past the lock) goes back to wait, with the marker that wakes workers.
+UNSTALL = """
+local moved = 0
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[1] .. id .. ':lock') == 0 then
+    redis.call('LREM', KEYS[1], 1, id)
+    redis.call('RPUSH', KEYS[2], id)
+    moved = moved + 1
+  end
+end
+if moved > 0 and redis.call('HEXISTS', KEYS[3], 'paused') == 0 then
+  redis.call('ZADD', KEYS[4], 0, '0')
+end
+return moved
+"""
+
+
+# The lab profile's queue thresholds, as the faults' descriptions state them.
+COMPLETION_S = lab_threshold("queue", "completion_max_age_s")
+FAILED_MAX = int(
+    max(lab_threshold("queue", "failed_max"), lab_threshold("queue", "failed_backlog_max"))
+)
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def last_completion_age_s(client: redis.Redis) -> float | None:
+    """Seconds since the newest completed job finished (Redis' clock), None if none did."""
+    newest = client.zrevrange(f"{BASE}:completed", 0, 0, withscores=True)
+    if not newest:
+        return None
+    seconds, micros = client.time()
+    return seconds + micros / 1e6 - float(newest[0][1]) / 1000
+
+
+def oldest_waiting_age_s(client: redis.Redis) -> float | None:
+    """Seconds the next job to run (the wait list's tail) has waited, None if none waits."""
+    oldest = client.lindex(f"{BASE}:wait", -1)
+    added = client.hget(f"{BASE}:{text(oldest)}", "timestamp") if oldest else None
+    if added is None:
+        return None
+    seconds, micros = client.time()
+    return seconds + micros / 1e6 - float(added) / 1000
+
+
+def failed_count(client: redis.Redis) -> int:
+    return int(client.zcard(f"{BASE}:failed"))
+
+
+def wait_stuck(lab: LabControl) -> None:
+    """Bounded wait until the queue is stuck as QUEUE-104 judges it: no job completed, and
+    the next job to run waiting, for longer than the lab's completion_max_age_s."""
+    seconds = COMPLETION_S + MARGIN_S
+    with lab.redis_client() as client:
+
+        def stuck() -> bool:
+            completed, waited = last_completion_age_s(client), oldest_waiting_age_s(client)
+            return (completed is None or completed > seconds) and (waited or 0.0) > seconds
+
+        wait_until(f"jobs waiting, none completing, for {seconds:g}s", stuck, seconds + 20.0)
+
+
+def wait_failed(lab: LabControl, more_than: int) -> None:
+    """Bounded wait until more than `more_than` jobs are in the failed set."""
+    with lab.redis_client() as client:
+        wait_until(
+            f"more than {more_than} failed jobs",
+            lambda: failed_count(client) > more_than,
+            timeout_s=30.0,
+        )
+
+
+def unstall(lab: LabControl) -> int:
+    """Move active jobs without a lock back to wait (as BullMQ's stalled check would)."""
+    with lab.redis_client() as client:
+        keys = [f"{BASE}:active", f"{BASE}:wait", f"{BASE}:meta", f"{BASE}:marker"]
+        return int(client.eval(UNSTALL, len(keys), *keys, f"{BASE}:"))
+
+
+def remove_failed(lab: LabControl) -> int:
+    """Delete every failed job (its hash and logs) and empty the failed set."""
+    with lab.redis_client() as client:
+        ids = [text(raw) for raw in client.zrange(f"{BASE}:failed", 0, -1)]
+        if not ids:
+            return 0
+        pipe = client.pipeline(transaction=True)
+        for job in ids:
+            pipe.delete(f"{BASE}:{job}", f"{BASE}:{job}:logs")
+        pipe.zrem(f"{BASE}:failed", *ids)
+        pipe.execute()
+    return len(ids)
