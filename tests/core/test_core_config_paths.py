@@ -3,7 +3,7 @@ live: `--config PATH`, `--config=PATH` and $ROLERABBIT_CONFIG, with the file ins
 outside the checkout, from the checkout and from another working directory.
 
 Each case runs the real command line against a copy of the checkout (so its reports/ and
-kill switch are the test's own), with the lab's `dead-tuples` fault in place and
+kill switch are the test's own), with the lab's `idle-connections` fault in place and
 reports/FIX_DISABLED present: the database checks fail, and no fix may run.
 """
 
@@ -67,7 +67,7 @@ def test_the_profiles_file_location_changes_nothing(
     form: str,
     cwd: str,
 ) -> None:
-    fault("dead-tuples")
+    fault("idle-connections")
     profiles = (checkout / "profiles" if where == "inside" else tmp_path / "outside") / "p.yaml"
     profiles.parent.mkdir(parents=True, exist_ok=True)
     profiles.write_text(_profiles(lab))
@@ -98,7 +98,7 @@ def test_the_profiles_file_location_changes_nothing(
     nodeids = [c["nodeid"] for c in summary["checks"]]
     assert len(nodeids) >= 10, out
     assert all(n.startswith("checks/test_database.py::") for n in nodeids), nodeids
-    assert {c["check_id"] for c in summary["checks"] if c["status"] == "failed"} >= {"DB-113"}
+    assert {c["check_id"] for c in summary["checks"] if c["status"] == "failed"} >= {"DB-104"}
     assert (reports / "junit.xml").exists()
     audit = [json.loads(line) for line in (reports / "audit.jsonl").read_text().splitlines()]
     assert audit, "the refused fixes are audited where the reports are"
