@@ -4,8 +4,18 @@
         | env [--profile NAME] | demo
 
 Global option `--state-dir DIR` (default: $LAB_STATE_DIR, else `.lab/` in the
-repository root): all of a lab's state lives there. Expected failures print
-an actionable message and exit 1, never a traceback.
+repository root): all of a lab's state lives there, except PostgreSQL's data when
+the `postgres` OS user cannot enter the state dir (run as root from a checkout in a
+0700 home): it then lives in <temp dir>/rolerabbit-lab-pg-<hash>/data, linked from
+<state dir>/postgres/data, and `lab status` says so. Ports and rates come from the
+`lab up` flags, else the LAB_* variables (LAB_POSTGRES_PORT, ...), else what the
+last `lab up` saved, else the defaults. Expected failures print an actionable
+message and exit 1, never a traceback.
+
+The lab's profile (`lab` for the suite, written by `lab up`) judges in seconds what
+the runbook judges in minutes or hours (lab/outputs.py); each fault in `lab faults`
+trips exactly the checks listed, under that profile, when its section is swept
+right after `lab inject`, and `lab reset` returns the lab to a green sweep.
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ from lab.settings import LabSettings, default_state_dir, env_overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lab", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--state-dir", type=Path, default=None, help="default: $LAB_STATE_DIR or <repo>/.lab"
     )
@@ -56,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="API requests/s (default: $LAB_LOAD_RATE, else 10)",
     )
     up.add_argument("--no-kubernetes", action="store_true", help="no emulator; static workers")
-    sub.add_parser("status", help="each service's pid, port and health")
+    sub.add_parser(
+        "status", help="each service's pid, port and health, and where PostgreSQL keeps its data"
+    )
     sub.add_parser("down", help="stop everything")
     inject = sub.add_parser("inject", help="inject (or --clear) a fault")
     inject.add_argument("fault")
@@ -75,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON array: name, section, trips (the check ids it fails under the lab "
         "profile), unjudged (the ids it leaves skipped or inconclusive), description",
     )
-    sub.add_parser("reset", help="clear every fault, restore the healthy state")
+    sub.add_parser(
+        "reset",
+        help="clear every fault and return once the lab is healthy again (a green sweep)",
+    )
     env = sub.add_parser(
         "env",
         help="print export lines for kubectl/psql/redis-cli/curl (--profile NAME: see its help)",

@@ -27,7 +27,7 @@ DEMO_FAULTS: list[tuple[str, dict[str, str]]] = [
     ("worker-stopped", {}),  # queue: workers crash, jobs pile up -> restart/scale workers
     ("thirdparty-down", {"provider": "stripe"}),  # errors: Stripe down -> feature flag off
 ]
-SWEEP_TIMEOUT = 35.0  # per sweep; the section checks sample for ~30 s (queue growth, memory)
+SWEEP_TIMEOUT = 35.0  # per sweep: the lab profile samples for seconds; a sweep takes about 10 s
 
 
 def banner(text: str) -> None:

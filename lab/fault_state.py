@@ -69,10 +69,14 @@ class ActiveFaults:
             return {"name": name, "was_active": was_active}
 
     def clear_all(self) -> list[str]:
+        """`lab reset`: every active fault's reset (a clear that leaves no damage behind)."""
         cleared = []
-        for name in list(self._active)[::-1]:
-            self.clear(name)
-            cleared.append(name)
+        with self._lock:
+            for name in list(self._active)[::-1]:
+                self._active.pop(name)
+                self._instance(name).reset(self.lab)
+                cleared.append(name)
+            self._save()
         return cleared
 
     def release_all(self) -> None:

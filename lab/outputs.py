@@ -32,19 +32,19 @@ PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # age thresholds are a couple of seconds: a fault that needs its state older than one
 # waits (bounded) in `inject` until it is, and says so in its description. What a healthy
 # lab does stays well inside them: its pods start in half a second, the API's pool closes
-# connections idle for 1 s, its statements and transactions last milliseconds, a job
+# connections idle for 0.5 s, its statements and transactions last milliseconds, a job
 # completes every half second, and autovacuum analyzes a table (at 10% changed) before
 # DB-114's 25% counts it as changed.
 LAB_THRESHOLDS: dict[str, dict[str, Any]] = {
     # max_restarts is the default, stated: the crash faults wait for a restart past it.
     "deployment": {"pending_threshold_s": 1.0, "not_ready_grace_s": 1.0, "max_restarts": 3},
     "database": {
-        "connections": {"idle_max_s": 2.0, "idle_in_transaction_max_s": 2.0},
-        "queries": {"long_query_max_s": 2.0, "long_transaction_max_s": 2.0},
+        "connections": {"idle_max_s": 1.5, "idle_in_transaction_max_s": 1.5},
+        "queries": {"long_query_max_s": 1.5, "long_transaction_max_s": 1.5},
         "maintenance": {
-            "stale_after_s": 2.0,
+            "stale_after_s": 1.5,
             "changed_min_ratio": 0.25,
-            "matview_max_lag_s": 2.0,
+            "matview_max_lag_s": 1.5,
         },
     },
     "queue": {
@@ -54,8 +54,8 @@ LAB_THRESHOLDS: dict[str, dict[str, Any]] = {
         "failed_max": 2,
         "failed_backlog_max": 2,
     },
-    # 2.5 s of 10 requests/s is 25 to rate, about 15 on the busiest route (hence at least 10
-    # to rate and 5 per route for a latency: fewer than 5 of 25 is a 1 in 10^5 draw). A
+    # 2 s of 10 requests/s is 20 to rate, about 12 on the busiest route (hence at least 10
+    # to rate and 5 per route for a latency: fewer than 5 of 20 is a 1 in 3000 draw). A
     # healthy pod's memory does not move, so a climb of 1% of its limit over the three
     # samples is a leak (the production 2% filters a garbage collector's noise); samples 1 s
     # apart, as metrics.k8s.io stamps them to the second. A stand-in
@@ -63,7 +63,7 @@ LAB_THRESHOLDS: dict[str, dict[str, Any]] = {
     # errors show (and age out) within seconds, and ERR-105 still sees a bad release's
     # first minute.
     "errors": {
-        "scrape_interval_s": 2.5,
+        "scrape_interval_s": 2.0,
         "min_requests": 10,
         "memory_sample_interval_s": 1.0,
         "leak_min_growth_ratio": 0.01,

@@ -88,6 +88,11 @@ class Fault:
         """Undo the fault and restore the healthy state (must be idempotent)."""
         raise NotImplementedError
 
+    def reset(self, lab: LabControl) -> None:
+        """`lab reset`: clear, and also remove what a clear leaves on purpose (the damage a
+        remediation is tested on, such as failed jobs), so the next sweep is green."""
+        self.clear(lab)
+
     @classmethod
     def describe(cls) -> dict[str, Any]:
         return {

@@ -3,17 +3,19 @@
     redis-maxmemory-low    a ballast key, then maxmemory so used_memory is at 93% of it
                                                                   -> QUEUE-102, QUEUE-112
     jobs-failing           worker handlers throw until attempts run out
-                                                      -> QUEUE-104, QUEUE-106, QUEUE-111
+                                                                  -> QUEUE-106, QUEUE-111
     worker-hung            worker handlers block their event loop      -> QUEUE-103, QUEUE-104
     job-stalled            a real BullMQ worker (short lock) is SIGKILLed mid-job -> QUEUE-107
     queue-paused           BullMQ Queue.pause()                           -> QUEUE-109
+                           (QUEUE-103/104/105 skipped: a paused queue is not stuck)
     queue-keys-corrupted   the queue's meta hash replaced by a string
                                                      -> QUEUE-103..QUEUE-111 (see the class)
     queue-dashboard-down   the API process (serving /api/admin/queues) stopped -> QUEUE-108
 
 The framework's redis-down (QUEUE-101..112) and worker-stopped (QUEUE-103/104/105) are in
-framework.py; _queue.py holds the readings, waits and clean-up they share. Clears leave
-nothing behind that a sweep would see: failed jobs are removed, stalled ones put back.
+framework.py; _queue.py holds the readings, waits and clean-up they share. A clear removes
+the cause and leaves the damage a remediation is tested on (failed or stalled jobs); `lab
+reset` removes that too (Fault.reset): failed jobs deleted, stalled ones put back in wait.
 Run as `python -m lab.faults.queue REDIS_URL` this module is the stalling worker: it takes
 one job, prints its id and blocks until it is killed.
 """
@@ -93,7 +95,8 @@ class JobsFailing(Fault):
         "Every worker's handler throws, so jobs fail once their 3 attempts are used (none waits: "
         "QUEUE-104 does not call that stuck). Inject waits until more jobs failed than "
         f"queue.failed_max and failed_backlog_max (10 and 5000 by default, {FAILED_MAX} in the lab "
-        "profile). Clear removes the failed jobs."
+        "profile). Clear makes the handler work again and leaves the failed jobs (for "
+        "QUEUE-R03/R04); lab reset removes them."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
@@ -102,8 +105,12 @@ class JobsFailing(Fault):
         return f"workers now throw on every job; more than {FAILED_MAX} jobs failed"
 
     def clear(self, lab: LabControl) -> None:
+        """The handler works again; the failed jobs stay, for QUEUE-R03/R04 to act on."""
         lab.set_switch("worker.mode", None)
-        # A job already in a handler when the switch flipped may still fail: let it finish.
+
+    def reset(self, lab: LabControl) -> None:
+        self.clear(lab)
+        # Jobs between attempts finish (they now succeed) before the failed ones go.
         time.sleep(0.5)
         remove_failed(lab)
 
@@ -118,7 +125,8 @@ class WorkerHung(Fault):
         "one job and completes nothing, and restarted workers hang again. Inject waits until jobs "
         "waited, and none completed, for queue.completion_max_age_s (5 min by default, "
         f"{COMPLETION_S:g} s in the lab profile); once their locks expire (30 s) the held jobs are "
-        "stalled too (QUEUE-107). Clear puts stalled jobs back in wait."
+        "stalled too (QUEUE-107). Clear lets the handlers resume; lab reset also puts stalled "
+        "jobs back in wait."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
@@ -127,7 +135,11 @@ class WorkerHung(Fault):
         return "workers hang on their jobs; none completes"
 
     def clear(self, lab: LabControl) -> None:
+        """The handlers resume; jobs whose locks expired meanwhile stay stalled (QUEUE-R05)."""
         lab.set_switch("worker.mode", None)
+
+    def reset(self, lab: LabControl) -> None:
+        self.clear(lab)
         time.sleep(0.6)  # the hung handlers poll the switch every 0.5 s
         unstall(lab)
 
@@ -139,7 +151,8 @@ class JobStalled(Fault):
     trips = ("QUEUE-107",)
     description = (
         "A BullMQ worker with a 2 s lock takes a job and is SIGKILLed mid-job: the job stays "
-        "active without a lock until a stalled-jobs check moves it back."
+        "active without a lock until a stalled-jobs check moves it back (lab reset does so at "
+        "once; clear leaves it for QUEUE-R05)."
     )
 
     def __init__(self) -> None:
@@ -173,13 +186,16 @@ class JobStalled(Fault):
         return f"job {self.job_id} is active without a lock (its worker was killed)"
 
     def clear(self, lab: LabControl) -> None:
+        """The stalling worker is gone; its job stays stalled (for QUEUE-R05) until BullMQ's
+        own stalled-jobs check moves it back, within a minute."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
         self.process = None
-        # BullMQ's own stalled-jobs check would take up to a minute: put it back at once.
-        if self.job_id is not None:
-            unstall(lab)
         self.job_id = None
+
+    def reset(self, lab: LabControl) -> None:
+        self.clear(lab)
+        unstall(lab)  # at once, not within a minute
 
 
 async def _stall_one(url: str) -> None:

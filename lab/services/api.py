@@ -55,10 +55,10 @@ class ConnectionPool:
 
     Like node-postgres' idleTimeoutMillis, a connection idle for `idle_timeout_s` is
     closed: a burst leaves no idle sessions behind, so the lab's healthy state stays
-    inside DB-104's lab threshold (2 s, lab/outputs.py).
+    inside DB-104's lab threshold (1.5 s, lab/outputs.py).
     """
 
-    def __init__(self, url: str, size: int = 4, idle_timeout_s: float = 1.0) -> None:
+    def __init__(self, url: str, size: int = 4, idle_timeout_s: float = 0.5) -> None:
         self.url, self.idle_timeout_s = url, idle_timeout_s
         self._idle: list[tuple[psycopg.Connection[Any], float]] = []  # (conn, idle since)
         self._lock = threading.Lock()

@@ -129,7 +129,7 @@ def test_profile_and_env_files(lab: LabHandle) -> None:
     assert entry["fix"]["allowed"] == ["*", "DB-R03", "DB-R08", "QUEUE-R06"]
     # Lab windows and age thresholds are seconds, not the runbook's minutes and hours.
     assert entry["queue"]["growth_interval_s"] == 1.0
-    assert entry["database"]["connections"]["idle_max_s"] == 2.0
+    assert entry["database"]["connections"]["idle_max_s"] == 1.5
     assert entry["deployment"]["pending_threshold_s"] == 1.0
     assert entry["api"]["base_url"] == lab.env["ROLERABBIT_API_URL"]
     assert entry["kubernetes"]["namespace"] == "rolerabbit-production"

@@ -1,14 +1,14 @@
 """The database section's faults: real sessions, real queries, real dead tuples.
 
     idle-connections        N sessions held open idle (app=lab-fault-idle-connections)
-                            -> DB-104 once older than the idle threshold (1 h by default)
+                                                                          -> DB-104
     idle-in-transaction     N sessions idle inside an open transaction   -> DB-105, DB-110
     long-query              N `SELECT pg_sleep(seconds)` running          -> DB-109, DB-110
-    active-load             25 concurrent pg_sleep queries                -> DB-118
+    active-load             25 concurrent pg_sleep queries      -> DB-109, DB-110, DB-118
     connection-flood        idle sessions up to `share` (0.96) of usable connections, or
-                            `count` more                                  -> DB-102, DB-103
+                            `count` more                          -> DB-102, DB-103, DB-104
     pool-oversized          DB_POOL_MAX=40 in the API Deployment's env    -> DB-106
-    pool-unknown            DB_POOL_MAX from a Secret: unreadable         -> DB-106
+    pool-unknown            DB_POOL_MAX from a Secret: unreadable -> DB-106 inconclusive
     db-timeout-low          DB_TIMEOUT=1000 in the API Deployment's env   -> DB-107
     slow-queries            a 25 ms statement run 120 times               -> DB-111
     slow-query-log-off      ALTER SYSTEM SET log_min_duration_statement = -1 -> DB-112
@@ -19,6 +19,9 @@
     other-database-sessions the app role's sessions in a second database  -> nothing
     superuser-sessions      superuser sessions in the lab's database      -> nothing
                             (both: what the checks and fixes must leave alone)
+
+Ages (idle, running, unanalyzed, unrefreshed) count once past the lab profile's seconds
+(lab/outputs.py): those faults return from inject once their state is that old.
 
 One module per kind of fault: sessions.py (held sessions), queries.py (running and slow
 statements), configuration.py (server and Deployment settings), maintenance.py (tables,
