@@ -49,6 +49,8 @@ def pytest_runtest_makereport(
         elif isinstance(exc, DependencyUnavailable):
             lab = item.config.stash[ENVIRONMENT].name == "lab"
             report.longrepr = redact(render_unavailable(spec, str(exc), lab=lab))
+            # Unreachable is the check's failure, whether its client failed in setup or call.
+            report.user_properties.append((PREFIX + "unavailable", "yes"))
         else:
             report.longrepr = redact(str(report.longrepr))
         if spec is not None:
@@ -80,6 +82,12 @@ def pytest_report_teststatus(
 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     if (status := inconclusive_status(report)) is not None:
         return status
+    if (
+        report.when == "setup"
+        and report.failed
+        and (PREFIX + "unavailable", "yes") in [(str(k), str(v)) for k, v in report.user_properties]
+    ):
+        return "failed", "F", ("FAILED", {"red": True})
     if report.when != "call" or not report.passed:
         return None
     fix = dict((str(k), str(v)) for k, v in report.user_properties).get(PREFIX + "fix")

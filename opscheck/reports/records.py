@@ -43,7 +43,8 @@ def status_of(report: pytest.TestReport, props: dict[str, str]) -> str:
     if report.skipped:
         return "skipped"
     if report.failed:
-        return "failed" if report.when == "call" else "error"
+        unreachable = props.get("unavailable") == "yes"  # a client failed to connect in setup
+        return "failed" if report.when == "call" or unreachable else "error"
     # "cleared" passes with nothing changed: it is a pass, with the outcome in `fix`.
     return props["fix"] if props.get("fix") in ("fixed", "partial") else "passed"
 
