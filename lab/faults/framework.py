@@ -62,7 +62,9 @@ class WorkerStopped(Fault):
         "Every deployment worker stops processing while the producer keeps adding jobs. With "
         "Kubernetes the existing worker pods crash-loop, so `kubectl rollout restart` or a "
         "scale-up (new pods) is the fix. Inject waits until jobs waited, and none completed, for "
-        f"queue.completion_max_age_s (5 min by default, {COMPLETION_S:g} s in the lab profile)."
+        f"queue.completion_max_age_s (5 min by default, {COMPLETION_S:g} s in the lab profile); "
+        "param wait=none returns at once (another worker, not the lab's, may keep the queue "
+        "moving)."
     )
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
@@ -76,7 +78,8 @@ class WorkerStopped(Fault):
         else:
             lab.set_static_workers_stopped(True)
             note = "worker processes stopped"
-        wait_stuck(lab)
+        if params.get("wait", "stuck") != "none":
+            wait_stuck(lab)
         return note
 
     def clear(self, lab: LabControl) -> None:
