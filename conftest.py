@@ -1,6 +1,8 @@
-"""Loads the plugin core, the shared client fixtures and every remediation fixture.
+"""Wires the suite together: the plugin core, the runbook's sections, the shared fixtures
+and every remediation fixture.
 
-Modules under fixtures/ and remediations/ are discovered, so adding one needs no edit here.
+Sections (checks/<section>/ with a SECTION), and modules under fixtures/ and remediations/,
+are discovered, so adding one needs no edit here.
 """
 
 from __future__ import annotations
@@ -8,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+import checks
+from opscheck import Section
 
 _ROOT = Path(__file__).parent
 
@@ -29,3 +34,8 @@ pytest_plugins = ["opscheck.plugin", *_SECTION_PLUGINS]
 # Section modules import each other (their fixtures use the shared clients); marking them
 # all before any is imported keeps pytest from warning that one was imported too early.
 pytest.register_assert_rewrite(*_SECTION_PLUGINS)
+
+
+def pytest_opscheck_sections() -> list[Section]:
+    """Every folder under checks/ that declares a SECTION is a runbook section."""
+    return checks.sections()

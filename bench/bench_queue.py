@@ -28,6 +28,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checks import queue as rules
+from checks.queue.settings import QueueSettings
 from fixtures.queue import (
     read_counts,
     read_failed,
@@ -38,7 +39,6 @@ from fixtures.queue import (
     read_workers,
 )
 from opscheck.findings import Finding
-from opscheck.settings.queue import QueueSettings
 
 SHARES = {"wait": 0.40, "active": 0.002, "completed": 0.30, "failed": 0.20, "delayed": 0.098}
 BATCH = 5000

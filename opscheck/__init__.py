@@ -7,7 +7,10 @@ Public API for checks and remediations:
   returning `NoData`, ends it as inconclusive (it could not judge: never a pass);
 - `RemediationSpec` names a remediation fixture; the fixture returns a `Planner` that turns
   a Finding into a `Plan` of `Action`s;
-- `DependencyUnavailable` is what clients raise when a service cannot be reached in time.
+- `DependencyUnavailable` is what clients raise when a service cannot be reached in time;
+- `Section` is what a section contributes through the `pytest_opscheck_sections` hook, and
+  `pytest_opscheck_sweep_start` tells it which checks were collected (opscheck.hooks);
+- `environment_of`, `reports_dir_of`, `sweep_state_of` read the run's state from a config.
 
 PYTEST_DONT_REWRITE: checks report through `fail()`, not bare asserts, so this installed
 plugin needs no assertion rewriting (and pytester runs must not warn that it was imported).
@@ -24,8 +27,9 @@ from opscheck.findings import (
     inconclusive,
     verdict,
 )
+from opscheck.keys import environment_of, reports_dir_of, sweep_state_of
 from opscheck.remediation import Action, ActionResult, Plan, Planner
-from opscheck.sections import Severity
+from opscheck.sections import Section, Severity
 from opscheck.snapshots import SnapshotStore
 
 __all__ = [
@@ -40,10 +44,14 @@ __all__ = [
     "Plan",
     "Planner",
     "RemediationSpec",
+    "Section",
     "Severity",
     "SnapshotStore",
     "check",
+    "environment_of",
     "fail",
     "inconclusive",
+    "reports_dir_of",
+    "sweep_state_of",
     "verdict",
 ]

@@ -1,9 +1,10 @@
 """The catalogue: one entry per check, declared next to the check with `@check(...)`.
 
 An entry holds the stable id, title, runbook section and symptom, severity, and either the
-remediation the check points to or the manual steps the runbook prescribes. The entry is
-attached to the check function itself (no process-global registry to reset); the session's
-catalogue is the set of entries of the collected items, so `-m`/`-k` filter it too.
+remediation the check points to or the manual steps the runbook prescribes. It is attached
+to the check function itself (no process-global registry to reset) and resolved against
+the run's sections at collection; the session's catalogue is the set of entries of the
+collected items, so `-m`/`-k` filter it too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from opscheck.sections import Section, Severity, section
+from opscheck.sections import Section, Sections, Severity
 
 ATTRIBUTE = "__opscheck_check__"
 ID_PATTERN = re.compile(r"^[A-Z]+-\d{3}$")
@@ -28,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class RemediationSpec:
     """A remediation: its id, the pytest fixture that implements it, and its guard flags.
 
-    The fixture returns an `opscheck.fixing.Remediation`. `destructive` ones refuse to run
+    The fixture returns a `Planner` (opscheck.remediation). `destructive` ones refuse to run
     without --allow-destructive; `changes_capacity` ones are flagged in the plan.
     """
 
@@ -46,7 +47,7 @@ class RemediationSpec:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A catalogue entry."""
+    """A catalogue entry, resolved against the run's sections."""
 
     id: str
     title: str
@@ -61,6 +62,30 @@ class CheckSpec:
         return f"pytest -k {self.id} --fix"
 
 
+@dataclass(frozen=True)
+class CheckDeclaration:
+    """What `@check(...)` attaches to a check function; collection resolves its section."""
+
+    id: str
+    title: str
+    section_marker: str
+    symptom: str
+    severity: Severity | None
+    remediation: RemediationSpec | None
+    manual: tuple[str, ...]
+
+    def resolve(self, sections: Sections) -> CheckSpec:
+        """The entry with its section; an unknown section marker is a clear error."""
+        try:
+            sect = sections[self.section_marker]
+        except KeyError as exc:
+            raise ValueError(f"{self.id}: {exc.args[0]}") from None
+        level = self.severity or sect.severity
+        return CheckSpec(
+            self.id, self.title, sect, self.symptom, level, self.remediation, self.manual
+        )
+
+
 def check(
     check_id: str,
     *,
@@ -73,29 +98,32 @@ def check(
 ) -> Callable[[F], F]:
     """Declare a check: attach its catalogue entry and its markers to the test function.
 
+    `section_marker` names a section some plugin contributes (`pytest -m <marker>`);
+    manual steps may use the profile's names as {placeholders} ({namespace}, {queue}).
+
     Example::
 
-        @check("DB-102", title="Connection saturation", section_marker="database",
+        @check("DB-119", title="Sessions per role within limits", section_marker="database",
                symptom='"Too many connections" errors', remediation=TERMINATE_IDLE)
-        def test_connection_saturation(pg_activity, settings): ...
+        def test_sessions_per_role(pg_snapshot, database_settings): ...
     """
     if not ID_PATTERN.match(check_id):
         raise ValueError(f"check id {check_id!r} must look like DB-102")
-    sect = section(section_marker)
-    level = Severity(severity) if severity else sect.severity
+    level = Severity(severity) if severity else None
     if remediation is None and not manual:
         raise ValueError(f"{check_id}: give a remediation or the runbook's manual steps")
-    spec = CheckSpec(check_id, title, sect, symptom, level, remediation, tuple(manual))
+    spec = CheckDeclaration(
+        check_id, title, section_marker, symptom, level, remediation, tuple(manual)
+    )
 
     def decorate(func: F) -> F:
         setattr(func, ATTRIBUTE, spec)
-        marked = getattr(pytest.mark, sect.marker)(func)
-        marked = pytest.mark.severity(level.value)(marked)
+        marked = getattr(pytest.mark, section_marker)(func)
         return pytest.mark.check_id(check_id)(marked)
 
     return decorate
 
 
-def spec_of(obj: object) -> CheckSpec | None:
-    """The catalogue entry attached to a check function, if any."""
+def declaration_of(obj: object) -> CheckDeclaration | None:
+    """The catalogue declaration attached to a check function, if any."""
     return getattr(obj, ATTRIBUTE, None)

@@ -1,5 +1,6 @@
 """Collection: each check item gets its catalogue entry, id keyword, time budget, Allure
-labels and (if the profile says so) a suppression; duplicate ids stop the run."""
+labels and (if the profile says so) a suppression; duplicate ids stop the run. When the
+collection is final, sections hear which checks will run (`pytest_opscheck_sweep_start`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from opscheck.catalogue import CheckSpec, spec_of
+from opscheck.catalogue import CheckSpec, declaration_of
 from opscheck.environment import Environment
-from opscheck.keys import ENVIRONMENT, SPEC
+from opscheck.keys import ENVIRONMENT, SECTIONS, SPEC, SWEEP_STARTED
 from opscheck.reports.records import PREFIX
 
 
@@ -33,9 +34,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     owners: dict[str, object] = {}
     for item in items:
         func = getattr(item, "function", None)
-        spec = spec_of(func)
-        if spec is None:
+        declaration = declaration_of(func)
+        if declaration is None:
             continue
+        try:
+            spec = declaration.resolve(config.stash[SECTIONS])
+        except ValueError as exc:
+            raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
         owner = owners.setdefault(spec.id, func)
         if owner is not func:
             raise pytest.UsageError(
@@ -45,6 +50,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.stash[SPEC] = spec
         item.extra_keyword_matches.add(spec.id)
         item.add_marker(pytest.mark.timeout(budget))
+        item.add_marker(pytest.mark.severity(spec.severity.value))
         item.add_marker(pytest.mark.allure_label(spec.severity.allure, label_type="severity"))
         item.add_marker(pytest.mark.allure_label(spec.section.title, label_type="feature"))
         item.add_marker(pytest.mark.allure_label(spec.symptom, label_type="story"))
@@ -64,3 +70,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 (PREFIX + "severity", spec.severity.value),
             ]
         )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if config.option.collectonly or config.option.opscheck_catalogue:
+        return
+    environment = config.stash.get(ENVIRONMENT, None)
+    if environment is None or environment.problem:
+        return
+    ids = frozenset(item.stash[SPEC].id for item in session.items if SPEC in item.stash)
+    if ids:
+        config.stash[SWEEP_STARTED] = True
+        config.hook.pytest_opscheck_sweep_start(config=config, check_ids=ids)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.config.stash.get(SWEEP_STARTED, False):
+        session.config.hook.pytest_opscheck_sweep_finish(config=session.config)

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from opscheck.settings import Profile, ProfilesFile
+from opscheck.settings import Profile, profiles_file_model
 
 DEFAULT_FILE = "rolerabbit.yaml"
 LAB = "lab"
@@ -45,7 +45,7 @@ def _dotted(location: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in location) or "(top level)"
 
 
-def read_profiles(path: Path) -> dict[str, Profile]:
+def read_profiles(path: Path, model: type[Profile]) -> dict[str, Profile]:
     """Parse and validate a profiles file; every problem is named in the ConfigError."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -63,23 +63,29 @@ def read_profiles(path: Path) -> dict[str, Profile]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'profiles' key at the top level")
     try:
-        return ProfilesFile.model_validate(raw).profiles
+        return profiles_file_model(model).model_validate(raw).profiles
     except ValidationError as exc:
         lines = [f"{path}: {_dotted(e['loc'])}: {_describe(e)}" for e in exc.errors()]
         raise ConfigError("invalid configuration\n" + "\n".join(lines)) from None
 
 
-def available_profiles(config_path: Path, *, explicit: bool) -> dict[str, Profile]:
+def available_profiles(
+    config_path: Path, model: type[Profile], *, explicit: bool
+) -> dict[str, Profile]:
     """The profiles in the file; a missing default file just means 'no profiles yet'."""
     if config_path.exists():
-        return read_profiles(config_path)
+        return read_profiles(config_path, model)
     if explicit:
         raise ConfigError(f"{config_path}: profiles file not found (given with --config)")
     return {}
 
 
 def choose(
-    name: str, profiles: dict[str, Profile], config_path: Path, state_dir: Path
+    name: str,
+    profiles: dict[str, Profile],
+    config_path: Path,
+    state_dir: Path,
+    model: type[Profile],
 ) -> tuple[Profile, str | None]:
     """The named profile, plus a problem to report per check if it cannot be used yet.
 
@@ -94,11 +100,11 @@ def choose(
         raise ConfigError(f"{config_path}: unknown profile {name!r} (--env); known: {known}")
     lab_file = state_dir / "profile.yaml"
     if not lab_file.exists():
-        return Profile(), (
+        return model(), (
             f"the lab is not running: {lab_file} does not exist — start it with "
             f"`.venv/bin/lab up`, or choose another profile with --env"
         )
-    lab_profiles = read_profiles(lab_file)
+    lab_profiles = read_profiles(lab_file, model)
     if LAB not in lab_profiles:
         raise ConfigError(f"{lab_file}: profiles.lab: required value is missing")
     return lab_profiles[LAB], None

@@ -1,4 +1,8 @@
-"""Typed state kept in pytest's stash: per run (on the config) and per item."""
+"""Typed state kept in pytest's stash: per run (on the config) and per item.
+
+The stash keys are the core's own; sections read the run's state through the public
+accessors at the end of this module.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from opscheck.fix_ledger import FixLedger
 from opscheck.outcome import FixOutcome
 from opscheck.redaction import Redactor
 from opscheck.remediation import Planner
+from opscheck.sections import Sections
 from opscheck.snapshots import SnapshotStore
 from opscheck.sweep_state import SweepState
 
@@ -24,9 +29,26 @@ FIX_OUTCOME = pytest.StashKey[FixOutcome]()
 
 # per run, on the config
 ENVIRONMENT = pytest.StashKey[Environment]()
+SECTIONS = pytest.StashKey[Sections]()
+SWEEP_STARTED = pytest.StashKey[bool]()
 REDACTOR = pytest.StashKey[Redactor]()
 REPORTS_DIR = pytest.StashKey[Path]()
 RUN_ID = pytest.StashKey[str]()
 SWEEP_LOCK = pytest.StashKey[FileLock]()
 SWEEP_STATE = pytest.StashKey[SweepState]()
 FIX_LEDGER = pytest.StashKey[FixLedger]()  # on the controller, which removes it at the end
+
+
+def environment_of(config: pytest.Config) -> Environment:
+    """The run's environment: the chosen profile, its secrets, and why it may be unusable."""
+    return config.stash[ENVIRONMENT]
+
+
+def sweep_state_of(config: pytest.Config) -> SweepState:
+    """State kept between sweeps for this run's target (read-only in a dry run)."""
+    return config.stash[SWEEP_STATE]
+
+
+def reports_dir_of(config: pytest.Config) -> Path:
+    """Where this run's reports, audit log and sweep state go."""
+    return config.stash[REPORTS_DIR]

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from opscheck.sections import SECTIONS, Severity
+from opscheck.sections import Severity
 
 LEVELS = [s.value for s in Severity]
 
@@ -91,12 +91,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def register_markers(config: pytest.Config) -> None:
-    for s in SECTIONS.values():
-        config.addinivalue_line(
-            "markers",
-            f"{s.marker}: runbook '{s.title}' checks ({s.quick_reference}); "
-            f"select with -m {s.marker}",
-        )
     config.addinivalue_line(
         "markers",
         "severity(level): check severity, one of critical/high/medium/low; "

@@ -14,7 +14,7 @@ import pytest
 
 from opscheck.findings import CheckFailure, DependencyUnavailable, Inconclusive
 from opscheck.keys import ENVIRONMENT, FIX_OUTCOME, REDACTOR, SPEC
-from opscheck.rendering import profile_names, render_failure, render_unavailable
+from opscheck.rendering import render_failure, render_unavailable
 from opscheck.reports.records import PREFIX, RecordCollector
 from opscheck.sections import Severity
 from opscheck.verdicts import inconclusive_status, tell_inconclusive
@@ -44,7 +44,7 @@ def pytest_runtest_makereport(
         # Other reporters (Allure) read the exception itself, after this wrapper.
         exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
         if isinstance(exc, CheckFailure) and spec is not None:
-            names = profile_names(item.config.stash[ENVIRONMENT].profile)
+            names = item.config.stash[ENVIRONMENT].profile.placeholders()
             report.longrepr = redact(render_failure(spec, exc.finding, outcome, names))
         elif isinstance(exc, DependencyUnavailable):
             lab = item.config.stash[ENVIRONMENT].name == "lab"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from opscheck import config as config_module
+from opscheck import hooks
 from opscheck.audit import AuditLog
 from opscheck.catalogue_view import CatalogueView
 from opscheck.environment import Environment
@@ -25,6 +26,7 @@ from opscheck.keys import (
     REDACTOR,
     REPORTS_DIR,
     RUN_ID,
+    SECTIONS,
     SWEEP_LOCK,
     SWEEP_STATE,
 )
@@ -32,6 +34,8 @@ from opscheck.redaction import Redactor
 from opscheck.reports.json_summary import JsonSummary
 from opscheck.reports.records import RecordCollector
 from opscheck.reports.terminal import TerminalSummary
+from opscheck.sections import Sections
+from opscheck.settings import profile_model
 from opscheck.sweep_lock import acquire_sweep_lock, sweeps_checks
 from opscheck.sweep_state import SweepState
 from opscheck.target_identity import machine_state_dir, target_key
@@ -47,15 +51,36 @@ pytest_plugins = [
 ]
 
 
-def _environment(config: pytest.Config) -> Environment:
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def _sections(config: pytest.Config) -> Sections:
+    try:
+        return Sections(s for found in config.hook.pytest_opscheck_sections() for s in found)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _register_markers(config: pytest.Config, sections: Sections) -> None:
+    for s in sections.values():
+        config.addinivalue_line(
+            "markers",
+            f"{s.marker}: runbook '{s.title}' checks ({s.quick_reference}); "
+            f"select with -m {s.marker}",
+        )
+
+
+def _environment(config: pytest.Config, sections: Sections) -> Environment:
     root = config.rootpath
+    model = profile_model(sections.values())
     explicit = config.option.opscheck_config
     path = Path(explicit) if explicit else config_module.default_config_path(root)
     state_dir = config_module.lab_state_dir(root)
     try:
-        profiles = config_module.available_profiles(path, explicit=bool(explicit))
+        profiles = config_module.available_profiles(path, model, explicit=bool(explicit))
         name = config.option.opscheck_env
-        profile, problem = config_module.choose(name, profiles, path, state_dir)
+        profile, problem = config_module.choose(name, profiles, path, state_dir, model)
     except config_module.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     # Whether the lab profile comes from the lab or from a file layered over it, its secrets
@@ -66,7 +91,10 @@ def _environment(config: pytest.Config) -> Environment:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    environment = _environment(config)
+    sections = _sections(config)
+    config.stash[SECTIONS] = sections
+    _register_markers(config, sections)
+    environment = _environment(config, sections)
     redactor = Redactor.from_environment(environment.secret_variables())
     reports = Path(config.option.opscheck_reports or config.rootpath / "reports")
     config.stash[ENVIRONMENT] = environment
@@ -114,7 +142,9 @@ def _configure_controller(
         return
     collector = RecordCollector()
     config.pluginmanager.register(collector, "opscheck-records")
-    config.pluginmanager.register(TerminalSummary(collector, environment.name), "opscheck-terminal")
+    config.pluginmanager.register(
+        TerminalSummary(collector, environment.name, config.stash[SECTIONS]), "opscheck-terminal"
+    )
     if not sweeps_checks(config):
         return  # the suite's own tests: no lock, no reports in reports/
     reports.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from opscheck.catalogue import CheckSpec
 from opscheck.findings import Finding
 from opscheck.outcome import FixOutcome
-from opscheck.settings import Profile
 
 MAX_EVIDENCE_LINES = 20
 
@@ -23,31 +22,9 @@ MAX_EVIDENCE_LINES = 20
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
-def profile_names(profile: Profile) -> Mapping[str, str]:
-    """The names a manual step may use as {placeholders}, from the active profile.
-
-    An unknown {placeholder} stays as written."""
-    k, api = profile.kubernetes, profile.api
-    base = api.base_url.rstrip("/")
-    return dict(
-        namespace=k.namespace,
-        context=k.context or "",
-        api_deployment=k.api_deployment,
-        worker_deployment=k.worker_deployment,
-        api_selector=k.api_selector,
-        worker_selector=k.worker_selector,
-        config_map=k.config_map,
-        secret=k.secret,
-        pull_secret=k.pull_secret,
-        api_url=base,
-        metrics_url=base + api.metrics_path,
-        queues_url=base + api.queues_path,
-        queue=profile.queue.name,
-    )
-
-
 def manual_steps(spec: CheckSpec, names: Mapping[str, str] | None = None) -> list[str]:
-    """The check's manual steps, with {namespace} and the other profile names filled in."""
+    """The check's manual steps, with {namespace} and the other profile names filled in
+    (Profile.placeholders); an unknown {placeholder} stays as written."""
     if names is None:
         return list(spec.manual)
     # Only known {names} are filled: a step may hold JSON or jq braces of its own.

@@ -1,14 +1,17 @@
-"""The runbook's sections and its Quick Reference.
+"""What a runbook section is: its marker, Quick Reference row and settings.
 
-Each check belongs to one section; the section carries the runbook's Quick Reference
-(severity, response time, escalation) so a failing check can say how fast someone must act.
-The section names are also the pytest markers (`pytest -m database`).
+The core knows no section by name. Sections are contributed through the
+`pytest_opscheck_sections` hook (see opscheck.hooks); their markers select checks
+(`pytest -m database`) and their settings become keys of the profile.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from opscheck.settings.base import Settings
 
 RUNBOOK = "rolerabbit-operations-runbook.md"
 
@@ -36,7 +39,11 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class Section:
-    """A runbook section: its marker, title, anchor and Quick Reference row."""
+    """A runbook section: marker, title, anchor, Quick Reference row, and settings model.
+
+    `settings` is the section's settings class; the profile holds one under the marker's
+    name (`database:`), filled with the class's defaults when the profile leaves it out.
+    """
 
     marker: str
     title: str
@@ -44,6 +51,7 @@ class Section:
     severity: Severity
     response: str
     escalation: str
+    settings: type[Settings] | None = None
 
     @property
     def runbook_link(self) -> str:
@@ -54,59 +62,25 @@ class Section:
         return f"{self.severity.value}, respond in {self.response}, escalate {self.escalation}"
 
 
-# Severity, response and escalation come from the runbook's Quick Reference table.
-# "performance" has no row there; it shares High/15 min/+30 min with High Error Rates,
-# because slow responses and saturation are the same user-facing urgency as errors.
-SECTIONS: dict[str, Section] = {
-    s.marker: s
-    for s in (
-        Section(
-            "deployment",
-            "Deployment Failures",
-            "deployment-failures",
-            Severity.HIGH,
-            "15 min",
-            "+30 min",
-        ),
-        Section(
-            "database",
-            "Database Connection Errors",
-            "database-connection-errors",
-            Severity.CRITICAL,
-            "5 min",
-            "+15 min",
-        ),
-        Section(
-            "queue", "Job Queue Stuck", "job-queue-stuck", Severity.MEDIUM, "30 min", "+1 hour"
-        ),
-        Section(
-            "errors", "High Error Rates", "high-error-rates", Severity.HIGH, "15 min", "+30 min"
-        ),
-        Section(
-            "performance",
-            "Performance Issues",
-            "performance-issues",
-            Severity.HIGH,
-            "15 min",
-            "+30 min",
-        ),
-        Section(
-            "security",
-            "Security Incidents",
-            "security-incidents",
-            Severity.CRITICAL,
-            "immediately",
-            "immediately",
-        ),
-    )
-}
+class Sections(Mapping[str, Section]):
+    """The sections of this run, by marker; a duplicate marker is an error."""
 
+    def __init__(self, sections: Iterable[Section]) -> None:
+        self._by_marker: dict[str, Section] = {}
+        for s in sections:
+            if s.marker in self._by_marker:
+                raise ValueError(f"runbook section {s.marker!r} is declared twice")
+            self._by_marker[s.marker] = s
 
-def section(marker: str) -> Section:
-    """The section for a marker name, or a clear error naming the valid ones."""
-    try:
-        return SECTIONS[marker]
-    except KeyError:
-        raise ValueError(
-            f"unknown runbook section {marker!r}; expected one of {', '.join(SECTIONS)}"
-        ) from None
+    def __getitem__(self, marker: str) -> Section:
+        try:
+            return self._by_marker[marker]
+        except KeyError:
+            known = ", ".join(self._by_marker) or "none"
+            raise KeyError(f"unknown runbook section {marker!r}; expected one of {known}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_marker)
+
+    def __len__(self) -> int:
+        return len(self._by_marker)

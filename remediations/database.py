@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from checks.database.settings import DatabaseSettings
 from opscheck import Action, ActionResult, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations.database_sessions import (
@@ -142,7 +143,7 @@ def activity_query(database: str, where: str, order: str) -> str:
 @pytest.fixture
 def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Planner:
     profile = environment.profile
-    conn, app = profile.database.connections, profile.database.app
+    conn, app = profile.section(DatabaseSettings).connections, profile.section(DatabaseSettings).app
 
     def plan(finding: Finding) -> Plan:
         age = float(finding.data.get("idle_max_s", conn.idle_max_s))
@@ -166,7 +167,7 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
 
 @pytest.fixture
 def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Planner:
-    conn = environment.profile.database.connections
+    conn = environment.profile.section(DatabaseSettings).connections
 
     def plan(finding: Finding) -> Plan:
         condition = str(finding.data.get("condition"))
@@ -189,7 +190,7 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
 
 @pytest.fixture
 def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
-    settings = environment.profile.database
+    settings = environment.profile.section(DatabaseSettings)
     wait_s = settings.queries.cancel_wait_s
 
     def plan(finding: Finding) -> Plan:
@@ -230,7 +231,7 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
 
 @pytest.fixture
 def enable_slow_query_log(pg_fixer: Conn, environment: Environment) -> Planner:
-    settings = environment.profile.database
+    settings = environment.profile.section(DatabaseSettings)
 
     def plan(finding: Finding) -> Plan:
         value = int(finding.data.get("value_ms", settings.queries.slow_query_log_ms))
@@ -285,7 +286,7 @@ def timed_action(conn: Conn, statement: sql.Composed, lock_ms: int, statement_ms
 
 @pytest.fixture
 def vacuum_analyze_tables(pg_fixer: Conn, environment: Environment) -> Planner:
-    m = environment.profile.database.maintenance
+    m = environment.profile.section(DatabaseSettings).maintenance
 
     def plan(finding: Finding) -> Plan:
         tables = list(finding.data.get("tables", []))
@@ -321,7 +322,7 @@ WHERE c.oid = to_regclass(%(v)s)
 
 @pytest.fixture
 def refresh_materialized_views(pg_fixer: Conn, environment: Environment) -> Planner:
-    m = environment.profile.database.maintenance
+    m = environment.profile.section(DatabaseSettings).maintenance
 
     def plan(finding: Finding) -> Plan:
         actions, problems = [], []

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from checks.database.settings import AppConfigSettings, DatabaseSettings
 from fixtures.kubernetes import Kube
 from opscheck import Finding, Plan, Planner
 from opscheck.environment import Environment
-from opscheck.settings.database import AppConfigSettings
 from remediations.rollouts import set_env, wait_for_rollout
 
 Entry = Mapping[str, Any]
@@ -41,7 +41,7 @@ def env_plan(
     """
     variable, value = setting
     namespace = environment.profile.kubernetes.namespace
-    timeout_s = environment.profile.database.app.rollout_timeout_s
+    timeout_s = environment.profile.section(DatabaseSettings).app.rollout_timeout_s
     if not changed:
         return Plan(target, manual=list(manual))
     actions = [
@@ -112,7 +112,7 @@ def plan_pool(finding: Finding, app: AppConfigSettings, namespace: str) -> tuple
 
 @pytest.fixture
 def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
-    app = environment.profile.database.app
+    app = environment.profile.section(DatabaseSettings).app
     namespace = environment.profile.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:
@@ -133,7 +133,7 @@ def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
 
 @pytest.fixture
 def raise_db_timeout(kube_client: Kube, environment: Environment) -> Planner:
-    app = environment.profile.database.app
+    app = environment.profile.section(DatabaseSettings).app
     namespace = environment.profile.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:

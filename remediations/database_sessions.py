@@ -22,8 +22,8 @@ import psycopg
 from psycopg import sql
 
 from checks.database import rows as scope
+from checks.database.settings import ConnectionSettings
 from opscheck import Action, ActionResult
-from opscheck.settings.database import ConnectionSettings
 
 Conn = psycopg.Connection[dict[str, Any]]
 

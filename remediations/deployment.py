@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.deployment import RegistryIndexSource, revision_of
+from checks.deployment.model import revision_of
+from checks.deployment.settings import DeploymentSettings
+from fixtures.deployment import RegistryIndexSource
 from fixtures.kubernetes import Kube, KubeSnapshot
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
@@ -86,7 +88,7 @@ def deployment_rollout_restart(
     kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
 ) -> Planner:
     profile = environment.profile
-    namespace, s = profile.kubernetes.namespace, profile.deployment
+    namespace, s = profile.kubernetes.namespace, profile.section(DeploymentSettings)
 
     def plan(finding: Finding) -> Plan:
         name = finding.data["deployment"]
@@ -117,8 +119,8 @@ def deployment_rollback(
             profile.kubernetes.namespace,
             name,
             kube_snapshot,
-            profile.deployment.rollout_timeout_s,
-            settings=profile.deployment,
+            profile.section(DeploymentSettings).rollout_timeout_s,
+            settings=profile.section(DeploymentSettings),
             registry=deployment_registry.index(),
         )
 
@@ -138,8 +140,8 @@ def deployment_raise_limits(
             finding.data["deployment"],
             kube_snapshot,
             finding.data["resources"],
-            profile.deployment,
-            profile.deployment.rollout_timeout_s,
+            profile.section(DeploymentSettings),
+            profile.section(DeploymentSettings).rollout_timeout_s,
         )
 
     return plan
@@ -160,7 +162,7 @@ def deployment_scale(
             finding.data["deployment"],
             int(finding.data["minimum"]),
             kube_snapshot,
-            profile.deployment.rollout_timeout_s,
+            profile.section(DeploymentSettings).rollout_timeout_s,
         )
 
     return plan

@@ -11,9 +11,10 @@ import math
 from collections.abc import Mapping, Sequence
 
 from checks import deployment as rules
-from fixtures.kubernetes import Kube, KubeSnapshot, Obj
+from checks.deployment.model import Obj
+from checks.deployment.settings import DeploymentSettings
+from fixtures.kubernetes import Kube, KubeSnapshot
 from opscheck import Plan
-from opscheck.settings.deployment import DeploymentSettings
 from remediations import rollouts
 from remediations.deployment_plans import deployment_target, plan_with_rollout_wait, workload_of
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fixtures.deployment import Workload, build_workload
+from checks.deployment.model import Workload, build_workload
 from fixtures.kubernetes import Kube, KubeSnapshot
 from opscheck import Action, Plan
 from remediations import rollouts

@@ -8,10 +8,10 @@ current revision fails while the previous one serves (a bad release: roll back i
 from __future__ import annotations
 
 from checks import deployment as rules
-from fixtures.deployment import Workload, revision_of
+from checks.deployment.model import Workload, revision_of, rollout_state
+from checks.deployment.settings import DeploymentSettings
 from fixtures.kubernetes import Kube, KubeSnapshot
 from opscheck import Finding, Plan
-from opscheck.settings.deployment import DeploymentSettings
 from remediations import rollouts
 from remediations.deployment_plans import plan_with_rollout_wait
 
@@ -60,7 +60,7 @@ def restart_refusal(
     if (
         finding.data.get("current_revision_only")
         and w.deployment is not None
-        and not rollouts.rollout_state(w.deployment)[0]
+        and not rollout_state(w.deployment)[0]
         and previous is not None
         and int((previous.get("status") or {}).get("readyReplicas", 0)) > 0
     ):

@@ -9,11 +9,19 @@ from __future__ import annotations
 import copy
 
 from checks import deployment as rules
-from fixtures.deployment import HASH_LABEL, REVISION, RegistryIndex, Workload, revision_of
-from fixtures.kubernetes import Kube, KubeSnapshot, Obj
+from checks.deployment.model import (
+    HASH_LABEL,
+    REVISION,
+    Obj,
+    RegistryIndex,
+    Workload,
+    revision_of,
+    rollout_state,
+)
+from checks.deployment.settings import DeploymentSettings
+from fixtures.kubernetes import Kube, KubeSnapshot
 from opscheck import Action, Finding, Plan
 from opscheck.settings import Profile
-from opscheck.settings.deployment import DeploymentSettings
 from remediations import rollouts
 from remediations.deployment_plans import deployment_target, plan_with_rollout_wait, workload_of
 
@@ -82,7 +90,7 @@ def plan_rollback(
         return Plan(target, refusal=f"{w.ref} not found in namespace {namespace}")
     if (
         not even_if_complete
-        and rollouts.rollout_state(w.deployment)[0]
+        and rollout_state(w.deployment)[0]
         and not rules.waiting(w, [*s.failing_waiting_reasons, *s.image_pull_reasons])
     ):
         # Already rolled out and healthy: nothing to undo.

@@ -14,8 +14,10 @@ from collections.abc import Callable
 
 import pytest
 
+from checks.deployment.model import Obj
 from checks.errors import FLAG_OFF, container_named, flag_value
-from fixtures.kubernetes import PODS, Kube, KubeApiError, KubeSnapshot, Obj
+from checks.errors.settings import ErrorsSettings
+from fixtures.kubernetes import PODS, Kube, KubeApiError, KubeSnapshot
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations import rollouts
@@ -81,7 +83,7 @@ def disable_failing_feature(
 ) -> Planner:
     profile = environment.profile
     namespace, name = profile.kubernetes.namespace, profile.kubernetes.api_deployment
-    container = profile.errors.api_container
+    container = profile.section(ErrorsSettings).api_container
 
     def plan(finding: Finding) -> Plan:
         target = f"{namespace}/deployment/{name}"
@@ -218,7 +220,7 @@ def restart_leaking_pods(
 ) -> Planner:
     profile = environment.profile
     namespace = profile.kubernetes.namespace
-    timeout = profile.errors.restart_pod_timeout_s
+    timeout = profile.section(ErrorsSettings).restart_pod_timeout_s
 
     def plan(finding: Finding) -> Plan:
         leaking = list(finding.data.get("pods") or [])

@@ -16,12 +16,13 @@ from dataclasses import replace
 
 import pytest
 
+from checks.deployment.settings import DeploymentSettings
 from checks.errors import AT_ROLLOUT, SAME_WINDOW, percent, threshold
+from checks.errors.settings import ErrorsSettings
 from fixtures.kubernetes import Kube, KubeSnapshot
 from fixtures.logs import REVISION, ApiLogs
 from opscheck import Finding, Plan, Planner
 from opscheck.environment import Environment
-from opscheck.settings.errors import ErrorsSettings
 from remediations.deployment import plan_rollback
 from remediations.deployment_plans import deployment_target
 
@@ -72,7 +73,7 @@ def rollback_bad_deployment(
 ) -> Planner:
     profile = environment.profile
     namespace = profile.kubernetes.namespace
-    timeout = profile.deployment.rollout_timeout_s
+    timeout = profile.section(DeploymentSettings).rollout_timeout_s
 
     def plan(finding: Finding) -> Plan:
         name = str(finding.data.get("deployment") or profile.kubernetes.api_deployment)
@@ -101,11 +102,13 @@ def rollback_bad_deployment(
             name,
             kube_snapshot,
             timeout,
-            settings=profile.deployment,
+            settings=profile.section(DeploymentSettings),
             even_if_complete=True,
         )
         if rollback.refusal or not rollback.actions:
             return rollback
-        return replace(rollback, confirm=error_rate_lowered(api_logs, finding, profile.errors))
+        return replace(
+            rollback, confirm=error_rate_lowered(api_logs, finding, profile.section(ErrorsSettings))
+        )
 
     return plan

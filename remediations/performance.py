@@ -16,6 +16,8 @@ from __future__ import annotations
 import pytest
 
 from checks import performance as rules
+from checks.deployment.settings import DeploymentSettings
+from checks.performance.settings import PerformanceSettings
 from fixtures.kubernetes import Kube, KubeSnapshot
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
@@ -47,8 +49,8 @@ def scale_up_saturated(
     kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
 ) -> Planner:
     profile = environment.profile
-    namespace, s = profile.kubernetes.namespace, profile.performance
-    timeout = profile.deployment.rollout_timeout_s
+    namespace, s = profile.kubernetes.namespace, profile.section(PerformanceSettings)
+    timeout = profile.section(DeploymentSettings).rollout_timeout_s
 
     def plan(finding: Finding) -> Plan:
         usages = rules.pod_usage(

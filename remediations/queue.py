@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from checks.queue.settings import QueueSettings
 from fixtures.kubernetes import Kube, KubeSnapshot
 from fixtures.queue_reads import read_counts, worker_deployment
 from fixtures.redis_client import describe_target
@@ -109,7 +110,7 @@ def wait_for_available(kube: Kube, namespace: str, name: str, wanted: int, timeo
 def scale_queue_workers(
     kube_client: Kube, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> Planner:
-    k8s, s = settings.kubernetes, settings.queue
+    k8s, s = settings.kubernetes, settings.section(QueueSettings)
     target = f"deployment/{k8s.worker_deployment}"
     timeout = settings.fix.verify_timeout_s
 
@@ -165,7 +166,7 @@ def restart_queue_workers(kube_client: Kube, settings: Profile) -> Planner:
 def retry_failed_jobs(
     redis_client: redis.Redis, environment: Environment, settings: Profile
 ) -> Planner:
-    s = settings.queue
+    s = settings.section(QueueSettings)
     url = environment.secret("REDIS_URL")
 
     def plan(finding: Finding) -> Plan:
@@ -213,7 +214,7 @@ def retry_failed_jobs(
 def clean_failed_jobs(
     redis_client: redis.Redis, environment: Environment, settings: Profile
 ) -> Planner:
-    s = settings.queue
+    s = settings.section(QueueSettings)
     url = environment.secret("REDIS_URL")
     grace_ms = int(s.clean_grace_s * 1000)
 
@@ -257,7 +258,7 @@ def clean_failed_jobs(
 def move_stalled_jobs(
     redis_client: redis.Redis, environment: Environment, settings: Profile
 ) -> Planner:
-    s = settings.queue
+    s = settings.section(QueueSettings)
     url = environment.secret("REDIS_URL")
     worker, namespace = settings.kubernetes.worker_deployment, settings.kubernetes.namespace
 
@@ -302,7 +303,7 @@ def move_stalled_jobs(
 
 @pytest.fixture
 def reset_queue_keys(environment: Environment, settings: Profile, reports_dir: Path) -> Planner:
-    s = settings.queue
+    s = settings.section(QueueSettings)
     url = environment.secret("REDIS_URL")
 
     def plan(finding: Finding) -> Plan:

@@ -19,9 +19,9 @@ from typing import TypeVar, cast
 import redis
 from bullmq import Job, Queue
 
+from checks.queue.settings import QueueSettings
 from fixtures.queue_reads import read_counts
 from opscheck import ActionResult
-from opscheck.settings.queue import QueueSettings
 
 T = TypeVar("T")
 

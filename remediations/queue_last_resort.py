@@ -21,8 +21,8 @@ from typing import Any
 import redis
 
 from checks.queue import OWN_KEYS
+from checks.queue.settings import QueueSettings
 from opscheck import Action, Plan
-from opscheck.settings.queue import QueueSettings
 
 FLUSH_IF_UNCHANGED = (
     "if redis.call('DBSIZE') == tonumber(ARGV[1]) then redis.call('FLUSHDB') return 1 end return 0"

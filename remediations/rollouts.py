@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fixtures.kubernetes import Kube, Obj
+from checks.deployment.model import rollout_state
+from fixtures.kubernetes import Kube
 from opscheck import Action
 
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -95,31 +96,6 @@ def set_env(
         patch,
         summary=f"kubectl set env deployment/{name} {pairs} -n {namespace}",
     )
-
-
-def rollout_state(deployment: Obj) -> tuple[bool, str]:
-    """Whether a rollout is complete, and why not, the way `kubectl rollout status` says."""
-    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
-    meta = deployment.get("metadata") or {}
-    desired = spec.get("replicas", 1)
-    if status.get("observedGeneration", 0) < meta.get("generation", 0):
-        return False, "waiting for the deployment spec update to be observed"
-    for condition in status.get("conditions") or []:
-        if (
-            condition.get("type") == "Progressing"
-            and condition.get("reason") == "ProgressDeadlineExceeded"
-        ):
-            return False, f"exceeded its progress deadline: {condition.get('message', '')}"
-    updated = status.get("updatedReplicas", 0)
-    if updated < desired:
-        return False, f"{updated} out of {desired} new replicas have been updated"
-    total = status.get("replicas", 0)
-    if total > updated:
-        return False, f"{total - updated} old replicas are pending termination"
-    available = status.get("availableReplicas", 0)
-    if available < updated:
-        return False, f"{available} of {updated} updated replicas are available"
-    return True, f"successfully rolled out ({available}/{desired} available)"
 
 
 def wait_for_rollout(

@@ -67,10 +67,23 @@ from checks.database.rows import (
     session_label,
     split_scope,
 )
+from checks.database.settings import DatabaseSettings
 from checks.database.wording import duration, plural, query_text
+from opscheck import Section, Severity
+
+SECTION = Section(
+    "database",
+    "Database Connection Errors",
+    "database-connection-errors",
+    Severity.CRITICAL,
+    "5 min",
+    "+15 min",
+    DatabaseSettings,
+)
 
 __all__ = [
     "IDLE_IN_TRANSACTION",
+    "SECTION",
     "Row",
     "active_load",
     "app_timeout",

@@ -16,8 +16,8 @@ from typing import Any
 
 from checks.database.connections import settings_missing, usable_connections
 from checks.database.rows import Row
+from checks.database.settings import AppConfigSettings
 from opscheck import Finding, NoData
-from opscheck.settings.database import AppConfigSettings
 
 
 def _container(deployment: Row, name: str) -> Row | None:

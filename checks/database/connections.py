@@ -23,9 +23,9 @@ from checks.database.rows import (
     not_counted,
     split_scope,
 )
+from checks.database.settings import ConnectionSettings
 from checks.database.wording import duration, plural
 from opscheck import Finding, NoData
-from opscheck.settings.database import ConnectionSettings
 
 IDLE_IN_TRANSACTION = ("idle in transaction", "idle in transaction (aborted)")
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 from checks.database.maintenance import table_statistics_missing
 from checks.database.rows import Row
+from checks.database.settings import IndexSettings
 from checks.database.wording import plural
 from opscheck import Finding, NoData
-from opscheck.settings.database import IndexSettings
 
 
 def distinct_values(n_distinct: float, rows: float) -> float:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from checks.database.rows import Row
+from checks.database.settings import MaintenanceSettings
 from checks.database.wording import duration, plural
 from opscheck import Finding, NoData
-from opscheck.settings.database import MaintenanceSettings
 
 FRESHNESS_QUERY = "database.maintenance.matview_freshness_query"
 NO_SUCH_VIEW = (

@@ -28,9 +28,9 @@ from checks.database.rows import (
     session_label,
     split_scope,
 )
+from checks.database.settings import ConnectionSettings, QuerySettings
 from checks.database.wording import duration, plural, query_text
 from opscheck import Finding, NoData
-from opscheck.settings.database import ConnectionSettings, QuerySettings
 
 
 def _query_line(row: Row, age_key: str, q: QuerySettings) -> str:

@@ -19,9 +19,6 @@ gave, the parameter grant included (DROP ROLE fails while it remains), then drop
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -245,38 +242,3 @@ def teardown_sql(names: Names, found: Found) -> str:
         f"DROP ROLE IF EXISTS {fixer};",
     ]
     return "\n".join(lines) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the grant (or, with --teardown, the teardown) SQL for a profile."""
-    from checks.database.roles_found import ProfileError, ServerError, names_and_found
-
-    parser = argparse.ArgumentParser(
-        prog="scripts/database-roles",
-        description="Print (never run) the SQL that grants, or takes back, the database "
-        "roles the suite uses, for one profile and what exists on its server.",
-    )
-    parser.add_argument(
-        "--env",
-        default=os.environ.get("ROLERABBIT_ENV") or "lab",
-        help="environment profile (default lab, or $ROLERABBIT_ENV)",
-    )
-    parser.add_argument(
-        "--config", help="profiles file (default rolerabbit.yaml, or $ROLERABBIT_CONFIG)"
-    )
-    parser.add_argument("--teardown", action="store_true", help="revoke and drop instead")
-    args = parser.parse_args(argv)
-    try:
-        names, found = names_and_found(args.env, args.config)
-    except ProfileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 4
-    except ServerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    sys.stdout.write((teardown_sql if args.teardown else grant_sql)(names, found))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

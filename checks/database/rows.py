@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from checks.database.settings import ConnectionSettings
 from checks.database.wording import duration, plural
 from opscheck import NoData
-from opscheck.settings.database import ConnectionSettings
 
 Row = Mapping[str, Any]
 

@@ -63,8 +63,21 @@ from checks.deployment.rollout import (
     rollout_in_progress,
     rollout_stuck,
 )
+from checks.deployment.settings import DeploymentSettings
+from opscheck import Section, Severity
+
+SECTION = Section(
+    "deployment",
+    "Deployment Failures",
+    "deployment-failures",
+    Severity.HIGH,
+    "15 min",
+    "+30 min",
+    DeploymentSettings,
+)
 
 __all__ = [
+    "SECTION",
     "Rollout",
     "age_s",
     "condition",

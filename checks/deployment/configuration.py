@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from checks.deployment.model import Obj, Workload
 from checks.deployment.objects import not_here, template_containers
-from fixtures.deployment import Workload
-from fixtures.kubernetes import Obj
 from opscheck import Finding, NoData
 
 

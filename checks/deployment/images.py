@@ -15,12 +15,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from checks.deployment.model import Obj, RegistryIndex, Workload, split_image
 from checks.deployment.objects import counted, images_of, not_here, pod_name
 from checks.deployment.pods import waiting
-from fixtures.deployment import RegistryIndex, Workload, split_image
-from fixtures.kubernetes import Obj
+from checks.deployment.settings import DeploymentSettings
 from opscheck import Finding, NoData
-from opscheck.settings.deployment import DeploymentSettings
 
 # -- DEP-105 image pulls ------------------------------------------------------------------
 

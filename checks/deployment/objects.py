@@ -15,8 +15,7 @@ from datetime import datetime
 
 from kubernetes.utils import parse_quantity
 
-from fixtures.deployment import Workload, revision_of
-from fixtures.kubernetes import Obj
+from checks.deployment.model import Obj, Workload, revision_of
 from opscheck import Finding, NoData
 
 # -- small readers -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from checks.deployment.model import Obj, Workload
 from checks.deployment.objects import (
     age_s,
     condition,
@@ -21,10 +22,8 @@ from checks.deployment.objects import (
     pod_name,
     undated_data,
 )
-from fixtures.deployment import Workload
-from fixtures.kubernetes import Obj
+from checks.deployment.settings import DeploymentSettings
 from opscheck import Finding, NoData
-from opscheck.settings.deployment import DeploymentSettings
 
 # -- DEP-102 containers start -------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from checks.deployment.model import Obj, Workload
 from checks.deployment.objects import (
     age_s,
     container_statuses,
@@ -20,10 +21,8 @@ from checks.deployment.objects import (
     quantity,
     template_containers,
 )
-from fixtures.deployment import Workload
-from fixtures.kubernetes import Obj
+from checks.deployment.settings import DeploymentSettings
 from opscheck import Finding, NoData
-from opscheck.settings.deployment import DeploymentSettings
 
 # -- DEP-110 OOMKilled, DEP-111 limits set, DEP-112 usage vs limit, DEP-113 nodes ---------
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from checks.deployment.model import Obj, RegistryIndex, Workload, revision_of, split_image
 from checks.deployment.objects import condition, container_statuses, images_of, pod_name
-from fixtures.deployment import RegistryIndex, Workload, revision_of, split_image
-from fixtures.kubernetes import Obj
-from opscheck.settings.deployment import DeploymentSettings
+from checks.deployment.settings import DeploymentSettings
 
 
 def revision_failures(

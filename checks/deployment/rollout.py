@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from checks.deployment.model import Workload, revision_of, rollout_state
 from checks.deployment.objects import (
     age_s,
     condition,
@@ -19,10 +20,8 @@ from checks.deployment.objects import (
     not_found,
     pod_name,
 )
-from fixtures.deployment import Workload, revision_of
+from checks.deployment.settings import DeploymentSettings
 from opscheck import Finding, NoData
-from opscheck.settings.deployment import DeploymentSettings
-from remediations.rollouts import rollout_state
 
 # -- DEP-101 rollout -----------------------------------------------------------------------
 

@@ -76,6 +76,18 @@ from checks.errors.rollouts import (
     unless_explained,
     unseen_onset,
 )
+from checks.errors.settings import ErrorsSettings
+from opscheck import Section, Severity
+
+SECTION = Section(
+    "errors",
+    "High Error Rates",
+    "high-error-rates",
+    Severity.HIGH,
+    "15 min",
+    "+30 min",
+    ErrorsSettings,
+)
 
 __all__ = [
     "AT_ROLLOUT",
@@ -86,6 +98,7 @@ __all__ = [
     "NOT_CONFIGURED",
     "PINO_LEVELS",
     "SAME_WINDOW",
+    "SECTION",
     "Counted",
     "Increase",
     "Labels",

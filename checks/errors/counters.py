@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import Metric
 
-from opscheck.settings.errors import MetricNames
+from checks.errors.settings import MetricNames
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 Labels = dict[str, str]

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
-from opscheck.settings.errors import ErrorsSettings
 
 PINO_LEVELS = {10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal"}
 ERROR_LEVELS = frozenset({"error", "fatal"})

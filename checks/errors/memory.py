@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
-from opscheck.settings.errors import ErrorsSettings
 
 MIB = 2**20
 

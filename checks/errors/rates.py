@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checks.errors.counters import Increase, Labels, reset_note
+from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
-from opscheck.settings.errors import ErrorsSettings
 
 Verdict = tuple[Finding | NoData | None, list[str]]
 

@@ -30,8 +30,8 @@ from datetime import datetime, timedelta
 
 from checks.errors.logs import LogLine, PodLog, covered_seconds, error_lines
 from checks.errors.rates import percent, threshold
+from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
-from opscheck.settings.errors import ErrorsSettings
 
 SAME_WINDOW = "same window"
 AT_ROLLOUT = "at the rollout"

@@ -39,9 +39,24 @@ from checks.performance.scaling import (
     unspread_load,
     workloads_on,
 )
+from checks.performance.settings import PerformanceSettings
+from opscheck import Section, Severity
+
+# The runbook's Quick Reference has no row for this section: it shares High / 15 min /
+# +30 min with High Error Rates, as slow responses are the same user-facing urgency.
+SECTION = Section(
+    "performance",
+    "Performance Issues",
+    "performance-issues",
+    Severity.HIGH,
+    "15 min",
+    "+30 min",
+    PerformanceSettings,
+)
 
 __all__ = [
     "MIB",
+    "SECTION",
     "NodeCpu",
     "PodUsage",
     "RouteLatency",

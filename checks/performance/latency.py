@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checks.errors.counters import Increase, reset_note
+from checks.errors.settings import MetricNames
+from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
-from opscheck.settings.errors import MetricNames
-from opscheck.settings.performance import PerformanceSettings
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from checks.performance.quantities import Obj, millicores, quantity
+from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
-from opscheck.settings.performance import PerformanceSettings
 
 Verdict = tuple[Finding | NoData | None, list[str]]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.performance.quantities import MIB, Obj, measured_at, millicores, quantity
+from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
-from opscheck.settings.performance import PerformanceSettings
 
 
 @dataclass(frozen=True)

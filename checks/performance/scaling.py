@@ -8,7 +8,7 @@ from typing import Any
 
 from checks.performance.quantities import Obj, millicores
 from checks.performance.saturation import PodUsage
-from opscheck.settings.performance import PerformanceSettings
+from checks.performance.settings import PerformanceSettings
 
 
 @dataclass(frozen=True)

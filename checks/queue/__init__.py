@@ -44,6 +44,7 @@ from checks.queue.redis_memory import (
     redis_memory_warning,
     since_last_sweep,
 )
+from checks.queue.settings import QueueSettings
 from checks.queue.workers import (
     WorkerDeployment,
     Workers,
@@ -52,11 +53,23 @@ from checks.queue.workers import (
     worker_connections,
     workers_present,
 )
+from opscheck import Section, Severity
+
+SECTION = Section(
+    "queue",
+    "Job Queue Stuck",
+    "job-queue-stuck",
+    Severity.MEDIUM,
+    "30 min",
+    "+1 hour",
+    QueueSettings,
+)
 
 __all__ = [
     "COMPARED",
     "EXPECTED_KEY_TYPES",
     "OWN_KEYS",
+    "SECTION",
     "AdminView",
     "Baseline",
     "FailedJob",

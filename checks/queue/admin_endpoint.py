@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from checks.queue.counts import QueueCounts
+from checks.queue.settings import QueueSettings
 from opscheck import Finding, NoData
-from opscheck.settings.queue import QueueSettings
 
 COMPARED = ("waiting", "active", "failed", "delayed", "completed")
 

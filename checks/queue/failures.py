@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checks.queue.counts import QueueCounts, counts_line
+from checks.queue.settings import QueueSettings
 from opscheck import Finding, NoData
-from opscheck.settings.queue import QueueSettings
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from checks.queue.settings import QueueSettings
 from opscheck import Finding
-from opscheck.settings.queue import QueueSettings
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checks.queue.settings import QueueSettings
 from opscheck import Finding, NoData
-from opscheck.settings.queue import QueueSettings
 
 INFO_READ = "read: INFO memory stats clients server (the runbook's redis-cli info memory)"
 EVICTED = ("evicted_keys", "keys evicted")

@@ -18,8 +18,8 @@ from checks.queue.counts import (
     completions_unrecorded,
     counts_line,
 )
+from checks.queue.settings import QueueSettings
 from opscheck import Finding, NoData
-from opscheck.settings.queue import QueueSettings
 
 
 @dataclass(frozen=True)

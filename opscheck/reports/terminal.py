@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from opscheck.reports.records import RecordCollector
-from opscheck.sections import SECTIONS, Severity
+from opscheck.sections import Sections, Severity
 
 BAD = ("failed", "error")
 
 
 class TerminalSummary:
-    def __init__(self, collector: RecordCollector, environment: str) -> None:
+    def __init__(self, collector: RecordCollector, environment: str, sections: Sections) -> None:
         self.collector = collector
         self.environment = environment
+        self.sections = sections
 
     def pytest_terminal_summary(
         self, terminalreporter: pytest.TerminalReporter, exitstatus: int
@@ -46,7 +47,7 @@ class TerminalSummary:
                 continue
             tr.write_line(f"{level.value.upper()} ({len(group)})", red=True, bold=True)
             for record in sorted(group, key=lambda r: r.check_id):
-                section = SECTIONS.get(record.section)
+                section = self.sections.get(record.section)
                 ref = f" — {section.title}: respond {section.response}, escalate " \
                       f"{section.escalation}" if section else ""
                 tr.write_line(f"  {record.check_id} {record.title}{ref}")

@@ -1,23 +1,22 @@
-"""An environment profile: targets, time bounds, fix policy and every section's settings.
+"""An environment profile: targets, time bounds, fix policy, and each section's settings.
 
-Every field has a default (the runbook's values), so a profile may be nearly empty.
-Each runbook section owns one module here with its names and thresholds.
+Every field has a default (the runbook's values), so a profile may be nearly empty. The
+core fields are declared here; each section adds its own key, holding its settings model,
+when `profile_model` builds the profile for the sections of the run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from opscheck.settings.base import Settings
-from opscheck.settings.database import DatabaseSettings
-from opscheck.settings.deployment import DeploymentSettings
-from opscheck.settings.errors import ErrorsSettings
-from opscheck.settings.performance import PerformanceSettings
-from opscheck.settings.queue import QueueSettings
 from opscheck.settings.targets import ApiTarget, Dependency, FixPolicy, KubernetesTarget, Timeouts
+
+S = TypeVar("S", bound=Settings)
 
 
 class Suppression(Settings):
@@ -42,15 +41,64 @@ class Profile(Settings):
     absent: list[Literal["kubernetes", "api", "redis", "database"]] = Field(default_factory=list)
     # What an inconclusive check does to the run: fail it (default) or only warn.
     inconclusive: Literal["fail", "warn"] = "fail"
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    queue: QueueSettings = Field(default_factory=QueueSettings)
-    errors: ErrorsSettings = Field(default_factory=ErrorsSettings)
-    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
+
+    def section(self, kind: type[S]) -> S:
+        """The settings of the section whose model is `kind`."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if type(value) is kind:
+                return value
+        raise LookupError(f"the profile has no {kind.__name__}: is its section loaded?")
+
+    def placeholders(self) -> Mapping[str, str]:
+        """The names a manual step may use as {placeholders}, from every part of the profile."""
+        k, api = self.kubernetes, self.api
+        base = api.base_url.rstrip("/")
+        names = dict(
+            namespace=k.namespace,
+            context=k.context or "",
+            api_deployment=k.api_deployment,
+            worker_deployment=k.worker_deployment,
+            api_selector=k.api_selector,
+            worker_selector=k.worker_selector,
+            config_map=k.config_map,
+            secret=k.secret,
+            pull_secret=k.pull_secret,
+            api_url=base,
+            metrics_url=base + api.metrics_path,
+            queues_url=base + api.queues_path,
+        )
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Settings) and not isinstance(value, Profile):
+                names.update(value.placeholders())
+        return names
 
 
 class ProfilesFile(Settings):
     profiles: dict[str, Profile]
 
 
-__all__ = ["Dependency", "Profile", "ProfilesFile", "Suppression"]
+def profile_model(sections: Iterable[Any]) -> type[Profile]:
+    """The profile with one key per section that has settings (`database:`, `queue:`...)."""
+    fields: dict[str, Any] = {
+        s.marker: (s.settings, Field(default_factory=s.settings))
+        for s in sections
+        if s.settings is not None
+    }
+    return create_model("Profile", __base__=Profile, **fields)
+
+
+def profiles_file_model(profile: type[Profile]) -> type[ProfilesFile]:
+    entries: Any = dict[str, profile]  # type: ignore[valid-type]
+    return create_model("ProfilesFile", __base__=ProfilesFile, profiles=(entries, ...))
+
+
+__all__ = [
+    "Dependency",
+    "Profile",
+    "ProfilesFile",
+    "Suppression",
+    "profile_model",
+    "profiles_file_model",
+]

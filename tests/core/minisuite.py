@@ -13,9 +13,24 @@ CONFTEST = """
 import json, os, time
 from pathlib import Path
 import pytest
-from opscheck import Action, Plan, RemediationSpec
+from opscheck import Action, Plan, RemediationSpec, Section, Severity
 
 pytest_plugins = ["opscheck.plugin"]
+
+# The core knows no section: the miniature suite declares the ones its checks use.
+def pytest_opscheck_sections():
+    return [
+        Section("database", "Database Connection Errors", "database-connection-errors",
+                Severity.CRITICAL, "5 min", "+15 min"),
+        Section("queue", "Job Queue Stuck", "job-queue-stuck", Severity.MEDIUM, "30 min",
+                "+1 hour"),
+        Section("errors", "High Error Rates", "high-error-rates", Severity.HIGH, "15 min",
+                "+30 min"),
+        Section("deployment", "Deployment Failures", "deployment-failures", Severity.HIGH,
+                "15 min", "+30 min"),
+        Section("performance", "Performance Issues", "performance-issues", Severity.HIGH,
+                "15 min", "+30 min"),
+    ]
 STATE = Path(__file__).parent / "state.json"
 
 def read():

@@ -97,7 +97,7 @@ def test_the_profiles_file_location_changes_nothing(
     summary = json.loads((reports / "summary.json").read_text())
     nodeids = [c["nodeid"] for c in summary["checks"]]
     assert len(nodeids) >= 10, out
-    assert all(n.startswith("checks/test_database.py::") for n in nodeids), nodeids
+    assert all(n.startswith("checks/database/test_checks.py::") for n in nodeids), nodeids
     assert {c["check_id"] for c in summary["checks"] if c["status"] == "failed"} >= {"DB-104"}
     assert (reports / "junit.xml").exists()
     audit = [json.loads(line) for line in (reports / "audit.jsonl").read_text().splitlines()]

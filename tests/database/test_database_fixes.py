@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from checks.database.settings import ConnectionSettings
 from lab.testing import LabHandle
-from opscheck.settings.database import ConnectionSettings
 from remediations.database import TERMINATE_IDLE_SIGNAL
 from remediations.database_sessions import session_params, signal_sessions
 from tests.database.database_support import (

@@ -22,11 +22,11 @@ from tests.queue.queue_support import (
     Run,
     assert_status,
     client,
+    stop_workers,
     use_lab_env,
     wait_until,
     wait_workers_healthy,
 )
-from tests.queue.test_queue_workers import stop_workers
 
 NODE_DIR = Path(__file__).parent / "node"
 NODE_NAME = "bull:" + base64.b64encode(b"deployment").decode()

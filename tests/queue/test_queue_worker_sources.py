@@ -18,10 +18,10 @@ from tests.queue.queue_support import (
     Run,
     acl_url,
     assert_status,
+    stop_workers,
     use_lab_env,
     wait_workers_healthy,
 )
-from tests.queue.test_queue_workers import stop_workers
 
 MANAGED = ["~*", "&*", "+@all", "-client|list", "-client|kill"]  # a managed Redis's ACL
 

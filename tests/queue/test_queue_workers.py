@@ -7,41 +7,18 @@ import pytest
 from lab.testing import LabHandle
 from tests.queue.queue_support import (
     FAST,
-    QUEUE,
     Inject,
     Run,
     applied,
     assert_status,
-    client,
+    stop_workers,
     use_lab_env,
-    wait_until,
     wait_workers_healthy,
     worker_deployment,
     workers_restored,
 )
 
 STUCK = "QUEUE-103 or QUEUE-104 or QUEUE-105"
-
-
-def stop_workers(lab: LabHandle, fault: Inject) -> None:
-    """Inject worker-stopped and wait until the queue is visibly stuck (bounded)."""
-    fault("worker-stopped")
-    rc = client(lab)
-
-    def stuck() -> bool:
-        names = [str(c.get("name", "")) for c in rc.client_list()]
-        oldest = str(rc.lindex(f"{QUEUE}:wait", -1) or "")
-        added = rc.hget(f"{QUEUE}:{oldest}", "timestamp") if oldest else None
-        now_ms = int(rc.time()[0]) * 1000
-        return (
-            not any(n.startswith(QUEUE) for n in names)
-            and int(rc.llen(f"{QUEUE}:wait")) > 8
-            and added is not None
-            and now_ms - int(added) > 5000
-        )
-
-    wait_until(stuck, 30, "workers gone and > 8 jobs waiting for > 5s")
-    rc.close()
 
 
 def test_queue_stuck_checks_pass_healthy_and_fail_on_worker_stopped(

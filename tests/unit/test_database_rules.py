@@ -12,16 +12,16 @@ from pydantic import ValidationError
 
 from checks import database as rules
 from checks.database.roles_sql import Found, Names, grant_sql, teardown_sql
-from fixtures.database import UnreadSnapshot
-from fixtures.postgres import HINTS, StatementFailed, classify, describe_blocker
-from opscheck import DependencyUnavailable, Finding, Inconclusive, NoData
-from opscheck.settings.database import (
+from checks.database.settings import (
     AppConfigSettings,
     ConnectionSettings,
     IndexSettings,
     MaintenanceSettings,
     QuerySettings,
 )
+from fixtures.database import UnreadSnapshot
+from fixtures.postgres import HINTS, StatementFailed, classify, describe_blocker
+from opscheck import DependencyUnavailable, Finding, Inconclusive, NoData
 from remediations.database import TERMINATE_IDLE_SIGNAL
 from remediations.database_app import plan_pool
 from remediations.database_sessions import outcome_of

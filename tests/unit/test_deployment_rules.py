@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from checks import deployment as rules
-from fixtures.deployment import RegistryIndex, Workload, build_workload, split_image
+from checks.deployment.model import RegistryIndex, Workload, build_workload, split_image
+from checks.deployment.settings import DeploymentSettings
 from fixtures.kubernetes import (
     EVENTS,
     HPAS,
@@ -36,7 +37,6 @@ from fixtures.kubernetes import (
     unusable_kubeconfig,
 )
 from opscheck import DependencyUnavailable, Finding, Inconclusive, NoData, SnapshotStore
-from opscheck.settings.deployment import DeploymentSettings
 from remediations import deployment as fixes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "deployment"

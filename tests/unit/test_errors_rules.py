@@ -12,8 +12,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from checks import errors as rules
+from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
-from opscheck.settings.errors import ErrorsSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "errors"
 T0 = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)

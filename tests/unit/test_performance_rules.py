@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from checks import errors as counters
 from checks import performance as rules
+from checks.errors.settings import ErrorsSettings, MetricNames
+from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
-from opscheck.settings.errors import ErrorsSettings, MetricNames
-from opscheck.settings.performance import PerformanceSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "errors"
 CASES = yaml.safe_load((DATA / "histogram-cases.yaml").read_text())

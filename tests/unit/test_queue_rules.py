@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from checks import queue as rules
+from checks.queue.settings import QueueSettings
 from opscheck import Finding, NoData
-from opscheck.settings.queue import QueueSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "queue"
 

@@ -14,6 +14,8 @@ import pytest
 
 from checks import performance as rules
 from checks.errors.notes import add_notes
+from checks.errors.settings import ErrorsSettings
+from checks.performance.settings import PerformanceSettings
 from fixtures.kubernetes import KubeSnapshot, readable
 from fixtures.metrics import ApiScrapes, PodUsageSamples
 from opscheck import NoData, check, verdict
@@ -42,7 +44,9 @@ def test_latency(
     api_scrapes: ApiScrapes, settings: Profile, request: pytest.FixtureRequest
 ) -> None:
     finding, notes = rules.latency(
-        api_scrapes.window(), settings.errors.metrics, settings.performance
+        api_scrapes.window(),
+        settings.section(ErrorsSettings).metrics,
+        settings.section(PerformanceSettings),
     )
     add_notes(request, notes)
     verdict(finding)
@@ -65,9 +69,9 @@ def test_pod_saturation(
         name: None
         if (d := kube_snapshot.deployment(name)) is None
         else int((d.get("spec") or {}).get("replicas", 1))
-        for name in settings.performance.deployments
+        for name in settings.section(PerformanceSettings).deployments
     }
-    verdict(rules.deployment_saturation(samples, replicas, settings.performance))
+    verdict(rules.deployment_saturation(samples, replicas, settings.section(PerformanceSettings)))
 
 
 @check(
@@ -85,7 +89,9 @@ def test_node_saturation(
     kube_snapshot: KubeSnapshot, settings: Profile, request: pytest.FixtureRequest
 ) -> None:
     node_metrics, nodes = readable(kube_snapshot.node_metrics), readable(kube_snapshot.nodes)
-    finding, notes = rules.node_saturation(node_metrics, nodes, settings.performance)
+    finding, notes = rules.node_saturation(
+        node_metrics, nodes, settings.section(PerformanceSettings)
+    )
     add_notes(request, notes)
     verdict(finding)
 
@@ -102,4 +108,6 @@ def test_node_saturation(
     ],
 )
 def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
-    verdict(rules.node_pressure(readable(kube_snapshot.nodes), settings.performance))
+    verdict(
+        rules.node_pressure(readable(kube_snapshot.nodes), settings.section(PerformanceSettings))
+    )

@@ -18,6 +18,7 @@ import pytest
 
 from checks import errors as rules
 from checks.errors.notes import add_notes
+from checks.errors.settings import ErrorsSettings
 from fixtures.dependency_health import DependencyHealth, ThirdPartyProbes
 from fixtures.logs import ApiLogs
 from fixtures.metrics import ApiScrapes, PodUsageSamples
@@ -46,7 +47,7 @@ CAUSES = (
 def test_error_rate(
     api_scrapes: ApiScrapes, settings: Profile, request: pytest.FixtureRequest
 ) -> None:
-    finding, notes = rules.error_rate(api_scrapes.window(), settings.errors)
+    finding, notes = rules.error_rate(api_scrapes.window(), settings.section(ErrorsSettings))
     add_notes(request, notes)
     verdict(finding)
 
@@ -66,7 +67,11 @@ def test_error_rate(
 def test_error_distribution(api_logs: ApiLogs, settings: Profile) -> None:
     deployment = settings.kubernetes.api_deployment
     logs, now = api_logs.read(), datetime.now(UTC)
-    verdict(rules.error_distribution(logs, now, settings.errors, deployment, api_logs.unread()))
+    verdict(
+        rules.error_distribution(
+            logs, now, settings.section(ErrorsSettings), deployment, api_logs.unread()
+        )
+    )
 
 
 def feature_flags(
@@ -77,7 +82,10 @@ def feature_flags(
 
     Asked for lazily: only a dependency that is down needs its flag.
     """
-    name, container = settings.kubernetes.api_deployment, settings.errors.api_container
+    name, container = (
+        settings.kubernetes.api_deployment,
+        settings.section(ErrorsSettings).api_container,
+    )
     flags = [d.feature_flag for d in settings.dependencies.values() if d.feature_flag]
     try:
         snapshot = request.getfixturevalue("kube_snapshot")
@@ -102,7 +110,7 @@ def feature_flags(
 def test_third_parties(
     third_party_probes: ThirdPartyProbes, settings: Profile, request: pytest.FixtureRequest
 ) -> None:
-    timeout = settings.errors.dependency_timeout_s
+    timeout = settings.section(ErrorsSettings).dependency_timeout_s
     results = third_party_probes.probes()
     down = [r for r in results if r.problem(timeout) is not None]
     needs_flags = any(settings.dependencies[r.name].feature_flag for r in down)
@@ -120,7 +128,7 @@ def test_third_parties(
                 }
             )
         )
-    finding, notes = rules.third_parties(probes, settings.errors)
+    finding, notes = rules.third_parties(probes, settings.section(ErrorsSettings))
     add_notes(request, notes)
     verdict(finding)
 
@@ -139,11 +147,13 @@ def test_third_parties(
 def test_memory_leak(
     pod_usage_samples: PodUsageSamples, settings: Profile, request: pytest.FixtureRequest
 ) -> None:
-    series = pod_usage_samples.memory_series(settings.errors.leak_deployments)
+    series = pod_usage_samples.memory_series(settings.section(ErrorsSettings).leak_deployments)
     if isinstance(series, NoData):
         verdict(series)
         return
-    finding, notes = rules.memory_leaks(series, settings.kubernetes.namespace, settings.errors)
+    finding, notes = rules.memory_leaks(
+        series, settings.kubernetes.namespace, settings.section(ErrorsSettings)
+    )
     add_notes(request, notes)
     verdict(finding)
 
@@ -167,10 +177,14 @@ def test_bad_deployment(
         verdict(api_logs.missing_revision())
         return
     name, now = settings.kubernetes.api_deployment, datetime.now(UTC)
-    finding, notes = rules.bad_deployment(name, newest, previous, now, settings.errors)
-    if (finding or notes) and rules.errs(newest, settings.errors):
+    finding, notes = rules.bad_deployment(
+        name, newest, previous, now, settings.section(ErrorsSettings)
+    )
+    if (finding or notes) and rules.errs(newest, settings.section(ErrorsSettings)):
         # It errs (blamed, not blamed, or not timed): ask the dependencies (round trips).
-        typed = rules.dependency_errors(newest, settings.errors.dependency_error_types)
+        typed = rules.dependency_errors(
+            newest, settings.section(ErrorsSettings).dependency_error_types
+        )
         problems = [*([typed] if typed else []), *dependency_health.problems()]
         finding, explained = rules.unless_explained(finding, problems, newest.revision)
         notes += explained

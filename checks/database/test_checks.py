@@ -11,10 +11,10 @@ there, a statement that timed out behind a lock) is inconclusive and says what w
 from __future__ import annotations
 
 from checks import database as rules
+from checks.database.settings import DatabaseSettings
 from fixtures.database import PgSnapshot
 from fixtures.kubernetes import KubeSnapshot
 from opscheck import check, verdict
-from opscheck.settings.database import DatabaseSettings
 from remediations.database import (
     CANCEL_LONG_QUERIES,
     ENABLE_SLOW_LOG,

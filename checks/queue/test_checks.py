@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from checks import queue as rules
+from checks.queue.settings import QueueSettings
 from fixtures.http import Http
 from fixtures.queue import CounterState, QueueSnapshot
 from fixtures.queue_reads import admin_view, worker_deployment
@@ -74,7 +75,7 @@ def skip_if_paused(snapshot: QueueSnapshot) -> None:
     manual=REDIS_MANUAL,
 )
 def test_redis_reachable(redis_ping: rules.Ping, settings: Profile) -> None:
-    verdict(rules.redis_reachable(redis_ping, settings.queue))
+    verdict(rules.redis_reachable(redis_ping, settings.section(QueueSettings)))
 
 
 @check(
@@ -90,7 +91,7 @@ def test_redis_memory(
     info = queue_snapshot.info()
     before = redis_counters.load()
     redis_counters.save(info)
-    verdict(rules.redis_memory(info, before, settings.queue))
+    verdict(rules.redis_memory(info, before, settings.section(QueueSettings)))
 
 
 @check(
@@ -102,7 +103,7 @@ def test_redis_memory(
     manual=MEMORY_MANUAL,
 )
 def test_redis_memory_warning(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
-    verdict(rules.redis_memory_warning(queue_snapshot.info(), settings.queue))
+    verdict(rules.redis_memory_warning(queue_snapshot.info(), settings.section(QueueSettings)))
 
 
 @check(
@@ -117,7 +118,7 @@ def test_jobs_piling_up(queue_snapshot: QueueSnapshot, settings: Profile) -> Non
     skip_if_paused(queue_snapshot)
     first, second = queue_snapshot.growth()
     counts, missing = queue_snapshot.counts(), queue_snapshot.first_missing
-    verdict(rules.jobs_piling_up(counts, first, second, settings.queue, missing))
+    verdict(rules.jobs_piling_up(counts, first, second, settings.section(QueueSettings), missing))
 
 
 @check(
@@ -130,7 +131,7 @@ def test_jobs_piling_up(queue_snapshot: QueueSnapshot, settings: Profile) -> Non
 def test_no_completions(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
-    verdict(rules.no_completions(queue_snapshot.counts(), settings.queue))
+    verdict(rules.no_completions(queue_snapshot.counts(), settings.section(QueueSettings)))
 
 
 @check(
@@ -145,7 +146,7 @@ def test_workers_present(
 ) -> None:
     need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
-    s = settings.queue
+    s = settings.section(QueueSettings)
     workers = queue_snapshot.workers()
     deployment = read_worker_deployment(request, settings.kubernetes.worker_deployment)
     counts = queue_snapshot.counts()
@@ -161,7 +162,11 @@ def test_workers_present(
 )
 def test_failed_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     need_queue(queue_snapshot)
-    verdict(rules.failed_jobs(queue_snapshot.counts(), queue_snapshot.failed(), settings.queue))
+    verdict(
+        rules.failed_jobs(
+            queue_snapshot.counts(), queue_snapshot.failed(), settings.section(QueueSettings)
+        )
+    )
 
 
 @check(
@@ -173,7 +178,7 @@ def test_failed_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
 )
 def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     need_queue(queue_snapshot)
-    verdict(rules.stalled_jobs(queue_snapshot.lock_probes(), settings.queue))
+    verdict(rules.stalled_jobs(queue_snapshot.lock_probes(), settings.section(QueueSettings)))
 
 
 @check(
@@ -187,7 +192,7 @@ def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     ),
 )
 def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Profile) -> None:
-    s = settings.queue
+    s = settings.section(QueueSettings)
     view = admin_view(http, settings.api.base_url, settings.api.queues_path, s.name)
     absent = rules.queue_absent(queue_snapshot.presence(), s.name, s.prefix)
     # Read right after the endpoint answered: the producer keeps adding meanwhile.
@@ -208,7 +213,7 @@ def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Pro
 )
 def test_queue_paused(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     need_queue(queue_snapshot)
-    s = settings.queue
+    s = settings.section(QueueSettings)
     verdict(rules.queue_paused(queue_snapshot.counts(), s.name, s.prefix))
 
 
@@ -221,7 +226,7 @@ def test_queue_paused(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
 )
 def test_queue_keys_intact(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     need_queue(queue_snapshot)
-    s = settings.queue
+    s = settings.section(QueueSettings)
     verdict(rules.corrupted_keys(queue_snapshot.key_types(), s.prefix, s.name))
 
 
@@ -234,4 +239,4 @@ def test_queue_keys_intact(queue_snapshot: QueueSnapshot, settings: Profile) -> 
 )
 def test_failed_backlog(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     need_queue(queue_snapshot)
-    verdict(rules.failed_backlog(queue_snapshot.counts(), settings.queue))
+    verdict(rules.failed_backlog(queue_snapshot.counts(), settings.section(QueueSettings)))

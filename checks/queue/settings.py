@@ -86,6 +86,9 @@ class QueueSettings(Settings):
     last_resort_max_keys: PositiveInt = 200_000
     last_resort_attempts: PositiveInt = 5
 
+    def placeholders(self) -> dict[str, str]:
+        return {"queue": self.name}
+
     # -- thresholds that must agree with each other -------------------------------------
 
     @field_validator("ping_latency_max_ms")

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 import pytest
 
 from checks import deployment as rules
-from fixtures.deployment import RegistryIndexSource, Workload, WorkloadSource
+from checks.deployment.model import Workload
+from checks.deployment.settings import DeploymentSettings
+from fixtures.deployment import RegistryIndexSource, WorkloadSource
 from fixtures.kubernetes import KubeSnapshot, readable
-from opscheck import check, verdict
-from opscheck.plugin import ENVIRONMENT
+from opscheck import check, environment_of, verdict
 from opscheck.settings import Profile
 from remediations.deployment import RAISE_LIMITS, RESTART, ROLLBACK, SCALE
 
@@ -33,7 +34,7 @@ ROLES = ("api", "worker")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "deployment_role" in metafunc.fixturenames:
-        target = metafunc.config.stash[ENVIRONMENT].profile.kubernetes
+        target = environment_of(metafunc.config).profile.kubernetes
         names = {"api": target.api_deployment, "worker": target.worker_deployment}
         metafunc.parametrize("deployment_role", ROLES, ids=[names[r] for r in ROLES])
 
@@ -70,8 +71,8 @@ def now() -> datetime:
 )
 def test_rollout_complete(workload: WorkloadView, settings: Profile) -> None:
     current = workload()
-    verdict(rules.rollout_stuck(current, settings.deployment, now()))
-    if progress := rules.rollout_in_progress(current, settings.deployment, now()):
+    verdict(rules.rollout_stuck(current, settings.section(DeploymentSettings), now()))
+    if progress := rules.rollout_in_progress(current, settings.section(DeploymentSettings), now()):
         pytest.skip(f"[DEP-101] {progress}")
 
 
@@ -87,7 +88,7 @@ def test_rollout_complete(workload: WorkloadView, settings: Profile) -> None:
     ],
 )
 def test_containers_start(workload: WorkloadView, settings: Profile) -> None:
-    verdict(rules.containers_failing(workload(), settings.deployment))
+    verdict(rules.containers_failing(workload(), settings.section(DeploymentSettings)))
 
 
 @check(
@@ -105,7 +106,7 @@ def test_pods_scheduled(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
     events = readable(kube_snapshot.events)
-    verdict(rules.pending_pods(workload(), events, settings.deployment, now()))
+    verdict(rules.pending_pods(workload(), events, settings.section(DeploymentSettings), now()))
 
 
 @check(
@@ -117,7 +118,7 @@ def test_pods_scheduled(
     manual=["kubectl logs <pod> -n {namespace} --previous --tail=100"],
 )
 def test_restarts(workload: WorkloadView, settings: Profile) -> None:
-    verdict(rules.restarts(workload(), settings.deployment, now()))
+    verdict(rules.restarts(workload(), settings.section(DeploymentSettings), now()))
 
 
 @check(
@@ -135,7 +136,7 @@ def test_images_pull(
     workload: WorkloadView, deployment_registry: RegistryIndexSource, settings: Profile
 ) -> None:
     registry = deployment_registry.index()
-    verdict(rules.image_pulls(workload(), settings.deployment, registry))
+    verdict(rules.image_pulls(workload(), settings.section(DeploymentSettings), registry))
 
 
 @check(
@@ -156,7 +157,7 @@ def test_pull_secret(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
     name, secrets = settings.kubernetes.pull_secret, readable(kube_snapshot.secrets)
-    verdict(rules.pull_secret(workload(), secrets, name, settings.deployment))
+    verdict(rules.pull_secret(workload(), secrets, name, settings.section(DeploymentSettings)))
 
 
 @check(
@@ -174,7 +175,7 @@ def test_health_checks(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
     events = readable(kube_snapshot.events)
-    verdict(rules.health(workload(), events, settings.deployment, now()))
+    verdict(rules.health(workload(), events, settings.section(DeploymentSettings), now()))
 
 
 @check(
@@ -191,7 +192,7 @@ def test_health_checks(
 def test_warning_events(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     live = {("Pod", p["metadata"]["name"]) for p in kube_snapshot.pods()}
     events = readable(kube_snapshot.events)
-    verdict(rules.warning_events(events, live, settings.deployment, now()))
+    verdict(rules.warning_events(events, live, settings.section(DeploymentSettings), now()))
 
 
 @check(
@@ -224,7 +225,7 @@ def test_configuration_present(
     manual=["kubectl top pods -n {namespace}"],
 )
 def test_oom_killed(workload: WorkloadView, settings: Profile) -> None:
-    verdict(rules.oom_killed(workload(), settings.deployment, now()))
+    verdict(rules.oom_killed(workload(), settings.section(DeploymentSettings), now()))
 
 
 @check(
@@ -254,7 +255,7 @@ def test_usage_below_limits(
     workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
 ) -> None:
     metrics = readable(kube_snapshot.pod_metrics)
-    verdict(rules.usage_near_limits(workload(), metrics, settings.deployment))
+    verdict(rules.usage_near_limits(workload(), metrics, settings.section(DeploymentSettings)))
 
 
 @check(
@@ -270,7 +271,9 @@ def test_usage_below_limits(
     ],
 )
 def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
-    verdict(rules.node_pressure(readable(kube_snapshot.nodes), settings.deployment))
+    verdict(
+        rules.node_pressure(readable(kube_snapshot.nodes), settings.section(DeploymentSettings))
+    )
 
 
 @check(
@@ -286,4 +289,4 @@ def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
 def test_replicas(workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     # A cluster without autoscaling/v2 has no such HPA: the profile's minimum holds.
     hpas = readable(kube_snapshot.hpas, absent_is_empty=True)
-    verdict(rules.replicas_below_minimum(workload(), hpas, settings.deployment))
+    verdict(rules.replicas_below_minimum(workload(), hpas, settings.section(DeploymentSettings)))

@@ -1,0 +1,30 @@
+"""The core's own hooks: how sections plug into it.
+
+A section contributes itself with `pytest_opscheck_sections`, starts work that must
+overlap the sweep (a first metrics sample, a first queue count) in
+`pytest_opscheck_sweep_start`, which is told which checks were collected, and may leave
+figures behind in `pytest_opscheck_sweep_finish`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from opscheck.sections import Section
+
+
+def pytest_opscheck_sections() -> Iterable[Section]:  # type: ignore[empty-body]
+    """The runbook sections a plugin contributes (each with its marker and settings)."""
+
+
+def pytest_opscheck_sweep_start(config: pytest.Config, check_ids: frozenset[str]) -> None:
+    """Called once per process that runs checks, after collection, with the collected ids.
+
+    Not called for `--catalogue` or when no check was collected.
+    """
+
+
+def pytest_opscheck_sweep_finish(config: pytest.Config) -> None:
+    """Called once per process whose sweep started, when its session ends."""

@@ -1,0 +1,48 @@
+"""The code's layout rules that import-linter cannot state: tests stand alone, and every
+section is one folder the suite discovers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import checks
+from opscheck.settings import profile_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_no_test_module_imports_another():
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for module in _imported_modules(path):
+            if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_"):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == [], "move what they share into a *_support.py module"
+
+
+def test_every_section_folder_is_discovered_with_its_settings():
+    folders = sorted(p.parent.name for p in (ROOT / "checks").glob("*/__init__.py"))
+    found = {s.marker: s for s in checks.sections()}
+    assert sorted(found) == folders
+    for marker, section in found.items():
+        items = ROOT / "checks" / marker / "test_checks.py"
+        assert section.settings is not None or not items.exists(), marker
+    model = profile_model(found.values())
+    keys = {m for m, s in found.items() if s.settings is not None}
+    assert keys <= set(model.model_fields)
+    # Each section's settings are reached one way: by their type.
+    profile = model()
+    for s in found.values():
+        if s.settings is not None:
+            assert profile.section(s.settings) == s.settings()
