@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -11,83 +12,112 @@ from opscheck.sections import Severity
 LEVELS = [s.value for s in Severity]
 
 
+# The options, in the order --help shows them: (flag, argparse keywords).
+OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--env",
+        dict(
+            dest="opscheck_env",
+            metavar="NAME",
+            default=os.environ.get("ROLERABBIT_ENV", "lab"),
+            help="environment profile to check (default: lab, or $ROLERABBIT_ENV)",
+        ),
+    ),
+    (
+        "--config",
+        dict(
+            dest="opscheck_config",
+            metavar="PATH",
+            default=None,
+            help="profiles file (default: rolerabbit.yaml, or $ROLERABBIT_CONFIG)",
+        ),
+    ),
+    (
+        "--fix",
+        dict(
+            dest="opscheck_fix",
+            action="store_true",
+            help="apply the remediation of each failing check, then re-check",
+        ),
+    ),
+    (
+        "--dry-run",
+        dict(
+            dest="opscheck_dry_run",
+            action="store_true",
+            help="with --fix: print the exact actions and change nothing",
+        ),
+    ),
+    (
+        "--allow-destructive",
+        dict(
+            dest="opscheck_destructive",
+            action="store_true",
+            help="with --fix: allow remediations marked destructive",
+        ),
+    ),
+    (
+        "--fix-only",
+        dict(
+            dest="opscheck_fix_only",
+            metavar="IDS",
+            default="",
+            help="with --fix: only these remediation ids (comma-separated)",
+        ),
+    ),
+    (
+        "--fail-on",
+        dict(
+            dest="opscheck_fail_on",
+            metavar="LEVEL",
+            default="low",
+            choices=LEVELS,
+            help="lowest severity that fails the run (default: low = any failure)",
+        ),
+    ),
+    (
+        "--inconclusive",
+        dict(
+            dest="opscheck_inconclusive",
+            metavar="MODE",
+            default=None,
+            choices=["fail", "warn"],
+            help="a check that could not judge: fail the run (default) or warn; "
+            "default: the profile's `inconclusive` setting",
+        ),
+    ),
+    (
+        "--catalogue",
+        dict(
+            dest="opscheck_catalogue",
+            action="store_true",
+            help="list the selected checks (id, section, severity, remediation)",
+        ),
+    ),
+    (
+        "--reports-dir",
+        dict(
+            dest="opscheck_reports",
+            metavar="DIR",
+            default=None,
+            help="where reports and the audit log go (default: reports/)",
+        ),
+    ),
+    (
+        "--no-reports",
+        dict(
+            dest="opscheck_no_reports",
+            action="store_true",
+            help="do not write JUnit, Allure and JSON reports by default",
+        ),
+    ),
+]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("opscheck", "RoleRabbit runbook checks")
-    group.addoption(
-        "--env",
-        dest="opscheck_env",
-        metavar="NAME",
-        default=os.environ.get("ROLERABBIT_ENV", "lab"),
-        help="environment profile to check (default: lab, or $ROLERABBIT_ENV)",
-    )
-    group.addoption(
-        "--config",
-        dest="opscheck_config",
-        metavar="PATH",
-        default=None,
-        help="profiles file (default: rolerabbit.yaml, or $ROLERABBIT_CONFIG)",
-    )
-    group.addoption(
-        "--fix",
-        dest="opscheck_fix",
-        action="store_true",
-        help="apply the remediation of each failing check, then re-check",
-    )
-    group.addoption(
-        "--dry-run",
-        dest="opscheck_dry_run",
-        action="store_true",
-        help="with --fix: print the exact actions and change nothing",
-    )
-    group.addoption(
-        "--allow-destructive",
-        dest="opscheck_destructive",
-        action="store_true",
-        help="with --fix: allow remediations marked destructive",
-    )
-    group.addoption(
-        "--fix-only",
-        dest="opscheck_fix_only",
-        metavar="IDS",
-        default="",
-        help="with --fix: only these remediation ids (comma-separated)",
-    )
-    group.addoption(
-        "--fail-on",
-        dest="opscheck_fail_on",
-        metavar="LEVEL",
-        default="low",
-        choices=LEVELS,
-        help="lowest severity that fails the run (default: low = any failure)",
-    )
-    group.addoption(
-        "--inconclusive",
-        dest="opscheck_inconclusive",
-        metavar="MODE",
-        default=None,
-        choices=["fail", "warn"],
-        help="a check that could not judge: fail the run (default) or warn; "
-        "default: the profile's `inconclusive` setting",
-    )
-    group.addoption(
-        "--catalogue",
-        dest="opscheck_catalogue",
-        action="store_true",
-        help="list the selected checks (id, section, severity, remediation)",
-    )
-    group.addoption(
-        "--reports-dir",
-        dest="opscheck_reports",
-        metavar="DIR",
-        default=None,
-        help="where reports and the audit log go (default: reports/)",
-    )
-    group.addoption(
-        "--no-reports",
-        dest="opscheck_no_reports",
-        action="store_true",
-        help="do not write JUnit, Allure and JSON reports by default",
-    )
+    for flag, keywords in OPTIONS:
+        group.addoption(flag, **keywords)
 
 
 def register_markers(config: pytest.Config) -> None:
