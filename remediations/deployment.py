@@ -24,7 +24,8 @@ import pytest
 from checks.deployment.model import revision_of
 from checks.deployment.settings import DeploymentSettings
 from fixtures.deployment import RegistryIndexSource
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations.deployment_capacity import plan_raise_limits, plan_scale, raised

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from checks import deployment as rules
 from checks.deployment.model import Obj
 from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import Plan
 from remediations import rollouts
 from remediations.deployment_plans import deployment_target, plan_with_rollout_wait, workload_of

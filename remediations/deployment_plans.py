@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from checks.deployment.model import Workload, build_workload
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import Action, Plan
 from remediations import rollouts
 

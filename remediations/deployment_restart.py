@@ -10,7 +10,8 @@ from __future__ import annotations
 from checks import deployment as rules
 from checks.deployment.model import Workload, revision_of, rollout_state
 from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import Finding, Plan
 from remediations import rollouts
 from remediations.deployment_plans import plan_with_rollout_wait

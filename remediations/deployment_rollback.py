@@ -19,7 +19,8 @@ from checks.deployment.model import (
     rollout_state,
 )
 from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import Action, Finding, Plan
 from opscheck.settings import Profile
 from remediations import rollouts

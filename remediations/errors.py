@@ -17,7 +17,9 @@ import pytest
 from checks.deployment.model import Obj
 from checks.errors import FLAG_OFF, container_named, flag_value
 from checks.errors.settings import ErrorsSettings
-from fixtures.kubernetes import PODS, Kube, KubeApiError, KubeSnapshot
+from fixtures.kubernetes import Kube, KubeApiError
+from fixtures.kubernetes_resources import PODS
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations import rollouts

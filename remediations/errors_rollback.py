@@ -19,7 +19,8 @@ import pytest
 from checks.deployment.settings import DeploymentSettings
 from checks.errors import AT_ROLLOUT, SAME_WINDOW, percent, threshold
 from checks.errors.settings import ErrorsSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from fixtures.logs import REVISION, ApiLogs
 from opscheck import Finding, Plan, Planner
 from opscheck.environment import Environment

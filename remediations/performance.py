@@ -18,7 +18,8 @@ import pytest
 from checks import performance as rules
 from checks.deployment.settings import DeploymentSettings
 from checks.performance.settings import PerformanceSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations.deployment import plan_scale

@@ -23,7 +23,8 @@ import pytest
 import redis
 
 from checks.queue.settings import QueueSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import Kube
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from fixtures.queue_reads import read_counts, worker_deployment
 from fixtures.redis_client import describe_target
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec

@@ -143,7 +143,7 @@ def slow_statements(
 ) -> Finding | NoData | None:
     """pg_stat_statements: mean time above `slow_mean_ms` over at least `slow_min_calls`.
 
-    `stats` is what fixtures/database.py reads: `unavailable` (why pg_stat_statements
+    `stats` is what fixtures/database_reads.py reads: `unavailable` (why pg_stat_statements
     cannot be read here, or None), `rows` (statements of other roles in this database),
     `tracked` (how many it tracks) and `reset_age_s` (since its statistics were reset).
     Statements with fewer calls are not judged; with none that has enough, nothing is.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from checks import database as rules
 from checks.database.settings import DatabaseSettings
 from fixtures.database import PgSnapshot
-from fixtures.kubernetes import KubeSnapshot
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import check, verdict
 from remediations.database import (
     CANCEL_LONG_QUERIES,

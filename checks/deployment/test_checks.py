@@ -23,7 +23,8 @@ from checks import deployment as rules
 from checks.deployment.model import Workload
 from checks.deployment.settings import DeploymentSettings
 from fixtures.deployment import RegistryIndexSource, WorkloadSource
-from fixtures.kubernetes import KubeSnapshot, readable
+from fixtures.kubernetes import readable
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import check, environment_of, verdict
 from opscheck.settings import Profile
 from remediations.deployment import RAISE_LIMITS, RESTART, ROLLBACK, SCALE

@@ -16,7 +16,8 @@ from checks import performance as rules
 from checks.errors.notes import add_notes
 from checks.errors.settings import ErrorsSettings
 from checks.performance.settings import PerformanceSettings
-from fixtures.kubernetes import KubeSnapshot, readable
+from fixtures.kubernetes import readable
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from fixtures.metrics import ApiScrapes, PodUsageSamples
 from opscheck import NoData, check, verdict
 from opscheck.settings import Profile

@@ -16,7 +16,8 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from fixtures.kubernetes import POD_METRICS, PODS, Resource, connect
+from fixtures.kubernetes import connect
+from fixtures.kubernetes_resources import POD_METRICS, PODS, Resource
 from lab.k8s.kubeconfig import write_kubeconfig
 from lab.k8s.server import start_emulator
 from lab.testing import LabHandle

@@ -208,7 +208,7 @@ def test_active_load(activity: dict[str, Any]) -> None:
 
 
 def statements(rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """pg_stat_statements as fixtures/database.py reads it."""
+    """pg_stat_statements as fixtures/database_reads.py reads it."""
     return {"unavailable": None, "rows": rows, "tracked": len(rows), **extra}
 
 

@@ -19,23 +19,10 @@ from pydantic import ValidationError
 from checks import deployment as rules
 from checks.deployment.model import RegistryIndex, Workload, build_workload, split_image
 from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import (
-    EVENTS,
-    HPAS,
-    NODES,
-    POD_METRICS,
-    SECRETS,
-    Kube,
-    KubeApiError,
-    KubeSnapshot,
-    Listing,
-    NotServed,
-    ReadForbidden,
-    Resource,
-    kubeconfig_paths,
-    readable,
-    unusable_kubeconfig,
-)
+from fixtures.kubeconfig import kubeconfig_paths, unusable_kubeconfig
+from fixtures.kubernetes import Kube, KubeApiError, Listing, NotServed, ReadForbidden, readable
+from fixtures.kubernetes_resources import EVENTS, HPAS, NODES, POD_METRICS, SECRETS, Resource
+from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import DependencyUnavailable, Finding, Inconclusive, NoData, SnapshotStore
 from remediations import deployment as fixes
 
