@@ -22,6 +22,7 @@ import redis
 
 from checks.queue import OWN_KEYS
 from checks.queue.settings import QueueSettings
+from fixtures.redis_client import one_attempt
 from opscheck import Action, Plan
 
 FLUSH_IF_UNCHANGED = (
@@ -77,7 +78,10 @@ class LastResort:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(
-            self.url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s
+            self.url,
+            socket_timeout=self.timeout_s,
+            socket_connect_timeout=self.timeout_s,
+            retry=one_attempt(),
         )
 
     def plan(self, target: str) -> Plan:
