@@ -208,7 +208,7 @@ def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, profile: Prof
     severity="low",
     manual=(
         "confirm nobody paused it on purpose (maintenance), then resume it with BullMQ: "
-        "await new Queue('deployment').resume()",
+        "await new Queue('{queue}').resume()",
     ),
 )
 def test_queue_paused(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
