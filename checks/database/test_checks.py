@@ -64,11 +64,8 @@ def test_connection_saturation(
 ) -> None:
     connections = database_settings.connections
     activity, pg_settings = pg_snapshot.activity(), pg_snapshot.pg_settings()
-    verdict(
-        rules.saturation(
-            activity, pg_settings, connections, connections.fail_pct, pg_snapshot.database_name()
-        )
-    )
+    level, database = connections.fail_pct, pg_snapshot.database_name()
+    verdict(rules.saturation(activity, pg_settings, connections, level, database))
 
 
 @check(
@@ -84,11 +81,8 @@ def test_connection_saturation_warning(
 ) -> None:
     connections = database_settings.connections
     activity, pg_settings = pg_snapshot.activity(), pg_snapshot.pg_settings()
-    verdict(
-        rules.saturation(
-            activity, pg_settings, connections, connections.warn_pct, pg_snapshot.database_name()
-        )
-    )
+    level, database = connections.warn_pct, pg_snapshot.database_name()
+    verdict(rules.saturation(activity, pg_settings, connections, level, database))
 
 
 @check(
