@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
             ["start it: lab up"],
         )
     if args.command == "faults":
-        from lab.faults.base import load_fault_modules
+        from lab.faults.framework import load_fault_modules
 
         catalogue = load_fault_modules().all()
         if args.json:

@@ -13,20 +13,55 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from lab import lifecycle
 from lab.control import ControlClient
 from lab.errors import LabError
 from lab.settings import LabSettings, repo_root
 
-# (fault name, params): one fault per runbook section, each with a remediation that
-# --fix applies, so the final sweep can be green.
-DEMO_FAULTS: list[tuple[str, dict[str, str]]] = [
-    ("bad-image", {}),  # deployment: an image tag that doesn't exist -> rollback (DEP-R02)
-    ("dead-tuples", {}),  # database: a bulk update with autovacuum off -> VACUUM (DB-R05)
-    ("worker-stopped", {}),  # queue: workers crash, jobs pile up -> restart/scale workers
-    ("thirdparty-down", {"provider": "stripe"}),  # errors: Stripe down -> feature flag off
-]
+
+@dataclass(frozen=True)
+class DemoFault:
+    """A fault the demo injects, what the sweep shows of it and what --fix does about it
+    (README's demo table is generated from these and the faults' trips)."""
+
+    name: str
+    params: dict[str, str]
+    shows: str
+    fix: str
+
+
+# One fault per runbook section, each with a remediation that --fix applies, so the final
+# sweep can be green.
+DEMO_FAULTS = (
+    DemoFault(
+        "bad-image",
+        {},
+        "new pods can't pull `app:v9.9.9`, the rollout is stuck",
+        "DEP-R02 rolls back to the previous revision",
+    ),
+    DemoFault(
+        "dead-tuples",
+        {},
+        "a bulk update left 50,000 dead rows in `portfolios`",
+        "DB-R05 `VACUUM (ANALYZE)` on that table only",
+    ),
+    DemoFault(
+        "worker-stopped",
+        {},
+        "the worker's pods crash-loop and jobs pile up; the deployment checks of the worker "
+        "fail too",
+        "DEP-R01 restarts the worker deployment (deployment checks run first); the queue "
+        "checks then pass, or QUEUE-R01/R02 scale or restart the workers",
+    ),
+    DemoFault(
+        "thirdparty-down",
+        {"provider": "stripe"},
+        "the Stripe status endpoint answers 503",
+        "ERR-R01 sets `FEATURE_STRIPE_ENABLED=false`, waits for the rollout",
+    ),
+)
 SWEEP_TIMEOUT = 35.0  # per sweep: the lab profile samples for seconds; a sweep takes about 10 s
 
 
@@ -55,7 +90,8 @@ def run_demo(settings: LabSettings, *, down_after: bool = False) -> int:
     client = ControlClient(settings.state_dir)
     client.call("POST", "/reset", timeout=90)
     banner("2/5 injecting faults")
-    for name, params in DEMO_FAULTS:
+    for fault in DEMO_FAULTS:
+        name, params = fault.name, fault.params
         try:
             result = client.call("POST", "/inject", {"name": name, "params": params}, timeout=60)
         except LabError as exc:

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, load_fault_modules
+from lab.faults.framework import Fault, LabControl, load_fault_modules
 
 if TYPE_CHECKING:
     from lab.supervisor import Supervisor

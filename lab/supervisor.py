@@ -51,7 +51,7 @@ FLOWING_S = 2.0  # a job completes every half second in a healthy lab
 
 
 class Supervisor:
-    """Runs the services; implements `lab.faults.base.LabControl` for the faults."""
+    """Runs the services; implements `lab.faults.framework.LabControl` for the faults."""
 
     def __init__(self, settings: LabSettings) -> None:
         paths = StatePaths(settings.state_dir)

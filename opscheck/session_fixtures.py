@@ -1,4 +1,4 @@
-"""The core's fixtures: the environment, its settings, the snapshot store, the redactor."""
+"""The core's fixtures: the environment, its profile, the snapshot store, the redactor."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def environment(pytestconfig: pytest.Config) -> Environment:
 
 
 @pytest.fixture(scope="session")
-def settings(environment: Environment) -> Profile:
-    """The active profile's settings."""
+def profile(environment: Environment) -> Profile:
+    """The active profile: its targets, fix policy and every section's settings."""
     return environment.profile
 
 

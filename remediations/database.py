@@ -143,10 +143,11 @@ def activity_query(database: str, where: str, order: str) -> str:
 @pytest.fixture
 def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Planner:
     profile = environment.profile
-    conn, app = profile.section(DatabaseSettings).connections, profile.section(DatabaseSettings).app
+    database_settings = profile.section(DatabaseSettings)
+    connections, app = database_settings.connections, database_settings.app
 
     def plan(finding: Finding) -> Plan:
-        age = float(finding.data.get("idle_max_s", conn.idle_max_s))
+        age = float(finding.data.get("idle_max_s", connections.idle_max_s))
         target, database = target_of(pg_fixer), pg_fixer.info.dbname
         manual = [
             f"no session of database {database} is idle longer than {age:g}s: see who holds "
@@ -158,7 +159,7 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
         ]
         if guarded := scope_guard(pg_fixer, finding, target, manual):
             return guarded
-        params = session_params(finding.data, age, conn)
+        params = session_params(finding.data, age, connections)
         note = f"{len(params['pids'])} sessions idle > {age:g}s, database {database} only"
         return Plan(target, [signal_action(pg_fixer, TERMINATE_IDLE_SIGNAL, params, note)])
 
@@ -167,7 +168,7 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
 
 @pytest.fixture
 def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Planner:
-    conn = environment.profile.section(DatabaseSettings).connections
+    connections = environment.profile.section(DatabaseSettings).connections
 
     def plan(finding: Finding) -> Plan:
         condition = str(finding.data.get("condition"))
@@ -181,7 +182,7 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
         ]
         if guarded := scope_guard(pg_fixer, finding, target, manual):
             return guarded
-        params = session_params(finding.data, age, conn)
+        params = session_params(finding.data, age, connections)
         note = f"{len(params['pids'])} sessions; their open transactions roll back"
         return Plan(target, [signal_action(pg_fixer, signal, params, note)])
 

@@ -91,14 +91,14 @@ class Signal:
             raise ValueError(f"not a signal function: {self.function!r}")
 
 
-def own_patterns(conn: ConnectionSettings) -> list[str]:
+def own_patterns(connections: ConnectionSettings) -> list[str]:
     """LIKE patterns for the suite's own application_name prefixes, wildcards escaped."""
     escape = str.maketrans({"%": r"\%", "_": r"\_", "\\": r"\\"})
-    return [p.translate(escape) + "%" for p in conn.own_application_prefixes]
+    return [p.translate(escape) + "%" for p in connections.own_application_prefixes]
 
 
 def session_params(
-    finding_data: Mapping[str, Any], age_s: float, conn: ConnectionSettings
+    finding_data: Mapping[str, Any], age_s: float, connections: ConnectionSettings
 ) -> dict[str, Any]:
     """The statement's values: the listed sessions, the age, and the scope's names."""
     pids = [int(p) for p in finding_data.get("pids", [])]
@@ -107,9 +107,9 @@ def session_params(
         "pids": pids,
         "starts": starts,
         "age": float(age_s),
-        "own": own_patterns(conn),
-        "roles": list(conn.app_roles),
-        "names": list(conn.app_names),
+        "own": own_patterns(connections),
+        "roles": list(connections.app_roles),
+        "names": list(connections.app_names),
     }
 
 

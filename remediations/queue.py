@@ -109,11 +109,11 @@ def wait_for_available(kube: Kube, namespace: str, name: str, wanted: int, timeo
 
 @pytest.fixture
 def scale_queue_workers(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, settings: Profile
+    kube_client: Kube, kube_snapshot: KubeSnapshot, profile: Profile
 ) -> Planner:
-    k8s, s = settings.kubernetes, settings.section(QueueSettings)
+    k8s, s = profile.kubernetes, profile.section(QueueSettings)
     target = f"deployment/{k8s.worker_deployment}"
-    timeout = settings.fix.verify_timeout_s
+    timeout = profile.fix.verify_timeout_s
 
     def plan(finding: Finding) -> Plan:
         dep = worker_deployment(kube_snapshot, k8s.worker_deployment)
@@ -150,9 +150,9 @@ def scale_queue_workers(
 
 
 @pytest.fixture
-def restart_queue_workers(kube_client: Kube, settings: Profile) -> Planner:
-    k8s = settings.kubernetes
-    timeout = settings.fix.verify_timeout_s
+def restart_queue_workers(kube_client: Kube, profile: Profile) -> Planner:
+    k8s = profile.kubernetes
+    timeout = profile.fix.verify_timeout_s
 
     def plan(finding: Finding) -> Plan:
         return plan_rollout_restart(kube_client, k8s.namespace, k8s.worker_deployment, timeout)
@@ -165,9 +165,9 @@ def restart_queue_workers(kube_client: Kube, settings: Profile) -> Planner:
 
 @pytest.fixture
 def retry_failed_jobs(
-    redis_client: redis.Redis, environment: Environment, settings: Profile
+    redis_client: redis.Redis, environment: Environment, profile: Profile
 ) -> Planner:
-    s = settings.section(QueueSettings)
+    s = profile.section(QueueSettings)
     url = environment.secret("REDIS_URL")
 
     def plan(finding: Finding) -> Plan:
@@ -213,9 +213,9 @@ def retry_failed_jobs(
 
 @pytest.fixture
 def clean_failed_jobs(
-    redis_client: redis.Redis, environment: Environment, settings: Profile
+    redis_client: redis.Redis, environment: Environment, profile: Profile
 ) -> Planner:
-    s = settings.section(QueueSettings)
+    s = profile.section(QueueSettings)
     url = environment.secret("REDIS_URL")
     grace_ms = int(s.clean_grace_s * 1000)
 
@@ -257,11 +257,11 @@ def clean_failed_jobs(
 
 @pytest.fixture
 def move_stalled_jobs(
-    redis_client: redis.Redis, environment: Environment, settings: Profile
+    redis_client: redis.Redis, environment: Environment, profile: Profile
 ) -> Planner:
-    s = settings.section(QueueSettings)
+    s = profile.section(QueueSettings)
     url = environment.secret("REDIS_URL")
-    worker, namespace = settings.kubernetes.worker_deployment, settings.kubernetes.namespace
+    worker, namespace = profile.kubernetes.worker_deployment, profile.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:
         ids = still_stalled(redis_client, s, list(finding.data.get("job_ids", [])))
@@ -303,14 +303,14 @@ def move_stalled_jobs(
 
 
 @pytest.fixture
-def reset_queue_keys(environment: Environment, settings: Profile, reports_dir: Path) -> Planner:
-    s = settings.section(QueueSettings)
+def reset_queue_keys(environment: Environment, profile: Profile, reports_dir: Path) -> Planner:
+    s = profile.section(QueueSettings)
     url = environment.secret("REDIS_URL")
 
     def plan(finding: Finding) -> Plan:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         backup = reports_dir / "queue-backups" / f"{stamp}-{s.last_resort}.jsonl"
-        waits = settings.fix.verify_timeout_s
+        waits = profile.fix.verify_timeout_s
         return LastResort(url, s, backup, recreate_timeout_s=waits).plan(
             f"redis/{describe_target(url)}"
         )

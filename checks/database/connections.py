@@ -71,7 +71,7 @@ def usable_connections(pg_settings: Mapping[str, str]) -> int:
 def saturation(
     activity: Sequence[Row],
     pg_settings: Mapping[str, str],
-    conn: ConnectionSettings,
+    connections: ConnectionSettings,
     pct: float,
     database: str,
 ) -> Finding | NoData | None:
@@ -106,16 +106,16 @@ def saturation(
         f"{n} state={state} wait_event_type={wait}" for (state, wait), n in by_state.most_common()
     ]
     evidence += [f"by client: {line}" for line in grouped(in_use, "state_age_s")[:8]]
-    idle, _ = idle_sessions(activity, conn, database)
+    idle, _ = idle_sessions(activity, connections, database)
     evidence.append(
         f"{plural(len(idle), 'connection')} of database {database} idle longer than "
-        f"{duration(conn.idle_max_s)} (DB-R01 terminates those)"
+        f"{duration(connections.idle_max_s)} (DB-R01 terminates those)"
     )
     evidence += hidden_note(hidden)
     return Finding(
         f"{len(in_use)} of {usable} usable connections in use ({share:.0f}% >= {pct:g}%)",
         evidence,
-        {**listed(idle), "idle_max_s": conn.idle_max_s, "database": database},
+        {**listed(idle), "idle_max_s": connections.idle_max_s, "database": database},
     )
 
 
@@ -132,45 +132,49 @@ def _aged(activity: Iterable[Row], states: Sequence[str], limit_s: float) -> Ite
 
 
 def idle_sessions(
-    activity: Iterable[Row], conn: ConnectionSettings, database: str
+    activity: Iterable[Row], connections: ConnectionSettings, database: str
 ) -> tuple[list[Row], list[Row]]:
     """Sessions idle past the threshold: (in scope, out of scope but not ours)."""
-    return split_scope(_aged(activity, ("idle",), conn.idle_max_s), conn, database)
+    return split_scope(_aged(activity, ("idle",), connections.idle_max_s), connections, database)
 
 
 def idle_connections(
-    activity: Sequence[Row], conn: ConnectionSettings, database: str
+    activity: Sequence[Row], connections: ConnectionSettings, database: str
 ) -> Finding | NoData | None:
     """Runbook: state = 'idle' AND state_change < now() - interval '1 hour', in `database`."""
-    idle, outside = idle_sessions(activity, conn, database)
-    hidden = hidden_in_scope(activity, conn, database)
+    idle, outside = idle_sessions(activity, connections, database)
+    hidden = hidden_in_scope(activity, connections, database)
     if not idle:
         return hidden_missing(hidden, database, "state") if hidden else None
     return Finding(
-        f"{plural(len(idle), 'connection')} idle longer than {duration(conn.idle_max_s)} "
+        f"{plural(len(idle), 'connection')} idle longer than {duration(connections.idle_max_s)} "
         "(threshold 0)",
-        grouped(idle, "state_age_s") + not_counted(outside, conn, database) + hidden_note(hidden),
-        {**listed(idle), "idle_max_s": conn.idle_max_s, "database": database},
+        grouped(idle, "state_age_s")
+        + not_counted(outside, connections, database)
+        + hidden_note(hidden),
+        {**listed(idle), "idle_max_s": connections.idle_max_s, "database": database},
     )
 
 
 def idle_in_transaction(
-    activity: Sequence[Row], conn: ConnectionSettings, database: str
+    activity: Sequence[Row], connections: ConnectionSettings, database: str
 ) -> Finding | NoData | None:
     """Sessions idle inside an open transaction: they hold locks and block vacuum."""
-    aged = _aged(activity, IDLE_IN_TRANSACTION, conn.idle_in_transaction_max_s)
-    rows, outside = split_scope(aged, conn, database)
-    hidden = hidden_in_scope(activity, conn, database)
+    aged = _aged(activity, IDLE_IN_TRANSACTION, connections.idle_in_transaction_max_s)
+    rows, outside = split_scope(aged, connections, database)
+    hidden = hidden_in_scope(activity, connections, database)
     if not rows:
         return hidden_missing(hidden, database, "state") if hidden else None
     return Finding(
         f"{plural(len(rows), 'session')} idle in transaction longer than "
-        f"{duration(conn.idle_in_transaction_max_s)} (threshold 0)",
-        grouped(rows, "state_age_s") + not_counted(outside, conn, database) + hidden_note(hidden),
+        f"{duration(connections.idle_in_transaction_max_s)} (threshold 0)",
+        grouped(rows, "state_age_s")
+        + not_counted(outside, connections, database)
+        + hidden_note(hidden),
         {
             **listed(rows),
             "condition": "idle_in_transaction",
-            "threshold_s": conn.idle_in_transaction_max_s,
+            "threshold_s": connections.idle_in_transaction_max_s,
             "database": database,
         },
     )

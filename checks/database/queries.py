@@ -61,40 +61,40 @@ def _oldest_first(
 
 
 def long_queries(
-    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings, database: str
+    activity: Sequence[Row], q: QuerySettings, connections: ConnectionSettings, database: str
 ) -> Finding | NoData | None:
     """Active statements in `database` running longer than `long_query_max_s`."""
     rows, outside = _oldest_first(
-        activity, (conn, database), "query_age_s", q.long_query_max_s, state="active"
+        activity, (connections, database), "query_age_s", q.long_query_max_s, state="active"
     )
-    hidden = hidden_in_scope(activity, conn, database)
+    hidden = hidden_in_scope(activity, connections, database)
     if not rows:
         return hidden_missing(hidden, database, "state and query start") if hidden else None
     return Finding(
         f"{plural(len(rows), 'query', 'queries')} active longer than "
         f"{duration(q.long_query_max_s)} (longest {duration(rows[0]['query_age_s'])})",
         [_query_line(r, "query_age_s", q) for r in rows]
-        + not_counted(outside, conn, database)
+        + not_counted(outside, connections, database)
         + hidden_note(hidden),
         {**listed(rows), "threshold_s": q.long_query_max_s, "database": database},
     )
 
 
 def long_transactions(
-    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings, database: str
+    activity: Sequence[Row], q: QuerySettings, connections: ConnectionSettings, database: str
 ) -> Finding | NoData | None:
     """Transactions in `database` open longer than `long_transaction_max_s`, in any state."""
     rows, outside = _oldest_first(
-        activity, (conn, database), "xact_age_s", q.long_transaction_max_s
+        activity, (connections, database), "xact_age_s", q.long_transaction_max_s
     )
-    hidden = hidden_in_scope(activity, conn, database)
+    hidden = hidden_in_scope(activity, connections, database)
     if not rows:
         return hidden_missing(hidden, database, "transaction start") if hidden else None
     return Finding(
         f"{plural(len(rows), 'transaction')} open longer than "
         f"{duration(q.long_transaction_max_s)} (oldest {duration(rows[0]['xact_age_s'])})",
         [_query_line(r, "xact_age_s", q) for r in rows]
-        + not_counted(outside, conn, database)
+        + not_counted(outside, connections, database)
         + hidden_note(hidden),
         {
             **listed(rows),
@@ -106,7 +106,7 @@ def long_transactions(
 
 
 def active_load(
-    activity: Sequence[Row], q: QuerySettings, conn: ConnectionSettings
+    activity: Sequence[Row], q: QuerySettings, connections: ConnectionSettings
 ) -> Finding | NoData | None:
     """Runbook "Database CPU at 100%": too many statements running at once.
 
@@ -115,9 +115,11 @@ def active_load(
     active: the check passes only if it would even if every one of them were.
     """
     rows = [
-        r for r in client_backends(activity) if r.get("state") == "active" and not is_own(r, conn)
+        r
+        for r in client_backends(activity)
+        if r.get("state") == "active" and not is_own(r, connections)
     ]
-    hidden = [r for r in activity if is_hidden(r) and not is_own(r, conn)]
+    hidden = [r for r in activity if is_hidden(r) and not is_own(r, connections)]
     if len(rows) <= q.active_max:
         if len(rows) + len(hidden) <= q.active_max:
             return None

@@ -5,7 +5,7 @@
 
 loads the profile (read only), connects with DATABASE_URL only to read what exists (the
 server version, pg_stat_statements, the configured materialized views and their base
-tables: checks/database/roles_found.py) and prints SQL for a person to review and run. It
+tables: fixtures/database_roles.py) and prints SQL for a person to review and run. It
 never executes any of it.
 
 The SQL is in two parts, each saying who may run it: the superuser part (creating the

@@ -36,35 +36,35 @@ NOT_APP_ROLE = "role not in database.connections.app_roles"
 NOT_APP_NAME = "application_name not in database.connections.app_names"
 
 
-def is_own(row: Row, conn: ConnectionSettings) -> bool:
+def is_own(row: Row, connections: ConnectionSettings) -> bool:
     """The suite's own sessions: never reported, never terminated."""
     app = row.get("application_name") or ""
-    return any(app.startswith(prefix) for prefix in conn.own_application_prefixes)
+    return any(app.startswith(prefix) for prefix in connections.own_application_prefixes)
 
 
-def out_of_scope(row: Row, conn: ConnectionSettings, database: str) -> str | None:
+def out_of_scope(row: Row, connections: ConnectionSettings, database: str) -> str | None:
     """Why the checks do not judge, and the fixes never end, this session (None: in scope)."""
-    if is_own(row, conn):
+    if is_own(row, connections):
         return OWN
     if row.get("datname") != database:
         return OTHER_DATABASE
     if row.get("rolsuper"):
         return SUPERUSER
-    if conn.app_roles and row.get("usename") not in conn.app_roles:
+    if connections.app_roles and row.get("usename") not in connections.app_roles:
         return NOT_APP_ROLE
-    if conn.app_names and (row.get("application_name") or "") not in conn.app_names:
+    if connections.app_names and (row.get("application_name") or "") not in connections.app_names:
         return NOT_APP_NAME
     return None
 
 
 def split_scope(
-    rows: Iterable[Row], conn: ConnectionSettings, database: str
+    rows: Iterable[Row], connections: ConnectionSettings, database: str
 ) -> tuple[list[Row], list[Row]]:
     """(in scope, out of scope but worth a mention): the suite's own are in neither."""
     inside: list[Row] = []
     outside: list[Row] = []
     for row in rows:
-        reason = out_of_scope(row, conn, database)
+        reason = out_of_scope(row, connections, database)
         if reason is None:
             inside.append(row)
         elif reason != OWN:
@@ -72,11 +72,13 @@ def split_scope(
     return inside, outside
 
 
-def not_counted(outside: Sequence[Row], conn: ConnectionSettings, database: str) -> list[str]:
+def not_counted(
+    outside: Sequence[Row], connections: ConnectionSettings, database: str
+) -> list[str]:
     """One evidence line about sessions that match but are out of scope, or none."""
     if not outside:
         return []
-    reasons = Counter(out_of_scope(r, conn, database) for r in outside)
+    reasons = Counter(out_of_scope(r, connections, database) for r in outside)
     others = sorted({str(r.get("datname")) for r in outside if r.get("datname") != database})
     parts = []
     for reason, n in reasons.most_common():
@@ -126,9 +128,11 @@ def is_hidden(row: Row) -> bool:
     return row.get("backend_type") is None and row.get("datname") is not None
 
 
-def hidden_in_scope(activity: Iterable[Row], conn: ConnectionSettings, database: str) -> list[Row]:
+def hidden_in_scope(
+    activity: Iterable[Row], connections: ConnectionSettings, database: str
+) -> list[Row]:
     """Hidden sessions a session rule would judge (database, role and name are visible)."""
-    return [r for r in activity if is_hidden(r) and out_of_scope(r, conn, database) is None]
+    return [r for r in activity if is_hidden(r) and out_of_scope(r, connections, database) is None]
 
 
 def hidden_note(hidden: Sequence[Row]) -> list[str]:

@@ -2,8 +2,8 @@
 
 Defaults are the runbook's own values where it gives one (idle 1 hour, DB_POOL_MAX=15,
 DB_TIMEOUT=30000, log_min_duration_statement=1000, the pg_stats n_distinct > 100 /
-correlation < 0.1 heuristic) and the peers' otherwise (PEERS.md: connections warn 80% /
-fail 95%, slow queries 20 ms over 100 calls, dead tuples 10% with more than 10k).
+correlation < 0.1 heuristic) and common monitoring defaults otherwise (connections warn at
+80% / fail at 95%, slow queries 20 ms over 100 calls, dead tuples 10% with more than 10k).
 Every one can be overridden per profile, e.g. ``database: {connections: {idle_max_s: 5}}``.
 
 Values that contradict each other are rejected with the key named (the run then exits 4

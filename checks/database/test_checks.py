@@ -62,11 +62,10 @@ def test_postgres_reachable(pg_snapshot: PgSnapshot) -> None:
 def test_connection_saturation(
     pg_snapshot: PgSnapshot, database_settings: DatabaseSettings
 ) -> None:
-    conn = database_settings.connections
+    connections = database_settings.connections
     activity, pg_settings = pg_snapshot.activity(), pg_snapshot.pg_settings()
-    verdict(
-        rules.saturation(activity, pg_settings, conn, conn.fail_pct, pg_snapshot.database_name())
-    )
+    level, database = connections.fail_pct, pg_snapshot.database_name()
+    verdict(rules.saturation(activity, pg_settings, connections, level, database))
 
 
 @check(
@@ -80,11 +79,10 @@ def test_connection_saturation(
 def test_connection_saturation_warning(
     pg_snapshot: PgSnapshot, database_settings: DatabaseSettings
 ) -> None:
-    conn = database_settings.connections
+    connections = database_settings.connections
     activity, pg_settings = pg_snapshot.activity(), pg_snapshot.pg_settings()
-    verdict(
-        rules.saturation(activity, pg_settings, conn, conn.warn_pct, pg_snapshot.database_name())
-    )
+    level, database = connections.warn_pct, pg_snapshot.database_name()
+    verdict(rules.saturation(activity, pg_settings, connections, level, database))
 
 
 @check(
@@ -96,8 +94,8 @@ def test_connection_saturation_warning(
     remediation=TERMINATE_IDLE,
 )
 def test_idle_connections(pg_snapshot: PgSnapshot, database_settings: DatabaseSettings) -> None:
-    conn, database = database_settings.connections, pg_snapshot.database_name()
-    verdict(rules.idle_connections(pg_snapshot.activity(), conn, database))
+    connections, database = database_settings.connections, pg_snapshot.database_name()
+    verdict(rules.idle_connections(pg_snapshot.activity(), connections, database))
 
 
 @check(
@@ -109,8 +107,8 @@ def test_idle_connections(pg_snapshot: PgSnapshot, database_settings: DatabaseSe
     remediation=END_STUCK_TRANSACTIONS,
 )
 def test_idle_in_transaction(pg_snapshot: PgSnapshot, database_settings: DatabaseSettings) -> None:
-    conn, database = database_settings.connections, pg_snapshot.database_name()
-    verdict(rules.idle_in_transaction(pg_snapshot.activity(), conn, database))
+    connections, database = database_settings.connections, pg_snapshot.database_name()
+    verdict(rules.idle_in_transaction(pg_snapshot.activity(), connections, database))
 
 
 @check(

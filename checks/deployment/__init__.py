@@ -8,18 +8,9 @@ settings; `now` is passed in so unit tests can pin time. Summaries are one line 
 measured value against threshold — and evidence never contains a secret value: secrets are
 read for their names, types and key names only.
 
-One module per concern; this package re-exports every public name, so checks and planners
-import `checks.deployment` only:
-
-    objects        what the rules read from Kubernetes objects (times, quantities, statuses)
-    rollout        DEP-101 rollout complete, or still settling
-    pods           DEP-102 containers start, DEP-103 pending pods, DEP-104 restarts
-    images         DEP-105 image pulls, DEP-106 pull secret
-    health         DEP-107 readiness and probes, DEP-108 Warning events
-    configuration  DEP-109 ConfigMap/Secret references
-    resources      DEP-110 OOMKilled, DEP-111 limits set, DEP-112 usage, DEP-113 node
-                   pressure, DEP-114 replicas
-    revisions      whether a previous revision was failing (for rollbacks)
+One module per concern (objects.py is what the rules read from Kubernetes objects); this
+package re-exports every public name, so checks and planners import `checks.deployment`
+only; each module's docstring names the checks it serves.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Settings and thresholds for the Deployment Failures checks (owned by the deployment section).
 
-Defaults come from the runbook (the regcred pull secret) and from what peer tools use
-(PEERS.md): a 10-minute settle window for rollouts, more than 3 recent restarts, usage at 80%
-of the CPU limit or 75% of the memory limit, and the waiting reasons and event reasons that
-mean a pod is failing.
+Defaults come from the runbook (the regcred pull secret) and, where it gives no number, from
+what similar monitoring tools commonly use: a 10-minute settle window for rollouts, more than
+3 recent restarts, usage at 80% of the CPU limit or 75% of the memory limit, and the waiting
+reasons and event reasons that mean a pod is failing.
 
 Values are checked together when the profile loads (a bad one stops the run, exit 4, naming
 its key): the pods' graces fit in the rollout's settle window, usage ratios are fractions of

@@ -70,10 +70,10 @@ def now() -> datetime:
         "kubectl rollout undo deployment/<name> -n {namespace}",
     ],
 )
-def test_rollout_complete(workload: WorkloadView, settings: Profile) -> None:
+def test_rollout_complete(workload: WorkloadView, profile: Profile) -> None:
     current = workload()
-    verdict(rules.rollout_stuck(current, settings.section(DeploymentSettings), now()))
-    if progress := rules.rollout_in_progress(current, settings.section(DeploymentSettings), now()):
+    verdict(rules.rollout_stuck(current, profile.section(DeploymentSettings), now()))
+    if progress := rules.rollout_in_progress(current, profile.section(DeploymentSettings), now()):
         pytest.skip(f"[DEP-101] {progress}")
 
 
@@ -88,8 +88,8 @@ def test_rollout_complete(workload: WorkloadView, settings: Profile) -> None:
         "kubectl logs <pod> -n {namespace} --tail=100 --previous",
     ],
 )
-def test_containers_start(workload: WorkloadView, settings: Profile) -> None:
-    verdict(rules.containers_failing(workload(), settings.section(DeploymentSettings)))
+def test_containers_start(workload: WorkloadView, profile: Profile) -> None:
+    verdict(rules.containers_failing(workload(), profile.section(DeploymentSettings)))
 
 
 @check(
@@ -104,10 +104,10 @@ def test_containers_start(workload: WorkloadView, settings: Profile) -> None:
     ],
 )
 def test_pods_scheduled(
-    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: Profile
 ) -> None:
     events = readable(kube_snapshot.events)
-    verdict(rules.pending_pods(workload(), events, settings.section(DeploymentSettings), now()))
+    verdict(rules.pending_pods(workload(), events, profile.section(DeploymentSettings), now()))
 
 
 @check(
@@ -118,8 +118,8 @@ def test_pods_scheduled(
     remediation=RESTART,
     manual=["kubectl logs <pod> -n {namespace} --previous --tail=100"],
 )
-def test_restarts(workload: WorkloadView, settings: Profile) -> None:
-    verdict(rules.restarts(workload(), settings.section(DeploymentSettings), now()))
+def test_restarts(workload: WorkloadView, profile: Profile) -> None:
+    verdict(rules.restarts(workload(), profile.section(DeploymentSettings), now()))
 
 
 @check(
@@ -134,10 +134,10 @@ def test_restarts(workload: WorkloadView, settings: Profile) -> None:
     ],
 )
 def test_images_pull(
-    workload: WorkloadView, deployment_registry: RegistryIndexSource, settings: Profile
+    workload: WorkloadView, deployment_registry: RegistryIndexSource, profile: Profile
 ) -> None:
     registry = deployment_registry.index()
-    verdict(rules.image_pulls(workload(), settings.section(DeploymentSettings), registry))
+    verdict(rules.image_pulls(workload(), profile.section(DeploymentSettings), registry))
 
 
 @check(
@@ -154,11 +154,9 @@ def test_images_pull(
         '\'{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"{pull_secret}"}]}}}}\'',
     ],
 )
-def test_pull_secret(
-    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
-) -> None:
-    name, secrets = settings.kubernetes.pull_secret, readable(kube_snapshot.secrets)
-    verdict(rules.pull_secret(workload(), secrets, name, settings.section(DeploymentSettings)))
+def test_pull_secret(workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: Profile) -> None:
+    name, secrets = profile.kubernetes.pull_secret, readable(kube_snapshot.secrets)
+    verdict(rules.pull_secret(workload(), secrets, name, profile.section(DeploymentSettings)))
 
 
 @check(
@@ -173,10 +171,10 @@ def test_pull_secret(
     ],
 )
 def test_health_checks(
-    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: Profile
 ) -> None:
     events = readable(kube_snapshot.events)
-    verdict(rules.health(workload(), events, settings.section(DeploymentSettings), now()))
+    verdict(rules.health(workload(), events, profile.section(DeploymentSettings), now()))
 
 
 @check(
@@ -190,10 +188,10 @@ def test_health_checks(
         "kubectl describe <kind>/<name> -n {namespace}",
     ],
 )
-def test_warning_events(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
+def test_warning_events(kube_snapshot: KubeSnapshot, profile: Profile) -> None:
     live = {("Pod", p["metadata"]["name"]) for p in kube_snapshot.pods()}
     events = readable(kube_snapshot.events)
-    verdict(rules.warning_events(events, live, settings.section(DeploymentSettings), now()))
+    verdict(rules.warning_events(events, live, profile.section(DeploymentSettings), now()))
 
 
 @check(
@@ -209,9 +207,9 @@ def test_warning_events(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
     ],
 )
 def test_configuration_present(
-    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: Profile
 ) -> None:
-    target = settings.kubernetes
+    target = profile.kubernetes
     required = [("ConfigMap", target.config_map), ("Secret", target.secret)]
     configmaps, secrets = readable(kube_snapshot.configmaps), readable(kube_snapshot.secrets)
     verdict(rules.config_references(workload(), configmaps, secrets, required))
@@ -225,8 +223,8 @@ def test_configuration_present(
     remediation=RAISE_LIMITS,
     manual=["kubectl top pods -n {namespace}"],
 )
-def test_oom_killed(workload: WorkloadView, settings: Profile) -> None:
-    verdict(rules.oom_killed(workload(), settings.section(DeploymentSettings), now()))
+def test_oom_killed(workload: WorkloadView, profile: Profile) -> None:
+    verdict(rules.oom_killed(workload(), profile.section(DeploymentSettings), now()))
 
 
 @check(
@@ -253,10 +251,10 @@ def test_limits_set(workload: WorkloadView) -> None:
     manual=["kubectl top pods -n {namespace}"],
 )
 def test_usage_below_limits(
-    workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile
+    workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: Profile
 ) -> None:
     metrics = readable(kube_snapshot.pod_metrics)
-    verdict(rules.usage_near_limits(workload(), metrics, settings.section(DeploymentSettings)))
+    verdict(rules.usage_near_limits(workload(), metrics, profile.section(DeploymentSettings)))
 
 
 @check(
@@ -271,10 +269,8 @@ def test_usage_below_limits(
         "--delete-emptydir-data  # move pods off a node that stays under pressure",
     ],
 )
-def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
-    verdict(
-        rules.node_pressure(readable(kube_snapshot.nodes), settings.section(DeploymentSettings))
-    )
+def test_node_pressure(kube_snapshot: KubeSnapshot, profile: Profile) -> None:
+    verdict(rules.node_pressure(readable(kube_snapshot.nodes), profile.section(DeploymentSettings)))
 
 
 @check(
@@ -287,7 +283,7 @@ def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
         "kubectl scale deployment/<name> --replicas=<its minimum, from the failure> -n {namespace}"
     ],
 )
-def test_replicas(workload: WorkloadView, kube_snapshot: KubeSnapshot, settings: Profile) -> None:
+def test_replicas(workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: Profile) -> None:
     # A cluster without autoscaling/v2 has no such HPA: the profile's minimum holds.
     hpas = readable(kube_snapshot.hpas, absent_is_empty=True)
-    verdict(rules.replicas_below_minimum(workload(), hpas, settings.section(DeploymentSettings)))
+    verdict(rules.replicas_below_minimum(workload(), hpas, profile.section(DeploymentSettings)))

@@ -4,17 +4,9 @@ The data are plain values built by fixtures/metrics.py and fixtures/logs.py: two
 /api/metrics (their counter increases), parsed JSON log lines of the API pods, third-party
 probe results, and pod memory series. Unit tests feed them from tests/data/errors/.
 
-One module per concern; this package re-exports their public names, so checks, fixtures
-and tests import from `checks.errors`:
-
-- counters.py: scrapes and counter increases between them, resets (shared with PERF-101)
-- rates.py: ERR-101, the error rate over a counter window
-- logs.py: ERR-102, error lines in the API pods' logs, and parsing those logs
-- dependencies.py: ERR-103, third parties and their feature flags
-- memory.py: ERR-104, memory leaks
-- rollouts.py: ERR-105, a bad deployment (a revision erring more than the one before)
-- health.py: what ERR-105 asks first: whether a dependency explains the errors
-- notes.py: notes of a passing check (the one helper that is not a pure rule)
+One module per concern (counters.py, the scrapes and their increases, is shared with the
+performance section; notes.py is the one helper that is not a rule); this package
+re-exports their public names, so checks, fixtures and tests import from `checks.errors`.
 
 A rule returns a Finding (failed), None (passed) or NoData (inconclusive: exactly what was
 missing); rules that may judge part of their question also return notes saying what they

@@ -45,9 +45,9 @@ CAUSES = (
     ],
 )
 def test_error_rate(
-    api_scrapes: ApiScrapes, settings: Profile, request: pytest.FixtureRequest
+    api_scrapes: ApiScrapes, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
-    finding, notes = rules.error_rate(api_scrapes.window(), settings.section(ErrorsSettings))
+    finding, notes = rules.error_rate(api_scrapes.window(), profile.section(ErrorsSettings))
     add_notes(request, notes)
     verdict(finding)
 
@@ -64,18 +64,18 @@ def test_error_rate(
         CAUSES,
     ],
 )
-def test_error_distribution(api_logs: ApiLogs, settings: Profile) -> None:
-    deployment = settings.kubernetes.api_deployment
+def test_error_distribution(api_logs: ApiLogs, profile: Profile) -> None:
+    deployment = profile.kubernetes.api_deployment
     logs, now = api_logs.read(), datetime.now(UTC)
     verdict(
         rules.error_distribution(
-            logs, now, settings.section(ErrorsSettings), deployment, api_logs.unread()
+            logs, now, profile.section(ErrorsSettings), deployment, api_logs.unread()
         )
     )
 
 
 def feature_flags(
-    request: pytest.FixtureRequest, settings: Profile
+    request: pytest.FixtureRequest, profile: Profile
 ) -> tuple[dict[str, str | None], str | None]:
     """The API container's value of every configured feature flag, or why they cannot be
     read (Kubernetes absent from the profile, unreachable, forbidden, no API Deployment).
@@ -83,10 +83,10 @@ def feature_flags(
     Asked for lazily: only a dependency that is down needs its flag.
     """
     name, container = (
-        settings.kubernetes.api_deployment,
-        settings.section(ErrorsSettings).api_container,
+        profile.kubernetes.api_deployment,
+        profile.section(ErrorsSettings).api_container,
     )
-    flags = [d.feature_flag for d in settings.dependencies.values() if d.feature_flag]
+    flags = [d.feature_flag for d in profile.dependencies.values() if d.feature_flag]
     try:
         snapshot = request.getfixturevalue("kube_snapshot")
         api, configmaps = snapshot.deployment(name), snapshot.configmaps()
@@ -95,7 +95,7 @@ def feature_flags(
     except pytest.skip.Exception as skipped:  # the profile declares Kubernetes absent
         return {}, str(skipped.msg)
     if api is None:
-        return {}, f"deployment/{name} not found in namespace {settings.kubernetes.namespace}"
+        return {}, f"deployment/{name} not found in namespace {profile.kubernetes.namespace}"
     return {f: rules.flag_value(api, configmaps, f, container) for f in flags}, None
 
 
@@ -108,16 +108,16 @@ def feature_flags(
     manual=["provider status pages: status.stripe.com, cloudflarestatus.com"],
 )
 def test_third_parties(
-    third_party_probes: ThirdPartyProbes, settings: Profile, request: pytest.FixtureRequest
+    third_party_probes: ThirdPartyProbes, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
-    timeout = settings.section(ErrorsSettings).dependency_timeout_s
+    timeout = profile.section(ErrorsSettings).dependency_timeout_s
     results = third_party_probes.probes()
     down = [r for r in results if r.problem(timeout) is not None]
-    needs_flags = any(settings.dependencies[r.name].feature_flag for r in down)
-    values, unknown = feature_flags(request, settings) if needs_flags else ({}, None)
+    needs_flags = any(profile.dependencies[r.name].feature_flag for r in down)
+    values, unknown = feature_flags(request, profile) if needs_flags else ({}, None)
     probes = []
     for result in results:
-        flag = settings.dependencies[result.name].feature_flag
+        flag = profile.dependencies[result.name].feature_flag
         probes.append(
             rules.Probe(
                 **{
@@ -128,7 +128,7 @@ def test_third_parties(
                 }
             )
         )
-    finding, notes = rules.third_parties(probes, settings.section(ErrorsSettings))
+    finding, notes = rules.third_parties(probes, profile.section(ErrorsSettings))
     add_notes(request, notes)
     verdict(finding)
 
@@ -145,14 +145,14 @@ def test_third_parties(
     ],
 )
 def test_memory_leak(
-    pod_usage_samples: PodUsageSamples, settings: Profile, request: pytest.FixtureRequest
+    pod_usage_samples: PodUsageSamples, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
-    series = pod_usage_samples.memory_series(settings.section(ErrorsSettings).leak_deployments)
+    series = pod_usage_samples.memory_series(profile.section(ErrorsSettings).leak_deployments)
     if isinstance(series, NoData):
         verdict(series)
         return
     finding, notes = rules.memory_leaks(
-        series, settings.kubernetes.namespace, settings.section(ErrorsSettings)
+        series, profile.kubernetes.namespace, profile.section(ErrorsSettings)
     )
     add_notes(request, notes)
     verdict(finding)
@@ -169,21 +169,21 @@ def test_memory_leak(
 def test_bad_deployment(
     api_logs: ApiLogs,
     dependency_health: DependencyHealth,
-    settings: Profile,
+    profile: Profile,
     request: pytest.FixtureRequest,
 ) -> None:
     newest, previous = api_logs.newest_and_previous()
     if newest is None:
         verdict(api_logs.missing_revision())
         return
-    name, now = settings.kubernetes.api_deployment, datetime.now(UTC)
+    name, now = profile.kubernetes.api_deployment, datetime.now(UTC)
     finding, notes = rules.bad_deployment(
-        name, newest, previous, now, settings.section(ErrorsSettings)
+        name, newest, previous, now, profile.section(ErrorsSettings)
     )
-    if (finding or notes) and rules.errs(newest, settings.section(ErrorsSettings)):
+    if (finding or notes) and rules.errs(newest, profile.section(ErrorsSettings)):
         # It errs (blamed, not blamed, or not timed): ask the dependencies (round trips).
         typed = rules.dependency_errors(
-            newest, settings.section(ErrorsSettings).dependency_error_types
+            newest, profile.section(ErrorsSettings).dependency_error_types
         )
         problems = [*([typed] if typed else []), *dependency_health.problems()]
         finding, explained = rules.unless_explained(finding, problems, newest.revision)

@@ -2,14 +2,8 @@
 
 A rule returns a Finding (failed), None (passed) or NoData (inconclusive: exactly what was
 missing); rules that may judge part of their question also return notes saying what they
-left out. One module per concern; this package re-exports their public names:
-
-- latency.py: PERF-101, p95/p99 per route from the request duration histogram's bucket
-  increases between two scrapes, interpolated as Prometheus's histogram_quantile() does
-- saturation.py: PERF-102, pods against their limits (metrics.k8s.io, `kubectl top pods`)
-- nodes.py: PERF-103 (usage against allocatable) and PERF-104 (pressure conditions)
-- scaling.py: what PERF-R01 may scale, only the workload the evidence points at
-- quantities.py: Kubernetes quantities and measurement times
+left out. One module per concern (scaling.py is what PERF-R01 may scale); this package
+re-exports their public names.
 
 The database side of the runbook's section belongs to checks/database/.
 """

@@ -39,7 +39,7 @@ def node_saturation(
     nodes: Sequence[Obj] | NoData,
     settings: PerformanceSettings,
 ) -> Verdict:
-    """PERF-103: `kubectl top nodes` against allocatable (PEERS: 90% CPU, 80% memory).
+    """PERF-103: `kubectl top nodes` against allocatable (default 90% CPU, 80% memory).
 
     NoData when NodeMetrics or Nodes cannot be read (no metrics-server, RBAC), none are
     listed, or no node's usage can be compared; notes name the nodes not judged when others

@@ -1,8 +1,9 @@
 """Settings and thresholds for the Performance Issues checks (owned by the performance section).
 
-The runbook gives no numbers for latency; PEERS gives 90% CPU / 80% memory for nodes and
-80% CPU / 75% memory for containers. Scale-up targets are the runbook's (API 6, workers 4).
-The latency histogram's name is `errors.metrics.latency`: one scrape serves both sections.
+The runbook gives no numbers for latency or saturation; the defaults are common alerting
+levels: 90% CPU / 80% memory for nodes, 80% CPU / 75% memory for containers. Scale-up
+targets are the runbook's (API 6, workers 4). The latency histogram's name is
+`errors.metrics.latency`: one scrape serves both sections.
 """
 
 from __future__ import annotations

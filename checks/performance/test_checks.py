@@ -1,7 +1,7 @@
 """Performance Issues checks (PERF-1xx), application and cluster side.
 
 The database side of the runbook's section (pg_stat_activity, ANALYZE, materialized views)
-is checked by checks/test_database.py. Thin: samples in, pure rule, verdict.
+is checked by the database section. Thin: samples in, pure rule, verdict.
 
 A check that cannot see is inconclusive, never green: no latency histogram or too few
 requests (PERF-101), PodMetrics or NodeMetrics not served (no metrics-server) or not
@@ -41,13 +41,11 @@ SCALE_STEPS = (
         "stale assets or cache: npm run cdn:purge-all (invalidates the CDN cache)",
     ],
 )
-def test_latency(
-    api_scrapes: ApiScrapes, settings: Profile, request: pytest.FixtureRequest
-) -> None:
+def test_latency(api_scrapes: ApiScrapes, profile: Profile, request: pytest.FixtureRequest) -> None:
     finding, notes = rules.latency(
         api_scrapes.window(),
-        settings.section(ErrorsSettings).metrics,
-        settings.section(PerformanceSettings),
+        profile.section(ErrorsSettings).metrics,
+        profile.section(PerformanceSettings),
     )
     add_notes(request, notes)
     verdict(finding)
@@ -62,7 +60,7 @@ def test_latency(
     manual=["kubectl top pods -n {namespace}"],
 )
 def test_pod_saturation(
-    pod_usage_samples: PodUsageSamples, kube_snapshot: KubeSnapshot, settings: Profile
+    pod_usage_samples: PodUsageSamples, kube_snapshot: KubeSnapshot, profile: Profile
 ) -> None:
     sampled = pod_usage_samples.samples()
     samples = sampled if isinstance(sampled, NoData) else [usages for _, usages in sampled]
@@ -70,9 +68,9 @@ def test_pod_saturation(
         name: None
         if (d := kube_snapshot.deployment(name)) is None
         else int((d.get("spec") or {}).get("replicas", 1))
-        for name in settings.section(PerformanceSettings).deployments
+        for name in profile.section(PerformanceSettings).deployments
     }
-    verdict(rules.deployment_saturation(samples, replicas, settings.section(PerformanceSettings)))
+    verdict(rules.deployment_saturation(samples, replicas, profile.section(PerformanceSettings)))
 
 
 @check(
@@ -87,11 +85,11 @@ def test_pod_saturation(
     ],
 )
 def test_node_saturation(
-    kube_snapshot: KubeSnapshot, settings: Profile, request: pytest.FixtureRequest
+    kube_snapshot: KubeSnapshot, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
     node_metrics, nodes = readable(kube_snapshot.node_metrics), readable(kube_snapshot.nodes)
     finding, notes = rules.node_saturation(
-        node_metrics, nodes, settings.section(PerformanceSettings)
+        node_metrics, nodes, profile.section(PerformanceSettings)
     )
     add_notes(request, notes)
     verdict(finding)
@@ -108,7 +106,7 @@ def test_node_saturation(
         "or add capacity to the pool",
     ],
 )
-def test_node_pressure(kube_snapshot: KubeSnapshot, settings: Profile) -> None:
+def test_node_pressure(kube_snapshot: KubeSnapshot, profile: Profile) -> None:
     verdict(
-        rules.node_pressure(readable(kube_snapshot.nodes), settings.section(PerformanceSettings))
+        rules.node_pressure(readable(kube_snapshot.nodes), profile.section(PerformanceSettings))
     )

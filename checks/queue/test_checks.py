@@ -74,8 +74,8 @@ def skip_if_paused(snapshot: QueueSnapshot) -> None:
     symptom="Redis connection issues",
     manual=REDIS_MANUAL,
 )
-def test_redis_reachable(redis_ping: rules.Ping, settings: Profile) -> None:
-    verdict(rules.redis_reachable(redis_ping, settings.section(QueueSettings)))
+def test_redis_reachable(redis_ping: rules.Ping, profile: Profile) -> None:
+    verdict(rules.redis_reachable(redis_ping, profile.section(QueueSettings)))
 
 
 @check(
@@ -86,12 +86,12 @@ def test_redis_reachable(redis_ping: rules.Ping, settings: Profile) -> None:
     manual=MEMORY_MANUAL,
 )
 def test_redis_memory(
-    queue_snapshot: QueueSnapshot, redis_counters: CounterState, settings: Profile
+    queue_snapshot: QueueSnapshot, redis_counters: CounterState, profile: Profile
 ) -> None:
     info = queue_snapshot.info()
     before = redis_counters.load()
     redis_counters.save(info)
-    verdict(rules.redis_memory(info, before, settings.section(QueueSettings)))
+    verdict(rules.redis_memory(info, before, profile.section(QueueSettings)))
 
 
 @check(
@@ -102,8 +102,8 @@ def test_redis_memory(
     severity="low",
     manual=MEMORY_MANUAL,
 )
-def test_redis_memory_warning(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
-    verdict(rules.redis_memory_warning(queue_snapshot.info(), settings.section(QueueSettings)))
+def test_redis_memory_warning(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
+    verdict(rules.redis_memory_warning(queue_snapshot.info(), profile.section(QueueSettings)))
 
 
 @check(
@@ -113,12 +113,12 @@ def test_redis_memory_warning(queue_snapshot: QueueSnapshot, settings: Profile) 
     symptom="Jobs piling up in waiting state",
     remediation=SCALE_WORKERS,
 )
-def test_jobs_piling_up(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+def test_jobs_piling_up(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
     need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
     first, second = queue_snapshot.growth()
     counts, missing = queue_snapshot.counts(), queue_snapshot.first_missing
-    verdict(rules.jobs_piling_up(counts, first, second, settings.section(QueueSettings), missing))
+    verdict(rules.jobs_piling_up(counts, first, second, profile.section(QueueSettings), missing))
 
 
 @check(
@@ -128,10 +128,10 @@ def test_jobs_piling_up(queue_snapshot: QueueSnapshot, settings: Profile) -> Non
     symptom="No job completions",
     remediation=RESTART_WORKERS,
 )
-def test_no_completions(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+def test_no_completions(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
     need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
-    verdict(rules.no_completions(queue_snapshot.counts(), settings.section(QueueSettings)))
+    verdict(rules.no_completions(queue_snapshot.counts(), profile.section(QueueSettings)))
 
 
 @check(
@@ -142,13 +142,13 @@ def test_no_completions(queue_snapshot: QueueSnapshot, settings: Profile) -> Non
     remediation=SCALE_WORKERS,
 )
 def test_workers_present(
-    queue_snapshot: QueueSnapshot, settings: Profile, request: pytest.FixtureRequest
+    queue_snapshot: QueueSnapshot, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
     need_queue(queue_snapshot)
     skip_if_paused(queue_snapshot)
-    s = settings.section(QueueSettings)
+    s = profile.section(QueueSettings)
     workers = queue_snapshot.workers()
-    deployment = read_worker_deployment(request, settings.kubernetes.worker_deployment)
+    deployment = read_worker_deployment(request, profile.kubernetes.worker_deployment)
     counts = queue_snapshot.counts()
     verdict(rules.workers_present(counts, workers, deployment, s, s.name, s.prefix))
 
@@ -160,11 +160,11 @@ def test_workers_present(
     symptom="Jobs failing until their attempts are exhausted",
     remediation=RETRY_FAILED,
 )
-def test_failed_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+def test_failed_jobs(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
     need_queue(queue_snapshot)
     verdict(
         rules.failed_jobs(
-            queue_snapshot.counts(), queue_snapshot.failed(), settings.section(QueueSettings)
+            queue_snapshot.counts(), queue_snapshot.failed(), profile.section(QueueSettings)
         )
     )
 
@@ -176,9 +176,9 @@ def test_failed_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     symptom="Stalled jobs",
     remediation=MOVE_STALLED,
 )
-def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+def test_stalled_jobs(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
     need_queue(queue_snapshot)
-    verdict(rules.stalled_jobs(queue_snapshot.lock_probes(), settings.section(QueueSettings)))
+    verdict(rules.stalled_jobs(queue_snapshot.lock_probes(), profile.section(QueueSettings)))
 
 
 @check(
@@ -191,9 +191,9 @@ def test_stalled_jobs(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
         "kubectl logs -l {api_selector} -n {namespace} --tail=50",
     ),
 )
-def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Profile) -> None:
-    s = settings.section(QueueSettings)
-    view = admin_view(http, settings.api.base_url, settings.api.queues_path, s.name)
+def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, profile: Profile) -> None:
+    s = profile.section(QueueSettings)
+    view = admin_view(http, profile.api.base_url, profile.api.queues_path, s.name)
     absent = rules.queue_absent(queue_snapshot.presence(), s.name, s.prefix)
     # Read right after the endpoint answered: the producer keeps adding meanwhile.
     counts = queue_snapshot.fresh_counts()
@@ -208,12 +208,12 @@ def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, settings: Pro
     severity="low",
     manual=(
         "confirm nobody paused it on purpose (maintenance), then resume it with BullMQ: "
-        "await new Queue('deployment').resume()",
+        "await new Queue('{queue}').resume()",
     ),
 )
-def test_queue_paused(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+def test_queue_paused(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
     need_queue(queue_snapshot)
-    s = settings.section(QueueSettings)
+    s = profile.section(QueueSettings)
     verdict(rules.queue_paused(queue_snapshot.counts(), s.name, s.prefix))
 
 
@@ -224,9 +224,9 @@ def test_queue_paused(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
     symptom="Queue corrupted",
     remediation=LAST_RESORT,
 )
-def test_queue_keys_intact(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+def test_queue_keys_intact(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
     need_queue(queue_snapshot)
-    s = settings.section(QueueSettings)
+    s = profile.section(QueueSettings)
     verdict(rules.corrupted_keys(queue_snapshot.key_types(), s.prefix, s.name))
 
 
@@ -237,6 +237,6 @@ def test_queue_keys_intact(queue_snapshot: QueueSnapshot, settings: Profile) -> 
     symptom="Failed jobs piling up in Redis",
     remediation=CLEAN_FAILED,
 )
-def test_failed_backlog(queue_snapshot: QueueSnapshot, settings: Profile) -> None:
+def test_failed_backlog(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
     need_queue(queue_snapshot)
-    verdict(rules.failed_backlog(queue_snapshot.counts(), settings.section(QueueSettings)))
+    verdict(rules.failed_backlog(queue_snapshot.counts(), profile.section(QueueSettings)))

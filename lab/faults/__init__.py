@@ -1,5 +1,7 @@
-"""Lab faults: the framework (base.py) and one module per runbook section.
+"""Lab faults: the framework (framework.py) and one module or package per runbook section.
 
-Importing `lab.faults.base.load_fault_modules()` imports every module here,
-so a section's faults live in `lab/faults/<section>.py` and need no other change.
+Each section's faults live in `lab/faults/<section>` (a module, or a package of modules);
+`framework.load_fault_modules()` imports them all, and the sections are the names found
+here, so adding a section's faults needs no other change. Underscore modules are what
+several sections' faults share.
 """

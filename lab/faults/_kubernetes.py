@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, float_param
+from lab.faults.framework import Fault, LabControl, float_param
 from lab.k8s_client import EmulatorClient
 from lab.outputs import lab_threshold
 from lab.settings import NAMESPACE

@@ -1,13 +1,7 @@
 """The performance section's faults: real latency, CPU load, node saturation and pressure.
 
-    api-latency        the API sleeps on a route (switch api.latency_ms)        -> PERF-101
-    api-saturated      the API's existing pods run at 95% of their CPU limit;
-                       pods added by a scale-up take a share of normal load     -> PERF-102
-    node-cpu-saturated the pods on one node use ~95% of its allocatable CPU
-                                                                  -> PERF-102, PERF-103
-    node-pressure      a node reports MemoryPressure (emulator node-condition)  -> PERF-104
-
-api-saturated restores the Deployment's replicas on clear (undoing a --fix scale-up).
+`lab faults` lists them with the checks they trip. api-saturated restores the Deployment's
+replicas on clear (undoing a --fix scale-up).
 """
 
 from __future__ import annotations
@@ -16,8 +10,8 @@ import math
 import time
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, float_param, register
 from lab.faults.deployment import KubeApi, SpecRestoringFault
+from lab.faults.framework import Fault, LabControl, float_param, register
 from lab.settings import NAMESPACE
 
 API = "rolerabbit-api"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lab.testing import LabHandle
+from tests.catalogue import check_ids
 from tests.database.database_support import (
     Inject,
     Run,
@@ -25,7 +26,7 @@ from tests.database.database_support import (
     wait_until,
 )
 
-ALL_CHECKS = [f"DB-{n}" for n in range(101, 119)]
+ALL_CHECKS = check_ids("database")
 
 
 def test_healthy_lab_passes_every_database_check(run_checks: Run, lab: LabHandle) -> None:

@@ -1,8 +1,8 @@
 """PostgreSQL unreachable: the incident command fails fast, with a cause a person can act on.
 
-postgres-down (the framework fault): every check that reads PostgreSQL fails (not errors)
-within the connect timeout with the same one-line cause, DB-108 says the port is not
-reachable, and `--fix` attempts nothing. A wrong password or an unknown role (both
+postgres-down: every check that reads PostgreSQL fails (not errors) within the connect
+timeout with the same one-line cause, DB-108 says the port is not reachable, and `--fix`
+attempts nothing. A wrong password or an unknown role (both
 "authentication failed") and a hung server give their own distinct causes; contradictory
 database settings stop the run before any check (exit 4), naming the key.
 """
@@ -19,9 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from lab.testing import LabHandle
+from tests.catalogue import check_ids
 from tests.database.database_support import Inject, Run, applied, line, profile
 
-POSTGRES_CHECKS = [f"DB-{n}" for n in range(101, 119) if n not in (107, 108)]
+# DB-107 reads only the Deployment; DB-108 probes the port (asserted on its own below).
+POSTGRES_CHECKS = [c for c in check_ids("database") if c not in ("DB-107", "DB-108")]
 CONNECT_TIMEOUT_S = 5.0  # the lab profile's timeouts.connect_s (the core default)
 
 

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from lab.testing import LabHandle
+from tests.catalogue import check_ids
 from tests.deployment.deployment_support import (
     API,
     FAST,
@@ -21,7 +22,7 @@ from tests.deployment.deployment_support import (
     wait_until,
 )
 
-CHECKS = [f"DEP-{n}" for n in range(101, 115)]
+CHECKS = check_ids("deployment")
 CLUSTER_WIDE = {"DEP-108", "DEP-113"}
 
 

@@ -23,6 +23,7 @@ from lab.k8s.server import start_emulator
 from lab.testing import LabHandle
 from opscheck.environment import Environment
 from opscheck.settings import Profile
+from tests.catalogue import check_ids
 from tests.deployment.deployment_support import (
     API,
     FAST,
@@ -39,7 +40,7 @@ from tests.deployment.deployment_support import (
 )
 from tests.deployment.gatekeeper import Gatekeeper, Refusal, forbidden
 
-CHECKS = [f"DEP-{n}" for n in range(101, 115)]
+CHECKS = check_ids("deployment")
 CLUSTER_WIDE = {"DEP-108", "DEP-113"}
 INCONCLUSIVE_LINE = "  this check could not judge; it is not a pass (see --inconclusive)"
 

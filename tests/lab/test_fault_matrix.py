@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pytest
 
-from lab.faults.base import Fault, load_fault_modules
+from lab.faults.framework import Fault, load_fault_modules
 from lab.testing import LabHandle
 from tests.conftest import CheckRun
 

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from lab.testing import LabHandle
+from tests.catalogue import check_ids
 from tests.queue.queue_support import FAST, Inject, Run, applied, client, fast, use_lab_env
 
-ALL = [f"QUEUE-{n}" for n in range(101, 113)]
+ALL = check_ids("queue")
 
 
 def test_queue_section_passes_on_the_healthy_lab(

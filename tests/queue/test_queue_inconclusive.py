@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from lab.testing import LabHandle
+from tests.catalogue import check_ids
 from tests.queue.queue_support import (
     FAST,
     Run,
@@ -29,7 +30,7 @@ from tests.queue.queue_support import (
     use_lab_env,
 )
 
-ALL = [f"QUEUE-{n}" for n in range(101, 113)]
+ALL = check_ids("queue")
 REDIS_ITSELF = ["QUEUE-101", "QUEUE-102", "QUEUE-112"]  # they judge Redis, not the queue
 NEED_QUEUE = [i for i in ALL if i not in REDIS_ITSELF]
 EMPTY_DB = 9

@@ -1,4 +1,4 @@
-"""Workers gone (framework fault worker-stopped): QUEUE-103/104/105 fail, R01/R02 fix them."""
+"""Workers gone (fault worker-stopped): QUEUE-103/104/105 fail, R01/R02 fix them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests of the High Error Rates rules (checks/errors.py) on small data files."""
+"""Unit tests of the High Error Rates rules (checks/errors/) on small data files."""
 
 from __future__ import annotations
 

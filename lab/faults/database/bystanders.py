@@ -1,14 +1,10 @@
-"""Sessions on the lab's server that the database checks and fixes must leave alone.
+"""Database faults that trip nothing: sessions the database checks and fixes must leave alone.
 
-    other-database-sessions  the app role's sessions in a second database on the same
-                             server (rolerabbit_neighbour, created by inject, dropped by
-                             clear)
-    superuser-sessions       superuser sessions in the rolerabbit database
-
-Each holds `count` sessions in `state`: idle (default), idle-in-transaction or
-long-query (`SELECT pg_sleep(seconds)`). They trip nothing: DB-104/105/109/110 judge only
-the profile's database and never a superuser's session, and DB-R01/R03/R08 never end
-them. A production server shared with other databases and a DBA's psql look like this.
+Each holds `count` sessions in `state`: idle (default), idle-in-transaction or long-query
+(`SELECT pg_sleep(seconds)`), either in a second database on the same server or as a
+superuser in the lab's. The checks judge only the profile's database and never a
+superuser's session, and the fixes never end them: a production server shared with other
+databases, and a DBA's psql, look like this.
 """
 
 from __future__ import annotations
@@ -20,9 +16,9 @@ from typing import Any, ClassVar
 import psycopg
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, float_param, register
 from lab.faults.database.queries import count_sessions
 from lab.faults.database.support import int_param, superuser, wait_until
+from lab.faults.framework import Fault, LabControl, float_param, register
 
 NEIGHBOUR_DATABASE = "rolerabbit_neighbour"
 STATES = ("idle", "idle-in-transaction", "long-query")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from lab.faults.base import Fault, LabControl, register
 from lab.faults.database.support import int_param, superuser, wait_until
 from lab.faults.deployment import KubeApi
+from lab.faults.framework import Fault, LabControl, register
 
 API_DEPLOYMENT = "rolerabbit-api"
 API_CONTAINER = "api"

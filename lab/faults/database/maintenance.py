@@ -9,7 +9,6 @@ from typing import Any
 import psycopg
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, register
 from lab.faults.database.support import (
     MARGIN_S,
     MATVIEW_LAG_S,
@@ -18,6 +17,7 @@ from lab.faults.database.support import (
     superuser,
     wait_until,
 )
+from lab.faults.framework import Fault, LabControl, register
 
 VIEWS = ("portfolio_analytics_monthly", "portfolio_analytics_yearly")
 FAULT_TABLE = "lab_fault_events"

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 import psycopg
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, float_param, register
 from lab.faults.database.support import (
     LONG_QUERY_S,
     LONG_TRANSACTION_S,
@@ -18,6 +17,7 @@ from lab.faults.database.support import (
     wait_aged,
     wait_until,
 )
+from lab.faults.framework import Fault, LabControl, float_param, register
 
 # Past both, a running query counts as long (DB-109) and its transaction too (DB-110).
 LONG_S = max(LONG_QUERY_S, LONG_TRANSACTION_S)

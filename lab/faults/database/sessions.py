@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import psycopg
 
 from lab.errors import LabError
-from lab.faults.base import Fault, LabControl, float_param, register
 from lab.faults.database.support import (
     IDLE_IN_TRANSACTION_S,
     IDLE_S,
@@ -21,6 +20,7 @@ from lab.faults.database.support import (
     superuser,
     wait_aged,
 )
+from lab.faults.framework import Fault, LabControl, float_param, register
 
 
 class HeldSessions(Fault):

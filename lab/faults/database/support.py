@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from lab.faults.base import LabControl, float_param, wait_until
+from lab.faults.framework import LabControl, float_param, wait_until
 from lab.outputs import lab_threshold
 
 # Past a lab threshold by this much, so a sweep right after inject is clear of the boundary.

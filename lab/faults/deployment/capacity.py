@@ -1,12 +1,4 @@
-"""The deployment section's faults on capacity: memory, CPU, limits, nodes and replicas.
-
-    oom                   existing pods are OOMKilled, crash-looping
-                                       -> DEP-102, DEP-104, DEP-107, DEP-108, DEP-110
-    cpu-hot               worker containers use 90% of their CPU limit  -> DEP-112
-    no-limits             the API container's limits removed            -> DEP-111
-    node-memory-pressure  node-1 reports MemoryPressure                 -> DEP-113
-    unschedulable         one more replica that no node can take -> DEP-103, DEP-107
-    worker-scaled-down    the worker deployment scaled to 1             -> DEP-114
+"""Deployment faults on capacity: memory, CPU, limits, nodes, scheduling and replicas.
 
 Faults that change a Deployment remember its spec and restore it on clear (waiting, bounded,
 for the rollout), so a clear after a --fix raise or scale is harmless. Param `deployment` is
@@ -29,7 +21,7 @@ from lab.faults._kubernetes import (
     SpecRestoringFault,
     deployment_name,
 )
-from lab.faults.base import Fault, LabControl, float_param, register
+from lab.faults.framework import Fault, LabControl, float_param, register
 from lab.settings import NAMESPACE
 
 

@@ -1,9 +1,4 @@
-"""The deployment section's faults on running pods: crashes, failing probes, Warning events.
-
-    crashloop             existing pods crash-loop (new pods are fine)
-                                             -> DEP-102, DEP-104, DEP-107, DEP-108
-    probe-failure         existing pods fail their readiness probe     -> DEP-107
-    warning-event         a FailedMount Warning event on an API pod     -> DEP-108
+"""Deployment faults on running pods: crashes, failing probes, Warning events.
 
 The faulted pods are replaced on clear, so their restarts, events and unready time do not
 outlive the fault. Param `deployment` is `api` or `worker`.
@@ -19,7 +14,7 @@ from lab.faults._kubernetes import (
     KubeApi,
     deployment_name,
 )
-from lab.faults.base import Fault, LabControl, register
+from lab.faults.framework import Fault, LabControl, register
 from lab.settings import NAMESPACE
 
 

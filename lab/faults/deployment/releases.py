@@ -1,15 +1,4 @@
-"""The deployment section's faults on what a release changes: its image, credentials, config.
-
-    bad-image             set image to a tag the registry lacks (revisions=2: two bad
-                          releases in a row), short progress deadline
-                                          -> DEP-101, DEP-103, DEP-105, DEP-107, DEP-108
-    registry-auth-failure pulls of the running image fail; a restart
-                             -> DEP-101, DEP-103, DEP-105, DEP-107, DEP-108 (manual fix)
-    unschedulable-release a new revision whose pods no node can take,
-                          short progress deadline             -> DEP-101, DEP-103, DEP-107
-    missing-config-key    env from a ConfigMap key that does not exist
-                                          -> DEP-102, DEP-103, DEP-107, DEP-108, DEP-109
-    regcred-broken        regcred holds credentials for another registry -> DEP-106
+"""Deployment faults on what a release changes: its image, credentials and configuration.
 
 Faults that change a Deployment remember its spec and restore it on clear (waiting, bounded,
 for the rollout), so a clear after a --fix rollback is harmless. Param `deployment` is
@@ -35,7 +24,7 @@ from lab.faults._kubernetes import (
     SpecRestoringFault,
     deployment_name,
 )
-from lab.faults.base import Fault, LabControl, float_param, register
+from lab.faults.framework import Fault, LabControl, float_param, register
 from lab.settings import NAMESPACE
 
 MISSING_KEY = "FEATURE_NEW_BILLING"

@@ -1,5 +1,5 @@
 """What the queue faults share: readings of the BullMQ queue, bounded waits, and the clean-up
-their clears do. Not a section module (it registers no fault).
+their clears do.
 
 The waits let a fault return only once its state is as old as the lab profile's queue
 thresholds need (lab/outputs.py): jobs waiting and none completing for longer than
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import redis
 
-from lab.faults.base import LabControl, wait_until
+from lab.faults.framework import LabControl, wait_until
 from lab.outputs import lab_threshold
 from lab.settings import QUEUE_NAME
 
