@@ -21,7 +21,8 @@ from checks.errors.notes import add_notes
 from checks.errors.settings import ErrorsSettings
 from fixtures.dependency_health import DependencyHealth, ThirdPartyProbes
 from fixtures.logs import ApiLogs
-from fixtures.metrics import ApiScrapes, PodUsageSamples
+from fixtures.metrics import ApiScrapes
+from fixtures.pod_usage import PodUsageSamples
 from opscheck import DependencyUnavailable, NoData, check, verdict
 from opscheck.settings import Profile
 from remediations.errors import DISABLE_FEATURE, RESTART_LEAKING, ROLLBACK_BAD

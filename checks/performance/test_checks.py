@@ -18,7 +18,8 @@ from checks.errors.settings import ErrorsSettings
 from checks.performance.settings import PerformanceSettings
 from fixtures.kubernetes import readable
 from fixtures.kubernetes_snapshot import KubeSnapshot
-from fixtures.metrics import ApiScrapes, PodUsageSamples
+from fixtures.metrics import ApiScrapes
+from fixtures.pod_usage import PodUsageSamples
 from opscheck import NoData, check, verdict
 from opscheck.settings import Profile
 from remediations.performance import SCALE_UP
