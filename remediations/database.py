@@ -11,7 +11,6 @@ application's pool and timeout (DB-R02, DB-R07) are in remediations/database_app
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from psycopg import sql
 from checks.database.settings import DatabaseSettings
 from opscheck import Action, ActionResult, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
+from opscheck.waiting import wait_until
 from remediations.database_sessions import (
     IDLE,
     IDLE_IN_TRANSACTION,
@@ -210,12 +210,15 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
             pg_fixer, TERMINATE_LONG, params, f"only if still running {wait_s:g}s after the cancel"
         )
 
+        def running() -> str | None:
+            left = still_matching(pg_fixer, TERMINATE_LONG, params)
+            return f"{left} still running" if left else None
+
         def terminate_survivors() -> ActionResult:
-            deadline = time.monotonic() + wait_s
-            while still_matching(pg_fixer, TERMINATE_LONG, params):
-                if time.monotonic() >= deadline:
-                    return signal_sessions(pg_fixer, TERMINATE_LONG, params)
-                time.sleep(0.2)
+            try:
+                wait_until(running, wait_s, "cancelled queries", interval_s=0.2)
+            except TimeoutError:  # the cancel did not end them all: terminate the rest
+                return signal_sessions(pg_fixer, TERMINATE_LONG, params)
             return ActionResult("every query ended after the cancel; nothing terminated")
 
         return Plan(

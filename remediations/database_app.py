@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from checks.database.settings import AppConfigSettings, DatabaseSettings
-from fixtures.kubernetes import Kube
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Finding, Plan, Planner
 from opscheck.environment import Environment
-from remediations.rollouts import set_env, wait_for_rollout
+from remediations.rollouts import plan_then_wait, set_env
 
 Entry = Mapping[str, Any]
 
@@ -28,9 +28,8 @@ def deployments_target(entries: Sequence[Entry]) -> str:
 
 
 def env_plan(
-    kube: Kube,
-    environment: Environment,
-    target: str,
+    target: KubeTarget,
+    shown: str,
     changed: Sequence[Entry],
     setting: tuple[str, int],
     manual: Sequence[str] = (),
@@ -40,25 +39,11 @@ def env_plan(
     Nothing to change: an empty plan with the manual steps.
     """
     variable, value = setting
-    namespace = environment.profile.kubernetes.namespace
-    timeout_s = environment.profile.section(DatabaseSettings).app.rollout_timeout_s
     if not changed:
-        return Plan(target, manual=list(manual))
-    actions = [
-        set_env(kube, namespace, e["name"], e["container"], {variable: str(value)}) for e in changed
-    ]
-
-    def wait() -> None:
-        for e in changed:
-            wait_for_rollout(kube, namespace, e["name"], timeout_s)
-
-    return Plan(
-        target,
-        actions,
-        wait=wait,
-        wait_description=f"kubectl rollout status (up to {timeout_s:g}s)",
-        manual=list(manual),
-    )
+        return Plan(shown, manual=list(manual))
+    actions = [set_env(target, e["name"], e["container"], {variable: str(value)}) for e in changed]
+    plan = Plan(shown, actions, manual=list(manual))
+    return plan_then_wait(target, plan, [e["name"] for e in changed])
 
 
 def set_env_step(entry: Entry, variable: str, value: str, namespace: str) -> str:
@@ -111,17 +96,15 @@ def plan_pool(finding: Finding, app: AppConfigSettings, namespace: str) -> tuple
 
 
 @pytest.fixture
-def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
+def reduce_pool_size(kube_target: KubeTarget, environment: Environment) -> Planner:
     app = environment.profile.section(DatabaseSettings).app
-    namespace = environment.profile.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:
-        declined, lower = plan_pool(finding, app, namespace)
+        declined, lower = plan_pool(finding, app, kube_target.namespace)
         if not lower:
             return declined
         return env_plan(
-            kube_client,
-            environment,
+            kube_target,
             declined.target,
             lower,
             (app.pool_variable, app.pool_target),
@@ -132,9 +115,9 @@ def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
 
 
 @pytest.fixture
-def raise_db_timeout(kube_client: Kube, environment: Environment) -> Planner:
+def raise_db_timeout(kube_target: KubeTarget, environment: Environment) -> Planner:
     app = environment.profile.section(DatabaseSettings).app
-    namespace = environment.profile.kubernetes.namespace
+    namespace = kube_target.namespace
 
     def plan(finding: Finding) -> Plan:
         entries = list(finding.data.get("deployments", []))
@@ -147,8 +130,7 @@ def raise_db_timeout(kube_client: Kube, environment: Environment) -> Planner:
             if not e.get("found")
         ]
         return env_plan(
-            kube_client,
-            environment,
+            kube_target,
             deployments_target(entries),
             changed,
             (app.timeout_variable, app.timeout_target_ms),

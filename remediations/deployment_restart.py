@@ -10,26 +10,20 @@ from __future__ import annotations
 from checks import deployment as rules
 from checks.deployment.model import Workload, revision_of, rollout_state
 from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Finding, Plan
 from remediations import rollouts
-from remediations.deployment_plans import plan_with_rollout_wait
 
 
-def plan_rollout_restart(kube: Kube, namespace: str, deployment: str, timeout_s: float) -> Plan:
+def plan_rollout_restart(target: KubeTarget, deployment: str) -> Plan:
     """`kubectl rollout restart deployment/NAME` and a bounded `rollout status`.
 
     Claims the deployment's restart: DEP-R01 and QUEUE-R02 both restart the workers, and
     one run restarts them once.
     """
-    return plan_with_rollout_wait(
-        kube,
-        namespace,
-        deployment,
-        timeout_s,
-        [rollouts.rollout_restart(kube, namespace, deployment)],
-        "restart",
-    )
+    action = rollouts.rollout_restart(target, deployment)
+    return rollouts.change_then_wait(target, deployment, [action], "restart")
 
 
 def restart_refusal(

@@ -19,12 +19,12 @@ import pytest
 from checks.deployment.settings import DeploymentSettings
 from checks.errors import AT_ROLLOUT, SAME_WINDOW, percent, threshold
 from checks.errors.settings import ErrorsSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from fixtures.logs import REVISION, ApiLogs
 from opscheck import Finding, Plan, Planner
 from opscheck.environment import Environment
 from remediations.deployment import plan_rollback
-from remediations.deployment_plans import deployment_target
 
 Confirm = Callable[[], str | None]
 
@@ -69,15 +69,14 @@ def error_rate_lowered(api_logs: ApiLogs, finding: Finding, s: ErrorsSettings) -
 
 @pytest.fixture
 def rollback_bad_deployment(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, api_logs: ApiLogs, environment: Environment
+    kube_target: KubeTarget, api_logs: ApiLogs, environment: Environment
 ) -> Planner:
     profile = environment.profile
-    namespace = profile.kubernetes.namespace
-    timeout = profile.section(DeploymentSettings).rollout_timeout_s
+    namespace = kube_target.namespace
 
     def plan(finding: Finding) -> Plan:
         name = str(finding.data.get("deployment") or profile.kubernetes.api_deployment)
-        target = deployment_target(namespace, name)
+        target = kube_target.deployment_target(name)
         revision = finding.data.get("revision")
         if finding.data.get("evidence") not in (SAME_WINDOW, AT_ROLLOUT) or revision is None:
             return Plan(
@@ -86,7 +85,7 @@ def rollback_bad_deployment(
                 "(no per-revision comparison): no rollback. Manual: compare the revisions' "
                 f"errors (kubectl rollout history deployment/{name} -n {namespace}) first",
             )
-        running = current_revision(kube_snapshot, name)
+        running = current_revision(kube_target.snapshot, name)
         if running != revision:
             return Plan(
                 target,
@@ -97,13 +96,7 @@ def rollback_bad_deployment(
             )
         # The new revision's pods are healthy; its errors are the reason to roll it back.
         rollback = plan_rollback(
-            kube_client,
-            namespace,
-            name,
-            kube_snapshot,
-            timeout,
-            settings=profile.section(DeploymentSettings),
-            even_if_complete=True,
+            kube_target, name, profile.section(DeploymentSettings), even_if_complete=True
         )
         if rollback.refusal or not rollback.actions:
             return rollback

@@ -15,7 +15,6 @@ jobs is in remediations/queue_jobs.py, the last resort in remediations/queue_las
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,12 +22,13 @@ import pytest
 import redis
 
 from checks.queue.settings import QueueSettings
-from fixtures.kubernetes import Kube, KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from fixtures.queue_reads import read_counts, worker_deployment
 from fixtures.redis_client import describe_target
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from opscheck.settings import Profile
+from opscheck.waiting import wait_until
 from remediations.deployment_restart import plan_rollout_restart
 from remediations.queue_jobs import (
     RetriedJobs,
@@ -86,38 +86,30 @@ LAST_RESORT = RemediationSpec(
 )
 
 
-def _ignore(_: object) -> None:
-    """Plan.wait returns nothing; the waits return a description only for logs."""
-
-
 # -- R01 / R02: workers ------------------------------------------------------------------
 
 
-def wait_for_available(kube: Kube, namespace: str, name: str, wanted: int, timeout_s: float) -> str:
-    """Poll until the Deployment has `wanted` available replicas (old crashing pods may stay)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = kube.call("GET", deployment_path(namespace, name)).get("status") or {}
+def wait_for_available(target: KubeTarget, name: str, wanted: int) -> None:
+    """Until the Deployment has `wanted` available replicas (old crashing pods may stay)."""
+    path = deployment_path(target.namespace, name)
+
+    def pending() -> str | None:
+        status = target.kube.call("GET", path).get("status") or {}
         available = int(status.get("availableReplicas", 0))
-        if available >= wanted:
-            return f"{available} replicas available"
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"deployment/{name}: {available} of {wanted} replicas available")
-        time.sleep(0.5)
+        return None if available >= wanted else f"{available} of {wanted} replicas available"
+
+    wait_until(pending, target.rollout_timeout_s, f"deployment/{name} not scaled up")
 
 
 @pytest.fixture
-def scale_queue_workers(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, settings: Profile
-) -> Planner:
-    k8s, s = settings.kubernetes, settings.section(QueueSettings)
-    target = f"deployment/{k8s.worker_deployment}"
-    timeout = settings.fix.verify_timeout_s
+def scale_queue_workers(kube_target: KubeTarget, settings: Profile) -> Planner:
+    worker, s = settings.kubernetes.worker_deployment, settings.section(QueueSettings)
+    target = f"deployment/{worker}"
 
     def plan(finding: Finding) -> Plan:
-        dep = worker_deployment(kube_snapshot, k8s.worker_deployment)
+        dep = worker_deployment(kube_target.snapshot, worker)
         if not dep.found:
-            return Plan(target, refusal=f"{target} not found in {k8s.namespace}")
+            return Plan(target, refusal=f"{target} not found in {kube_target.namespace}")
         if dep.hpa:
             return Plan(
                 target,
@@ -134,14 +126,10 @@ def scale_queue_workers(
         wanted = dep.available + (s.worker_replicas - dep.desired)
         return Plan(
             target,
-            [scale(kube_client, k8s.namespace, k8s.worker_deployment, s.worker_replicas)],
+            [scale(kube_target, worker, s.worker_replicas)],
             # The same change as DEP-R04's and PERF-R01's: one run scales the workers once.
-            claims=[change_claim(k8s.namespace, k8s.worker_deployment, "scale")],
-            wait=lambda: _ignore(
-                wait_for_available(
-                    kube_client, k8s.namespace, k8s.worker_deployment, wanted, timeout
-                )
-            ),
+            claims=[change_claim(kube_target.namespace, worker, "scale")],
+            wait=lambda: wait_for_available(kube_target, worker, wanted),
             wait_description=f"waiting for {wanted} available replicas of {target}",
         )
 
@@ -149,12 +137,11 @@ def scale_queue_workers(
 
 
 @pytest.fixture
-def restart_queue_workers(kube_client: Kube, settings: Profile) -> Planner:
-    k8s = settings.kubernetes
-    timeout = settings.fix.verify_timeout_s
+def restart_queue_workers(kube_target: KubeTarget, settings: Profile) -> Planner:
+    worker = settings.kubernetes.worker_deployment
 
     def plan(finding: Finding) -> Plan:
-        return plan_rollout_restart(kube_client, k8s.namespace, k8s.worker_deployment, timeout)
+        return plan_rollout_restart(kube_target, worker)
 
     return plan
 
