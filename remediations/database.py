@@ -18,6 +18,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from checks.database.finding_data import (
+    AppPools,
+    AppTimeouts,
+    Sessions,
+    SlowQueryLog,
+    TablesToMaintain,
+    Views,
+)
 from checks.database.settings import DatabaseSettings
 from opscheck import Action, ActionResult, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
@@ -40,6 +48,7 @@ TERMINATE_IDLE = RemediationSpec(
     "Terminate idle connections",
     "pg_terminate_backend() on sessions of the profile's database still idle past the "
     "threshold (never a superuser's or the suite's own)",
+    reads=Sessions,
 )
 REDUCE_POOL = RemediationSpec(
     "DB-R02",
@@ -48,6 +57,7 @@ REDUCE_POOL = RemediationSpec(
     "kubectl set env deployment/<api> DB_POOL_MAX=<pool_target> (runbook: 15) where the "
     "pool is larger (never raises one), then wait for the rollout",
     changes_capacity=True,
+    reads=AppPools,
 )
 CANCEL_LONG_QUERIES = RemediationSpec(
     "DB-R03",
@@ -56,6 +66,7 @@ CANCEL_LONG_QUERIES = RemediationSpec(
     "pg_cancel_backend(); pg_terminate_backend() only if the query still runs after "
     "cancel_wait_s (the profile's database only, never a superuser's)",
     destructive=True,
+    reads=Sessions,
 )
 ENABLE_SLOW_LOG = RemediationSpec(
     "DB-R04",
@@ -63,6 +74,7 @@ ENABLE_SLOW_LOG = RemediationSpec(
     "Enable slow query logging",
     "ALTER SYSTEM SET log_min_duration_statement = 1000; SELECT pg_reload_conf() "
     "(server-wide: only with database.allow_server_wide_changes)",
+    reads=SlowQueryLog,
 )
 VACUUM_ANALYZE = RemediationSpec(
     "DB-R05",
@@ -70,12 +82,14 @@ VACUUM_ANALYZE = RemediationSpec(
     "VACUUM ANALYZE / ANALYZE the flagged tables",
     "VACUUM (ANALYZE) or ANALYZE on the flagged tables only, with lock_timeout and "
     "statement_timeout",
+    reads=TablesToMaintain,
 )
 REFRESH_MATVIEWS = RemediationSpec(
     "DB-R06",
     "refresh_materialized_views",
     "Refresh materialized views",
     "REFRESH MATERIALIZED VIEW CONCURRENTLY on the stale views, with a statement_timeout",
+    reads=Views,
 )
 RAISE_TIMEOUT = RemediationSpec(
     "DB-R07",
@@ -83,6 +97,7 @@ RAISE_TIMEOUT = RemediationSpec(
     "Raise the connection timeout",
     "kubectl set env deployment/<api> DB_TIMEOUT=<timeout_target_ms> (runbook: 30000), "
     "then wait for the rollout",
+    reads=AppTimeouts,
 )
 END_STUCK_TRANSACTIONS = RemediationSpec(
     "DB-R08",
@@ -91,6 +106,7 @@ END_STUCK_TRANSACTIONS = RemediationSpec(
     "pg_terminate_backend() on sessions of the profile's database still idle in "
     "transaction / in a transaction past the threshold (their transaction rolls back)",
     destructive=True,
+    reads=Sessions,
 )
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -109,21 +125,20 @@ def target_of(conn: Conn) -> str:
     return f"postgresql/{conn.info.dbname}"
 
 
-def scope_guard(conn: Conn, finding: Finding, target: str, manual: Sequence[str]) -> Plan | None:
+def scope_guard(conn: Conn, sessions: Sessions, target: str, manual: Sequence[str]) -> Plan | None:
     """A plan that acts on nothing, or None when there are listed sessions to act on.
 
     The fixer must be connected to the database the checks judged: the signalling
     statement refuses every session of another database, so a mismatch would only look
     like a fix.
     """
-    checked = finding.data.get("database")
-    if checked and checked != conn.info.dbname:
+    if sessions.database != conn.info.dbname:
         return Plan(
             target,
             refusal=f"DATABASE_FIXER_URL connects to database {conn.info.dbname} but the "
-            f"checks read {checked}: point both at the same database",
+            f"checks read {sessions.database}: point both at the same database",
         )
-    if not finding.data.get("pids"):
+    if not sessions.pids:
         return Plan(target, manual=list(manual))
     return None
 
@@ -146,7 +161,8 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
     conn, app = profile.section(DatabaseSettings).connections, profile.section(DatabaseSettings).app
 
     def plan(finding: Finding) -> Plan:
-        age = float(finding.data.get("idle_max_s", conn.idle_max_s))
+        sessions = finding.data_as(Sessions)
+        age = sessions.threshold_s
         target, database = target_of(pg_fixer), pg_fixer.info.dbname
         manual = [
             f"no session of database {database} is idle longer than {age:g}s: see who holds "
@@ -156,9 +172,9 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
             f"{app.pool_variable}=<smaller> -n {profile.kubernetes.namespace} (DB-R02); "
             "otherwise raise max_connections",
         ]
-        if guarded := scope_guard(pg_fixer, finding, target, manual):
+        if guarded := scope_guard(pg_fixer, sessions, target, manual):
             return guarded
-        params = session_params(finding.data, age, conn)
+        params = session_params(sessions, conn)
         note = f"{len(params['pids'])} sessions idle > {age:g}s, database {database} only"
         return Plan(target, [signal_action(pg_fixer, TERMINATE_IDLE_SIGNAL, params, note)])
 
@@ -170,8 +186,9 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
     conn = environment.profile.section(DatabaseSettings).connections
 
     def plan(finding: Finding) -> Plan:
-        condition = str(finding.data.get("condition"))
-        signal, age = STUCK.get(condition), float(finding.data.get("threshold_s", 0))
+        sessions = finding.data_as(Sessions)
+        condition = sessions.condition
+        signal = STUCK.get(condition)
         target, database = f"{target_of(pg_fixer)} ({condition})", pg_fixer.info.dbname
         if signal is None:
             return Plan(target, refusal=f"unknown condition {condition!r}")
@@ -179,9 +196,9 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
             f"no listed session of database {database} to end: "
             + activity_query(database, "xact_start IS NOT NULL", "xact_start")
         ]
-        if guarded := scope_guard(pg_fixer, finding, target, manual):
+        if guarded := scope_guard(pg_fixer, sessions, target, manual):
             return guarded
-        params = session_params(finding.data, age, conn)
+        params = session_params(sessions, conn)
         note = f"{len(params['pids'])} sessions; their open transactions roll back"
         return Plan(target, [signal_action(pg_fixer, signal, params, note)])
 
@@ -194,15 +211,16 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
     wait_s = settings.queries.cancel_wait_s
 
     def plan(finding: Finding) -> Plan:
-        age = float(finding.data.get("threshold_s", 0))
+        sessions = finding.data_as(Sessions)
+        age = sessions.threshold_s
         target, database = target_of(pg_fixer), pg_fixer.info.dbname
         manual = [
             f"no listed query of database {database} to cancel: "
             + activity_query(database, "state = 'active'", "query_start")
         ]
-        if guarded := scope_guard(pg_fixer, finding, target, manual):
+        if guarded := scope_guard(pg_fixer, sessions, target, manual):
             return guarded
-        params = session_params(finding.data, age, settings.connections)
+        params = session_params(sessions, settings.connections)
         cancel = signal_action(
             pg_fixer, CANCEL, params, f"cancel {len(params['pids'])} queries running > {age:g}s"
         )
@@ -237,7 +255,7 @@ def enable_slow_query_log(pg_fixer: Conn, environment: Environment) -> Planner:
     settings = environment.profile.section(DatabaseSettings)
 
     def plan(finding: Finding) -> Plan:
-        value = int(finding.data.get("value_ms", settings.queries.slow_query_log_ms))
+        value = finding.data_as(SlowQueryLog).value_ms
         alter = sql.SQL("ALTER SYSTEM SET log_min_duration_statement = {v}").format(
             v=sql.Literal(value)
         )
@@ -292,16 +310,16 @@ def vacuum_analyze_tables(pg_fixer: Conn, environment: Environment) -> Planner:
     m = environment.profile.section(DatabaseSettings).maintenance
 
     def plan(finding: Finding) -> Plan:
-        tables = list(finding.data.get("tables", []))
+        tables = finding.data_as(TablesToMaintain).tables
         actions = []
         for t in tables:
-            name = sql.Identifier(t["schema"], t["table"])
-            verb = sql.SQL("VACUUM (ANALYZE) {}" if t["action"] == "vacuum" else "ANALYZE {}")
+            name = sql.Identifier(t.schema, t.table)
+            verb = sql.SQL("VACUUM (ANALYZE) {}" if t.action == "vacuum" else "ANALYZE {}")
             statement = verb.format(name)
             actions.append(
                 timed_action(pg_fixer, statement, m.lock_timeout_ms, m.statement_timeout_ms)
             )
-        names = ",".join(sorted(f"{t['action']}:{t['table']}" for t in tables))
+        names = ",".join(sorted(f"{t.action}:{t.table}" for t in tables))
         manual = [
             f'no table listed: {PSQL} "SELECT relname, n_dead_tup, last_vacuum, '
             'last_autovacuum, last_analyze FROM pg_stat_user_tables ORDER BY n_dead_tup DESC;" '
@@ -329,7 +347,7 @@ def refresh_materialized_views(pg_fixer: Conn, environment: Environment) -> Plan
 
     def plan(finding: Finding) -> Plan:
         actions, problems = [], []
-        for view in finding.data.get("views", []):
+        for view in finding.data_as(Views).views:
             state = pg_fixer.execute(MATVIEW_STATE, {"v": view}).fetchall()
             if not state:
                 problems.append(f"{view} does not exist: create it (npm run db:migrate)")
