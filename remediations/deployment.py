@@ -22,6 +22,12 @@ from __future__ import annotations
 
 import pytest
 
+from checks.deployment.finding_data import (
+    BelowMinimum,
+    FailingPods,
+    LimitsToRaise,
+    RolloutFailure,
+)
 from checks.deployment.model import revision_of
 from checks.deployment.settings import DeploymentSettings
 from fixtures.deployment import RegistryIndexSource
@@ -52,6 +58,7 @@ RESTART = RemediationSpec(
     "deployment_rollout_restart",
     "Rollout restart",
     "kubectl rollout restart (new restartedAt template annotation), then waits for the rollout",
+    reads=FailingPods,
 )
 ROLLBACK = RemediationSpec(
     "DEP-R02",
@@ -59,6 +66,7 @@ ROLLBACK = RemediationSpec(
     "Roll back to the previous revision",
     "kubectl rollout undo (the runbook's ./scripts/rollback.sh), then waits for the rollout; "
     "refused when the previous revision was failing too",
+    reads=RolloutFailure,
 )
 RAISE_LIMITS = RemediationSpec(
     "DEP-R03",
@@ -67,6 +75,7 @@ RAISE_LIMITS = RemediationSpec(
     "multiplies the flagged containers' limits by deployment.limit_raise_factor, "
     "never above the configured ceiling, then waits for the rollout",
     changes_capacity=True,
+    reads=LimitsToRaise,
 )
 SCALE = RemediationSpec(
     "DEP-R04",
@@ -76,6 +85,7 @@ SCALE = RemediationSpec(
     "(api 3, worker 2), no further (more capacity is PERF-R01's, QUEUE-R01's); never down; "
     "refused when an HPA manages the deployment",
     changes_capacity=True,
+    reads=BelowMinimum,
 )
 
 
@@ -84,14 +94,13 @@ SCALE = RemediationSpec(
 
 @pytest.fixture
 def deployment_rollout_restart(kube_target: KubeTarget, environment: Environment) -> Planner:
-    profile = environment.profile
-    s = profile.section(DeploymentSettings)
+    config_map = environment.profile.kubernetes.config_map
 
     def plan(finding: Finding) -> Plan:
-        name = finding.data["deployment"]
+        failing = finding.data_as(FailingPods)
+        name = failing.deployment
         w = kube_target.workload(name)
-        config_map = profile.kubernetes.config_map
-        if refusal := restart_refusal(w, finding, kube_target.snapshot, s, config_map):
+        if refusal := restart_refusal(w, failing, kube_target.snapshot, config_map):
             return Plan(kube_target.deployment_target(name), refusal=refusal)
         return plan_rollout_restart(kube_target, name)
 
@@ -105,8 +114,9 @@ def deployment_rollback(
     profile = environment.profile
 
     def plan(finding: Finding) -> Plan:
-        name = finding.data["deployment"]
-        if refusal := pull_refusal(kube_target.workload(name), finding, profile):
+        failure = finding.data_as(RolloutFailure)
+        name = failure.deployment
+        if refusal := pull_refusal(kube_target.workload(name), failure, profile):
             return Plan(kube_target.deployment_target(name), refusal=refusal)
         return plan_rollback(
             kube_target,
@@ -123,9 +133,8 @@ def deployment_raise_limits(kube_target: KubeTarget, environment: Environment) -
     s = environment.profile.section(DeploymentSettings)
 
     def plan(finding: Finding) -> Plan:
-        return plan_raise_limits(
-            kube_target, finding.data["deployment"], finding.data["resources"], s
-        )
+        flagged = finding.data_as(LimitsToRaise)
+        return plan_raise_limits(kube_target, flagged.deployment, flagged.resources, s)
 
     return plan
 
@@ -135,6 +144,7 @@ def deployment_scale(kube_target: KubeTarget) -> Planner:
     def plan(finding: Finding) -> Plan:
         # DEP-114 fails below a minimum, so its fix restores exactly that minimum: scaling
         # beyond it is a capacity decision (the runbook's scale-up), not this repair.
-        return plan_scale(kube_target, finding.data["deployment"], int(finding.data["minimum"]))
+        below = finding.data_as(BelowMinimum)
+        return plan_scale(kube_target, below.deployment, below.minimum)
 
     return plan

@@ -8,8 +8,8 @@ current revision fails while the previous one serves (a bad release: roll back i
 from __future__ import annotations
 
 from checks import deployment as rules
+from checks.deployment.finding_data import FailingPods
 from checks.deployment.model import Workload, revision_of, rollout_state
-from checks.deployment.settings import DeploymentSettings
 from fixtures.kubernetes import KubeSnapshot
 from fixtures.kubernetes_target import KubeTarget
 from opscheck import Finding, Plan
@@ -27,14 +27,10 @@ def plan_rollout_restart(target: KubeTarget, deployment: str) -> Plan:
 
 
 def restart_refusal(
-    w: Workload,
-    finding: Finding,
-    snapshot: KubeSnapshot,
-    settings: DeploymentSettings,
-    config_map: str,
+    w: Workload, failing: FailingPods, snapshot: KubeSnapshot, config_map: str
 ) -> str | None:
     """Why a restart would not help a container that fails to start (None: it may)."""
-    reasons = set(finding.data.get("reasons") or [])
+    reasons = set(failing.reasons)
     if "CreateContainerConfigError" in reasons:
         broken = rules.config_references(w, snapshot.configmaps(), snapshot.secrets(), [])
         if isinstance(broken, Finding):  # NoData: the references cannot be told; may help
@@ -52,7 +48,7 @@ def restart_refusal(
         )
     previous = w.previous
     if (
-        finding.data.get("current_revision_only")
+        failing.current_revision_only
         and w.deployment is not None
         and not rollout_state(w.deployment)[0]
         and previous is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 from checks import deployment as rules
+from checks.deployment.finding_data import RolloutFailure
 from checks.deployment.model import (
     HASH_LABEL,
     REVISION,
@@ -20,7 +21,7 @@ from checks.deployment.model import (
 )
 from checks.deployment.settings import DeploymentSettings
 from fixtures.kubernetes_target import KubeTarget
-from opscheck import Action, Finding, Plan
+from opscheck import Action, Plan
 from opscheck.settings import Profile
 from remediations import rollouts
 
@@ -142,12 +143,12 @@ def undo(target: KubeTarget, current: Obj, previous: Obj) -> Action:
     )
 
 
-def pull_refusal(w: Workload, finding: Finding, profile: Profile) -> str | None:
+def pull_refusal(w: Workload, failure: RolloutFailure, profile: Profile) -> str | None:
     """A pull failure of an image the previous revision used too is not a bad release.
 
     It is the registry or its credentials (the runbook's manual steps), so no rollback.
     """
-    failing = set(finding.data.get("images") or [])
+    failing = set(failure.images)
     before = set(rules.images_of((w.previous or {}).get("spec", {}).get("template") or {}))
     same = sorted(failing & before)
     if not same:

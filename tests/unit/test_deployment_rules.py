@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from checks import deployment as rules
+from checks.deployment.finding_data import FailingPods, LimitsToRaise
 from checks.deployment.model import RegistryIndex, Workload, build_workload, split_image
 from checks.deployment.settings import DeploymentSettings
 from fixtures.kubernetes import (
@@ -192,7 +193,7 @@ def test_crash_looping_containers_fail_with_their_reason() -> None:
         "2 of 3 pods of deployment/rolerabbit-api have containers failing to start "
         "(CrashLoopBackOff x2; threshold 0)"
     )
-    assert finding.data["reasons"] == ["CrashLoopBackOff"]
+    assert finding.data_as(FailingPods).reasons == ("CrashLoopBackOff",)
 
 
 def test_image_pull_errors_and_a_missing_tag_fail() -> None:
@@ -340,7 +341,7 @@ def test_oom_killed_names_the_container_and_its_limit() -> None:
         "2 containers of deployment/rolerabbit-api last terminated OOMKilled within 3600s: "
         "api (limit 512Mi) (threshold 0)"
     )
-    assert finding.data["resources"] == {"api": ["memory"]}
+    assert finding.data == LimitsToRaise("rolerabbit-api", {"api": ("memory",)})
 
 
 def test_containers_without_limits_fail() -> None:
@@ -364,7 +365,7 @@ def test_usage_near_limits_fails_per_container_and_resource() -> None:
         "pod/rolerabbit-api-bbbb2-p1 api cpu: 950m of 1000m (95%)",
         "pod/rolerabbit-api-bbbb2-p1 api memory: 500Mi of 512Mi (98%)",
     ]
-    assert finding.data["resources"] == {"api": ["cpu", "memory"]}
+    assert finding.data == LimitsToRaise("rolerabbit-api", {"api": ("cpu", "memory")})
 
 
 def test_node_pressure_fails() -> None:
@@ -537,7 +538,7 @@ def test_raise_limits_is_bounded_by_the_factor_and_the_ceiling() -> None:
     assert fixes.raised("500m", "cpu", 1.5, "4") == "750m"
     data = load("crashing")
     target = target_of(data)
-    plan = fixes.plan_raise_limits(target, "rolerabbit-api", {"api": ["memory"]}, S)
+    plan = fixes.plan_raise_limits(target, "rolerabbit-api", {"api": ("memory",)}, S)
     assert plan.claims == ["deployment/rolerabbit-production/rolerabbit-api:resources"]
     patch = plan.actions[0].params["patch"]
     assert json.dumps(patch) == json.dumps(
@@ -554,7 +555,7 @@ def test_raise_limits_is_bounded_by_the_factor_and_the_ceiling() -> None:
         }
     )
     capped = DeploymentSettings(memory_limit_ceiling="512Mi")
-    refused = fixes.plan_raise_limits(target, "rolerabbit-api", {"api": ["memory"]}, capped)
+    refused = fixes.plan_raise_limits(target, "rolerabbit-api", {"api": ("memory",)}, capped)
     assert refused.refusal is not None
     assert "memory limit 512Mi is at the ceiling 512Mi" in refused.refusal
 
