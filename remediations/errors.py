@@ -13,6 +13,7 @@ import pytest
 
 from checks.deployment.model import Obj
 from checks.errors import FLAG_OFF, container_named, flag_value
+from checks.errors.finding_data import BadRevision, FailingThirdParties, LeakingPods
 from checks.errors.settings import ErrorsSettings
 from fixtures.kubernetes import PODS, KubeApiError
 from fixtures.kubernetes_target import KubeTarget
@@ -28,6 +29,7 @@ DISABLE_FEATURE = RemediationSpec(
     "kubectl set env deployment/<api> -c <errors.api_container> <FEATURE_FLAG>=false for each "
     "third party that is down (the runbook's circuit breaker), then waits for the rollout; "
     "refused when that container does not exist",
+    reads=FailingThirdParties,
 )
 RESTART_LEAKING = RemediationSpec(
     "ERR-R02",
@@ -35,6 +37,7 @@ RESTART_LEAKING = RemediationSpec(
     "Restart leaking pods one by one",
     "deletes one leaking pod at a time, waits until its replacement is Ready and the "
     "deployment fully available, then the next; stops at the first pod that does not come back",
+    reads=LeakingPods,
 )
 ROLLBACK_BAD = RemediationSpec(
     "ERR-R03",
@@ -44,6 +47,7 @@ ROLLBACK_BAD = RemediationSpec(
     "rollback; refused when that revision was failing too, or when ERR-105 did not tie the "
     "errors to the revision), waits for the rollout, and counts only once the revision it "
     "went back to logs errors at most at the threshold",
+    reads=BadRevision,
 )
 FLAG_OFF_VALUE = "false"
 
@@ -63,7 +67,7 @@ def disable_failing_feature(kube_target: KubeTarget, environment: Environment) -
         deployment = snapshot.deployment(name)
         if deployment is None:
             return Plan(target, refusal=f"deployment/{name} not found in {namespace}")
-        flags: dict[str, str] = dict(finding.data.get("flags") or {})
+        flags = finding.data_as(FailingThirdParties).flags
         if not flags:
             return Plan(
                 target,
@@ -179,13 +183,13 @@ def restart_leaking_pods(kube_target: KubeTarget, environment: Environment) -> P
     timeout = environment.profile.section(ErrorsSettings).restart_pod_timeout_s
 
     def plan(finding: Finding) -> Plan:
-        leaking = list(finding.data.get("pods") or [])
+        leaking = finding.data_as(LeakingPods).pods
         present = {p["metadata"]["name"] for p in kube_snapshot.pods()}
-        names = sorted({p["deployment"] for p in leaking})
+        names = sorted({p.deployment for p in leaking})
         target = f"{namespace}/pods({','.join(names)})"
         actions: list[Action] = []
         for entry in leaking:
-            pod, deployment = entry["name"], entry["deployment"]
+            pod, deployment = entry.name, entry.deployment
             if pod not in present:
                 continue  # already replaced
             owner = kube_snapshot.deployment(deployment)
@@ -200,7 +204,7 @@ def restart_leaking_pods(kube_target: KubeTarget, environment: Environment) -> P
                 )
             actions.append(delete_and_wait(kube_target, pod, deployment, timeout))
         if not actions:  # every leaking pod was replaced since the check saw it
-            gone = ", ".join(entry["name"] for entry in leaking)
+            gone = ", ".join(entry.name for entry in leaking)
             return Plan(
                 target,
                 manual=[
