@@ -17,6 +17,7 @@ from __future__ import annotations
 import pytest
 
 from checks import performance as rules
+from checks.performance.finding_data import Saturated
 from checks.performance.settings import PerformanceSettings
 from checks.queue.settings import QueueSettings
 from fixtures.kubernetes_target import KubeTarget
@@ -34,6 +35,7 @@ SCALE_UP = RemediationSpec(
     "at performance.max_replicas; refused when an HPA manages it or no single workload's "
     "spread load explains it",
     changes_capacity=True,
+    reads=Saturated,
 )
 
 
@@ -58,10 +60,11 @@ def scale_up_saturated(kube_target: KubeTarget, environment: Environment) -> Pla
     def plan(finding: Finding) -> Plan:
         usages = rules.pod_usage(snapshot.pod_metrics(), snapshot.pods(), snapshot.replicasets())
         hot_nodes = rules.cpu_saturated_nodes(snapshot.node_metrics(), snapshot.nodes(), s)
-        names, refusals = rules.scale_targets(finding.data, usages, hot_nodes, s)
-        shown = names or list(finding.data.get("deployments") or finding.data.get("nodes") or [])
+        saturated = finding.data_as(Saturated)
+        names, refusals = rules.scale_targets(saturated, usages, hot_nodes, s)
+        shown = names or list(saturated.deployments or saturated.nodes)
         target = f"{namespace}/scale({','.join(shown)})"
-        nodes = [n.name for n in hot_nodes] or list(finding.data.get("nodes") or [])
+        nodes = [n.name for n in hot_nodes] or list(saturated.nodes)
         if refusals:
             return Plan(target, refusal="; ".join(refusals) + ". " + manual_steps(namespace, nodes))
         if not names:
