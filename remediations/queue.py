@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from checks.queue.finding_data import StalledJobs
 from checks.queue.settings import QueueSettings
 from fixtures.kubernetes_target import KubeTarget
 from fixtures.queue_reads import read_counts, worker_deployment
@@ -75,6 +76,7 @@ MOVE_STALLED = RemediationSpec(
     "Move stalled jobs to waiting",
     "runs BullMQ's stalled-jobs check (moveStalledJobsToWait) until the stalled jobs "
     "are back in wait",
+    reads=StalledJobs,
 )
 LAST_RESORT = RemediationSpec(
     "QUEUE-R06",
@@ -250,7 +252,7 @@ def move_stalled_jobs(
     worker, namespace = settings.kubernetes.worker_deployment, settings.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:
-        ids = still_stalled(redis_client, s, list(finding.data.get("job_ids", [])))
+        ids = still_stalled(redis_client, s, list(finding.data_as(StalledJobs).job_ids))
         base = f"{s.prefix}:{s.name}"
         target = f"bullmq/{base}"
         if not ids:
