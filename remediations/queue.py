@@ -29,7 +29,6 @@ from fixtures.redis_client import describe_target
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from opscheck.settings import Profile
-from opscheck.waiting import wait_until
 from remediations.deployment_restart import plan_rollout_restart
 from remediations.queue_jobs import (
     RetriedJobs,
@@ -40,7 +39,7 @@ from remediations.queue_jobs import (
     with_queue,
 )
 from remediations.queue_last_resort import LastResort
-from remediations.rollouts import change_claim, deployment_path, scale
+from remediations.rollouts import change_claim, scale, wait_for_available
 
 SCALE_WORKERS = RemediationSpec(
     "QUEUE-R01",
@@ -89,18 +88,6 @@ LAST_RESORT = RemediationSpec(
 
 
 # -- R01 / R02: workers ------------------------------------------------------------------
-
-
-def wait_for_available(target: KubeTarget, name: str, wanted: int) -> None:
-    """Until the Deployment has `wanted` available replicas (old crashing pods may stay)."""
-    path = deployment_path(target.namespace, name)
-
-    def pending() -> str | None:
-        status = target.kube.call("GET", path).get("status") or {}
-        available = int(status.get("availableReplicas", 0))
-        return None if available >= wanted else f"{available} of {wanted} replicas available"
-
-    wait_until(pending, target.rollout_timeout_s, f"deployment/{name} not scaled up")
 
 
 @pytest.fixture

@@ -135,6 +135,19 @@ def wait_for_rollout(target: KubeTarget, name: str) -> None:
     )
 
 
+def wait_for_available(target: KubeTarget, name: str, wanted: int) -> None:
+    """Until the Deployment has `wanted` available replicas: after a scale-up, where the
+    old pods may stay unready (crashing workers) and the rollout never completes."""
+    path = deployment_path(target.namespace, name)
+
+    def pending() -> str | None:
+        status = target.kube.call("GET", path).get("status") or {}
+        available = int(status.get("availableReplicas", 0))
+        return None if available >= wanted else f"{available} of {wanted} replicas available"
+
+    wait_until(pending, target.rollout_timeout_s, f"deployment/{name} not scaled up")
+
+
 def plan_then_wait(target: KubeTarget, plan: Plan, names: Sequence[str]) -> Plan:
     """`plan`, then a bounded `kubectl rollout status` of each deployment it changes."""
 
