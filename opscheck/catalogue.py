@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from opscheck.findings import FindingData, data_mismatch
 from opscheck.sections import Section, Sections, Severity
 
 ATTRIBUTE = "__opscheck_check__"
@@ -30,7 +31,9 @@ class RemediationSpec:
     """A remediation: its id, the pytest fixture that implements it, and its guard flags.
 
     The fixture returns a `Planner` (opscheck.remediation). `destructive` ones refuse to run
-    without --allow-destructive; `changes_capacity` ones are flagged in the plan.
+    without --allow-destructive; `changes_capacity` ones are flagged in the plan. `reads`
+    names the FindingData kind the planner reads from a finding (None: it reads none); a
+    finding carrying another kind fails the fix before the planner sees it.
     """
 
     id: str
@@ -39,10 +42,22 @@ class RemediationSpec:
     does: str
     destructive: bool = False
     changes_capacity: bool = False
+    reads: type[FindingData] | None = None
 
     def __post_init__(self) -> None:
         if not REMEDIATION_ID_PATTERN.match(self.id):
             raise ValueError(f"remediation id {self.id!r} must look like DB-R01")
+        if self.reads is not None and not (
+            isinstance(self.reads, type) and issubclass(self.reads, FindingData)
+        ):
+            raise ValueError(f"{self.id}: reads must be a FindingData class, not {self.reads!r}")
+
+    def unreadable(self, data: object) -> str | None:
+        """Why this remediation cannot plan from a finding carrying `data` (None: it can)."""
+        if self.reads is None:
+            return None
+        mismatch = data_mismatch(self.reads, data)
+        return None if mismatch is None else f"{self.id} cannot plan: {mismatch}"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Collection: each check item gets its catalogue entry, id keyword, time budget, Allure
-labels and (if the profile says so) a suppression; duplicate ids stop the run. When the
-collection is final, sections hear which checks will run (`pytest_opscheck_sweep_start`)."""
+labels and (if the profile says so) a suppression; a check id declared twice, or a
+remediation id naming two remediations, stops the run. When the collection is final,
+sections hear which checks will run (`pytest_opscheck_sweep_start`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from opscheck.catalogue import CheckSpec, declaration_of
+from opscheck.catalogue import CheckSpec, RemediationSpec, declaration_of
 from opscheck.environment import Environment
 from opscheck.keys import ENVIRONMENT, SECTIONS, SPEC, SWEEP_STARTED
 from opscheck.reports.records import PREFIX
@@ -26,12 +27,29 @@ def _suppression(environment: Environment, item: pytest.Item, spec: CheckSpec) -
     return None
 
 
+def _one_remediation_per_id(
+    known: dict[str, RemediationSpec], spec: CheckSpec, item: pytest.Item
+) -> None:
+    """A remediation id names one remediation. Whether its fixture exists, pytest has no
+    public way to ask at collection: a missing one fails the fix that needs it, by name."""
+    rem = spec.remediation
+    if rem is None:
+        return
+    first = known.setdefault(rem.id, rem)
+    if first != rem:
+        raise pytest.UsageError(
+            f"remediation id {rem.id} names two remediations (fixtures {first.fixture!r} "
+            f"and {rem.fixture!r}, second at {item.nodeid}); ids must be unique"
+        )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     environment = config.stash[ENVIRONMENT]
     budget = environment.profile.timeouts.check_budget_s
     if config.option.opscheck_fix:
         budget += environment.profile.fix.budget_s
     owners: dict[str, object] = {}
+    remediations: dict[str, RemediationSpec] = {}
     for item in items:
         func = getattr(item, "function", None)
         declaration = declaration_of(func)
@@ -47,6 +65,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"check id {spec.id} is declared twice "
                 f"(second at {item.nodeid}); ids must be unique"
             )
+        _one_remediation_per_id(remediations, spec, item)
         item.stash[SPEC] = spec
         item.extra_keyword_matches.add(spec.id)
         item.add_marker(pytest.mark.timeout(budget))

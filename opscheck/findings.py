@@ -3,14 +3,42 @@
 A check is a pure function of snapshots plus thresholds. When it finds a problem it calls
 `fail(...)` with one line of truth — measured value against threshold — and the evidence.
 The plugin turns that into the failure message; the --fix machinery hands the same Finding
-to the remediation, so the remediation acts on exactly what the check measured.
+to the remediation, so the remediation acts on exactly what the check measured. What it
+acts on is typed: a section's frozen dataclass deriving from `FindingData`, which the
+remediation names (`RemediationSpec.reads`) and reads by attribute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn, TypeVar
+
+
+class FindingData:
+    """Base of what a finding hands its remediation: each kind is a section's frozen dataclass
+    (the pids and their start times, the deployment and its revision...).
+
+    A remediation names the kind it reads (`RemediationSpec.reads`); --fix never plans from
+    another, so a planner reads attributes, not keys with fallbacks.
+    """
+
+    __slots__ = ()
+
+
+D = TypeVar("D", bound=FindingData)
+
+
+def data_mismatch(wanted: type[FindingData], data: object) -> str | None:
+    """Why `data` is not the `wanted` kind (None when it is), naming both types."""
+    if isinstance(data, wanted):
+        return None
+    carried = "no data" if data is None else type(data).__name__
+    return f"it reads {wanted.__name__}, but the finding carries {carried}"
+
+
+class FindingDataMismatch(TypeError):
+    """A planner was handed a finding whose data is not the kind it reads."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +52,13 @@ class Finding:
 
     summary: str
     evidence: Sequence[str] = ()
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: FindingData | None = None
+
+    def data_as(self, kind: type[D]) -> D:
+        """The data as the remediation reading `kind` expects it; FindingDataMismatch if not."""
+        if isinstance(self.data, kind):
+            return self.data
+        raise FindingDataMismatch(data_mismatch(kind, self.data))
 
 
 class CheckFailure(AssertionError):
@@ -35,7 +69,7 @@ class CheckFailure(AssertionError):
         self.finding = finding
 
 
-def fail(summary: str, evidence: Sequence[str] = (), **data: Any) -> NoReturn:
+def fail(summary: str, evidence: Sequence[str] = (), data: FindingData | None = None) -> NoReturn:
     """Fail the running check with a finding."""
     __tracebackhide__ = True
     raise CheckFailure(Finding(summary, tuple(evidence), data))

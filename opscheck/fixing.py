@@ -136,6 +136,8 @@ class FixPlugin:
             return self._refuse(spec, finding, guard), None
         if PLANNER_ERROR in item.stash:
             return self._failed(spec, finding, f"cannot set up: {item.stash[PLANNER_ERROR]}"), None
+        if unreadable := rem.unreadable(finding.data):  # never an AttributeError in a planner
+            return self._failed(spec, finding, unreadable), None
         try:
             plan = item.stash[PLANNER](finding)
         except Exception as exc:  # a remediation that cannot even plan is a failed fix

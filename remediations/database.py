@@ -6,22 +6,30 @@ docs/database-roles.md). The server may be shared: the fixes that end sessions a
 on the profile's database, never on a superuser's session or the suite's own, and pick,
 re-check and signal in one statement (remediations/database_sessions.py); ALTER SYSTEM
 (DB-R04) changes every database, so it needs `database.allow_server_wide_changes`. The
-application's pool and timeout (DB-R02, DB-R07) are in remediations/database_app.py.
+application's pool and timeout (DB-R02, DB-R07) are in remediations/database_app.py, the
+slow query log, maintenance and views (DB-R04..R06) in remediations/database_maintenance.py.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
+from checks.database.finding_data import (
+    AppPools,
+    AppTimeouts,
+    Sessions,
+    SlowQueryLog,
+    TablesToMaintain,
+    Views,
+)
 from checks.database.settings import DatabaseSettings
 from opscheck import Action, ActionResult, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
+from opscheck.waiting import wait_until
 from remediations.database_sessions import (
     IDLE,
     IDLE_IN_TRANSACTION,
@@ -40,6 +48,7 @@ TERMINATE_IDLE = RemediationSpec(
     "Terminate idle connections",
     "pg_terminate_backend() on sessions of the profile's database still idle past the "
     "threshold (never a superuser's or the suite's own)",
+    reads=Sessions,
 )
 REDUCE_POOL = RemediationSpec(
     "DB-R02",
@@ -48,6 +57,7 @@ REDUCE_POOL = RemediationSpec(
     "kubectl set env deployment/<api> DB_POOL_MAX=<pool_target> (runbook: 15) where the "
     "pool is larger (never raises one), then wait for the rollout",
     changes_capacity=True,
+    reads=AppPools,
 )
 CANCEL_LONG_QUERIES = RemediationSpec(
     "DB-R03",
@@ -56,6 +66,7 @@ CANCEL_LONG_QUERIES = RemediationSpec(
     "pg_cancel_backend(); pg_terminate_backend() only if the query still runs after "
     "cancel_wait_s (the profile's database only, never a superuser's)",
     destructive=True,
+    reads=Sessions,
 )
 ENABLE_SLOW_LOG = RemediationSpec(
     "DB-R04",
@@ -63,6 +74,7 @@ ENABLE_SLOW_LOG = RemediationSpec(
     "Enable slow query logging",
     "ALTER SYSTEM SET log_min_duration_statement = 1000; SELECT pg_reload_conf() "
     "(server-wide: only with database.allow_server_wide_changes)",
+    reads=SlowQueryLog,
 )
 VACUUM_ANALYZE = RemediationSpec(
     "DB-R05",
@@ -70,12 +82,14 @@ VACUUM_ANALYZE = RemediationSpec(
     "VACUUM ANALYZE / ANALYZE the flagged tables",
     "VACUUM (ANALYZE) or ANALYZE on the flagged tables only, with lock_timeout and "
     "statement_timeout",
+    reads=TablesToMaintain,
 )
 REFRESH_MATVIEWS = RemediationSpec(
     "DB-R06",
     "refresh_materialized_views",
     "Refresh materialized views",
     "REFRESH MATERIALIZED VIEW CONCURRENTLY on the stale views, with a statement_timeout",
+    reads=Views,
 )
 RAISE_TIMEOUT = RemediationSpec(
     "DB-R07",
@@ -83,6 +97,7 @@ RAISE_TIMEOUT = RemediationSpec(
     "Raise the connection timeout",
     "kubectl set env deployment/<api> DB_TIMEOUT=<timeout_target_ms> (runbook: 30000), "
     "then wait for the rollout",
+    reads=AppTimeouts,
 )
 END_STUCK_TRANSACTIONS = RemediationSpec(
     "DB-R08",
@@ -91,6 +106,7 @@ END_STUCK_TRANSACTIONS = RemediationSpec(
     "pg_terminate_backend() on sessions of the profile's database still idle in "
     "transaction / in a transaction past the threshold (their transaction rolls back)",
     destructive=True,
+    reads=Sessions,
 )
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -109,21 +125,20 @@ def target_of(conn: Conn) -> str:
     return f"postgresql/{conn.info.dbname}"
 
 
-def scope_guard(conn: Conn, finding: Finding, target: str, manual: Sequence[str]) -> Plan | None:
+def scope_guard(conn: Conn, sessions: Sessions, target: str, manual: Sequence[str]) -> Plan | None:
     """A plan that acts on nothing, or None when there are listed sessions to act on.
 
     The fixer must be connected to the database the checks judged: the signalling
     statement refuses every session of another database, so a mismatch would only look
     like a fix.
     """
-    checked = finding.data.get("database")
-    if checked and checked != conn.info.dbname:
+    if sessions.database != conn.info.dbname:
         return Plan(
             target,
             refusal=f"DATABASE_FIXER_URL connects to database {conn.info.dbname} but the "
-            f"checks read {checked}: point both at the same database",
+            f"checks read {sessions.database}: point both at the same database",
         )
-    if not finding.data.get("pids"):
+    if not sessions.pids:
         return Plan(target, manual=list(manual))
     return None
 
@@ -147,7 +162,8 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
     connections, app = database_settings.connections, database_settings.app
 
     def plan(finding: Finding) -> Plan:
-        age = float(finding.data.get("idle_max_s", connections.idle_max_s))
+        sessions = finding.data_as(Sessions)
+        age = sessions.threshold_s
         target, database = target_of(pg_fixer), pg_fixer.info.dbname
         manual = [
             f"no session of database {database} is idle longer than {age:g}s: see who holds "
@@ -157,9 +173,9 @@ def terminate_idle_connections(pg_fixer: Conn, environment: Environment) -> Plan
             f"{app.pool_variable}=<smaller> -n {profile.kubernetes.namespace} (DB-R02); "
             "otherwise raise max_connections",
         ]
-        if guarded := scope_guard(pg_fixer, finding, target, manual):
+        if guarded := scope_guard(pg_fixer, sessions, target, manual):
             return guarded
-        params = session_params(finding.data, age, connections)
+        params = session_params(sessions, connections)
         note = f"{len(params['pids'])} sessions idle > {age:g}s, database {database} only"
         return Plan(target, [signal_action(pg_fixer, TERMINATE_IDLE_SIGNAL, params, note)])
 
@@ -171,8 +187,9 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
     connections = environment.profile.section(DatabaseSettings).connections
 
     def plan(finding: Finding) -> Plan:
-        condition = str(finding.data.get("condition"))
-        signal, age = STUCK.get(condition), float(finding.data.get("threshold_s", 0))
+        sessions = finding.data_as(Sessions)
+        condition = sessions.condition
+        signal = STUCK.get(condition)
         target, database = f"{target_of(pg_fixer)} ({condition})", pg_fixer.info.dbname
         if signal is None:
             return Plan(target, refusal=f"unknown condition {condition!r}")
@@ -180,9 +197,9 @@ def terminate_stuck_transactions(pg_fixer: Conn, environment: Environment) -> Pl
             f"no listed session of database {database} to end: "
             + activity_query(database, "xact_start IS NOT NULL", "xact_start")
         ]
-        if guarded := scope_guard(pg_fixer, finding, target, manual):
+        if guarded := scope_guard(pg_fixer, sessions, target, manual):
             return guarded
-        params = session_params(finding.data, age, connections)
+        params = session_params(sessions, connections)
         note = f"{len(params['pids'])} sessions; their open transactions roll back"
         return Plan(target, [signal_action(pg_fixer, signal, params, note)])
 
@@ -195,15 +212,16 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
     wait_s = settings.queries.cancel_wait_s
 
     def plan(finding: Finding) -> Plan:
-        age = float(finding.data.get("threshold_s", 0))
+        sessions = finding.data_as(Sessions)
+        age = sessions.threshold_s
         target, database = target_of(pg_fixer), pg_fixer.info.dbname
         manual = [
             f"no listed query of database {database} to cancel: "
             + activity_query(database, "state = 'active'", "query_start")
         ]
-        if guarded := scope_guard(pg_fixer, finding, target, manual):
+        if guarded := scope_guard(pg_fixer, sessions, target, manual):
             return guarded
-        params = session_params(finding.data, age, settings.connections)
+        params = session_params(sessions, settings.connections)
         cancel = signal_action(
             pg_fixer, CANCEL, params, f"cancel {len(params['pids'])} queries running > {age:g}s"
         )
@@ -211,146 +229,20 @@ def cancel_long_queries(pg_fixer: Conn, environment: Environment) -> Planner:
             pg_fixer, TERMINATE_LONG, params, f"only if still running {wait_s:g}s after the cancel"
         )
 
+        def running() -> str | None:
+            left = still_matching(pg_fixer, TERMINATE_LONG, params)
+            return f"{left} still running" if left else None
+
         def terminate_survivors() -> ActionResult:
-            deadline = time.monotonic() + wait_s
-            while still_matching(pg_fixer, TERMINATE_LONG, params):
-                if time.monotonic() >= deadline:
-                    return signal_sessions(pg_fixer, TERMINATE_LONG, params)
-                time.sleep(0.2)
+            try:
+                wait_until(running, wait_s, "cancelled queries", interval_s=0.2)
+            except TimeoutError:  # the cancel did not end them all: terminate the rest
+                return signal_sessions(pg_fixer, TERMINATE_LONG, params)
             return ActionResult("every query ended after the cancel; nothing terminated")
 
         return Plan(
             target,
             [cancel, Action("sql", terminate.command, terminate_survivors, terminate.params)],
         )
-
-    return plan
-
-
-# -- settings, maintenance, views ---------------------------------------------------------
-
-
-@pytest.fixture
-def enable_slow_query_log(pg_fixer: Conn, environment: Environment) -> Planner:
-    settings = environment.profile.section(DatabaseSettings)
-
-    def plan(finding: Finding) -> Plan:
-        value = int(finding.data.get("value_ms", settings.queries.slow_query_log_ms))
-        alter = sql.SQL("ALTER SYSTEM SET log_min_duration_statement = {v}").format(
-            v=sql.Literal(value)
-        )
-        reload = sql.SQL("SELECT pg_reload_conf()")
-        server = f"{pg_fixer.info.host}:{pg_fixer.info.port}"
-        target = f"postgresql-server/{server}"
-        if not settings.allow_server_wide_changes:
-            return Plan(
-                target,
-                refusal=f"ALTER SYSTEM changes the whole server {server}, every database on "
-                f"it, not only {pg_fixer.info.dbname}; --fix does that only with "
-                "database.allow_server_wide_changes: true in the profile. Or have the "
-                f"server's administrator run: {alter.as_string(pg_fixer)}; "
-                f"{reload.as_string(pg_fixer)};",
-            )
-
-        def run(statement: sql.SQL | sql.Composed) -> None:
-            pg_fixer.execute(statement)
-
-        return Plan(
-            target,
-            [
-                Action("sql", alter.as_string(pg_fixer), lambda: run(alter)),
-                Action("sql", reload.as_string(pg_fixer), lambda: run(reload)),
-            ],
-        )
-
-    return plan
-
-
-def with_timeouts(conn: Conn, statement: sql.Composed, lock_ms: int, statement_ms: int) -> None:
-    """Run one statement outside a transaction, bounded by lock and statement timeouts."""
-    conn.execute("SELECT set_config('lock_timeout', %s, false)", [f"{lock_ms}ms"])
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", [f"{statement_ms}ms"])
-    try:
-        conn.execute(statement)
-    finally:
-        conn.execute("RESET lock_timeout")
-        conn.execute("RESET statement_timeout")
-
-
-def timed_action(conn: Conn, statement: sql.Composed, lock_ms: int, statement_ms: int) -> Action:
-    command = (
-        f"SET lock_timeout = '{lock_ms}ms'; SET statement_timeout = '{statement_ms}ms'; "
-        f"{statement.as_string(conn)}"
-    )
-    return Action("sql", command, lambda: with_timeouts(conn, statement, lock_ms, statement_ms))
-
-
-@pytest.fixture
-def vacuum_analyze_tables(pg_fixer: Conn, environment: Environment) -> Planner:
-    m = environment.profile.section(DatabaseSettings).maintenance
-
-    def plan(finding: Finding) -> Plan:
-        tables = list(finding.data.get("tables", []))
-        actions = []
-        for t in tables:
-            name = sql.Identifier(t["schema"], t["table"])
-            verb = sql.SQL("VACUUM (ANALYZE) {}" if t["action"] == "vacuum" else "ANALYZE {}")
-            statement = verb.format(name)
-            actions.append(
-                timed_action(pg_fixer, statement, m.lock_timeout_ms, m.statement_timeout_ms)
-            )
-        names = ",".join(sorted(f"{t['action']}:{t['table']}" for t in tables))
-        manual = [
-            f'no table listed: {PSQL} "SELECT relname, n_dead_tup, last_vacuum, '
-            'last_autovacuum, last_analyze FROM pg_stat_user_tables ORDER BY n_dead_tup DESC;" '
-            f'then {PSQL} "VACUUM (ANALYZE) <table>;"'
-        ]
-        return Plan(f"{target_of(pg_fixer)} ({names})", actions, manual=[] if actions else manual)
-
-    return plan
-
-
-MATVIEW_STATE = """
-SELECT m.ispopulated AS populated,
-       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique
-               AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL) AS unique_index
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_matviews m ON m.schemaname = n.nspname AND m.matviewname = c.relname
-WHERE c.oid = to_regclass(%(v)s)
-"""
-
-
-@pytest.fixture
-def refresh_materialized_views(pg_fixer: Conn, environment: Environment) -> Planner:
-    m = environment.profile.section(DatabaseSettings).maintenance
-
-    def plan(finding: Finding) -> Plan:
-        actions, problems = [], []
-        for view in finding.data.get("views", []):
-            state = pg_fixer.execute(MATVIEW_STATE, {"v": view}).fetchall()
-            if not state:
-                problems.append(f"{view} does not exist: create it (npm run db:migrate)")
-                continue
-            name = sql.Identifier(*view.split("."))
-            if not state[0]["populated"]:
-                statement = sql.SQL("REFRESH MATERIALIZED VIEW {}").format(name)
-            elif state[0]["unique_index"]:
-                statement = sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(name)
-            else:
-                problems.append(
-                    f"{view} has no unique index, so CONCURRENTLY is impossible and a plain "
-                    "refresh would block its readers: create the index first (see DB-116)"
-                )
-                continue
-            timeout_ms = m.refresh_timeout_ms
-            actions.append(timed_action(pg_fixer, statement, m.lock_timeout_ms, timeout_ms))
-        if problems:  # refresh all or none: a partial fix would only look like progress
-            return Plan(target_of(pg_fixer), refusal="; ".join(problems))
-        manual = [
-            "no view listed: check database.maintenance.matviews, then "
-            f'{PSQL} "REFRESH MATERIALIZED VIEW CONCURRENTLY <view>;"'
-        ]
-        return Plan(target_of(pg_fixer), actions, manual=[] if actions else manual)
 
     return plan

@@ -9,29 +9,26 @@ the runbook's 15 there would raise it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
 
+from checks.database.finding_data import AppPools, AppTimeouts, AppVariable
 from checks.database.settings import AppConfigSettings, DatabaseSettings
-from fixtures.kubernetes import Kube
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Finding, Plan, Planner
 from opscheck.environment import Environment
-from remediations.rollouts import set_env, wait_for_rollout
-
-Entry = Mapping[str, Any]
+from remediations.rollouts import plan_then_wait, set_env
 
 
-def deployments_target(entries: Sequence[Entry]) -> str:
-    return "deployment/" + ",".join(sorted(e["name"] for e in entries))
+def deployments_target(entries: Sequence[AppVariable]) -> str:
+    return "deployment/" + ",".join(sorted(e.name for e in entries))
 
 
 def env_plan(
-    kube: Kube,
-    environment: Environment,
-    target: str,
-    changed: Sequence[Entry],
+    target: KubeTarget,
+    shown: str,
+    changed: Sequence[AppVariable],
     setting: tuple[str, int],
     manual: Sequence[str] = (),
 ) -> Plan:
@@ -40,61 +37,51 @@ def env_plan(
     Nothing to change: an empty plan with the manual steps.
     """
     variable, value = setting
-    namespace = environment.profile.kubernetes.namespace
-    timeout_s = environment.profile.section(DatabaseSettings).app.rollout_timeout_s
     if not changed:
-        return Plan(target, manual=list(manual))
-    actions = [
-        set_env(kube, namespace, e["name"], e["container"], {variable: str(value)}) for e in changed
-    ]
-
-    def wait() -> None:
-        for e in changed:
-            wait_for_rollout(kube, namespace, e["name"], timeout_s)
-
-    return Plan(
-        target,
-        actions,
-        wait=wait,
-        wait_description=f"kubectl rollout status (up to {timeout_s:g}s)",
-        manual=list(manual),
-    )
+        return Plan(shown, manual=list(manual))
+    actions = [set_env(target, e.name, e.container, {variable: str(value)}) for e in changed]
+    plan = Plan(shown, actions, manual=list(manual))
+    return plan_then_wait(target, plan, [e.name for e in changed])
 
 
-def set_env_step(entry: Entry, variable: str, value: str, namespace: str) -> str:
+def set_env_step(entry: AppVariable, variable: str, value: str, namespace: str) -> str:
     return (
-        f"kubectl set env deployment/{entry['name']} -c {entry['container']} "
+        f"kubectl set env deployment/{entry.name} -c {entry.container} "
         f"{variable}={value} -n {namespace}"
     )
 
 
-def unknown_pool_steps(entries: Sequence[Entry], app: AppConfigSettings, ns: str) -> list[str]:
+def unknown_pool_steps(
+    entries: Sequence[AppVariable], app: AppConfigSettings, ns: str
+) -> list[str]:
     """Manual steps for the deployments whose pool size cannot be read or found."""
     steps = []
     for e in entries:
-        if not e.get("found"):
+        if not e.found:
             steps.append(
-                f"deployment/{e['name']} (container {e['container']}) not found in {ns}: "
+                f"deployment/{e.name} (container {e.container}) not found in {ns}: "
                 "check database.app.deployments and database.app.container"
             )
-        elif e.get("value") is None:
+        elif e.value is None:
             steps.append(
-                f"deployment/{e['name']}: {app.pool_variable} is {e.get('source') or 'unknown'} "
+                f"deployment/{e.name}: {app.pool_variable} is {e.source or 'unknown'} "
                 "(node-postgres then uses 10); set it explicitly, no higher than today: "
                 + set_env_step(e, app.pool_variable, "<n>", ns)
             )
     return steps
 
 
-def plan_pool(finding: Finding, app: AppConfigSettings, namespace: str) -> tuple[Plan, list[Entry]]:
+def plan_pool(
+    finding: Finding, app: AppConfigSettings, namespace: str
+) -> tuple[Plan, list[AppVariable]]:
     """What DB-R02 may change: (a plan that declines, or an empty one; the pools to lower)."""
-    entries = list(finding.data.get("deployments", []))
-    allowed = int(finding.data.get("allowed", 0))
+    pools = finding.data_as(AppPools)
+    entries, allowed = pools.deployments, pools.allowed
     target = deployments_target(entries)
-    known = [e for e in entries if e.get("found") and e.get("value") is not None]
-    lower = [e for e in known if e["value"] > app.pool_target]
+    known = [(e, e.value) for e in entries if e.found and e.value is not None]
+    lower = [e for e, value in known if value > app.pool_target]
     manual = unknown_pool_steps(entries, app, namespace)
-    peak = sum((e["replicas"] + e["surge"]) * min(e["value"], app.pool_target) for e in known)
+    peak = sum((e.replicas + e.surge) * min(value, app.pool_target) for e, value in known)
     if not lower and known:  # the known pools are small already: the replicas are many
         manual.append(
             f"no {app.pool_variable} above {app.pool_target} to lower: the peak of "
@@ -111,17 +98,15 @@ def plan_pool(finding: Finding, app: AppConfigSettings, namespace: str) -> tuple
 
 
 @pytest.fixture
-def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
+def reduce_pool_size(kube_target: KubeTarget, environment: Environment) -> Planner:
     app = environment.profile.section(DatabaseSettings).app
-    namespace = environment.profile.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:
-        declined, lower = plan_pool(finding, app, namespace)
+        declined, lower = plan_pool(finding, app, kube_target.namespace)
         if not lower:
             return declined
         return env_plan(
-            kube_client,
-            environment,
+            kube_target,
             declined.target,
             lower,
             (app.pool_variable, app.pool_target),
@@ -132,23 +117,22 @@ def reduce_pool_size(kube_client: Kube, environment: Environment) -> Planner:
 
 
 @pytest.fixture
-def raise_db_timeout(kube_client: Kube, environment: Environment) -> Planner:
+def raise_db_timeout(kube_target: KubeTarget, environment: Environment) -> Planner:
     app = environment.profile.section(DatabaseSettings).app
-    namespace = environment.profile.kubernetes.namespace
+    namespace = kube_target.namespace
 
     def plan(finding: Finding) -> Plan:
-        entries = list(finding.data.get("deployments", []))
-        found = [e for e in entries if e.get("found")]
-        changed = [e for e in found if e.get("value") is None or e["value"] < app.timeout_target_ms]
+        entries = finding.data_as(AppTimeouts).deployments
+        found = [e for e in entries if e.found]
+        changed = [e for e in found if e.value is None or e.value < app.timeout_target_ms]
         manual = [
-            f"deployment/{e['name']} (container {e['container']}) not found in {namespace}: "
+            f"deployment/{e.name} (container {e.container}) not found in {namespace}: "
             "check database.app.deployments and database.app.container"
             for e in entries
-            if not e.get("found")
+            if not e.found
         ]
         return env_plan(
-            kube_client,
-            environment,
+            kube_target,
             deployments_target(entries),
             changed,
             (app.timeout_variable, app.timeout_target_ms),

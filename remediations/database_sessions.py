@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from checks.database import rows as scope
+from checks.database.finding_data import Sessions
 from checks.database.settings import ConnectionSettings
 from opscheck import Action, ActionResult
 
@@ -97,16 +98,12 @@ def own_patterns(connections: ConnectionSettings) -> list[str]:
     return [p.translate(escape) + "%" for p in connections.own_application_prefixes]
 
 
-def session_params(
-    finding_data: Mapping[str, Any], age_s: float, connections: ConnectionSettings
-) -> dict[str, Any]:
-    """The statement's values: the listed sessions, the age, and the scope's names."""
-    pids = [int(p) for p in finding_data.get("pids", [])]
-    starts = list(finding_data.get("starts") or [None] * len(pids))
+def session_params(sessions: Sessions, connections: ConnectionSettings) -> dict[str, Any]:
+    """The statement's values: the listed sessions, their age, and the scope's names."""
     return {
-        "pids": pids,
-        "starts": starts,
-        "age": float(age_s),
+        "pids": list(sessions.pids),
+        "starts": list(sessions.starts),
+        "age": float(sessions.threshold_s),
         "own": own_patterns(connections),
         "roles": list(connections.app_roles),
         "names": list(connections.app_names),

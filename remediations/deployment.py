@@ -8,28 +8,33 @@ scales with `plan_scale`); the fixtures at the bottom bind them to a Finding.
 This module is the section's plugin: the remediation specs and their fixtures. The planners
 live one concern a module and are re-exported here:
 
-    deployment_plans     a plan's target, the workload it reads, its bounded rollout wait
     deployment_restart   DEP-R01 rollout restart, and when a restart cannot help
     deployment_rollback  DEP-R02 rollout undo to a previous revision that was healthy
     deployment_capacity  DEP-R03 raise limits, DEP-R04 scale
 
 Every plan claims the kind of change it makes to its Deployment (rollback, restart, scale,
-resources), so one run makes each once even when several remediations ask for it.
+resources), so one run makes each once even when several remediations ask for it. Plans
+take the Kubernetes target (fixtures/kubernetes_target.py): the client, the snapshot, the
+namespace and the rollout bound in one object.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from checks.deployment.finding_data import (
+    BelowMinimum,
+    FailingPods,
+    LimitsToRaise,
+    RolloutFailure,
+)
 from checks.deployment.model import revision_of
 from checks.deployment.settings import DeploymentSettings
 from fixtures.deployment import RegistryIndexSource
-from fixtures.kubernetes import Kube
-from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations.deployment_capacity import plan_raise_limits, plan_scale, raised
-from remediations.deployment_plans import deployment_target, workload_of
 from remediations.deployment_restart import plan_rollout_restart, restart_refusal
 from remediations.deployment_rollback import plan_rollback, pull_refusal
 
@@ -46,7 +51,6 @@ __all__ = [
     "raised",
     "restart_refusal",
     "revision_of",
-    "workload_of",
 ]
 
 RESTART = RemediationSpec(
@@ -54,6 +58,7 @@ RESTART = RemediationSpec(
     "deployment_rollout_restart",
     "Rollout restart",
     "kubectl rollout restart (new restartedAt template annotation), then waits for the rollout",
+    reads=FailingPods,
 )
 ROLLBACK = RemediationSpec(
     "DEP-R02",
@@ -61,6 +66,7 @@ ROLLBACK = RemediationSpec(
     "Roll back to the previous revision",
     "kubectl rollout undo (the runbook's ./scripts/rollback.sh), then waits for the rollout; "
     "refused when the previous revision was failing too",
+    reads=RolloutFailure,
 )
 RAISE_LIMITS = RemediationSpec(
     "DEP-R03",
@@ -69,6 +75,7 @@ RAISE_LIMITS = RemediationSpec(
     "multiplies the flagged containers' limits by deployment.limit_raise_factor, "
     "never above the configured ceiling, then waits for the rollout",
     changes_capacity=True,
+    reads=LimitsToRaise,
 )
 SCALE = RemediationSpec(
     "DEP-R04",
@@ -78,6 +85,7 @@ SCALE = RemediationSpec(
     "(api 3, worker 2), no further (more capacity is PERF-R01's, QUEUE-R01's); never down; "
     "refused when an HPA manages the deployment",
     changes_capacity=True,
+    reads=BelowMinimum,
 )
 
 
@@ -85,43 +93,35 @@ SCALE = RemediationSpec(
 
 
 @pytest.fixture
-def deployment_rollout_restart(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
-) -> Planner:
-    profile = environment.profile
-    namespace, s = profile.kubernetes.namespace, profile.section(DeploymentSettings)
+def deployment_rollout_restart(kube_target: KubeTarget, environment: Environment) -> Planner:
+    config_map = environment.profile.kubernetes.config_map
 
     def plan(finding: Finding) -> Plan:
-        name = finding.data["deployment"]
-        w = workload_of(kube_snapshot, name)
-        refusal = restart_refusal(w, finding, kube_snapshot, s, profile.kubernetes.config_map)
-        if refusal:
-            return Plan(deployment_target(namespace, name), refusal=refusal)
-        return plan_rollout_restart(kube_client, namespace, name, s.rollout_timeout_s)
+        failing = finding.data_as(FailingPods)
+        name = failing.deployment
+        w = kube_target.workload(name)
+        if refusal := restart_refusal(w, failing, kube_target.snapshot, config_map):
+            return Plan(kube_target.deployment_target(name), refusal=refusal)
+        return plan_rollout_restart(kube_target, name)
 
     return plan
 
 
 @pytest.fixture
 def deployment_rollback(
-    kube_client: Kube,
-    kube_snapshot: KubeSnapshot,
-    environment: Environment,
-    deployment_registry: RegistryIndexSource,
+    kube_target: KubeTarget, environment: Environment, deployment_registry: RegistryIndexSource
 ) -> Planner:
     profile = environment.profile
 
     def plan(finding: Finding) -> Plan:
-        name = finding.data["deployment"]
-        if refusal := pull_refusal(workload_of(kube_snapshot, name), finding, profile):
-            return Plan(deployment_target(profile.kubernetes.namespace, name), refusal=refusal)
+        failure = finding.data_as(RolloutFailure)
+        name = failure.deployment
+        if refusal := pull_refusal(kube_target.workload(name), failure, profile):
+            return Plan(kube_target.deployment_target(name), refusal=refusal)
         return plan_rollback(
-            kube_client,
-            profile.kubernetes.namespace,
+            kube_target,
             name,
-            kube_snapshot,
-            profile.section(DeploymentSettings).rollout_timeout_s,
-            settings=profile.section(DeploymentSettings),
+            profile.section(DeploymentSettings),
             registry=deployment_registry.index(),
         )
 
@@ -129,41 +129,22 @@ def deployment_rollback(
 
 
 @pytest.fixture
-def deployment_raise_limits(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
-) -> Planner:
-    profile = environment.profile
+def deployment_raise_limits(kube_target: KubeTarget, environment: Environment) -> Planner:
+    s = environment.profile.section(DeploymentSettings)
 
     def plan(finding: Finding) -> Plan:
-        return plan_raise_limits(
-            kube_client,
-            profile.kubernetes.namespace,
-            finding.data["deployment"],
-            kube_snapshot,
-            finding.data["resources"],
-            profile.section(DeploymentSettings),
-            profile.section(DeploymentSettings).rollout_timeout_s,
-        )
+        flagged = finding.data_as(LimitsToRaise)
+        return plan_raise_limits(kube_target, flagged.deployment, flagged.resources, s)
 
     return plan
 
 
 @pytest.fixture
-def deployment_scale(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
-) -> Planner:
-    profile = environment.profile
-
+def deployment_scale(kube_target: KubeTarget) -> Planner:
     def plan(finding: Finding) -> Plan:
         # DEP-114 fails below a minimum, so its fix restores exactly that minimum: scaling
         # beyond it is a capacity decision (the runbook's scale-up), not this repair.
-        return plan_scale(
-            kube_client,
-            profile.kubernetes.namespace,
-            finding.data["deployment"],
-            int(finding.data["minimum"]),
-            kube_snapshot,
-            profile.section(DeploymentSettings).rollout_timeout_s,
-        )
+        below = finding.data_as(BelowMinimum)
+        return plan_scale(kube_target, below.deployment, below.minimum)
 
     return plan

@@ -13,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from checks import deployment as rules
 from checks.deployment.model import Obj
 from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import Kube
-from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Plan
 from remediations import rollouts
-from remediations.deployment_plans import deployment_target, plan_with_rollout_wait, workload_of
 
 # -- raise limits ------------------------------------------------------------------------
 
@@ -34,23 +32,20 @@ def raised(current: str, resource: str, factor: float, ceiling: str) -> str | No
 
 
 def plan_raise_limits(
-    kube: Kube,
-    namespace: str,
+    target: KubeTarget,
     deployment: str,
-    snapshot: KubeSnapshot,
     resources: Mapping[str, Sequence[str]],
     settings: DeploymentSettings,
-    timeout_s: float,
 ) -> Plan:
     """Raise the flagged containers' limits by the factor, bounded by the ceilings."""
-    w = workload_of(snapshot, deployment)
-    target = deployment_target(namespace, deployment)
+    w, namespace = target.workload(deployment), target.namespace
+    shown = target.deployment_target(deployment)
     if w.deployment is None:
-        return Plan(target, refusal=f"{w.ref} not found in namespace {namespace}")
+        return Plan(shown, refusal=f"{w.ref} not found in namespace {namespace}")
     limits = rules.limits_of(w.template())
     ceilings = {"cpu": settings.cpu_limit_ceiling, "memory": settings.memory_limit_ceiling}
     containers: list[Obj] = []
-    shown: list[str] = []
+    raised_to: list[str] = []
     blocked: list[str] = []
     for name, wanted in sorted(resources.items()):
         new: dict[str, str] = {}
@@ -69,36 +64,29 @@ def plan_raise_limits(
                 new[resource] = value
         if new:
             containers.append({"name": name, "resources": {"limits": new}})
-            shown.append(f"{name} " + " ".join(f"{r}={v}" for r, v in new.items()))
+            raised_to.append(f"{name} " + " ".join(f"{r}={v}" for r, v in new.items()))
     if not containers:
         return Plan(
-            target,
+            shown,
             refusal="; ".join(blocked)
             + f". Investigate the usage (kubectl top pods -n {namespace}; a leak?) before "
             f"raising further: kubectl edit {w.ref} -n {namespace}",
         )
     patch = {"spec": {"template": {"spec": {"containers": containers}}}}
     action = rollouts.patch_action(
-        kube,
+        target,
         rollouts.deployment_path(namespace, deployment),
         patch,
         summary=f"kubectl set resources deployment/{deployment} "
-        f"--limits ({', '.join(shown)}) -n {namespace}",
+        f"--limits ({', '.join(raised_to)}) -n {namespace}",
     )
-    return plan_with_rollout_wait(kube, namespace, deployment, timeout_s, [action], "resources")
+    return rollouts.change_then_wait(target, deployment, [action], "resources")
 
 
 # -- scale ---------------------------------------------------------------------------------
 
 
-def plan_scale(
-    kube: Kube,
-    namespace: str,
-    deployment: str,
-    replicas: int,
-    snapshot: KubeSnapshot,
-    timeout_s: float,
-) -> Plan:
+def plan_scale(target: KubeTarget, deployment: str, replicas: int) -> Plan:
     """`kubectl scale deployment/NAME --replicas=N`, never against an HPA, never down.
 
     Returns a plan with nothing to do but the manual steps when the deployment already asks
@@ -106,16 +94,16 @@ def plan_scale(
     the deployment. Claims the deployment's scale: DEP-R04, PERF-R01 and QUEUE-R01 all scale,
     and one run scales a deployment once.
     """
-    w = workload_of(snapshot, deployment)
-    target = deployment_target(namespace, deployment)
+    w, namespace = target.workload(deployment), target.namespace
+    shown = target.deployment_target(deployment)
     if w.deployment is None:
-        return Plan(target, refusal=f"{w.ref} not found in namespace {namespace}")
-    hpa = rules.hpa_for(w, snapshot.hpas())
+        return Plan(shown, refusal=f"{w.ref} not found in namespace {namespace}")
+    hpa = rules.hpa_for(w, target.snapshot.hpas())
     if hpa is not None:
         spec = hpa.get("spec") or {}
         name = hpa["metadata"]["name"]
         return Plan(
-            target,
+            shown,
             refusal=(
                 f"HorizontalPodAutoscaler {name} manages {w.ref} (min {spec.get('minReplicas', 1)}"
                 f", max {spec.get('maxReplicas')}); scaling by hand would fight it. Raise its "
@@ -126,7 +114,7 @@ def plan_scale(
     current = int((w.deployment.get("spec") or {}).get("replicas", 1))
     if current >= replicas:
         return Plan(
-            target,
+            shown,
             manual=[
                 f"kubectl get {w.ref} -n {namespace}  # already asks for {current} replicas "
                 f"(>= {replicas}); scaling will not help",
@@ -134,5 +122,5 @@ def plan_scale(
                 "available: Pending pods, quota, failing probes",
             ],
         )
-    action = rollouts.scale(kube, namespace, deployment, replicas)
-    return plan_with_rollout_wait(kube, namespace, deployment, timeout_s, [action], "scale")
+    action = rollouts.scale(target, deployment, replicas)
+    return rollouts.change_then_wait(target, deployment, [action], "scale")

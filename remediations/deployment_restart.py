@@ -8,40 +8,29 @@ current revision fails while the previous one serves (a bad release: roll back i
 from __future__ import annotations
 
 from checks import deployment as rules
+from checks.deployment.finding_data import FailingPods
 from checks.deployment.model import Workload, revision_of, rollout_state
-from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import Kube
 from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Finding, Plan
 from remediations import rollouts
-from remediations.deployment_plans import plan_with_rollout_wait
 
 
-def plan_rollout_restart(kube: Kube, namespace: str, deployment: str, timeout_s: float) -> Plan:
+def plan_rollout_restart(target: KubeTarget, deployment: str) -> Plan:
     """`kubectl rollout restart deployment/NAME` and a bounded `rollout status`.
 
     Claims the deployment's restart: DEP-R01 and QUEUE-R02 both restart the workers, and
     one run restarts them once.
     """
-    return plan_with_rollout_wait(
-        kube,
-        namespace,
-        deployment,
-        timeout_s,
-        [rollouts.rollout_restart(kube, namespace, deployment)],
-        "restart",
-    )
+    action = rollouts.rollout_restart(target, deployment)
+    return rollouts.change_then_wait(target, deployment, [action], "restart")
 
 
 def restart_refusal(
-    w: Workload,
-    finding: Finding,
-    snapshot: KubeSnapshot,
-    settings: DeploymentSettings,
-    config_map: str,
+    w: Workload, failing: FailingPods, snapshot: KubeSnapshot, config_map: str
 ) -> str | None:
     """Why a restart would not help a container that fails to start (None: it may)."""
-    reasons = set(finding.data.get("reasons") or [])
+    reasons = set(failing.reasons)
     if "CreateContainerConfigError" in reasons:
         broken = rules.config_references(w, snapshot.configmaps(), snapshot.secrets(), [])
         if isinstance(broken, Finding):  # NoData: the references cannot be told; may help
@@ -59,7 +48,7 @@ def restart_refusal(
         )
     previous = w.previous
     if (
-        finding.data.get("current_revision_only")
+        failing.current_revision_only
         and w.deployment is not None
         and not rollout_state(w.deployment)[0]
         and previous is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 from checks import deployment as rules
+from checks.deployment.finding_data import RolloutFailure
 from checks.deployment.model import (
     HASH_LABEL,
     REVISION,
@@ -19,12 +20,10 @@ from checks.deployment.model import (
     rollout_state,
 )
 from checks.deployment.settings import DeploymentSettings
-from fixtures.kubernetes import Kube
-from fixtures.kubernetes_snapshot import KubeSnapshot
-from opscheck import Action, Finding, Plan
+from fixtures.kubernetes_target import KubeTarget
+from opscheck import Action, Plan
 from opscheck.settings import Profile
 from remediations import rollouts
-from remediations.deployment_plans import deployment_target, plan_with_rollout_wait, workload_of
 
 JSON_PATCH = "application/json-patch+json"
 # Annotations `kubectl rollout undo` never copies from the ReplicaSet to the Deployment.
@@ -61,13 +60,10 @@ def rollback_manual(w: Workload) -> str:
 
 
 def plan_rollback(
-    kube: Kube,
-    namespace: str,
+    target: KubeTarget,
     deployment: str,
-    snapshot: KubeSnapshot,
-    timeout: float,
+    settings: DeploymentSettings,
     *,
-    settings: DeploymentSettings | None = None,
     registry: RegistryIndex | None = None,
     even_if_complete: bool = False,
 ) -> Plan:
@@ -84,11 +80,11 @@ def plan_rollback(
     Claims the deployment's rollback: DEP-R02 and ERR-R03 both roll back, and one run rolls
     a deployment back once (a second undo would return to the revision just left).
     """
-    s = settings or DeploymentSettings()
-    w = workload_of(snapshot, deployment)
-    target = deployment_target(namespace, deployment)
+    s, namespace, events = settings, target.namespace, target.snapshot.events
+    w = target.workload(deployment)
+    shown = target.deployment_target(deployment)
     if w.deployment is None:
-        return Plan(target, refusal=f"{w.ref} not found in namespace {namespace}")
+        return Plan(shown, refusal=f"{w.ref} not found in namespace {namespace}")
     if (
         not even_if_complete
         and rollout_state(w.deployment)[0]
@@ -96,7 +92,7 @@ def plan_rollback(
     ):
         # Already rolled out and healthy: nothing to undo.
         return Plan(
-            target,
+            shown,
             manual=[
                 f"kubectl rollout status {w.ref} -n {namespace}  # complete, pods healthy: "
                 "nothing to roll back",
@@ -105,23 +101,30 @@ def plan_rollback(
         )
     previous = w.previous
     if previous is None:
-        return Plan(target, refusal=f"{w.ref} has no previous revision. {rollback_manual(w)}")
-    failures = rules.revision_failures(w, previous, snapshot.events(), registry, s)
+        return Plan(shown, refusal=f"{w.ref} has no previous revision. {rollback_manual(w)}")
+    failures = rules.revision_failures(w, previous, events(), registry, s)
     if failures:
         healthy = [
             revision_of(rs)
             for rs in w.replicasets[2:]
-            if not rules.revision_failures(w, rs, snapshot.events(), registry, s)
+            if not rules.revision_failures(w, rs, events(), registry, s)
         ]
         hint = f" Revision {healthy[0]} looks healthy." if healthy else ""
         return Plan(
-            target,
+            shown,
             refusal=(
                 f"not rolling {w.ref} back to revision {revision_of(previous)}: it was failing "
                 f"too ({'; '.join(failures[:3])}).{hint} {rollback_manual(w)}"
             ),
         )
-    annotations = dict((w.deployment["metadata"].get("annotations")) or {})
+    action = undo(target, w.deployment, previous)
+    return rollouts.change_then_wait(target, deployment, [action], "rollback")
+
+
+def undo(target: KubeTarget, current: Obj, previous: Obj) -> Action:
+    """The JSON patch `kubectl rollout undo` sends: the previous template and annotations."""
+    name, namespace = current["metadata"]["name"], target.namespace
+    annotations = dict((current["metadata"].get("annotations")) or {})
     for key, value in ((previous["metadata"].get("annotations")) or {}).items():
         if key not in SKIPPED_ANNOTATIONS:
             annotations[key] = value
@@ -129,24 +132,23 @@ def plan_rollback(
         {"op": "replace", "path": "/spec/template", "value": rollback_template(previous)},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]
-    path = rollouts.deployment_path(namespace, deployment)
+    path, kube = rollouts.deployment_path(namespace, name), target.kube
     images = ", ".join(rules.images_of(rollback_template(previous)))
-    action = Action(
+    return Action(
         "kubernetes",
         f"PATCH {path} (json-patch) /spec/template := revision {revision_of(previous)} "
-        f"template ({images})   # kubectl rollout undo deployment/{deployment} -n {namespace}",
+        f"template ({images})   # kubectl rollout undo deployment/{name} -n {namespace}",
         lambda: kube.call("PATCH", path, body=patch, content_type=JSON_PATCH) and None,
         {"path": path, "patch": patch, "to_revision": revision_of(previous)},
     )
-    return plan_with_rollout_wait(kube, namespace, deployment, timeout, [action], "rollback")
 
 
-def pull_refusal(w: Workload, finding: Finding, profile: Profile) -> str | None:
+def pull_refusal(w: Workload, failure: RolloutFailure, profile: Profile) -> str | None:
     """A pull failure of an image the previous revision used too is not a bad release.
 
     It is the registry or its credentials (the runbook's manual steps), so no rollback.
     """
-    failing = set(finding.data.get("images") or [])
+    failing = set(failure.images)
     before = set(rules.images_of((w.previous or {}).get("spec", {}).get("template") or {}))
     same = sorted(failing & before)
     if not same:

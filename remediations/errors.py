@@ -9,19 +9,18 @@ errors_rollback.py) rolls a bad deployment back.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from checks.deployment.model import Obj
 from checks.errors import FLAG_OFF, container_named, flag_value
+from checks.errors.finding_data import BadRevision, FailingThirdParties, LeakingPods
 from checks.errors.settings import ErrorsSettings
-from fixtures.kubernetes import Kube, KubeApiError
+from fixtures.kubernetes import KubeApiError
 from fixtures.kubernetes_resources import PODS
-from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
+from opscheck.waiting import wait_until
 from remediations import rollouts
 
 DISABLE_FEATURE = RemediationSpec(
@@ -31,6 +30,7 @@ DISABLE_FEATURE = RemediationSpec(
     "kubectl set env deployment/<api> -c <errors.api_container> <FEATURE_FLAG>=false for each "
     "third party that is down (the runbook's circuit breaker), then waits for the rollout; "
     "refused when that container does not exist",
+    reads=FailingThirdParties,
 )
 RESTART_LEAKING = RemediationSpec(
     "ERR-R02",
@@ -38,6 +38,7 @@ RESTART_LEAKING = RemediationSpec(
     "Restart leaking pods one by one",
     "deletes one leaking pod at a time, waits until its replacement is Ready and the "
     "deployment fully available, then the next; stops at the first pod that does not come back",
+    reads=LeakingPods,
 )
 ROLLBACK_BAD = RemediationSpec(
     "ERR-R03",
@@ -47,52 +48,27 @@ ROLLBACK_BAD = RemediationSpec(
     "rollback; refused when that revision was failing too, or when ERR-105 did not tie the "
     "errors to the revision), waits for the rollout, and counts only once the revision it "
     "went back to logs errors at most at the threshold",
+    reads=BadRevision,
 )
 FLAG_OFF_VALUE = "false"
-
-
-def rollout_waiter(kube: Kube, namespace: str, name: str, timeout: float) -> Callable[[], None]:
-    def wait() -> None:
-        rollouts.wait_for_rollout(kube, namespace, name, timeout)
-
-    return wait
 
 
 # -- ERR-R01 ---------------------------------------------------------------------------
 
 
-def set_env_in(
-    kube: Kube, namespace: str, name: str, container: str, values: dict[str, str]
-) -> Action:
-    """`kubectl set env deployment/NAME -c CONTAINER K=V`: only that container's env changes.
-
-    The summary names the container: without -c, kubectl would set every container.
-    """
-    env = [{"name": k, "value": v} for k, v in values.items()]
-    patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}}}
-    pairs = " ".join(f"{k}={v}" for k, v in values.items())
-    return rollouts.patch_action(
-        kube,
-        rollouts.deployment_path(namespace, name),
-        patch,
-        summary=f"kubectl set env deployment/{name} -c {container} {pairs} -n {namespace}",
-    )
-
-
 @pytest.fixture
-def disable_failing_feature(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
-) -> Planner:
+def disable_failing_feature(kube_target: KubeTarget, environment: Environment) -> Planner:
     profile = environment.profile
-    namespace, name = profile.kubernetes.namespace, profile.kubernetes.api_deployment
+    namespace, name = kube_target.namespace, profile.kubernetes.api_deployment
     container = profile.section(ErrorsSettings).api_container
+    snapshot = kube_target.snapshot
 
     def plan(finding: Finding) -> Plan:
-        target = f"{namespace}/deployment/{name}"
-        deployment = kube_snapshot.deployment(name)
+        target = kube_target.deployment_target(name)
+        deployment = snapshot.deployment(name)
         if deployment is None:
             return Plan(target, refusal=f"deployment/{name} not found in {namespace}")
-        flags: dict[str, str] = dict(finding.data.get("flags") or {})
+        flags = finding.data_as(FailingThirdParties).flags
         if not flags:
             return Plan(
                 target,
@@ -110,7 +86,7 @@ def disable_failing_feature(
                 f"that reads the flags. Manual: kubectl set env deployment/{name} -c <container> "
                 f"{pairs} -n {namespace}; kubectl rollout status deployment/{name} -n {namespace}",
             )
-        configmaps = kube_snapshot.configmaps()
+        configmaps = snapshot.configmaps()
         values = {
             flag: FLAG_OFF_VALUE
             for flag in sorted(flags)
@@ -124,14 +100,9 @@ def disable_failing_feature(
                     f"{', '.join(sorted(flags.values()))} to recover (their status pages)",
                 ],
             )
-        timeout = profile.fix.verify_timeout_s
-        return Plan(
-            target,
-            [set_env_in(kube_client, namespace, name, container, values)],
-            wait=rollout_waiter(kube_client, namespace, name, timeout),
-            wait_description=f"kubectl rollout status deployment/{name} -n {namespace}",
-            claims=rollouts.env_claims(namespace, name, values),
-        )
+        action = rollouts.set_env(kube_target, name, container, values, name_container=True)
+        claims = rollouts.env_claims(namespace, name, values)
+        return rollouts.plan_then_wait(kube_target, Plan(target, [action], claims=claims), [name])
 
     return plan
 
@@ -156,23 +127,13 @@ def _available(deployment: Obj) -> tuple[int, int]:
     return int((deployment.get("status") or {}).get("availableReplicas", 0) or 0), desired
 
 
-def wait_until(
-    check: Callable[[], str | None], timeout_s: float, what: str, interval_s: float = 0.5
-) -> None:
-    """Poll `check` (None means done, else why not) until done or the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while (why := check()) is not None:
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what} after {timeout_s:g}s: {why}")
-        time.sleep(interval_s)
-
-
-def restart_one(kube: Kube, namespace: str, pod: str, deployment: str, timeout_s: float) -> str:
+def restart_one(target: KubeTarget, pod: str, deployment: str, timeout_s: float) -> str:
     """Delete one pod only while its deployment is fully available; wait until it is again.
 
     With every replica available before the delete, at most one is ever missing: the
     deployment never drops below replicas - 1.
     """
+    kube, namespace = target.kube, target.namespace
     path = rollouts.deployment_path(namespace, deployment)
 
     def fully_available() -> str | None:
@@ -200,11 +161,11 @@ def restart_one(kube: Kube, namespace: str, pod: str, deployment: str, timeout_s
     return f"pod {pod} replaced; deployment/{deployment} fully available"
 
 
-def delete_and_wait(
-    kube: Kube, namespace: str, pod: str, deployment: str, timeout: float
-) -> Action:
+def delete_and_wait(target: KubeTarget, pod: str, deployment: str, timeout: float) -> Action:
+    namespace = target.namespace
+
     def run() -> str:
-        return restart_one(kube, namespace, pod, deployment, timeout)
+        return restart_one(target, pod, deployment, timeout)
 
     return Action(
         "kubernetes",
@@ -217,21 +178,19 @@ def delete_and_wait(
 
 
 @pytest.fixture
-def restart_leaking_pods(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
-) -> Planner:
-    profile = environment.profile
-    namespace = profile.kubernetes.namespace
-    timeout = profile.section(ErrorsSettings).restart_pod_timeout_s
+def restart_leaking_pods(kube_target: KubeTarget, environment: Environment) -> Planner:
+    namespace, kube_snapshot = kube_target.namespace, kube_target.snapshot
+    # Not the rollout bound: how long one replacement pod may take to be Ready.
+    timeout = environment.profile.section(ErrorsSettings).restart_pod_timeout_s
 
     def plan(finding: Finding) -> Plan:
-        leaking = list(finding.data.get("pods") or [])
+        leaking = finding.data_as(LeakingPods).pods
         present = {p["metadata"]["name"] for p in kube_snapshot.pods()}
-        names = sorted({p["deployment"] for p in leaking})
+        names = sorted({p.deployment for p in leaking})
         target = f"{namespace}/pods({','.join(names)})"
         actions: list[Action] = []
         for entry in leaking:
-            pod, deployment = entry["name"], entry["deployment"]
+            pod, deployment = entry.name, entry.deployment
             if pod not in present:
                 continue  # already replaced
             owner = kube_snapshot.deployment(deployment)
@@ -244,9 +203,9 @@ def restart_leaking_pods(
                     f"leave none; use kubectl rollout restart deployment/{deployment} -n "
                     f"{namespace} (surge)",
                 )
-            actions.append(delete_and_wait(kube_client, namespace, pod, deployment, timeout))
+            actions.append(delete_and_wait(kube_target, pod, deployment, timeout))
         if not actions:  # every leaking pod was replaced since the check saw it
-            gone = ", ".join(entry["name"] for entry in leaking)
+            gone = ", ".join(entry.name for entry in leaking)
             return Plan(
                 target,
                 manual=[

@@ -18,14 +18,14 @@ import pytest
 
 from checks.deployment.settings import DeploymentSettings
 from checks.errors import AT_ROLLOUT, SAME_WINDOW, percent, threshold
+from checks.errors.finding_data import BadRevision
 from checks.errors.settings import ErrorsSettings
-from fixtures.kubernetes import Kube
 from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from fixtures.logs import REVISION, ApiLogs
 from opscheck import Finding, Plan, Planner
 from opscheck.environment import Environment
 from remediations.deployment import plan_rollback
-from remediations.deployment_plans import deployment_target
 
 Confirm = Callable[[], str | None]
 
@@ -38,19 +38,18 @@ def current_revision(snapshot: KubeSnapshot, name: str) -> int | None:
     return int(annotations.get(REVISION, 0) or 0)
 
 
-def error_rate_lowered(api_logs: ApiLogs, finding: Finding, s: ErrorsSettings) -> Confirm:
+def error_rate_lowered(api_logs: ApiLogs, erred: BadRevision, s: ErrorsSettings) -> Confirm:
     """Plan.confirm: the revision rolled back to must log errors at most at the threshold.
 
     The bad revision's pods are gone after the rollback; the pods of the revision it went
     back to log from their start, so their share is the error rate since the rollback.
     """
-    bad, bad_share = finding.data["revision"], float(finding.data.get("share") or 0.0)
-    bad_rs = finding.data.get("replicaset")
+    bad, bad_share = erred.revision, erred.share
 
     def confirm() -> str | None:
         now = api_logs.newest()
-        if now is None or now.replicaset == bad_rs:
-            return f"deployment/{finding.data['deployment']} still runs revision {bad}"
+        if now is None or now.replicaset == erred.replicaset:
+            return f"deployment/{erred.deployment} still runs revision {bad}"
         if now.lines < s.bad_rollout_min_lines:
             return (
                 f"revision {now.revision} has logged {now.lines} lines since the rollback; "
@@ -70,24 +69,23 @@ def error_rate_lowered(api_logs: ApiLogs, finding: Finding, s: ErrorsSettings) -
 
 @pytest.fixture
 def rollback_bad_deployment(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, api_logs: ApiLogs, environment: Environment
+    kube_target: KubeTarget, api_logs: ApiLogs, environment: Environment
 ) -> Planner:
     profile = environment.profile
-    namespace = profile.kubernetes.namespace
-    timeout = profile.section(DeploymentSettings).rollout_timeout_s
+    namespace = kube_target.namespace
 
     def plan(finding: Finding) -> Plan:
-        name = str(finding.data.get("deployment") or profile.kubernetes.api_deployment)
-        target = deployment_target(namespace, name)
-        revision = finding.data.get("revision")
-        if finding.data.get("evidence") not in (SAME_WINDOW, AT_ROLLOUT) or revision is None:
+        erred = finding.data_as(BadRevision)
+        name, revision = erred.deployment, erred.revision
+        target = kube_target.deployment_target(name)
+        if erred.evidence not in (SAME_WINDOW, AT_ROLLOUT):
             return Plan(
                 target,
                 refusal=f"the finding does not tie the errors to a revision of deployment/{name} "
                 "(no per-revision comparison): no rollback. Manual: compare the revisions' "
                 f"errors (kubectl rollout history deployment/{name} -n {namespace}) first",
             )
-        running = current_revision(kube_snapshot, name)
+        running = current_revision(kube_target.snapshot, name)
         if running != revision:
             return Plan(
                 target,
@@ -98,18 +96,12 @@ def rollback_bad_deployment(
             )
         # The new revision's pods are healthy; its errors are the reason to roll it back.
         rollback = plan_rollback(
-            kube_client,
-            namespace,
-            name,
-            kube_snapshot,
-            timeout,
-            settings=profile.section(DeploymentSettings),
-            even_if_complete=True,
+            kube_target, name, profile.section(DeploymentSettings), even_if_complete=True
         )
         if rollback.refusal or not rollback.actions:
             return rollback
         return replace(
-            rollback, confirm=error_rate_lowered(api_logs, finding, profile.section(ErrorsSettings))
+            rollback, confirm=error_rate_lowered(api_logs, erred, profile.section(ErrorsSettings))
         )
 
     return plan

@@ -1,8 +1,9 @@
 """Remediations of the Performance Issues section: scale up (the runbook's "Scale Up").
 
-PERF-R01 scales a deployment to its `performance.scale_up` target (runbook: API 6, workers
-4), never above `performance.max_replicas`, never down, and never against a
-HorizontalPodAutoscaler: it reuses the deployment section's `plan_scale`, which refuses then.
+PERF-R01 scales a deployment to its `performance.scale_up` target (runbook: API 6; the
+workers to `queue.worker_replicas`, runbook 4, as QUEUE-R01 does), never above
+`performance.max_replicas`, never down, and never against a HorizontalPodAutoscaler: it
+reuses the deployment section's `plan_scale`, which refuses then.
 
 It scales only the workload the evidence points at (checks/performance/scaling.py `scale_targets`,
 on the usage read when it plans): for saturated pods (PERF-102), a deployment whose load is
@@ -16,22 +17,25 @@ from __future__ import annotations
 import pytest
 
 from checks import performance as rules
-from checks.deployment.settings import DeploymentSettings
+from checks.performance.finding_data import Saturated
 from checks.performance.settings import PerformanceSettings
-from fixtures.kubernetes import Kube
-from fixtures.kubernetes_snapshot import KubeSnapshot
+from checks.queue.settings import QueueSettings
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations.deployment import plan_scale
+from remediations.rollouts import plan_then_wait
 
 SCALE_UP = RemediationSpec(
     "PERF-R01",
     "scale_up_saturated",
     "Scale up",
     "kubectl scale the saturated deployment (or the one saturating a node) to "
-    "performance.scale_up (runbook: API 6, workers 4), capped at performance.max_replicas; "
-    "refused when an HPA manages it or no single workload's spread load explains it",
+    "performance.scale_up (runbook: API 6; workers: queue.worker_replicas, runbook 4), capped "
+    "at performance.max_replicas; refused when an HPA manages it or no single workload's "
+    "spread load explains it",
     changes_capacity=True,
+    reads=Saturated,
 )
 
 
@@ -46,62 +50,43 @@ def manual_steps(namespace: str, nodes: list[str]) -> str:
 
 
 @pytest.fixture
-def scale_up_saturated(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, environment: Environment
-) -> Planner:
+def scale_up_saturated(kube_target: KubeTarget, environment: Environment) -> Planner:
     profile = environment.profile
-    namespace, s = profile.kubernetes.namespace, profile.section(PerformanceSettings)
-    timeout = profile.section(DeploymentSettings).rollout_timeout_s
+    namespace, s = kube_target.namespace, profile.section(PerformanceSettings)
+    snapshot = kube_target.snapshot
+    workers = {profile.kubernetes.worker_deployment: profile.section(QueueSettings).worker_replicas}
+    scale_up = {**workers, **s.scale_up}
 
     def plan(finding: Finding) -> Plan:
-        usages = rules.pod_usage(
-            kube_snapshot.pod_metrics(), kube_snapshot.pods(), kube_snapshot.replicasets()
-        )
-        hot_nodes = rules.cpu_saturated_nodes(
-            kube_snapshot.node_metrics(), kube_snapshot.nodes(), s
-        )
-        names, refusals = rules.scale_targets(finding.data, usages, hot_nodes, s)
-        shown = names or list(finding.data.get("deployments") or finding.data.get("nodes") or [])
+        usages = rules.pod_usage(snapshot.pod_metrics(), snapshot.pods(), snapshot.replicasets())
+        hot_nodes = rules.cpu_saturated_nodes(snapshot.node_metrics(), snapshot.nodes(), s)
+        saturated = finding.data_as(Saturated)
+        names, refusals = rules.scale_targets(saturated, usages, hot_nodes, s)
+        shown = names or list(saturated.deployments or saturated.nodes)
         target = f"{namespace}/scale({','.join(shown)})"
-        nodes = [n.name for n in hot_nodes] or list(finding.data.get("nodes") or [])
+        nodes = [n.name for n in hot_nodes] or list(saturated.nodes)
         if refusals:
             return Plan(target, refusal="; ".join(refusals) + ". " + manual_steps(namespace, nodes))
         if not names:
             return Plan(target, manual=[manual_steps(namespace, nodes)])
-        unknown = [n for n in names if n not in s.scale_up]
+        unknown = [n for n in names if n not in scale_up]
         if unknown:
             return Plan(
                 target,
                 refusal=f"no scale-up target for {', '.join(unknown)}: add it to "
                 "performance.scale_up in the profile",
             )
-        plans = [
-            plan_scale(
-                kube_client,
-                namespace,
-                name,
-                min(s.scale_up[name], s.max_replicas),
-                kube_snapshot,
-                timeout,
-            )
-            for name in names
-        ]
-        refused = [p.refusal for p in plans if p.refusal]
+        plans = {n: plan_scale(kube_target, n, min(scale_up[n], s.max_replicas)) for n in names}
+        refused = [p.refusal for p in plans.values() if p.refusal]
         if refused:
             return Plan(target, refusal="; ".join(refused))
-        waits = [p.wait for p in plans if p.wait is not None]
-
-        def wait() -> None:
-            for each in waits:
-                each()
-
-        return Plan(
+        # Each scale's own wait is replaced by one for all: the plans' actions run first.
+        combined = Plan(
             target,
-            [a for p in plans for a in p.actions],
-            wait=wait if waits else None,
-            wait_description="; ".join(p.wait_description for p in plans if p.wait),
-            manual=[step for p in plans for step in p.manual],
-            claims=[claim for p in plans for claim in p.claims],
+            [a for p in plans.values() for a in p.actions],
+            manual=[step for p in plans.values() for step in p.manual],
+            claims=[claim for p in plans.values() for claim in p.claims],
         )
+        return plan_then_wait(kube_target, combined, [n for n, p in plans.items() if p.wait])
 
     return plan

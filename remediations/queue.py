@@ -15,16 +15,15 @@ jobs is in remediations/queue_jobs.py, the last resort in remediations/queue_las
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
+from checks.queue.finding_data import StalledJobs
 from checks.queue.settings import QueueSettings
-from fixtures.kubernetes import Kube
-from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from fixtures.queue_reads import read_counts, worker_deployment
 from fixtures.redis_client import describe_target
 from opscheck import Action, Finding, Plan, Planner, RemediationSpec
@@ -40,7 +39,7 @@ from remediations.queue_jobs import (
     with_queue,
 )
 from remediations.queue_last_resort import LastResort
-from remediations.rollouts import change_claim, deployment_path, scale
+from remediations.rollouts import change_claim, scale, wait_for_available
 
 SCALE_WORKERS = RemediationSpec(
     "QUEUE-R01",
@@ -76,6 +75,7 @@ MOVE_STALLED = RemediationSpec(
     "Move stalled jobs to waiting",
     "runs BullMQ's stalled-jobs check (moveStalledJobsToWait) until the stalled jobs "
     "are back in wait",
+    reads=StalledJobs,
 )
 LAST_RESORT = RemediationSpec(
     "QUEUE-R06",
@@ -87,38 +87,18 @@ LAST_RESORT = RemediationSpec(
 )
 
 
-def _ignore(_: object) -> None:
-    """Plan.wait returns nothing; the waits return a description only for logs."""
-
-
 # -- R01 / R02: workers ------------------------------------------------------------------
 
 
-def wait_for_available(kube: Kube, namespace: str, name: str, wanted: int, timeout_s: float) -> str:
-    """Poll until the Deployment has `wanted` available replicas (old crashing pods may stay)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = kube.call("GET", deployment_path(namespace, name)).get("status") or {}
-        available = int(status.get("availableReplicas", 0))
-        if available >= wanted:
-            return f"{available} replicas available"
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"deployment/{name}: {available} of {wanted} replicas available")
-        time.sleep(0.5)
-
-
 @pytest.fixture
-def scale_queue_workers(
-    kube_client: Kube, kube_snapshot: KubeSnapshot, profile: Profile
-) -> Planner:
-    k8s, s = profile.kubernetes, profile.section(QueueSettings)
-    target = f"deployment/{k8s.worker_deployment}"
-    timeout = profile.fix.verify_timeout_s
+def scale_queue_workers(kube_target: KubeTarget, profile: Profile) -> Planner:
+    worker, s = profile.kubernetes.worker_deployment, profile.section(QueueSettings)
+    target = f"deployment/{worker}"
 
     def plan(finding: Finding) -> Plan:
-        dep = worker_deployment(kube_snapshot, k8s.worker_deployment)
+        dep = worker_deployment(kube_target.snapshot, worker)
         if not dep.found:
-            return Plan(target, refusal=f"{target} not found in {k8s.namespace}")
+            return Plan(target, refusal=f"{target} not found in {kube_target.namespace}")
         if dep.hpa:
             return Plan(
                 target,
@@ -135,14 +115,10 @@ def scale_queue_workers(
         wanted = dep.available + (s.worker_replicas - dep.desired)
         return Plan(
             target,
-            [scale(kube_client, k8s.namespace, k8s.worker_deployment, s.worker_replicas)],
+            [scale(kube_target, worker, s.worker_replicas)],
             # The same change as DEP-R04's and PERF-R01's: one run scales the workers once.
-            claims=[change_claim(k8s.namespace, k8s.worker_deployment, "scale")],
-            wait=lambda: _ignore(
-                wait_for_available(
-                    kube_client, k8s.namespace, k8s.worker_deployment, wanted, timeout
-                )
-            ),
+            claims=[change_claim(kube_target.namespace, worker, "scale")],
+            wait=lambda: wait_for_available(kube_target, worker, wanted),
             wait_description=f"waiting for {wanted} available replicas of {target}",
         )
 
@@ -150,12 +126,11 @@ def scale_queue_workers(
 
 
 @pytest.fixture
-def restart_queue_workers(kube_client: Kube, profile: Profile) -> Planner:
-    k8s = profile.kubernetes
-    timeout = profile.fix.verify_timeout_s
+def restart_queue_workers(kube_target: KubeTarget, profile: Profile) -> Planner:
+    worker = profile.kubernetes.worker_deployment
 
     def plan(finding: Finding) -> Plan:
-        return plan_rollout_restart(kube_client, k8s.namespace, k8s.worker_deployment, timeout)
+        return plan_rollout_restart(kube_target, worker)
 
     return plan
 
@@ -264,7 +239,7 @@ def move_stalled_jobs(
     worker, namespace = profile.kubernetes.worker_deployment, profile.kubernetes.namespace
 
     def plan(finding: Finding) -> Plan:
-        ids = still_stalled(redis_client, s, list(finding.data.get("job_ids", [])))
+        ids = still_stalled(redis_client, s, list(finding.data_as(StalledJobs).job_ids))
         base = f"{s.prefix}:{s.name}"
         target = f"bullmq/{base}"
         if not ids:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from checks.queue import OWN_KEYS
 from checks.queue.settings import QueueSettings
 from fixtures.redis_client import one_attempt
 from opscheck import Action, Plan
+from opscheck.waiting import wait_until
 
 FLUSH_IF_UNCHANGED = (
     "if redis.call('DBSIZE') == tonumber(ARGV[1]) then redis.call('FLUSHDB') return 1 end return 0"
@@ -61,16 +61,22 @@ class LastResort:
     def wait_recreated(self) -> None:
         """Until any of the queue's own keys exists again (BullMQ's next job writes them)."""
         keys = [f"{self.s.prefix}:{self.s.name}:{suffix}" for suffix in OWN_KEYS]
-        deadline = time.monotonic() + self.recreate_timeout_s
         with self.client() as client:
-            while not client.exists(*keys):
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(
-                        f"no key of {self.pattern} reappeared within "
-                        f"{self.recreate_timeout_s:g}s: BullMQ recreates them with the "
-                        "queue's next job; until then the queue checks cannot judge it"
-                    )
-                time.sleep(0.2)
+
+            def absent() -> str | None:
+                if client.exists(*keys):
+                    return None
+                return (
+                    "BullMQ recreates them with the queue's next job; until then the queue "
+                    "checks cannot judge it"
+                )
+
+            wait_until(
+                absent,
+                self.recreate_timeout_s,
+                f"no key of {self.pattern} reappeared",
+                interval_s=0.2,
+            )
 
     def _then_wait(self, target: str, action: Action) -> Plan:
         what = f"waiting up to {self.recreate_timeout_s:g}s for BullMQ to recreate {self.pattern}"

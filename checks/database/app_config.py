@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from checks.database.connections import settings_missing, usable_connections
+from checks.database.finding_data import AppPools, AppTimeouts, AppVariable
 from checks.database.rows import Row
 from checks.database.settings import AppConfigSettings
 from opscheck import Finding, NoData
@@ -80,7 +80,7 @@ def _int(value: str | None) -> int | None:
 
 def _app_variable(
     deployments: Sequence[Row], configmaps: Sequence[Row], app: AppConfigSettings, variable: str
-) -> list[dict[str, Any]]:
+) -> list[AppVariable]:
     """Per configured deployment: replicas, surge, and the variable's value and source."""
     found = {d["metadata"]["name"]: d for d in deployments}
     result = []
@@ -89,31 +89,31 @@ def _app_variable(
         container = _container(dep, app.container) if dep else None
         value, source = env_value(container, configmaps, variable) if container else (None, "")
         result.append(
-            {
-                "name": name,
-                "found": container is not None,
-                "container": (container or {}).get("name", app.container),
-                "replicas": (dep or {}).get("spec", {}).get("replicas", 1),
-                "surge": surge(dep) if dep else 0,
-                "raw": value,
-                "value": _int(value),
-                "source": source,
-            }
+            AppVariable(
+                name=name,
+                found=container is not None,
+                container=(container or {}).get("name", app.container),
+                replicas=(dep or {}).get("spec", {}).get("replicas", 1),
+                surge=surge(dep) if dep else 0,
+                raw=value,
+                value=_int(value),
+                source=source,
+            )
         )
     return result
 
 
-def _unknown_line(e: Row, variable: str) -> str:
-    where = f"deployment/{e['name']}"
-    if not e["found"]:
-        return f"{where}: not found (container {e['container']})"
-    if e["raw"] is not None:
-        return f"{where}: {variable}={e['raw']!r} is not a number ({e['source']})"
-    if e["source"] == SECRET:
+def _unknown_line(e: AppVariable, variable: str) -> str:
+    where = f"deployment/{e.name}"
+    if not e.found:
+        return f"{where}: not found (container {e.container})"
+    if e.raw is not None:
+        return f"{where}: {variable}={e.raw!r} is not a number ({e.source})"
+    if e.source == SECRET:
         return f"{where}: {variable} comes from a secret or field ref, which is never read"
-    if e["source"] == NOT_SET:
+    if e.source == NOT_SET:
         return f"{where}: {variable} not set"
-    return f"{where}: {variable} from {e['source']}: no such key"
+    return f"{where}: {variable} from {e.source}: no such key"
 
 
 def pool_sizing(
@@ -135,15 +135,15 @@ def pool_sizing(
     entries = _app_variable(deployments, configmaps, app, app.pool_variable)
     evidence, peak, unknown = [], 0, []
     for e in entries:
-        if not e["found"] or e["value"] is None:
+        if not e.found or e.value is None:
             unknown.append(e)
             evidence.append(_unknown_line(e, app.pool_variable))
             continue
-        pods = e["replicas"] + e["surge"]
-        peak += pods * e["value"]
+        pods = e.replicas + e.surge
+        peak += pods * e.value
         evidence.append(
-            f"deployment/{e['name']}: ({e['replicas']} replicas + {e['surge']} surge) x "
-            f"{app.pool_variable}={e['value']} ({e['source']}) = {pods * e['value']}"
+            f"deployment/{e.name}: ({e.replicas} replicas + {e.surge} surge) x "
+            f"{app.pool_variable}={e.value} ({e.source}) = {pods * e.value}"
         )
     if peak <= allowed and not unknown:
         return None
@@ -153,7 +153,7 @@ def pool_sizing(
     if peak <= allowed:
         known = f" (the known pools peak at {peak} of {allowed} allowed)" if peak else ""
         return NoData(
-            f"pool size unknown for {', '.join(e['name'] for e in unknown)}: "
+            f"pool size unknown for {', '.join(e.name for e in unknown)}: "
             + "; ".join(_unknown_line(e, app.pool_variable) for e in unknown)
             + known,
             evidence,
@@ -162,7 +162,7 @@ def pool_sizing(
         f"app pools can open {peak} connections during a rollout > {allowed} allowed "
         f"({app.pool_max_share:.0%} of {usable} usable)",
         evidence,
-        {"deployments": entries, "allowed": allowed},
+        AppPools(tuple(entries), allowed),
     )
 
 
@@ -176,11 +176,9 @@ def app_timeout(
     not there, or a value from a Secret, is unknown.
     """
     entries = _app_variable(deployments, configmaps, app, app.timeout_variable)
-    unknown = [e for e in entries if not e["found"] or e["source"] == SECRET]
+    unknown = [e for e in entries if not e.found or e.source == SECRET]
     low = [
-        e
-        for e in entries
-        if e not in unknown and (e["value"] is None or e["value"] < app.timeout_min_ms)
+        e for e in entries if e not in unknown and (e.value is None or e.value < app.timeout_min_ms)
     ]
     if not low:
         if not unknown:
@@ -190,11 +188,11 @@ def app_timeout(
             + "; ".join(_unknown_line(e, app.timeout_variable) for e in unknown)
         )
     shown = ", ".join(
-        f"{e['raw'] if e['raw'] is not None else 'unset'} ms on deployment/{e['name']}" for e in low
+        f"{e.raw if e.raw is not None else 'unset'} ms on deployment/{e.name}" for e in low
     )
     return Finding(
         f"{app.timeout_variable}={shown} < {app.timeout_min_ms} ms minimum",
-        [f"deployment/{e['name']}: {app.timeout_variable} from {e['source']}" for e in low]
+        [f"deployment/{e.name}: {app.timeout_variable} from {e.source}" for e in low]
         + [f"not judged: {_unknown_line(e, app.timeout_variable)}" for e in unknown],
-        {"deployments": low},
+        AppTimeouts(tuple(low)),
     )

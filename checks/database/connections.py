@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from checks.database.finding_data import Sessions
 from checks.database.rows import (
     Row,
     client_backends,
@@ -19,7 +20,6 @@ from checks.database.rows import (
     hidden_missing,
     hidden_note,
     is_hidden,
-    listed,
     not_counted,
     split_scope,
 )
@@ -115,7 +115,7 @@ def saturation(
     return Finding(
         f"{len(in_use)} of {usable} usable connections in use ({share:.0f}% >= {pct:g}%)",
         evidence,
-        {**listed(idle), "idle_max_s": connections.idle_max_s, "database": database},
+        Sessions.of(idle, database, connections.idle_max_s),
     )
 
 
@@ -147,12 +147,12 @@ def idle_connections(
     if not idle:
         return hidden_missing(hidden, database, "state") if hidden else None
     return Finding(
-        f"{plural(len(idle), 'connection')} idle longer than {duration(connections.idle_max_s)} "
-        "(threshold 0)",
+        f"{plural(len(idle), 'connection')} idle longer than "
+        f"{duration(connections.idle_max_s)} (threshold 0)",
         grouped(idle, "state_age_s")
         + not_counted(outside, connections, database)
         + hidden_note(hidden),
-        {**listed(idle), "idle_max_s": connections.idle_max_s, "database": database},
+        Sessions.of(idle, database, connections.idle_max_s),
     )
 
 
@@ -171,10 +171,5 @@ def idle_in_transaction(
         grouped(rows, "state_age_s")
         + not_counted(outside, connections, database)
         + hidden_note(hidden),
-        {
-            **listed(rows),
-            "condition": "idle_in_transaction",
-            "threshold_s": connections.idle_in_transaction_max_s,
-            "database": database,
-        },
+        Sessions.of(rows, database, connections.idle_in_transaction_max_s, "idle_in_transaction"),
     )

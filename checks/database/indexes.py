@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from checks.database.finding_data import UnindexedTables
 from checks.database.maintenance import table_statistics_missing
 from checks.database.rows import Row
 from checks.database.settings import IndexSettings
@@ -72,7 +73,7 @@ def missing_indexes(
             f"{plural(len(flagged), 'large table')} read mostly by sequential scans with "
             f"selective unindexed columns: {', '.join(flagged)}",
             evidence + [f"not judged: {reason}" for reason in unseen],
-            {"tables": flagged},
+            UnindexedTables(tuple(flagged)),
         )
     if unseen:
         return NoData(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from checks.database.finding_data import TableMaintenance, TablesToMaintain, Views
 from checks.database.rows import Row
 from checks.database.settings import MaintenanceSettings
 from checks.database.wording import duration, plural
@@ -60,7 +61,7 @@ def dead_tuples(
             f"last vacuum {_ago(t.get('vacuum_age_s'))}"
             for t, _ in flagged
         ],
-        {"tables": [_table_action(t, "vacuum") for t, _ in flagged]},
+        TablesToMaintain(tuple(_table_action(t, "vacuum") for t, _ in flagged)),
     )
 
 
@@ -68,14 +69,9 @@ def _ago(age: float | None) -> str:
     return "never" if age is None else f"{duration(age)} ago"
 
 
-def _table_action(table: Row, action: str) -> dict[str, str]:
+def _table_action(table: Row, action: str) -> TableMaintenance:
     kind = "materialized view" if table.get("relkind") == "m" else "table"
-    return {
-        "schema": table["schemaname"],
-        "table": table["relname"],
-        "action": action,
-        "kind": kind,
-    }
+    return TableMaintenance(table["schemaname"], table["relname"], action, kind)
 
 
 def stale_maintenance(
@@ -85,7 +81,7 @@ def stale_maintenance(
     blind = table_statistics_missing(tables, pg_settings, database)
     if blind:
         return blind
-    actions: list[dict[str, str]] = []
+    actions: list[TableMaintenance] = []
     evidence: list[str] = []
     for t in tables:
         live = t.get("n_live_tup") or 0
@@ -107,9 +103,9 @@ def stale_maintenance(
         return None
     return Finding(
         f"{plural(len(actions), 'changed table')} not vacuumed/analyzed within "
-        f"{duration(m.stale_after_s)}: " + ", ".join(a["table"] for a in actions),
+        f"{duration(m.stale_after_s)}: " + ", ".join(a.table for a in actions),
         evidence,
-        {"tables": actions},
+        TablesToMaintain(tuple(actions)),
     )
 
 
@@ -186,7 +182,7 @@ def stale_matviews(views: Sequence[Row], m: MaintenanceSettings) -> Finding | No
             f"{len(stale)} of {len(views)} materialized views behind their base data by more "
             f"than {duration(m.matview_max_lag_s)}: {', '.join(stale)}",
             evidence + [f"not measured: {line}" for line in by_reason(unmeasured)],
-            {"views": stale},
+            Views(tuple(stale)),
         )
     if unmeasured:
         return NoData("; ".join(by_reason(unmeasured)))
@@ -205,7 +201,7 @@ def matview_unique_indexes(views: Sequence[Row]) -> Finding | NoData | None:
             f"CONCURRENTLY needs: {', '.join(missing)}",
             [f"{name}: no valid unique index without WHERE or expressions" for name in missing]
             + [f"not judged: {reason}" for reason in absent],
-            {"views": missing},
+            Views(tuple(missing)),
         )
     if absent:
         return NoData("; ".join(absent))

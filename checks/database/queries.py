@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from checks.database.connections import settings_missing
+from checks.database.finding_data import Sessions, SlowQueryLog
 from checks.database.rows import (
     Row,
     client_backends,
@@ -23,7 +24,6 @@ from checks.database.rows import (
     hidden_note,
     is_hidden,
     is_own,
-    listed,
     not_counted,
     session_label,
     split_scope,
@@ -76,7 +76,7 @@ def long_queries(
         [_query_line(r, "query_age_s", q) for r in rows]
         + not_counted(outside, connections, database)
         + hidden_note(hidden),
-        {**listed(rows), "threshold_s": q.long_query_max_s, "database": database},
+        Sessions.of(rows, database, q.long_query_max_s),
     )
 
 
@@ -96,12 +96,7 @@ def long_transactions(
         [_query_line(r, "xact_age_s", q) for r in rows]
         + not_counted(outside, connections, database)
         + hidden_note(hidden),
-        {
-            **listed(rows),
-            "condition": "old_transaction",
-            "threshold_s": q.long_transaction_max_s,
-            "database": database,
-        },
+        Sessions.of(rows, database, q.long_transaction_max_s, "old_transaction"),
     )
 
 
@@ -136,7 +131,6 @@ def active_load(
     return Finding(
         f"{len(rows)} active queries > {q.active_max}",
         evidence + hidden_note(hidden),
-        {"pids": [r["pid"] for r in rows]},
     )
 
 
@@ -182,7 +176,6 @@ def slow_statements(
             f"role {s.get('rolname')}: {query_text(s['query'], q.text_max_chars)}"
             for s in slow[:10]
         ],
-        {"queryids": [s["queryid"] for s in slow]},
     )
 
 
@@ -198,5 +191,5 @@ def slow_query_log(pg_settings: Mapping[str, str], q: QuerySettings) -> Finding 
     return Finding(
         f"log_min_duration_statement is {shown}; want 0..{q.slow_query_log_ms} ms",
         ["runbook: ALTER SYSTEM SET log_min_duration_statement = 1000; SELECT pg_reload_conf();"],
-        {"value_ms": q.slow_query_log_ms},
+        SlowQueryLog(q.slow_query_log_ms),
     )

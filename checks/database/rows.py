@@ -110,15 +110,6 @@ def client_backends(activity: Iterable[Row]) -> list[Row]:
     return [r for r in activity if r.get("backend_type") == "client backend"]
 
 
-def listed(rows: Sequence[Row]) -> dict[str, list[Any]]:
-    """What a finding hands its fix: pids and their backend_start, so a reused pid is not
-    mistaken for the session the check saw."""
-    return {
-        "pids": [r["pid"] for r in rows],
-        "starts": [r.get("backend_start") for r in rows],
-    }
-
-
 def is_hidden(row: Row) -> bool:
     """A session whose type and state pg_stat_activity hides from the monitor role.
 

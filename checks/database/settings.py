@@ -83,7 +83,7 @@ class AppConfigSettings(Settings):
     timeout_min_ms: PositiveInt = 5000
     # A target below the minimum would leave DB-107 failing after DB-R07's fix.
     timeout_target_ms: PositiveInt = 30000  # runbook: kubectl set env ... DB_TIMEOUT=30000
-    rollout_timeout_s: PositiveFloat = 120.0
+    # DB-R02 and DB-R07 wait for the rollout they start at most deployment.rollout_timeout_s.
 
     @field_validator("timeout_target_ms")
     @classmethod

@@ -63,7 +63,7 @@ def config_references(
             f"{len(problems)} configuration references of {w.ref} do not resolve "
             f"({len(missing_keys)} missing keys; threshold 0)"
         )
-        return Finding(summary, [*problems, *notes], {"deployment": w.name})
+        return Finding(summary, [*problems, *notes])
     if unresolved:
         return NoData(
             f"{len(unresolved)} configuration references of {w.ref} cannot be resolved: "

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from checks.deployment.finding_data import FailingPods
 from checks.deployment.model import Obj, Workload
 from checks.deployment.objects import (
     age_s,
@@ -90,7 +91,7 @@ def health(
     evidence += [f"Unhealthy x{n}: {message}" for message, n in messages.most_common(5)]
     if isinstance(events, NoData):
         evidence.append(f"probe failures not counted: {events.missing}")
-    return Finding("; ".join(parts), evidence, {"deployment": w.name})
+    return Finding("; ".join(parts), evidence, FailingPods(w.name))
 
 
 def warning_events(
@@ -146,4 +147,4 @@ def warning_events(
         f"{len({key[1:] for key in failing})} objects "
         f"({counted(reasons)}; threshold 0 for {', '.join(s.failing_event_reasons)})"
     )
-    return Finding(summary, evidence, {"reasons": sorted(reasons)})
+    return Finding(summary, evidence)

@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from checks.deployment.finding_data import RolloutFailure
 from checks.deployment.model import Obj, RegistryIndex, Workload, split_image
 from checks.deployment.objects import counted, images_of, not_here, pod_name
 from checks.deployment.pods import waiting
@@ -93,7 +94,7 @@ def _pull_finding(
     return Finding(
         "; ".join(parts) + " (threshold 0)",
         [*missing, *evidence, *notes],
-        {"deployment": w.name, "images": images, "missing": missing},
+        RolloutFailure(w.name, images=tuple(images)),
     )
 
 
@@ -138,7 +139,6 @@ def pull_secret(
         return Finding(
             f"pull secret {name} unusable for {w.ref}: {len(problems)} problems (threshold 0)",
             [*problems, *unread],
-            {"deployment": w.name, "secret": name},
         )
     if isinstance(secrets, NoData):
         return NoData(

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from kubernetes.utils import parse_quantity
 
+from checks.deployment.finding_data import RolloutFailure
 from checks.deployment.model import Obj, Workload, revision_of
 from opscheck import Finding, NoData
 
@@ -73,7 +74,7 @@ def not_found(w: Workload) -> Finding:
     return Finding(
         f"{w.ref} not found in namespace {w.namespace} (expected 1 deployment)",
         [_neighbours(w), f"kubectl get deployments -n {w.namespace}"],
-        {"deployment": w.name, "missing": True},
+        RolloutFailure(w.name),
     )
 
 

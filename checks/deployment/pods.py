@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from checks.deployment.finding_data import FailingPods
 from checks.deployment.model import Obj, Workload
 from checks.deployment.objects import (
     age_s,
@@ -64,12 +65,12 @@ def containers_failing(w: Workload, s: DeploymentSettings) -> Finding | NoData |
     return Finding(
         summary,
         evidence,
-        {
-            "deployment": w.name,
-            "reasons": sorted(reasons),
-            "pods": pods,
-            "current_revision_only": set(pods) <= current,
-        },
+        FailingPods(
+            w.name,
+            pods=tuple(pods),
+            reasons=tuple(sorted(reasons)),
+            current_revision_only=set(pods) <= current,
+        ),
     )
 
 
@@ -128,9 +129,7 @@ def pending_pods(
         f"{len(stuck)} pods of {w.ref} Pending longer than {s.pending_threshold_s:g}s "
         f"({unschedulable} unschedulable; threshold 0)"
     )
-    return Finding(
-        summary, evidence, {"deployment": w.name, "pods": [pod_name(p) for p, _ in stuck]}
-    )
+    return Finding(summary, evidence)
 
 
 def restarts(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | NoData | None:
@@ -169,4 +168,4 @@ def restarts(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | NoD
         for p, c, n, since, t in hot
     ]
     evidence.append(f"kubectl logs pod/{pod_name(worst[0])} -n {w.namespace} --previous --tail=100")
-    return Finding(summary, evidence, {"deployment": w.name, "pods": [pod_name(h[0]) for h in hot]})
+    return Finding(summary, evidence, FailingPods(w.name, pods=tuple(pod_name(h[0]) for h in hot)))

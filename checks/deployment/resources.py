@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from checks.deployment.finding_data import BelowMinimum, LimitsToRaise
 from checks.deployment.model import Obj, Workload
 from checks.deployment.objects import (
     age_s,
@@ -64,9 +65,7 @@ def oom_killed(w: Workload, s: DeploymentSettings, now: datetime) -> Finding | N
         f"pod/{pod_name(p)} {c}: OOMKilled {'' if t is None else f'{t:.0f}s ago'}".rstrip()
         for p, c, t in hits
     ]
-    return Finding(
-        summary, evidence, {"deployment": w.name, "resources": {c: ["memory"] for c in containers}}
-    )
+    return Finding(summary, evidence, LimitsToRaise(w.name, {c: ("memory",) for c in containers}))
 
 
 def limits_missing(w: Workload) -> Finding | NoData | None:
@@ -84,7 +83,6 @@ def limits_missing(w: Workload) -> Finding | NoData | None:
     return Finding(
         f"{len(missing)} of {total} containers of {w.ref} have no CPU/memory limit (threshold 0)",
         missing,
-        {"deployment": w.name},
     )
 
 
@@ -130,7 +128,9 @@ def usage_near_limits(
     for _, c, r, *_ in hot:
         if r not in resources[c]:
             resources[c].append(r)
-    return Finding(summary, evidence, {"deployment": w.name, "resources": dict(resources)})
+    return Finding(
+        summary, evidence, LimitsToRaise(w.name, {c: tuple(r) for c, r in resources.items()})
+    )
 
 
 def _unmeasured(w: Workload, running: set[str], listed: int) -> NoData | None:
@@ -204,7 +204,6 @@ def node_pressure(nodes: Sequence[Obj] | NoData, s: DeploymentSettings) -> Findi
         f"{len({n for n, _ in pressed})} of {len(nodes)} nodes under pressure "
         f"({counted(kinds)}; threshold 0)",
         [f"node/{n} {c['type']}: {c.get('message') or c.get('reason', '')}" for n, c in pressed],
-        {"nodes": sorted({n for n, _ in pressed})},
     )
 
 
@@ -268,5 +267,5 @@ def replicas_below_minimum(
         f"{w.ref} scaled to {replicas} replicas ({available} available) < minimum {minimum} "
         f"({source})",
         [f"kubectl get deployment {w.name} -n {w.namespace}"],
-        {"deployment": w.name, "role": w.role, "replicas": replicas, "minimum": minimum},
+        BelowMinimum(w.name, minimum),
     )

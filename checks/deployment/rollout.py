@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from checks.deployment.finding_data import RolloutFailure
 from checks.deployment.model import Workload, revision_of, rollout_state
 from checks.deployment.objects import (
     age_s,
@@ -91,7 +92,7 @@ def rollout_stuck(w: Workload, s: DeploymentSettings, now: datetime) -> Finding 
     state = rollout(w, now)
     if state.complete:
         return None
-    data = {"deployment": w.name, "revision": revision_of(w.current or {})}
+    data = RolloutFailure(w.name)
     if state.deadline_exceeded:
         deadline = (w.deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
         message = (condition(w.deployment, "Progressing") or {}).get("message", "")

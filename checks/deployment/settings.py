@@ -71,7 +71,8 @@ class DeploymentSettings(Settings):
     limit_raise_factor: float = Field(default=1.5, gt=1, le=4)
     memory_limit_ceiling: str = "2Gi"
     cpu_limit_ceiling: str = "4"
-    # Remediations that wait for a rollout wait at most this long.
+    # Every remediation that waits for a rollout (of any section: fixtures/kubernetes_target.py)
+    # waits at most this long.
     rollout_timeout_s: PositiveFloat = 120.0
 
     @field_validator("min_replicas")

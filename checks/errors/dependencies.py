@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checks.errors.finding_data import FailingThirdParties
 from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
 
@@ -122,7 +123,7 @@ def third_parties(
     evidence += [_flag_line(p) for p, _ in down]
     evidence += notes
     flags = {p.feature_flag: p.name for p, _ in down if p.feature_flag}
-    return Finding(summary, evidence, {"flags": flags}), notes
+    return Finding(summary, evidence, FailingThirdParties(flags)), notes
 
 
 def _flag_line(p: Probe) -> str:

@@ -167,4 +167,4 @@ def error_distribution(
         if log.truncated
     ]
     evidence += list(unread)
-    return Finding(summary, evidence, {"per_minute": per_minute})
+    return Finding(summary, evidence)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from checks.errors.finding_data import LeakingPod, LeakingPods
 from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
 
@@ -141,5 +142,5 @@ def _leak_finding(
             f"heap snapshot first: kubectl exec {s.pod} -n {namespace} -- "
             "sh -c 'kill -USR2 $(pgrep -f node)'"
         )
-    pods = [{"name": s.pod, "deployment": s.deployment} for s, _ in leaking]
-    return Finding(summary, evidence + notes, {"pods": pods})
+    pods = tuple(LeakingPod(s.pod, s.deployment) for s, _ in leaking)
+    return Finding(summary, evidence + notes, LeakingPods(pods))

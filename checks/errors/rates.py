@@ -134,7 +134,7 @@ def error_rate(window: Increase, settings: ErrorsSettings) -> Verdict:
             f"requests in the last {span}"
         )
     evidence = _evidence(window, settings, counted) + judged_on + reset_note(window)
-    return Finding(summary, evidence, {"ratio": max(ratio, app_ratio), "requests": requests}), []
+    return Finding(summary, evidence), []
 
 
 def _evidence(window: Increase, settings: ErrorsSettings, counted: Counted) -> list[str]:

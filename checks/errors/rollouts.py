@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from checks.errors.finding_data import BadRevision
 from checks.errors.logs import LogLine, PodLog, covered_seconds, error_lines
 from checks.errors.rates import percent, threshold
 from checks.errors.settings import ErrorsSettings
@@ -251,14 +252,14 @@ def bad_deployment(
             f"in its first {settings.bad_rollout_onset_s:g}s, and errors ever since"
         )
     evidence.append(f"roll back: kubectl rollout undo deployment/{deployment}")
-    data = {
-        "deployment": deployment,
-        "revision": newest.revision,
-        "replicaset": newest.replicaset,
-        "share": newest.share,
-        "previous_revision": newest.revision - 1 if previous is None else previous.revision,
-        "evidence": SAME_WINDOW if same_window else AT_ROLLOUT,
-    }
+    data = BadRevision(
+        deployment=deployment,
+        revision=newest.revision,
+        replicaset=newest.replicaset,
+        share=newest.share,
+        previous_revision=newest.revision - 1 if previous is None else previous.revision,
+        evidence=SAME_WINDOW if same_window else AT_ROLLOUT,
+    )
     return Finding(summary, evidence, data), []
 
 

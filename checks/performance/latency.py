@@ -177,7 +177,7 @@ def latency(
         for r in judged
     ]
     evidence += notes + reset_note(window)
-    return Finding(summary, evidence, {"routes": [r.name for r in slow]}), []
+    return Finding(summary, evidence), []
 
 
 def _not_judged(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from checks.performance.finding_data import Saturated
 from checks.performance.quantities import Obj, millicores, quantity
 from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
@@ -73,7 +74,8 @@ def node_saturation(
         return None, [f"not judged: {line}" for line in missing]
     more = f" (and {len(hot) - 1} more)" if len(hot) > 1 else ""
     evidence = hot[1:] + [f"not judged: {line}" for line in missing]
-    return Finding(hot[0] + more, evidence, {"nodes": sorted({h.split()[0] for h in hot})}), []
+    saturated = Saturated(nodes=tuple(sorted({h.split()[0] for h in hot})))
+    return Finding(hot[0] + more, evidence, saturated), []
 
 
 def node_pressure(
@@ -99,7 +101,7 @@ def node_pressure(
     node, kind, detail = found[0]
     summary = f"{len(found)} node pressure condition(s): {node} reports {kind} ({detail})"
     evidence = [f"{n} reports {k} ({d})" for n, k, d in found[1:]]
-    return Finding(summary, evidence, {"nodes": sorted({n for n, _, _ in found})})
+    return Finding(summary, evidence)
 
 
 def _pressure_unknown(nodes: Sequence[Obj], settings: PerformanceSettings) -> NoData | None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checks.performance.finding_data import Saturated
 from checks.performance.quantities import MIB, Obj, measured_at, millicores, quantity
 from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
@@ -161,5 +162,5 @@ def deployment_saturation(
         if p.deployment in {s[0] for s in saturated}
     ]
     evidence += [f"not judged: {why}" for why in unjudged]
-    deployments = sorted({s[0] for s in saturated})
-    return Finding(summary, evidence, {"deployments": deployments})
+    deployments = tuple(sorted({s[0] for s in saturated}))
+    return Finding(summary, evidence, Saturated(deployments=deployments))

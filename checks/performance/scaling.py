@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from checks.performance.finding_data import Saturated
 from checks.performance.quantities import Obj, millicores
 from checks.performance.saturation import PodUsage
 from checks.performance.settings import PerformanceSettings
@@ -108,7 +108,7 @@ def _deployment_refusal(
 
 
 def scale_targets(
-    data: Mapping[str, Any],
+    data: Saturated,
     usages: Sequence[PodUsage],
     hot_nodes: Sequence[NodeCpu],
     settings: PerformanceSettings,
@@ -123,15 +123,15 @@ def scale_targets(
     targets: list[str] = []
     refusals: list[str] = []
     by_node = {n.name: n for n in hot_nodes}
-    if "deployments" in data:
-        for name in data["deployments"]:
+    if data.deployments:
+        for name in data.deployments:
             why = _deployment_refusal(name, usages, by_node, settings)
             if why:
                 refusals.append(why)
             else:
                 targets.append(name)
         return targets, refusals
-    for node_name in data.get("nodes") or []:
+    for node_name in data.nodes:
         if node_name not in by_node:
             continue  # not CPU-saturated (any more): nothing a scale-up is for
         top, where = saturating_workload(by_node[node_name], usages, settings)

@@ -2,8 +2,9 @@
 
 The runbook gives no numbers for latency or saturation; the defaults are common alerting
 levels: 90% CPU / 80% memory for nodes, 80% CPU / 75% memory for containers. Scale-up
-targets are the runbook's (API 6, workers 4). The latency histogram's name is
-`errors.metrics.latency`: one scrape serves both sections.
+targets are the runbook's: API 6 here; the workers' 4 is the queue section's
+`worker_replicas` (one number for QUEUE-R01 and PERF-R01).
+The latency histogram's name is `errors.metrics.latency`: one scrape serves both sections.
 """
 
 from __future__ import annotations
@@ -55,10 +56,9 @@ class PerformanceSettings(Settings):
     )
     """Node conditions that mean pressure (none: PERF-104 could never fail, so not allowed)."""
 
-    # PERF-R01: scale up (runbook: API to 6, workers to 4), never above the ceiling.
-    scale_up: dict[str, PositiveInt] = Field(
-        default_factory=lambda: {"rolerabbit-api": 6, "rolerabbit-deployment-worker": 4}
-    )
+    # PERF-R01: scale up (runbook: API to 6), never above the ceiling. The worker deployment
+    # goes to queue.worker_replicas (runbook: 4) unless it is named here.
+    scale_up: dict[str, PositiveInt] = Field(default_factory=lambda: {"rolerabbit-api": 6})
     max_replicas: PositiveInt = 10
     """Ceiling for any scale-up, whatever scale_up says."""
     saturating_share: float = Field(0.5, gt=0, lt=1)

@@ -26,7 +26,7 @@ from remediations.performance import SCALE_UP
 
 SCALE_STEPS = (
     "kubectl scale deployment {api_deployment} --replicas=6 -n {namespace}; "
-    "kubectl scale deployment {worker_deployment} --replicas=4 -n {namespace}"
+    "kubectl scale deployment {worker_deployment} --replicas={worker_replicas} -n {namespace}"
 )
 
 

@@ -138,10 +138,9 @@ def jobs_piling_up(
         return Finding(
             f"{counts.backlog} jobs waiting (> {s.waiting_max})",
             evidence,
-            {"waiting": counts.backlog},
         )
     if growth_problem:
-        return Finding(growth_problem, evidence, {"waiting": counts.backlog})
+        return Finding(growth_problem, evidence)
     if growth_unknown:
         evidence.insert(0, f"{counts.backlog} jobs waiting (<= {s.waiting_max}): that part passes")
         return NoData(growth_unknown, evidence)
@@ -170,5 +169,4 @@ def no_completions(counts: QueueCounts, s: QueueSettings) -> Finding | NoData | 
     return Finding(
         f"{told} (> {s.completion_max_age_s:g}s) while {counts.backlog} jobs wait",
         evidence,
-        {"age_s": age, "waiting": counts.backlog},
     )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checks.queue.counts import QueueCounts, counts_line
+from checks.queue.finding_data import StalledJobs
 from checks.queue.settings import QueueSettings
 from opscheck import Finding, NoData
 
@@ -79,7 +80,6 @@ def failed_jobs(
         f"{estimate} jobs exhausted their attempts in the last {s.failed_window_s:g}s "
         f"(> {s.failed_max})",
         evidence,
-        {"exhausted": estimate, "job_ids": [j.id for j in exhausted]},
     )
 
 
@@ -89,7 +89,6 @@ def failed_backlog(counts: QueueCounts, s: QueueSettings) -> Finding | None:
     return Finding(
         f"{counts.failed} failed jobs kept in Redis (> {s.failed_backlog_max})",
         [counts_line(counts), "each kept job holds its data and stack trace in memory"],
-        {"failed": counts.failed},
     )
 
 
@@ -108,5 +107,5 @@ def stalled_jobs(probes: Sequence[LockProbe], s: QueueSettings) -> Finding | Non
             f"active jobs whose <prefix>:<queue>:<id>:lock is missing: {', '.join(active[:20])}",
             f"of them already in the stalled set: {', '.join(marked[:20]) or 'none'}",
         ],
-        {"job_ids": [p.id for p in stalled]},
+        StalledJobs(tuple(p.id for p in stalled)),
     )

@@ -55,5 +55,4 @@ def corrupted_keys(types: Mapping[str, str], prefix: str, queue: str) -> Finding
     return Finding(
         f"{len(wrong)} keys of queue {queue} have the wrong type (expected 0)",
         wrong,
-        {"keys": wrong},
     )

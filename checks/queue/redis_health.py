@@ -24,13 +24,11 @@ def redis_reachable(ping: Ping, s: QueueSettings) -> Finding | None:
             f"Redis at {ping.target} does not answer PING: {ping.error}",
             [f"checked: redis-cli -u $REDIS_URL ping (timeout {s.ping_timeout_s:g}s)"]
             + ([f"to fix: {ping.hint}"] if ping.hint else []),
-            {"target": ping.target, "cause": ping.error},
         )
     latency = ping.latency_ms or 0.0
     if latency > s.ping_latency_max_ms:
         return Finding(
             f"Redis PING took {latency:.0f} ms (> {s.ping_latency_max_ms:g} ms)",
             [f"target {ping.target}"],
-            {"target": ping.target, "latency_ms": latency},
         )
     return None

@@ -201,9 +201,7 @@ def redis_memory(info: RedisInfo, before: Baseline, s: QueueSettings) -> Finding
     evidence = _memory_evidence(info, s)
     if problems:
         extra = [f"not judged: {u}" for u in unjudged]
-        return Finding(
-            problems[0], problems[1:] + evidence + extra, {"memory_pct": memory_pct(info)}
-        )
+        return Finding(problems[0], problems[1:] + evidence + extra)
     if unjudged:
         return NoData("; ".join(unjudged), evidence)
     return None
@@ -221,5 +219,4 @@ def redis_memory_warning(info: RedisInfo, s: QueueSettings) -> Finding | NoData 
         f"used_memory {info.used_memory} of maxmemory {info.maxmemory} "
         f"({pct:.0f}% >= warning {s.memory_warn_pct:g}%)",
         _memory_evidence(info, s),
-        {"memory_pct": pct},
     )

@@ -51,7 +51,9 @@ class QueueSettings(Settings):
 
     # QUEUE-105 workers present
     min_workers: PositiveInt = 1
-    worker_replicas: PositiveInt = 4  # the runbook's `kubectl scale --replicas=4`
+    # The runbook's `kubectl scale --replicas=4`: QUEUE-R01's target, and PERF-R01's for the
+    # worker deployment (performance.scale_up may name it to differ).
+    worker_replicas: PositiveInt = 4
 
     # QUEUE-106 failed jobs (retries exhausted), QUEUE-111 failed-job backlog
     failed_window_s: PositiveFloat = 3600.0
@@ -87,7 +89,7 @@ class QueueSettings(Settings):
     last_resort_attempts: PositiveInt = 5
 
     def placeholders(self) -> dict[str, str]:
-        return {"queue": self.name}
+        return {"queue": self.name, "worker_replicas": str(self.worker_replicas)}
 
     # -- thresholds that must agree with each other -------------------------------------
 

@@ -104,7 +104,6 @@ def workers_present(
     return Finding(
         f"{count} BullMQ workers connected to queue {queue} (< {s.min_workers})",
         evidence,
-        {"workers": count, "available": deployment.available},
     )
 
 
@@ -134,4 +133,4 @@ def _by_deployment(
         else f"worker replicas available but no job completed for "
         f"{'ever' if age is None else f'{age:.0f}s'} while {counts.backlog} wait"
     )
-    return Finding(why, evidence, {"fallback": True})
+    return Finding(why, evidence)

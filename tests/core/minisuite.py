@@ -11,9 +11,11 @@ from pathlib import Path
 
 CONFTEST = """
 import json, os, time
+from dataclasses import dataclass
 from pathlib import Path
 import pytest
 from opscheck import Action, Plan, RemediationSpec, Section, Severity
+from opscheck.findings import FindingData
 
 pytest_plugins = ["opscheck.plugin"]
 
@@ -39,7 +41,12 @@ def read():
 def write(**changes):
     data = read(); data.update(changes); STATE.write_text(json.dumps(data))
 
-RESET_FLAG = RemediationSpec("T-R01", "reset_flag", "Reset the flag", "sets flag to ok")
+@dataclass(frozen=True)
+class Flag(FindingData):
+    value: str
+
+RESET_FLAG = RemediationSpec("T-R01", "reset_flag", "Reset the flag", "sets flag to ok",
+                             reads=Flag)
 NO_EFFECT = RemediationSpec("T-R02", "no_effect", "Touch nothing", "changes nothing useful")
 EXPLODES = RemediationSpec("T-R03", "explodes", "Explode", "raises while applying")
 FLUSH = RemediationSpec("T-R04", "flush_all", "Flush everything", "deletes all data",
@@ -88,14 +95,14 @@ def shared_fix():
 
 CHECKS = """
 from opscheck import check, fail
-from conftest import RESET_FLAG, NO_EFFECT, EXPLODES, FLUSH, SHARED, read
+from conftest import RESET_FLAG, NO_EFFECT, EXPLODES, FLUSH, SHARED, Flag, read
 
 @check("T-101", title="Flag is ok", section_marker="database", symptom="flag broken",
        remediation=RESET_FLAG)
 def test_flag(snapshots):
     value = read()["flag"]
     if value != "ok":
-        fail(f"flag is {value!r} (expected 'ok')", [f"state file says {value}"], flag=value)
+        fail(f"flag is {value!r} (expected 'ok')", [f"state file says {value}"], Flag(value))
 
 @check("T-102", title="Queue is fine", section_marker="queue", symptom="stuck",
        manual=["redis-cli -u $REDIS_URL ping"])

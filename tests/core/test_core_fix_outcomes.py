@@ -27,7 +27,7 @@ def flag_check(spec):
     def test_flag(snapshots):
         value = read()["flag"]
         if value != "ok":
-            fail(f"flag is {value!r} (expected 'ok')", flag=value)
+            fail(f"flag is {value!r} (expected 'ok')")
     return test_flag
 """
 

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from checks.database.finding_data import Sessions
 from checks.database.settings import ConnectionSettings
 from lab.testing import LabHandle
 from remediations.database import TERMINATE_IDLE_SIGNAL
@@ -211,10 +212,12 @@ def test_idle_fix_rechecks_state_in_the_same_statement(fault: Inject, lab: LabHa
     """A pid that turned active between the check and the fix, or is gone, is skipped."""
     fault("long-query")
     active = pids_of(lab, "lab-fault-long-query", "active")
-    params = session_params({"pids": [*sorted(active), 2_000_000_000]}, 0, ConnectionSettings())
+    pids = (*sorted(active), 2_000_000_000)
     with psycopg.connect(
         lab.env["DATABASE_FIXER_URL"], autocommit=True, row_factory=dict_row
     ) as fixer:
+        listed = Sessions(fixer.info.dbname, 0, pids, (None,) * len(pids))
+        params = session_params(listed, ConnectionSettings())
         result = signal_sessions(fixer, TERMINATE_IDLE_SIGNAL, params)
     assert [(i["outcome"], i["reason"]) for i in result.items] == [
         *[("skipped", "state changed")] * len(active),

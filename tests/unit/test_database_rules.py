@@ -11,6 +11,16 @@ import yaml
 from pydantic import ValidationError
 
 from checks import database as rules
+from checks.database.finding_data import (
+    AppPools,
+    AppTimeouts,
+    AppVariable,
+    Sessions,
+    TableMaintenance,
+    TablesToMaintain,
+    UnindexedTables,
+    Views,
+)
 from checks.database.roles_sql import Found, Names, grant_sql, teardown_sql
 from checks.database.settings import (
     AppConfigSettings,
@@ -65,8 +75,7 @@ def test_saturation_counts_client_backends_of_every_database(activity: dict[str,
     assert rules.saturation(sessions, small, conn, conn.fail_pct, DB) is None
     # DB-R01 gets the idle-past-threshold pids of this database only: never the suite's
     # own (14), another database's (19) or a superuser's (20).
-    assert warn.data["pids"] == [11, 12]
-    assert warn.data["database"] == DB
+    assert warn.data == Sessions(DB, 3600.0, (11, 12), ("2024-05-01 09:00:00.000001+00", None))
 
 
 def test_idle_connections_past_threshold_grouped_by_client(activity: dict[str, Any]) -> None:
@@ -78,12 +87,12 @@ def test_idle_connections_past_threshold_grouped_by_client(activity: dict[str, A
         "not counted (out of scope, never ended by --fix): other database 1 (analytics), "
         "superuser 1",
     ]
-    assert finding.data == {
-        "pids": [11, 12],
-        "starts": ["2024-05-01 09:00:00.000001+00", None],
-        "idle_max_s": 3600.0,
-        "database": DB,
-    }
+    assert finding.data == Sessions(
+        database=DB,
+        threshold_s=3600.0,
+        pids=(11, 12),
+        starts=("2024-05-01 09:00:00.000001+00", None),
+    )
     # Only the other database's and the superuser's sessions are idle that long: no verdict.
     longer = ConnectionSettings(idle_max_s=8000)
     assert rules.idle_connections(activity["sessions"], longer, DB) is None
@@ -92,18 +101,18 @@ def test_idle_connections_past_threshold_grouped_by_client(activity: dict[str, A
 def test_own_sessions_are_never_reported(activity: dict[str, Any]) -> None:
     finding = rules.idle_connections(activity["sessions"], ConnectionSettings(idle_max_s=1), DB)
     assert finding is not None
-    assert 14 not in finding.data["pids"]
+    assert 14 not in finding.data_as(Sessions).pids
     assert not any("own" in line for line in finding.evidence)
     everyone = ConnectionSettings(idle_max_s=1, own_application_prefixes=[])
     again = rules.idle_connections(activity["sessions"], everyone, DB)
-    assert again is not None and 14 in again.data["pids"]
+    assert again is not None and 14 in again.data_as(Sessions).pids
 
 
 def test_the_other_databases_sessions_are_judged_in_their_own_database(
     activity: dict[str, Any],
 ) -> None:
     finding = rules.idle_connections(activity["sessions"], ConnectionSettings(), "analytics")
-    assert finding is not None and finding.data["pids"] == [19]
+    assert finding is not None and finding.data_as(Sessions).pids == (19,)
     assert finding.evidence[-1] == (
         "not counted (out of scope, never ended by --fix): other database 3 (rolerabbit)"
     )
@@ -123,7 +132,7 @@ def test_scope_narrows_to_the_applications_roles_and_names(
 ) -> None:
     conn = ConnectionSettings(idle_max_s=1, **narrowing)
     finding = rules.idle_connections(activity["sessions"], conn, DB)
-    assert (finding.data["pids"] if finding else []) == pids
+    assert (list(finding.data_as(Sessions).pids) if finding else []) == pids
     inside, outside = rules.idle_sessions(activity["sessions"], conn, DB)
     assert [r["pid"] for r in inside] == pids
     line = rules.not_counted(outside, conn, DB)[0]
@@ -148,7 +157,7 @@ def test_idle_in_transaction(activity: dict[str, Any]) -> None:
     assert finding is not None
     assert finding.summary == "1 session idle in transaction longer than 60s (threshold 0)"
     assert finding.evidence == ["1 x app=report-job user=analyst client=local (oldest 2.0min)"]
-    assert finding.data["condition"] == "idle_in_transaction"
+    assert finding.data_as(Sessions).condition == "idle_in_transaction"
     lenient = ConnectionSettings(idle_in_transaction_max_s=300)
     assert rules.idle_in_transaction(activity["sessions"], lenient, DB) is None
 
@@ -181,19 +190,14 @@ def test_long_queries_show_pid_duration_and_stripped_text(activity: dict[str, An
         "SELECT * FROM portfolios WHERE title LIKE ? AND value_cents > ?",
         "not counted (out of scope, never ended by --fix): other database 1 (analytics)",
     ]
-    assert finding.data == {
-        "pids": [16],
-        "starts": [None],
-        "threshold_s": 300.0,
-        "database": DB,
-    }
+    assert finding.data == Sessions(database=DB, threshold_s=300.0, pids=(16,), starts=(None,))
 
 
 def test_long_transactions_include_idle_ones(activity: dict[str, Any]) -> None:
     q = QuerySettings(long_transaction_max_s=300)
     finding = rules.long_transactions(activity["sessions"], q, ConnectionSettings(), DB)
     assert finding is not None
-    assert finding.data["pids"] == [15, 16]  # oldest first; 21 is another database's
+    assert finding.data_as(Sessions).pids == (15, 16)  # oldest first; 21: another database's
     assert finding.summary.startswith("2 transactions open longer than 5.0min (oldest 15.0min)")
     assert rules.long_transactions(activity["sessions"], QuerySettings(), ConnectionSettings(), DB)
 
@@ -251,9 +255,9 @@ def test_dead_tuples_need_ratio_and_count() -> None:
     assert finding.summary == (
         "1 table with >= 10% dead tuples and > 10000 dead: portfolios 50000 (50%)"
     )
-    assert finding.data["tables"] == [
-        {"schema": "public", "table": "portfolios", "action": "vacuum", "kind": "table"}
-    ]
+    assert finding.data == TablesToMaintain(
+        (TableMaintenance(schema="public", table="portfolios", action="vacuum", kind="table"),)
+    )
     assert rules.dead_tuples(tables, PG, MaintenanceSettings(dead_ratio=0.6), DB) is None
 
 
@@ -265,14 +269,14 @@ def test_stale_maintenance_only_on_changed_tables() -> None:
     assert never.evidence == ["auth_logs: 11000 dead tuples, last vacuum never"]
     finding = rules.stale_maintenance(tables, PG, MaintenanceSettings(stale_after_s=300), DB)
     assert isinstance(finding, Finding)
-    flagged = {t["table"]: t["action"] for t in finding.data["tables"]}
+    flagged = {t.table: t.action for t in finding.data_as(TablesToMaintain).tables}
     # events is unchanged since its analyze; the view has too few changes to matter.
     assert flagged == {"portfolios": "vacuum", "users": "vacuum", "auth_logs": "vacuum"}
     fewer = rules.stale_maintenance(
         tables, PG, MaintenanceSettings(stale_after_s=300, changed_min_ratio=0.5), DB
     )
     assert isinstance(fewer, Finding)
-    assert {t["table"] for t in fewer.data["tables"]} == {"portfolios", "users"}
+    assert {t.table for t in fewer.data_as(TablesToMaintain).tables} == {"portfolios", "users"}
     assert "portfolios: 50000 rows changed since last analyze 10.0min ago" in finding.evidence
 
 
@@ -282,12 +286,12 @@ def test_stale_matviews_measure_unreflected_changes() -> None:
     # Monthly: refreshed a day ago but nothing changed since; yearly: 20 s behind < 1 h.
     assert rules.stale_matviews(views["healthy"], m) is None
     strict = rules.stale_matviews(views["healthy"], MaintenanceSettings(matview_max_lag_s=10))
-    assert isinstance(strict, Finding) and strict.data["views"] == ["portfolio_analytics_yearly"]
+    assert isinstance(strict, Finding) and strict.data == Views(("portfolio_analytics_yearly",))
     broken = rules.stale_matviews(views["broken"], m)
     assert isinstance(broken, Finding)
     # Two are known to be behind; the other two cannot be measured, and say why.
     assert broken.summary.startswith("2 of 4 materialized views behind their base data")
-    assert broken.data["views"] == ["portfolio_analytics_monthly", "portfolio_analytics_yearly"]
+    assert broken.data == Views(("portfolio_analytics_monthly", "portfolio_analytics_yearly"))
     assert broken.evidence == [
         "portfolio_analytics_monthly: refreshed 2.0h ago; 12 portfolios rows changed since, "
         "the first 116.7min ago (refresh time from column refreshed_at)",
@@ -305,7 +309,7 @@ def test_matview_unique_indexes() -> None:
     assert rules.matview_unique_indexes(views["healthy"]) is None
     finding = rules.matview_unique_indexes(views["broken"])
     assert isinstance(finding, Finding)
-    assert finding.data["views"] == ["portfolio_analytics_monthly"]
+    assert finding.data == Views(("portfolio_analytics_monthly",))
     assert finding.evidence[-1] == (
         "not judged: portfolio_analytics_weekly: no such materialized view (create it, or "
         "remove it from database.maintenance.matviews)"
@@ -326,7 +330,7 @@ def test_missing_indexes_combines_pg_stats_and_seq_scans() -> None:
         data["tables"], data["columns"], data["indexed"], PG, IndexSettings(), DB
     )
     assert isinstance(finding, Finding)
-    assert finding.data["tables"] == ["events"]  # portfolios: mostly index scans
+    assert finding.data == UnindexedTables(("events",))  # portfolios: mostly index scans
     assert finding.evidence == [
         "events: 60 seq scans (98% of scans), 60000 rows, 3600000 rows read sequentially",
         "  events.account_id: n_distinct 4992, correlation -0.00, no index leads with it",
@@ -388,7 +392,7 @@ def test_app_timeout() -> None:
     finding = rules.app_timeout(data["deployments"], data["configmaps"], app)
     assert isinstance(finding, Finding)
     assert finding.summary == "DB_TIMEOUT=soon ms on deployment/batch < 5000 ms minimum"
-    assert [d["name"] for d in finding.data["deployments"]] == ["batch"]
+    assert [d.name for d in finding.data_as(AppTimeouts).deployments] == ["batch"]
     higher = AppConfigSettings(timeout_min_ms=6000)
     low = rules.app_timeout(data["deployments"], data["configmaps"], higher)
     assert isinstance(low, Finding) and low.summary.startswith(
@@ -424,16 +428,17 @@ def test_duration_formatting() -> None:
 
 
 def pool_finding(value: int | None, replicas: int = 3, source: str = "env") -> Finding:
-    entry = {
-        "name": "rolerabbit-api",
-        "found": True,
-        "container": "api",
-        "replicas": replicas,
-        "surge": 1,
-        "value": value,
-        "source": source,
-    }
-    return Finding("pools", [], {"deployments": [entry], "allowed": 87})
+    entry = AppVariable(
+        name="rolerabbit-api",
+        found=True,
+        container="api",
+        replicas=replicas,
+        surge=1,
+        raw=None if value is None else str(value),
+        value=value,
+        source=source,
+    )
+    return Finding("pools", [], AppPools((entry,), 87))
 
 
 @pytest.mark.parametrize(
@@ -460,7 +465,7 @@ def test_reduce_pool_never_raises_an_unknown_or_smaller_pool(
 
 def test_reduce_pool_lowers_a_larger_pool_or_declines_when_that_is_not_enough() -> None:
     plan, lower = plan_pool(pool_finding(40), AppConfigSettings(), "ns")
-    assert [e["value"] for e in lower] == [40] and plan.refusal is None
+    assert [e.value for e in lower] == [40] and plan.refusal is None
     crowded, lower = plan_pool(pool_finding(40, replicas=10), AppConfigSettings(), "ns")
     assert lower == []
     assert crowded.refusal == (
@@ -538,7 +543,7 @@ def test_a_session_rule_still_fails_on_what_it_can_see(blind: dict[str, Any]) ->
     activity = blind["sessions"] + blind["visible_idle"]
     finding = rules.idle_connections(activity, ConnectionSettings(), DB)
     assert isinstance(finding, Finding)
-    assert finding.data["pids"] == [37]
+    assert finding.data_as(Sessions).pids == (37,)
     assert finding.evidence[-1] == (
         "not judged: 3 sessions (role rolerabbit_app) whose state pg_stat_activity hides (it "
         "needs pg_monitor or pg_read_all_stats: scripts/database-roles)"
@@ -682,7 +687,7 @@ def test_missing_indexes_cannot_judge_tables_whose_columns_it_cannot_see(
         IndexSettings(),
         DB,
     )
-    assert isinstance(both, Finding) and both.data["tables"] == ["events"]
+    assert isinstance(both, Finding) and both.data == UnindexedTables(("events",))
     assert both.evidence[-1] == "not judged: imports was never analyzed (ANALYZE it; DB-R05)"
     other = rules.missing_indexes(data["tables"], [], [], PG, IndexSettings(schema_name="app"), DB)
     assert other == NoData(
@@ -715,7 +720,7 @@ def test_stale_matviews_measured_through_the_freshness_query(blind: dict[str, An
     views = blind["by_query"]
     assert rules.stale_matviews(views[:1], MaintenanceSettings()) is None
     finding = rules.stale_matviews(views, MaintenanceSettings())
-    assert isinstance(finding, Finding) and finding.data["views"] == ["legacy_totals"]
+    assert isinstance(finding, Finding) and finding.data == Views(("legacy_totals",))
     assert finding.evidence == [
         "legacy_totals: refreshed 2.5h ago; 4 portfolios rows changed since, the first "
         "2.2h ago (refresh time from database.maintenance.matview_freshness_query)"
@@ -732,7 +737,7 @@ def test_matview_unique_indexes_cannot_judge_views_that_are_not_there(
     )
     assert isinstance(rules.matview_unique_indexes([]), NoData)
     finding = rules.matview_unique_indexes(blind["matviews"])
-    assert isinstance(finding, Finding) and finding.data["views"] == ["signups_daily"]
+    assert isinstance(finding, Finding) and finding.data == Views(("signups_daily",))
 
 
 def test_pool_sizing_cannot_judge_unknown_pools_unless_the_known_ones_already_fail() -> None:

@@ -17,13 +17,16 @@ import yaml
 from pydantic import ValidationError
 
 from checks import deployment as rules
+from checks.deployment.finding_data import FailingPods, LimitsToRaise
 from checks.deployment.model import RegistryIndex, Workload, build_workload, split_image
 from checks.deployment.settings import DeploymentSettings
 from fixtures.kubeconfig import kubeconfig_paths, unusable_kubeconfig
 from fixtures.kubernetes import Kube, KubeApiError, Listing, NotServed, ReadForbidden, readable
 from fixtures.kubernetes_resources import EVENTS, HPAS, NODES, POD_METRICS, SECRETS, Resource
 from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.kubernetes_target import KubeTarget
 from opscheck import DependencyUnavailable, Finding, Inconclusive, NoData, SnapshotStore
+from opscheck.settings.targets import KubernetesTarget
 from remediations import deployment as fixes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "deployment"
@@ -177,7 +180,7 @@ def test_crash_looping_containers_fail_with_their_reason() -> None:
         "2 of 3 pods of deployment/rolerabbit-api have containers failing to start "
         "(CrashLoopBackOff x2; threshold 0)"
     )
-    assert finding.data["reasons"] == ["CrashLoopBackOff"]
+    assert finding.data_as(FailingPods).reasons == ("CrashLoopBackOff",)
 
 
 def test_image_pull_errors_and_a_missing_tag_fail() -> None:
@@ -325,7 +328,7 @@ def test_oom_killed_names_the_container_and_its_limit() -> None:
         "2 containers of deployment/rolerabbit-api last terminated OOMKilled within 3600s: "
         "api (limit 512Mi) (threshold 0)"
     )
-    assert finding.data["resources"] == {"api": ["memory"]}
+    assert finding.data == LimitsToRaise("rolerabbit-api", {"api": ("memory",)})
 
 
 def test_containers_without_limits_fail() -> None:
@@ -349,7 +352,7 @@ def test_usage_near_limits_fails_per_container_and_resource() -> None:
         "pod/rolerabbit-api-bbbb2-p1 api cpu: 950m of 1000m (95%)",
         "pod/rolerabbit-api-bbbb2-p1 api memory: 500Mi of 512Mi (98%)",
     ]
-    assert finding.data["resources"] == {"api": ["cpu", "memory"]}
+    assert finding.data == LimitsToRaise("rolerabbit-api", {"api": ("cpu", "memory")})
 
 
 def test_node_pressure_fails() -> None:
@@ -428,17 +431,15 @@ class DataKube:
         raise AssertionError("planning must not call the API")
 
 
-def snapshot_of(data: dict[str, Any]) -> tuple[Kube, KubeSnapshot]:
+def target_of(data: dict[str, Any]) -> KubeTarget:
     kube = cast(Kube, DataKube(data))
-    return kube, KubeSnapshot(kube, SnapshotStore(), "rolerabbit-production", 500)
+    profile = KubernetesTarget()  # the profile's namespace, rolerabbit-production
+    return KubeTarget(kube, KubeSnapshot(kube, SnapshotStore(), profile.namespace, 500), 30)
 
 
 def test_rollback_copies_the_previous_template_without_its_hash_label() -> None:
     data = load("bad_rollout")
-    kube, snap = snapshot_of(data)
-    plan = fixes.plan_rollback(
-        kube, "rolerabbit-production", "rolerabbit-api", snap, 30, registry=registry(data)
-    )
+    plan = fixes.plan_rollback(target_of(data), "rolerabbit-api", S, registry=registry(data))
     assert plan.refusal is None
     (action,) = plan.actions
     template = action.params["patch"][0]["value"]
@@ -458,10 +459,7 @@ def test_rollback_refuses_a_previous_revision_that_was_failing_too() -> None:
     )
     newest["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/rolerabbit/app:v9.9.8"
     data["replicasets"].append(newest)
-    kube, snap = snapshot_of(data)
-    plan = fixes.plan_rollback(
-        kube, "rolerabbit-production", "rolerabbit-api", snap, 30, registry=registry(data)
-    )
+    plan = fixes.plan_rollback(target_of(data), "rolerabbit-api", S, registry=registry(data))
     assert plan.actions == ()
     assert plan.refusal is not None
     assert "not rolling deployment/rolerabbit-api back to revision 3: it was failing too" in (
@@ -473,8 +471,7 @@ def test_rollback_refuses_a_previous_revision_that_was_failing_too() -> None:
 
 
 def test_rollback_of_a_healthy_deployment_does_nothing() -> None:
-    kube, snap = snapshot_of(load())
-    plan = fixes.plan_rollback(kube, "rolerabbit-production", "rolerabbit-api", snap, 30)
+    plan = fixes.plan_rollback(target_of(load()), "rolerabbit-api", S)
     assert plan.actions == () and plan.refusal is None
     assert plan.manual[0].startswith(
         "kubectl rollout status deployment/rolerabbit-api -n rolerabbit-production  # complete"
@@ -484,10 +481,7 @@ def test_rollback_of_a_healthy_deployment_does_nothing() -> None:
 
 def test_rollback_even_if_complete_undoes_a_healthy_release() -> None:
     """The errors section's bad deployment: healthy pods, but the release brought errors."""
-    kube, snap = snapshot_of(load())
-    plan = fixes.plan_rollback(
-        kube, "rolerabbit-production", "rolerabbit-api", snap, 30, even_if_complete=True
-    )
+    plan = fixes.plan_rollback(target_of(load()), "rolerabbit-api", S, even_if_complete=True)
     assert plan.refusal is None
     (action,) = plan.actions
     assert "kubectl rollout undo deployment/rolerabbit-api" in action.command
@@ -500,19 +494,16 @@ def test_rollback_even_if_complete_undoes_a_healthy_release() -> None:
 
 def test_scale_refuses_to_fight_an_hpa_and_never_scales_down() -> None:
     data = load("misconfigured")
-    kube, snap = snapshot_of(data)
-    plan = fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 4, snap, 30)
+    plan = fixes.plan_scale(target_of(data), "rolerabbit-api", 4)
     assert plan.refusal is not None
     assert plan.refusal.startswith(
         "HorizontalPodAutoscaler rolerabbit-api manages deployment/rolerabbit-api (min 2, max 10)"
     )
     data["hpas"] = []
-    kube, snap = snapshot_of(data)
-    plan = fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 4, snap, 30)
+    plan = fixes.plan_scale(target_of(data), "rolerabbit-api", 4)
     assert plan.actions[0].params["patch"] == {"spec": {"replicas": 4}}
     assert plan.claims == ["deployment/rolerabbit-production/rolerabbit-api:scale"]
-    kube, snap = snapshot_of(load())
-    enough = fixes.plan_scale(kube, "rolerabbit-production", "rolerabbit-api", 2, snap, 30)
+    enough = fixes.plan_scale(target_of(load()), "rolerabbit-api", 2)
     assert enough.actions == () and enough.refusal is None
     assert enough.manual[0].startswith(
         "kubectl get deployment/rolerabbit-api -n rolerabbit-production  # already asks for"
@@ -521,9 +512,8 @@ def test_scale_refuses_to_fight_an_hpa_and_never_scales_down() -> None:
 
 def test_restart_claims_the_restart() -> None:
     """DEP-R01 and QUEUE-R02 both restart the workers through this plan: one run, once."""
-    kube, _ = snapshot_of(load())
     worker = "rolerabbit-deployment-worker"
-    plan = fixes.plan_rollout_restart(kube, "rolerabbit-production", worker, 30)
+    plan = fixes.plan_rollout_restart(target_of(load()), worker)
     assert plan.claims == [f"deployment/rolerabbit-production/{worker}:restart"]
     assert f"kubectl rollout restart deployment/{worker}" in plan.actions[0].command
 
@@ -534,10 +524,8 @@ def test_raise_limits_is_bounded_by_the_factor_and_the_ceiling() -> None:
     assert fixes.raised("2Gi", "memory", 1.5, "2Gi") is None
     assert fixes.raised("500m", "cpu", 1.5, "4") == "750m"
     data = load("crashing")
-    kube, snap = snapshot_of(data)
-    plan = fixes.plan_raise_limits(
-        kube, "rolerabbit-production", "rolerabbit-api", snap, {"api": ["memory"]}, S, 30
-    )
+    target = target_of(data)
+    plan = fixes.plan_raise_limits(target, "rolerabbit-api", {"api": ("memory",)}, S)
     assert plan.claims == ["deployment/rolerabbit-production/rolerabbit-api:resources"]
     patch = plan.actions[0].params["patch"]
     assert json.dumps(patch) == json.dumps(
@@ -554,9 +542,7 @@ def test_raise_limits_is_bounded_by_the_factor_and_the_ceiling() -> None:
         }
     )
     capped = DeploymentSettings(memory_limit_ceiling="512Mi")
-    refused = fixes.plan_raise_limits(
-        kube, "rolerabbit-production", "rolerabbit-api", snap, {"api": ["memory"]}, capped, 30
-    )
+    refused = fixes.plan_raise_limits(target, "rolerabbit-api", {"api": ("memory",)}, capped)
     assert refused.refusal is not None
     assert "memory limit 512Mi is at the ceiling 512Mi" in refused.refusal
 

@@ -12,6 +12,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from checks import errors as rules
+from checks.errors.finding_data import BadRevision, FailingThirdParties, LeakingPod, LeakingPods
 from checks.errors.settings import ErrorsSettings
 from opscheck import Finding, NoData
 
@@ -277,7 +278,7 @@ def test_third_party_up_passes_and_slow_or_5xx_fails() -> None:
     assert finding.summary == (
         "2 of 2 third-party services down: stripe (HTTP 503), cf (answered in 3.0s > 2s)"
     )
-    assert finding.data["flags"] == {"FEATURE_STRIPE_ENABLED": "stripe"}
+    assert finding.data == FailingThirdParties({"FEATURE_STRIPE_ENABLED": "stripe"})
 
 
 def test_no_third_party_configured_is_inconclusive() -> None:
@@ -310,7 +311,7 @@ def test_third_party_down_but_flag_off_is_mitigated() -> None:
     ]
     no_flag = probe(status=503, feature_flag=None, flag_value=None)
     finding, _ = rules.third_parties([no_flag], ErrorsSettings())
-    assert finding is not None and finding.data["flags"] == {}
+    assert finding is not None and finding.data == FailingThirdParties({})
     assert "no feature flag configured" in finding.evidence[1]
 
 
@@ -329,7 +330,7 @@ def test_memory_climbing_monotonically_is_a_leak() -> None:
         "1 pod(s) leaking memory: api-1 +120.0 MiB/min, 170/512 MiB (33% of limit, "
         "limit in ~2.9 min) > 5 MiB/min"
     )
-    assert finding.data["pods"] == [{"name": "api-1", "deployment": "rolerabbit-api"}]
+    assert finding.data == LeakingPods((LeakingPod(name="api-1", deployment="rolerabbit-api"),))
     assert any("kill -USR2" in e for e in finding.evidence)
 
 
@@ -443,14 +444,14 @@ def test_bad_deployment_against_the_previous_revision_in_the_same_window() -> No
     assert finding.summary == (
         "revision 3 of deployment/rolerabbit-api (10 min old) logs errors on 30.0% of lines > 5%"
     )
-    assert finding.data == {
-        "deployment": "rolerabbit-api",
-        "revision": 3,
-        "replicaset": "api-3",
-        "share": 0.3,
-        "previous_revision": 2,
-        "evidence": rules.SAME_WINDOW,
-    }
+    assert finding.data == BadRevision(
+        deployment="rolerabbit-api",
+        revision=3,
+        replicaset="api-3",
+        share=0.3,
+        previous_revision=2,
+        evidence=rules.SAME_WINDOW,
+    )
     # The previous revision erred as much over the same window (an error burst on every
     # pod, 5xx dealt round-robin): not the rollout's fault.
     finding, notes = rules.bad_deployment(
@@ -468,7 +469,7 @@ def test_bad_deployment_against_a_recorded_baseline_needs_errors_from_the_rollou
     finding, _ = rules.bad_deployment(
         "api", revision(3, 100, 30), recorded(2, 100, 0), now, settings
     )
-    assert finding is not None and finding.data["evidence"] == rules.AT_ROLLOUT
+    assert finding is not None and finding.data_as(BadRevision).evidence == rules.AT_ROLLOUT
     assert (
         "from the rollout on: 30 error lines of 100 in its first 300s, and errors ever since"
         in finding.evidence
@@ -515,7 +516,7 @@ def test_bad_deployment_without_a_baseline_needs_errors_from_the_rollout_on() ->
     assert finding.evidence[1] == (
         "revision 2: no baseline (its pods are gone and no earlier sweep recorded it)"
     )
-    assert finding.data["evidence"] == rules.AT_ROLLOUT
+    assert finding.data_as(BadRevision).evidence == rules.AT_ROLLOUT
     burst = revision(3, 100, 30, error_quarters=1)
     finding, notes = rules.bad_deployment("api", burst, None, now, settings)
     assert finding is None

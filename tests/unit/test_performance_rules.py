@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from checks import errors as counters
 from checks import performance as rules
 from checks.errors.settings import ErrorsSettings, MetricNames
+from checks.performance.finding_data import Saturated
 from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
 
@@ -182,7 +183,7 @@ def test_sustained_deployment_saturation() -> None:
     assert finding.summary == (
         "deployment/rolerabbit-api CPU at 90% of its limits >= 80% in all 2 samples (2 pods)"
     )
-    assert finding.data["deployments"] == ["rolerabbit-api"]
+    assert finding.data == Saturated(deployments=("rolerabbit-api",))
     cooler = PerformanceSettings(pod_cpu_max=0.95)
     assert rules.deployment_saturation(samples(), BOTH, cooler) is None
 
@@ -247,7 +248,7 @@ def test_node_saturation_against_allocatable() -> None:
     assert isinstance(finding, Finding)
     assert finding.summary == "node-1 CPU at 95% of allocatable >= 90% (and 1 more)"
     assert finding.evidence == ["node-2 memory at 88% of allocatable >= 80%"]
-    assert finding.data["nodes"] == ["node-1", "node-2"]
+    assert finding.data == Saturated(nodes=("node-1", "node-2"))
     relaxed = PerformanceSettings(node_cpu_max=0.99, node_memory_max=0.99)
     assert rules.node_saturation(CLUSTER["node_metrics"], CLUSTER["nodes"], relaxed) == (None, [])
 
@@ -334,14 +335,14 @@ def test_node_cpu_saturated_scales_no_worker() -> None:
     # PERF-103 flags node-1. Neither points at one workload whose replicas would take load.
     usages, hot = scenario("tie")
     settings = PerformanceSettings()
-    workers = {"deployments": ["rolerabbit-deployment-worker"]}
+    workers = Saturated(deployments=("rolerabbit-deployment-worker",))
     targets, refusals = rules.scale_targets(workers, usages, hot, settings)
     assert targets == []
     assert refusals == [
         "only 1 of deployment/rolerabbit-deployment-worker's 2 pods are hot (worker-1 1900m on "
         "node-1): the load sits in those pods and more replicas would not take it"
     ]
-    targets, refusals = rules.scale_targets({"nodes": ["node-1"]}, usages, hot, settings)
+    targets, refusals = rules.scale_targets(Saturated(nodes=("node-1",)), usages, hot, settings)
     assert targets == [] and "no single workload uses more than 50%" in refusals[0]
 
 
@@ -350,7 +351,7 @@ def test_one_hot_pod_is_not_load_a_scale_up_spreads() -> None:
     settings = PerformanceSettings()
     top, _ = rules.saturating_workload(hot[0], usages, settings)
     assert top == "rolerabbit-api"  # the API saturates node-1, through a single pod
-    targets, refusals = rules.scale_targets({"nodes": ["node-1"]}, usages, hot, settings)
+    targets, refusals = rules.scale_targets(Saturated(nodes=("node-1",)), usages, hot, settings)
     assert targets == []
     assert refusals[0].startswith("only 1 of deployment/rolerabbit-api's 3 pods are hot (api-1")
 
@@ -359,20 +360,20 @@ def test_the_workload_saturating_a_node_with_spread_load_is_scaled() -> None:
     usages, hot = scenario("api-traffic")
     settings = PerformanceSettings()
     assert [n.name for n in hot] == ["node-3"]
-    assert rules.scale_targets({"nodes": ["node-3"]}, usages, hot, settings) == (
+    assert rules.scale_targets(Saturated(nodes=("node-3",)), usages, hot, settings) == (
         ["rolerabbit-api"],
         [],
     )
-    api = {"deployments": ["rolerabbit-api"]}
+    api = Saturated(deployments=("rolerabbit-api",))
     assert rules.scale_targets(api, usages, hot, settings) == (["rolerabbit-api"], [])
     # A node that is no longer saturated needs no scale-up (and gets none).
-    assert rules.scale_targets({"nodes": ["node-1"]}, usages, hot, settings) == ([], [])
+    assert rules.scale_targets(Saturated(nodes=("node-1",)), usages, hot, settings) == ([], [])
 
 
 def test_a_node_saturated_by_a_bare_pod_scales_nothing() -> None:
     usages, hot = scenario("bare-pod")
     targets, refusals = rules.scale_targets(
-        {"nodes": ["node-2"]}, usages, hot, PerformanceSettings()
+        Saturated(nodes=("node-2",)), usages, hot, PerformanceSettings()
     )
     assert targets == []
     assert refusals[0].endswith("the busiest, pod/batch-job, has no Deployment to scale")

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from checks import queue as rules
+from checks.queue.finding_data import StalledJobs
 from checks.queue.settings import QueueSettings
 from opscheck import Finding, NoData
 
@@ -173,7 +174,7 @@ def test_queue_stalled_rule() -> None:
     probes = [rules.LockProbe(**p) for p in JOBS["stalled"]["probes"]]
     found = rules.stalled_jobs(probes, QueueSettings())
     assert isinstance(found, Finding) and found.summary == JOBS["stalled"]["summary"]
-    assert list(found.data["job_ids"]) == ["11", "12"]
+    assert found.data == StalledJobs(("11", "12"))
     assert "11" in found.evidence[1] and "12" not in found.evidence[1]
     assert rules.stalled_jobs(probes[:1], QueueSettings()) is None
 
