@@ -13,8 +13,8 @@ from filelock import FileLock
 
 from opscheck.catalogue import CheckSpec
 from opscheck.environment import Environment
-from opscheck.fix_ledger import FixLedger
-from opscheck.outcome import FixOutcome
+from opscheck.fix.ledger import FixLedger
+from opscheck.fix.outcome import FixOutcome
 from opscheck.redaction import Redactor
 from opscheck.remediation import Planner
 from opscheck.sections import Sections

@@ -18,8 +18,9 @@ from opscheck import hooks
 from opscheck.audit import AuditLog
 from opscheck.catalogue_view import CatalogueView
 from opscheck.environment import Environment
-from opscheck.fix_ledger import FixLedger
-from opscheck.fixing import FixOptions, FixPlugin
+from opscheck.fix.ledger import FixLedger
+from opscheck.fix.plugin import FixPlugin
+from opscheck.fix.policy import FixOptions
 from opscheck.keys import (
     ENVIRONMENT,
     FIX_LEDGER,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from opscheck.catalogue import CheckSpec
 from opscheck.findings import Finding
-from opscheck.outcome import FixOutcome
+from opscheck.fix.outcome import FixOutcome
 
 MAX_EVIDENCE_LINES = 20
 

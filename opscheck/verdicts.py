@@ -17,8 +17,8 @@ import pytest
 
 from opscheck.catalogue import CheckSpec
 from opscheck.findings import Inconclusive
+from opscheck.fix.outcome import FixOutcome
 from opscheck.keys import ENVIRONMENT, FIX_OUTCOME
-from opscheck.outcome import FixOutcome
 from opscheck.rendering import render_outcome
 from opscheck.reports.records import PREFIX
 

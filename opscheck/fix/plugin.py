@@ -1,74 +1,36 @@
 """--fix: apply the remediation a failing check points to, then verify by re-checking.
 
-Registered only when --fix is given. Outcomes (opscheck.outcome): fixed (an action was
+Registered only when --fix is given. Outcomes (opscheck.fix.outcome): fixed (an action was
 applied, then the check passed and kept passing for the plan's settle window), partial
 (part of an action was refused), cleared (the check passes again though this remediation
 changed nothing), still failing, fix failed, nothing to do (the plan was empty: the manual
 steps follow), dry run, refused (guards, or the remediation declined), manual, interrupted.
 
 Each claimed change is made once per run across remediations and xdist workers (see
-opscheck.fix_ledger); every applied action gets a closing audit record, also when the run
+opscheck.fix.ledger); every applied action gets a closing audit record, also when the run
 is interrupted.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from opscheck.audit import AuditLog
-from opscheck.catalogue import CheckSpec, RemediationSpec
-from opscheck.findings import CheckFailure, Finding, Inconclusive
-from opscheck.fix_ledger import FixLedger, kill_switch
+from opscheck.catalogue import CheckSpec
+from opscheck.findings import CheckFailure, Finding
+from opscheck.fix.ledger import FixLedger, kill_switch
+from opscheck.fix.outcome import FixOutcome
+from opscheck.fix.policy import Applied, FixOptions, Recheck, allow_list_refusal
+from opscheck.fix.verification import Verification
 from opscheck.keys import FIX_OUTCOME, PLANNER, PLANNER_ERROR, SNAPSHOTS, SPEC
-from opscheck.outcome import FixOutcome
 from opscheck.remediation import ActionResult, Plan
 from opscheck.settings.targets import FixPolicy
 
-# What a re-check left: a failure, a check that could not judge, or None when it passes.
-Recheck = CheckFailure | Inconclusive | None
 
-
-@dataclass(frozen=True)
-class FixOptions:
-    dry_run: bool
-    allow_destructive: bool
-    only: frozenset[str]
-    worker: str
-
-
-@dataclass
-class Applied:
-    """What applying a plan did: an error, or whether every action was complete."""
-
-    error: str | None = None
-    partial: list[str] | None = None
-
-
-def allow_list_refusal(
-    rem: RemediationSpec, allowed: list[str], only: frozenset[str]
-) -> str | None:
-    """Why the profile's allow-list (or --fix-only) keeps `rem` from running, if it does.
-
-    "*" stands for every non-destructive remediation; a destructive one must be listed by id.
-    """
-    if only and rem.id not in only:
-        return f"{rem.id} is not in --fix-only"
-    if rem.destructive and rem.id not in allowed:
-        return (
-            f"{rem.id} is destructive and fix.allowed does not list it by id "
-            "('*' covers only non-destructive remediations)"
-        )
-    if rem.id not in allowed and "*" not in allowed:
-        return f"{rem.id} is not on the allow-list (fix.allowed)"
-    return None
-
-
-class FixPlugin:
+class FixPlugin(Verification):
     def __init__(
         self,
         options: FixOptions,
@@ -241,100 +203,6 @@ class FixPlugin:
                 self._audit(spec, finding, plan, what, "failed", detail=str(exc))
                 return Applied(error=f"{what}: {exc}")
         return Applied(partial=partial)
-
-    def _recheck(self, item: pytest.Item) -> Recheck:
-        """Run the check again on fresh snapshots: None when it passes.
-
-        A re-check that cannot judge (inconclusive) is not a pass either.
-        """
-        item.stash[SNAPSHOTS].invalidate()
-        try:
-            item.runtest()
-        except (CheckFailure, Inconclusive) as again:
-            return again
-        return None
-
-    def _verify(
-        self,
-        item: pytest.Item,
-        spec: CheckSpec,
-        finding: Finding,
-        plan: Plan,
-        described: list[str],
-        applied: Applied,
-        done_by: str,
-    ) -> tuple[FixOutcome, Recheck]:
-        rem_id = spec.remediation.id if spec.remediation else None
-        start = time.monotonic()
-        deadline = start + self.policy.verify_timeout_s + plan.settle_s
-        latest: Recheck = None
-        pending = ""
-        green_since: float | None = None
-        while True:
-            latest = self._recheck(item)
-            now = time.monotonic()
-            pending = "" if latest or plan.confirm is None else (plan.confirm() or "")
-            if latest or pending:
-                green_since = None
-            else:
-                green_since = now if green_since is None else green_since
-                if now - green_since >= plan.settle_s:
-                    break
-            if now >= deadline:
-                return self._still_failing(
-                    spec, finding, plan, described, latest, pending, deadline - start
-                )
-            time.sleep(self.policy.verify_interval_s)
-        held = f" and kept passing for {plan.settle_s:g}s" if plan.settle_s else ""
-        if done_by:
-            self._audit(spec, finding, plan, "", "cleared without action", detail=done_by)
-            return FixOutcome("cleared", rem_id, f"the check passes; {done_by}", described), None
-        if applied.partial:
-            detail = "; ".join(applied.partial) + f"; the check passes{held}"
-            self._audit(spec, finding, plan, "", "partial", evidence_after="check passes")
-            return FixOutcome("partial", rem_id, detail, described), None
-        self._audit(spec, finding, plan, "", "verified", evidence_after="check passes" + held)
-        return FixOutcome("fixed", rem_id, "the check passes after the fix" + held, described), None
-
-    def _still_failing(
-        self,
-        spec: CheckSpec,
-        finding: Finding,
-        plan: Plan,
-        described: list[str],
-        latest: Recheck,
-        pending: str,
-        waited: float,
-    ) -> tuple[FixOutcome, Recheck]:
-        if isinstance(latest, CheckFailure):
-            evidence = [latest.finding.summary, *latest.finding.evidence]
-        elif isinstance(latest, Inconclusive):
-            evidence = [f"inconclusive: {latest.no_data.missing}", *latest.no_data.evidence]
-        else:
-            evidence = [f"not confirmed: {pending}"]
-        self._audit(spec, finding, plan, "", "still failing", evidence_after=evidence)
-        detail = f"re-checked for {waited:g}s"
-        if pending and not latest:
-            detail += f"; the check passes but the fix is not confirmed: {pending}"
-        rem_id = spec.remediation.id if spec.remediation else None
-        return FixOutcome("still failing", rem_id, detail, described), latest
-
-    def _nothing_to_do(
-        self, item: pytest.Item, spec: CheckSpec, finding: Finding, plan: Plan
-    ) -> tuple[FixOutcome, Recheck]:
-        """An empty plan: never FIXED. Cleared if the check passes again by itself."""
-        rem_id = spec.remediation.id if spec.remediation else None
-        manual = list(plan.manual)
-        latest = None if self.options.dry_run else self._recheck(item)
-        if latest is None and not self.options.dry_run:
-            self._audit(spec, finding, plan, "", "cleared without action")
-            detail = "the check passes again; this remediation changed nothing"
-            return FixOutcome("cleared", rem_id, detail, manual), None
-        self._audit(spec, finding, plan, "", "nothing to do", detail="; ".join(plan.manual))
-        detail = "nothing this remediation can do" + (
-            "; a person must act (steps below)" if manual else ""
-        )
-        return FixOutcome("nothing to do", rem_id, detail, manual), latest
 
     # -- outcomes and audit ------------------------------------------------------------
 
