@@ -25,24 +25,11 @@ from pydantic import (
     field_validator,
 )
 
-from opscheck.settings.base import Settings
+from opscheck.settings.base import Settings, ordered
 
 Percent = Annotated[float, Field(gt=0, le=100)]  # 0 < value <= 100
 Share = Annotated[float, Field(ge=0, le=1)]  # 0 <= value <= 1
 PositiveShare = Annotated[float, Field(gt=0, le=1)]
-
-
-def _at_least(value: float, info: ValidationInfo, other: str, *, strictly: bool) -> float:
-    """`value` must be (strictly) above the already validated field `other`.
-
-    Pydantic validates fields in order, so `other` is in info.data unless it was invalid
-    itself (then its own error names it, and this one stays quiet).
-    """
-    floor = info.data.get(other)
-    if floor is not None and (value <= floor if strictly else value < floor):
-        word = "above" if strictly else "at least"
-        raise ValueError(f"{info.field_name} ({value:g}) must be {word} {other} ({floor:g})")
-    return value
 
 
 class ConnectionSettings(Settings):
@@ -66,7 +53,7 @@ class ConnectionSettings(Settings):
     @field_validator("fail_pct")
     @classmethod
     def _fail_above_warn(cls, value: float, info: ValidationInfo) -> float:
-        return _at_least(value, info, "warn_pct", strictly=True)
+        return ordered(value, info, "warn_pct", "above")
 
 
 class AppConfigSettings(Settings):
@@ -88,7 +75,7 @@ class AppConfigSettings(Settings):
     @field_validator("timeout_target_ms")
     @classmethod
     def _target_meets_minimum(cls, value: int, info: ValidationInfo) -> int:
-        return int(_at_least(value, info, "timeout_min_ms", strictly=False))
+        return ordered(value, info, "timeout_min_ms", "at least")
 
 
 class NetworkSettings(Settings):

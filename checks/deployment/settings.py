@@ -16,7 +16,7 @@ from __future__ import annotations
 from kubernetes.utils import parse_quantity
 from pydantic import Field, NonNegativeInt, PositiveFloat, ValidationInfo, field_validator
 
-from opscheck.settings.base import Settings
+from opscheck.settings.base import Settings, ordered
 
 FAILING_WAITING_REASONS = (
     "CrashLoopBackOff",
@@ -86,14 +86,13 @@ class DeploymentSettings(Settings):
     @field_validator("pending_threshold_s", "not_ready_grace_s")
     @classmethod
     def _within_settle_window(cls, value: float, info: ValidationInfo) -> float:
-        # Fields validate in order: settle_window_s is known here (absent if it was invalid).
-        settle = info.data.get("settle_window_s")
-        if settle is not None and value > settle:
-            raise ValueError(
-                f"must not exceed deployment.settle_window_s ({settle:g}s): DEP-101 would call "
-                "a rollout stuck while its pods are still within this grace"
-            )
-        return value
+        return ordered(
+            value,
+            info,
+            "settle_window_s",
+            "at most",
+            "DEP-101 would call a rollout stuck while its pods are still within this grace",
+        )
 
     @field_validator("image_pull_reasons")
     @classmethod

@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from opscheck.settings.base import Settings
+from opscheck.settings.base import Settings, ordered
 
 Ratio = float
 MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
@@ -62,16 +62,6 @@ class MetricNames(Settings):
             if other != info.field_name and info.data.get(other) == value:
                 raise ValueError(f"{info.field_name} ({value}) is the same metric as {other}")
         return value
-
-
-def _at_most(value: float, info: ValidationInfo, other: str, what: str) -> float:
-    """`value` must not exceed the already validated field `other` (quiet if that was invalid)."""
-    ceiling = info.data.get(other)
-    if ceiling is not None and value > ceiling:
-        raise ValueError(
-            f"{info.field_name} ({value:g}) must be at most {other} ({ceiling:g}): {what}"
-        )
-    return value
 
 
 class ErrorsSettings(Settings):
@@ -132,12 +122,14 @@ class ErrorsSettings(Settings):
     @classmethod
     def _points_reachable(cls, value: int, info: ValidationInfo) -> int:
         samples = info.data.get("memory_samples")
-        if samples is not None and value > samples + 1:
-            raise ValueError(
-                f"leak_min_points ({value}) must be at most memory_samples + 1 ({samples + 1}): "
-                "a sweep sees its samples and the previous sweep's value, never more points"
-            )
-        return value
+        return ordered(
+            value,
+            info,
+            "memory_samples + 1",
+            "at most",
+            "a sweep sees its samples and the previous sweep's value, never more points",
+            bound=None if samples is None else samples + 1,
+        )
 
     # ERR-105: a bad deployment (errors rose after the latest rollout).
     bad_rollout_window_s: PositiveInt = 3600
@@ -157,8 +149,12 @@ class ErrorsSettings(Settings):
     @field_validator("bad_rollout_onset_s")
     @classmethod
     def _onset_within_window(cls, value: float, info: ValidationInfo) -> float:
-        return _at_most(
-            value, info, "bad_rollout_window_s", "the onset is the start of a suspected rollout"
+        return ordered(
+            value,
+            info,
+            "bad_rollout_window_s",
+            "at most",
+            "the onset is the start of a suspected rollout",
         )
 
     dependency_error_types: list[str] = Field(

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from opscheck.settings.base import Settings
+from opscheck.settings.base import Settings, ordered
 
 # Usage as a share of a limit or of allocatable: a pod's CPU is throttled at its limit and
 # its memory killed there, a node's usage cannot pass allocatable for long. "80" meant as a
@@ -68,10 +68,10 @@ class PerformanceSettings(Settings):
     @field_validator("latency_p99_max_s")
     @classmethod
     def _p99_not_below_p95(cls, value: float, info: ValidationInfo) -> float:
-        p95 = info.data.get("latency_p95_max_s")
-        if p95 is not None and value < p95:
-            raise ValueError(
-                f"latency_p99_max_s ({value:g}) must be at least latency_p95_max_s ({p95:g}): "
-                "a p99 is never below the p95 of the same requests"
-            )
-        return value
+        return ordered(
+            value,
+            info,
+            "latency_p95_max_s",
+            "at least",
+            "a p99 is never below the p95 of the same requests",
+        )

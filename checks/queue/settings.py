@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from opscheck.settings.base import Settings
+from opscheck.settings.base import Settings, ordered
 
 
 class QueueSettings(Settings):
@@ -107,32 +107,32 @@ class QueueSettings(Settings):
     @field_validator("memory_fail_pct")
     @classmethod
     def _warn_below_fail(cls, value: float, info: ValidationInfo) -> float:
-        warn = info.data.get("memory_warn_pct")
-        if warn is not None and warn >= value:
-            raise ValueError(
-                f"must be above memory_warn_pct ({warn:g}): the memory warning comes "
-                "before the memory failure"
-            )
-        return value
+        return ordered(
+            value,
+            info,
+            "memory_warn_pct",
+            "above",
+            "the memory warning comes before the memory failure",
+        )
 
     @field_validator("worker_replicas")
     @classmethod
     def _scale_reaches_minimum(cls, value: int, info: ValidationInfo) -> int:
-        minimum = info.data.get("min_workers")
-        if minimum is not None and value < minimum:
-            raise ValueError(
-                f"must be at least min_workers ({minimum}): scaling the workers to fewer "
-                "than the workers check requires could never fix it"
-            )
-        return value
+        return ordered(
+            value,
+            info,
+            "min_workers",
+            "at least",
+            "scaling the workers to fewer than the workers check requires could never fix it",
+        )
 
     @field_validator("retry_max_age_s")
     @classmethod
     def _retry_covers_window(cls, value: float, info: ValidationInfo) -> float:
-        window = info.data.get("failed_window_s")
-        if window is not None and value < window:
-            raise ValueError(
-                f"must be at least failed_window_s ({window:g}): the failed-jobs check "
-                "would count failures too old for the retry to touch"
-            )
-        return value
+        return ordered(
+            value,
+            info,
+            "failed_window_s",
+            "at least",
+            "the failed-jobs check would count failures too old for the retry to touch",
+        )

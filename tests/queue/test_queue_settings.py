@@ -11,7 +11,8 @@ from tests.queue.queue_support import Run, use_lab_env
 BAD = [
     (
         "queue: {memory_warn_pct: 95, memory_fail_pct: 90}",
-        "profiles.lab-test.queue.memory_fail_pct: value error, must be above memory_warn_pct (95)",
+        "profiles.lab-test.queue.memory_fail_pct: value error, memory_fail_pct (90) must be above "
+        "memory_warn_pct (95)",
     ),
     (
         "queue: {admin_tolerance_pct: 150}",
@@ -28,12 +29,13 @@ BAD = [
     ),
     (
         "queue: {min_workers: 6}",
-        "profiles.lab-test.queue.worker_replicas: value error, must be at least min_workers (6)",
+        "profiles.lab-test.queue.worker_replicas: value error, worker_replicas (4) must be at least "
+        "min_workers (6)",
     ),
     (
         "queue: {failed_window_s: 172800}",
-        "profiles.lab-test.queue.retry_max_age_s: value error, must be at least "
-        "failed_window_s (172800)",
+        "profiles.lab-test.queue.retry_max_age_s: value error, retry_max_age_s (86400) must be "
+        "at least failed_window_s (172800)",
     ),
 ]
 

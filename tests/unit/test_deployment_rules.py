@@ -828,12 +828,12 @@ def test_a_forbidden_list_is_remembered_and_ends_a_check_inconclusive() -> None:
         (
             {"pending_threshold_s": 900},
             "pending_threshold_s",
-            "must not exceed deployment.settle_window_s (600s)",
+            "pending_threshold_s (900) must be at most settle_window_s (600)",
         ),
         (
             {"settle_window_s": 60, "pending_threshold_s": 30},
             "not_ready_grace_s",
-            "must not exceed deployment.settle_window_s (60s)",
+            "not_ready_grace_s (120) must be at most settle_window_s (60)",
         ),
         (
             {"cpu_usage_ratio": 80},
