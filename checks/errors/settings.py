@@ -168,3 +168,12 @@ class ErrorsSettings(Settings):
     # ERR-R02: rolling restart of leaking pods, one at a time.
     restart_pod_timeout_s: PositiveFloat = 120.0
     """How long one replacement pod may take to be Ready before the restart stops."""
+
+    def placeholders(self) -> dict[str, str]:
+        """The API's metric names, for manual steps that grep the metrics endpoint."""
+        m = self.metrics
+        return {
+            "requests_metric": m.requests,
+            "errors_metric": m.errors,
+            "latency_metric": m.latency,
+        }

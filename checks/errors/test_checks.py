@@ -41,7 +41,7 @@ CAUSES = (
     symptom="Error rate >5% in metrics (alert HighAPIErrorRate)",
     manual=[
         CAUSES,
-        "curl -s {metrics_url} | grep -E 'rolerabbit_errors_total|http_requests_total'",
+        "curl -s {metrics_url} | grep -E '{errors_metric}|{requests_metric}'",
         SENTRY,
     ],
 )
