@@ -280,8 +280,8 @@ def test_contradictory_deployment_settings_stop_the_run_naming_the_key(
     text = result.stdout + result.outcome.stderr.str()
     assert result.outcome.ret == 4, text
     assert (
-        "profiles.lab-test.deployment.pending_threshold_s: value error, must not exceed "
-        "deployment.settle_window_s (600s)" in text
+        "profiles.lab-test.deployment.pending_threshold_s: value error, pending_threshold_s (900) "
+        "must be at most settle_window_s (600)" in text
     )
     result = run_checks("-k", "DEP-101", profile="deployment: {cpu_usage_ratio: 80}\n")
     text = result.stdout + result.outcome.stderr.str()
