@@ -21,7 +21,7 @@ import redis
 
 from checks.queue import OWN_KEYS
 from checks.queue.settings import QueueSettings
-from fixtures.redis_client import one_attempt
+from fixtures.redis_client import new_client
 from opscheck import Action, Plan
 from opscheck.waiting import wait_until
 
@@ -83,12 +83,7 @@ class LastResort:
         return Plan(target, [action], wait=self.wait_recreated, wait_description=what)
 
     def client(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.url,
-            socket_timeout=self.timeout_s,
-            socket_connect_timeout=self.timeout_s,
-            retry=one_attempt(),
-        )
+        return new_client(self.url, connect_timeout=self.timeout_s, read_timeout=self.timeout_s)
 
     def plan(self, target: str) -> Plan:
         with self.client() as client:
