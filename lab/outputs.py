@@ -24,6 +24,10 @@ from lab.services.redis_server import redis_url
 from lab.settings import NAMESPACE, LabSettings
 
 LAB_PROFILE = "lab"
+# The lab with the errors and performance checks reading its Prometheus.
+LAB_PROMETHEUS_PROFILE = "lab-prometheus"
+# Prometheus scrapes every second; increase() over 10 s holds ten points of each pod.
+PROMETHEUS_WINDOW_S = 10
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 # The lab's profile differs from the runbook's defaults in time only: its load is small and
@@ -97,15 +101,23 @@ def env_vars(ctx: LabContext) -> dict[str, str]:
         "DATABASE_FIXER_URL": role_url(ctx, "rolerabbit_fixer", creds.fixer_password),
         "REDIS_URL": redis_url(ctx),
         "ROLERABBIT_API_URL": f"http://127.0.0.1:{ctx.settings.api_port}",
+        "PROMETHEUS_URL": f"http://127.0.0.1:{ctx.settings.prometheus_port}",
     }
 
 
-def lab_profile(settings: LabSettings) -> dict[str, object]:
+def lab_profile(settings: LabSettings, metrics_source: str | None = None) -> dict[str, object]:
     """The body of the lab's profile: where its services listen, and its thresholds."""
     tp = f"http://127.0.0.1:{settings.thirdparty_port}"
+    api = {"base_url": f"http://127.0.0.1:{settings.api_port}"}
+    if metrics_source is not None:
+        api["metrics_source"] = metrics_source
     return {
         "kubernetes": {"namespace": NAMESPACE},
-        "api": {"base_url": f"http://127.0.0.1:{settings.api_port}"},
+        "api": api,
+        "prometheus": {
+            "url": f"http://127.0.0.1:{settings.prometheus_port}",
+            "window_s": PROMETHEUS_WINDOW_S,
+        },
         "dependencies": {
             "stripe": {
                 "status_url": f"{tp}/stripe/v1",
@@ -125,7 +137,12 @@ def lab_profile(settings: LabSettings) -> dict[str, object]:
 
 
 def profile(ctx: LabContext) -> dict[str, object]:
-    return {"profiles": {LAB_PROFILE: lab_profile(ctx.settings)}}
+    return {
+        "profiles": {
+            LAB_PROFILE: lab_profile(ctx.settings),
+            LAB_PROMETHEUS_PROFILE: lab_profile(ctx.settings, metrics_source="prometheus"),
+        }
+    }
 
 
 def write_outputs(ctx: LabContext) -> None:

@@ -8,6 +8,7 @@ Default ports stay clear of the standard ones (PostgreSQL 5432, Redis 6379,
 an app's 3000) so a system PostgreSQL or Redis is never touched:
 
     postgres 55432   redis 56379   api 53000   thirdparty 53100   kubernetes 56443
+    prometheus 59090
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ PORT_FIELDS: dict[str, str] = {
     "api_port": "api",
     "thirdparty_port": "thirdparty",
     "k8s_port": "kubernetes",
+    "prometheus_port": "prometheus",
 }
+
+# The short names of the port settings (`api` for api_port): flags, env variables, tests.
+PORT_NAMES = tuple(attr.removesuffix("_port") for attr in PORT_FIELDS)
 
 NAMESPACE = "rolerabbit-production"
 QUEUE_NAME = "deployment"
@@ -43,6 +48,7 @@ class LabSettings:
     api_port: int = 53000
     thirdparty_port: int = 53100
     k8s_port: int = 56443
+    prometheus_port: int = 59090
     producer_rate: float = 2.0  # jobs per second
     load_rate: float = 10.0  # API requests per second
     static_workers: int = 2  # worker processes when no Kubernetes emulator runs

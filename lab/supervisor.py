@@ -40,6 +40,7 @@ from lab.services.catalog import (
     emulator_available,
 )
 from lab.services.postgres import PostgresService
+from lab.services.prometheus import PrometheusService, prometheus_available
 from lab.services.redis_server import RedisService
 from lab.settings import NAMESPACE, QUEUE_NAME, LabSettings
 from lab.switches import clear_switches
@@ -78,6 +79,7 @@ class Supervisor:
             ApiService(self.ctx),
             ProducerService(self.ctx),
             LoadGeneratorService(self.ctx),
+            *([PrometheusService(self.ctx)] if prometheus_available() else []),
         ):
             self.services[service.name] = service
         postgres = self.services["postgres"]

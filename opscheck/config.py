@@ -17,6 +17,13 @@ from opscheck.settings import Profile, profiles_file_model
 
 DEFAULT_FILE = "rolerabbit.yaml"
 LAB = "lab"
+# The profiles `lab up` writes into the lab's state directory: the lab itself, and the lab
+# with the errors and performance checks reading its Prometheus.
+LAB_PROFILES = (LAB, "lab-prometheus")
+
+
+def is_lab(name: str) -> bool:
+    return name in LAB_PROFILES
 
 
 class ConfigError(Exception):
@@ -89,14 +96,15 @@ def choose(
 ) -> tuple[Profile, str | None]:
     """The named profile, plus a problem to report per check if it cannot be used yet.
 
-    The `lab` profile, unless the file defines one, is the one `lab up` writes into the
-    lab's state directory; a lab that is not running is a per-check failure, not a usage
-    error, so the suite's own tests and `--catalogue` still work without it.
+    The lab's profiles (`lab`, `lab-prometheus`), unless the file defines them, are the ones
+    `lab up` writes into the lab's state directory; a lab that is not running is a per-check
+    failure, not a usage error, so the suite's own tests and `--catalogue` still work
+    without it.
     """
     if name in profiles:
         return profiles[name], None
-    if name != LAB:
-        known = ", ".join(sorted({*profiles, LAB}))
+    if not is_lab(name):
+        known = ", ".join(sorted({*profiles, *LAB_PROFILES}))
         raise ConfigError(f"{config_path}: unknown profile {name!r} (--env); known: {known}")
     lab_file = state_dir / "profile.yaml"
     if not lab_file.exists():
@@ -105,6 +113,9 @@ def choose(
             f"`.venv/bin/lab up`, or choose another profile with --env"
         )
     lab_profiles = read_profiles(lab_file, model)
-    if LAB not in lab_profiles:
-        raise ConfigError(f"{lab_file}: profiles.lab: required value is missing")
-    return lab_profiles[LAB], None
+    if name not in lab_profiles:
+        raise ConfigError(
+            f"{lab_file}: profiles.{name}: required value is missing (restart the lab: "
+            "`lab down` then `lab up` writes every lab profile)"
+        )
+    return lab_profiles[name], None

@@ -12,6 +12,7 @@ from collections.abc import Generator
 
 import pytest
 
+from opscheck.config import is_lab
 from opscheck.findings import CheckFailure, DependencyUnavailable, Inconclusive
 from opscheck.keys import ENVIRONMENT, FIX_OUTCOME, REDACTOR, SPEC
 from opscheck.rendering import render_failure, render_unavailable
@@ -47,7 +48,7 @@ def pytest_runtest_makereport(
             names = item.config.stash[ENVIRONMENT].profile.placeholders()
             report.longrepr = redact(render_failure(spec, exc.finding, outcome, names))
         elif isinstance(exc, DependencyUnavailable):
-            lab = item.config.stash[ENVIRONMENT].name == "lab"
+            lab = is_lab(item.config.stash[ENVIRONMENT].name)
             report.longrepr = redact(render_unavailable(spec, str(exc), lab=lab))
             # Unreachable is the check's failure, whether its client failed in setup or call.
             report.user_properties.append((PREFIX + "unavailable", "yes"))

@@ -86,7 +86,7 @@ def _environment(config: pytest.Config, sections: Sections) -> Environment:
         raise pytest.UsageError(str(exc)) from None
     # Whether the lab profile comes from the lab or from a file layered over it, its secrets
     # are the lab's own (never a production DATABASE_URL left in the shell).
-    lab_env = state_dir / "env" if name == config_module.LAB else None
+    lab_env = state_dir / "env" if config_module.is_lab(name) else None
     return Environment.build(name, profile, problem, lab_env)
 
 

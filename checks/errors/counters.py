@@ -106,6 +106,9 @@ class Increase:
     """Counter increases between two scrapes, with resets counted as Prometheus does.
 
     `declared` are the metric names the later scrape exposes; `url` where it was taken.
+    A source that tells pods apart also keeps each pod's own increases (`pods`, summed in
+    `values`), and `notes` say how the window was read (pods that came or went, a single
+    URL's assumption), for the rules to add to their evidence.
     """
 
     seconds: float
@@ -113,6 +116,8 @@ class Increase:
     resets: Sequence[SeriesKey] = ()
     declared: frozenset[str] = field(default_factory=frozenset)
     url: str = ""
+    pods: Mapping[str, Increase] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def has(self, name: str) -> bool:
         """Whether the endpoint exposes this metric at all (zero counts as having it)."""
@@ -150,10 +155,29 @@ def increase(before: Scrape, after: Scrape) -> Increase:
     return Increase(seconds, values, resets, after.declared, after.url)
 
 
+def combine(
+    parts: Mapping[str, Increase], seconds: float, url: str, notes: Sequence[str] = ()
+) -> Increase:
+    """One window from each pod's: values summed by series, the pods kept apart."""
+    values: dict[SeriesKey, float] = {}
+    for part in parts.values():
+        for key, value in part.values.items():
+            values[key] = values.get(key, 0.0) + value
+    resets = [key for part in parts.values() for key in part.resets]
+    declared = frozenset().union(*(part.declared for part in parts.values()))
+    return Increase(seconds, values, resets, declared, url, dict(parts), tuple(notes))
+
+
 def reset_note(window: Increase) -> list[str]:
     """The evidence line a rule adds when counters were reset inside its window."""
     if not window.resets:
         return []
+    restarted = sorted(pod for pod, part in window.pods.items() if part.resets)
+    if restarted:
+        return [
+            f"counter reset between the scrapes on {len(window.resets)} series (the API process "
+            f"restarted in pod {', '.join(restarted)}): increases are counted from the restart"
+        ]
     return [
         f"counter reset between the scrapes on {len(window.resets)} series (the API process "
         "restarted): increases are counted from the restart"

@@ -104,13 +104,15 @@ def count(window: Increase, settings: ErrorsSettings) -> Counted | NoData:
 def error_rate(window: Increase, settings: ErrorsSettings) -> Verdict:
     """ERR-101: 5xx share of requests, and application errors per request, in the window.
 
-    Returns the verdict and notes (what the rate was judged on, what was missing).
+    A source that tells pods apart is judged per pod too: one pod of several erring above
+    the limit fails the check even when the API's overall share stays under it, and names
+    the pod. Returns the verdict and notes (what the rate was judged on, what was missing).
     """
     counted = count(window, settings)
     if isinstance(counted, NoData):
-        return counted, []
+        return NoData(counted.missing, [*counted.evidence, *window.notes]), []
     limit, span = settings.error_rate_max, f"{window.seconds:.0f}s"
-    judged_on = [f"counted {', '.join(counted.sources)}", *counted.lacking]
+    judged_on = [f"counted {', '.join(counted.sources)}", *counted.lacking, *window.notes]
     requests = counted.requests
     if requests < max(settings.min_requests, 1):
         return NoData(
@@ -118,11 +120,20 @@ def error_rate(window: Increase, settings: ErrorsSettings) -> Verdict:
             f"{settings.min_requests}: too few to judge a {threshold(limit)} rate",
             judged_on,
         ), []
-    ratio = (counted.five or 0.0) / requests
-    app_ratio = (counted.app_errors or 0.0) / requests
-    if max(ratio, app_ratio) <= limit:
+    ratio, app_ratio = shares(counted)
+    pods = pod_shares(window, settings)
+    erring = [p for p in pods if max(p.ratio, p.app_ratio) > limit]
+    if max(ratio, app_ratio) <= limit and not erring:
         return None, judged_on
-    if counted.five is not None and ratio >= app_ratio:
+    if max(ratio, app_ratio) <= limit:
+        worst = erring[0]
+        summary = (
+            f"pod {worst.pod} error rate {percent(max(worst.ratio, worst.app_ratio))} > "
+            f"{threshold(limit)} ({worst.errors:.0f} of {worst.requests:.0f} requests in the "
+            f"last {span}); the API overall: {percent(max(ratio, app_ratio))} of "
+            f"{requests:.0f}"
+        )
+    elif counted.five is not None and ratio >= app_ratio:
         summary = (
             f"error rate {percent(ratio)} > {threshold(limit)}: {counted.five:.0f} of "
             f"{requests:.0f} requests answered 5xx in the last {span}"
@@ -133,8 +144,46 @@ def error_rate(window: Increase, settings: ErrorsSettings) -> Verdict:
             f"{counted.app_errors or 0:.0f} {settings.metrics.errors} for {requests:.0f} "
             f"requests in the last {span}"
         )
-    evidence = _evidence(window, settings, counted) + judged_on + reset_note(window)
+    per_pod = [p.line(limit) for p in pods[:5]]
+    evidence = _evidence(window, settings, counted) + per_pod + judged_on + reset_note(window)
     return Finding(summary, evidence), []
+
+
+def shares(counted: Counted) -> tuple[float, float]:
+    """The 5xx share and the application errors per request of what was counted."""
+    requests = max(counted.requests, 1.0)
+    return (counted.five or 0.0) / requests, (counted.app_errors or 0.0) / requests
+
+
+@dataclass(frozen=True)
+class PodShare:
+    pod: str
+    requests: float
+    ratio: float
+    app_ratio: float
+
+    @property
+    def errors(self) -> float:
+        return max(self.ratio, self.app_ratio) * self.requests
+
+    def line(self, limit: float) -> str:
+        mark = " (over the limit)" if max(self.ratio, self.app_ratio) > limit else ""
+        app = f", {percent(self.app_ratio)} application errors" if self.app_ratio else ""
+        return (
+            f"pod {self.pod}: {percent(self.ratio)} 5xx of {self.requests:.0f} requests{app}{mark}"
+        )
+
+
+def pod_shares(window: Increase, settings: ErrorsSettings) -> list[PodShare]:
+    """Each pod's shares, worst first; pods with fewer than min_requests are not judged."""
+    result = []
+    for pod, part in window.pods.items():
+        counted = count(part, settings)
+        if isinstance(counted, NoData) or counted.requests < max(settings.min_requests, 1):
+            continue
+        ratio, app_ratio = shares(counted)
+        result.append(PodShare(pod, counted.requests, ratio, app_ratio))
+    return sorted(result, key=lambda p: (-max(p.ratio, p.app_ratio), p.pod))
 
 
 def _evidence(window: Increase, settings: ErrorsSettings, counted: Counted) -> list[str]:

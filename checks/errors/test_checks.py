@@ -41,7 +41,7 @@ CAUSES = (
     symptom="Error rate >5% in metrics (alert HighAPIErrorRate)",
     manual=[
         CAUSES,
-        "curl -s {metrics_url} | grep -E '{errors_metric}|{requests_metric}'",
+        "{metrics_read} | grep -E '{errors_metric}|{requests_metric}'",
         SENTRY,
     ],
 )

@@ -89,7 +89,8 @@ def route_latencies(window: Increase, names: MetricNames) -> tuple[list[RouteLat
         grouped.setdefault(key, []).append((bound, value))
     result = []
     for (method, route), buckets in sorted(grouped.items()):
-        requests = max((count for bound, count in buckets if math.isinf(bound)), default=0.0)
+        # Several +Inf buckets (per status, per pod) each count their own requests.
+        requests = sum(count for bound, count in buckets if math.isinf(bound) and bound > 0)
         result.append(
             RouteLatency(
                 method,
@@ -150,7 +151,7 @@ def latency(
     """
     missing = unjudged_latency(window, names, settings)
     if missing is not None:
-        return missing, []
+        return NoData(missing.missing, [*missing.evidence, *window.notes]), []
     routes = [
         r
         for r in route_latencies(window, names)[0]
@@ -158,7 +159,7 @@ def latency(
     ]
     least = max(settings.latency_min_requests, 1)
     judged = [r for r in routes if r.bounded and r.requests >= least]
-    notes = _not_judged(routes, judged, settings)
+    notes = _not_judged(routes, judged, settings) + list(window.notes)
     p95_max, p99_max = settings.latency_p95_max_s, settings.latency_p99_max_s
     slow = [r for r in judged if r.p95 > p95_max or r.p99 > p99_max]
     if not slow:
@@ -176,8 +177,18 @@ def latency(
         + ("  <- slow" if r in slow else "")
         for r in judged
     ]
-    evidence += notes + reset_note(window)
+    evidence += _pods_on(window, names, worst) + notes + reset_note(window)
     return Finding(summary, evidence), []
+
+
+def _pods_on(window: Increase, names: MetricNames, route: RouteLatency) -> list[str]:
+    """Each pod's p95/p99 on the slowest route, slowest first, when the source tells pods."""
+    lines = []
+    for pod, part in window.pods.items():
+        for r in route_latencies(part, names)[0]:
+            if (r.method, r.route) == (route.method, route.route) and r.requests and r.bounded:
+                lines.append((r.p95, f"pod {pod}: p95 {r.p95:.3f}s p99 {r.p99:.3f}s on {r.name}"))
+    return [line for _, line in sorted(lines, key=lambda item: -item[0])[:5]]
 
 
 def _not_judged(

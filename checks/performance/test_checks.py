@@ -36,7 +36,7 @@ SCALE_STEPS = (
     section_marker="performance",
     symptom="Slow response times / high latency in metrics",
     manual=[
-        "curl -s {metrics_url} | grep {latency_metric}",
+        "{metrics_read} | grep {latency_metric}",
         "database side: pytest -m database (slow queries, ANALYZE, materialized views)",
         "if pods are saturated: pytest -k PERF-102 --fix (scale up), or " + SCALE_STEPS,
         "stale assets or cache: npm run cdn:purge-all (invalidates the CDN cache)",

@@ -11,10 +11,17 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
 from opscheck.settings.base import Settings
-from opscheck.settings.targets import ApiTarget, Dependency, FixPolicy, KubernetesTarget, Timeouts
+from opscheck.settings.targets import (
+    ApiTarget,
+    Dependency,
+    FixPolicy,
+    KubernetesTarget,
+    PrometheusTarget,
+    Timeouts,
+)
 
 S = TypeVar("S", bound=Settings)
 
@@ -32,6 +39,7 @@ class Profile(Settings):
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
     api: ApiTarget = Field(default_factory=ApiTarget)
     dependencies: dict[str, Dependency] = Field(default_factory=dict)
+    prometheus: PrometheusTarget = Field(default_factory=PrometheusTarget)
     registry_url: str | None = None
     timeouts: Timeouts = Field(default_factory=Timeouts)
     fix: FixPolicy = Field(default_factory=FixPolicy)
@@ -41,6 +49,52 @@ class Profile(Settings):
     absent: list[Literal["kubernetes", "api", "redis", "database"]] = Field(default_factory=list)
     # What an inconclusive check does to the run: fail it (default) or only warn.
     inconclusive: Literal["fail", "warn"] = "fail"
+
+    @model_validator(mode="after")
+    def _metrics_source_usable(self) -> Profile:
+        source = self.api.metrics_source
+        if source == "prometheus" and not self.prometheus.url:
+            raise ValueError(
+                "api.metrics_source is 'prometheus' but prometheus.url is not set: give the "
+                "Prometheus URL, or choose the 'pods' or 'url' source"
+            )
+        if source == "pods" and "kubernetes" in self.absent:
+            raise ValueError(
+                "api.metrics_source 'pods' reads the pods through Kubernetes, which `absent` "
+                "lists: choose 'url' or 'prometheus'"
+            )
+        return self
+
+    @property
+    def metrics_source(self) -> Literal["pods", "prometheus", "url"]:
+        """The API metrics source in effect: the profile's, else `pods` with Kubernetes."""
+        if self.api.metrics_source is not None:
+            return self.api.metrics_source
+        return "url" if "kubernetes" in self.absent else "pods"
+
+    def _metrics_read(self) -> str:
+        """The shell command that reads the API's metrics the way the metrics source does."""
+        api, k = self.api, self.kubernetes
+        if self.metrics_source == "url":
+            return f"curl -s {api.base_url.rstrip('/')}{api.metrics_path}"
+        if self.metrics_source == "prometheus":
+            query = f"{{{self.prometheus.selector}}}"
+            return (
+                f"curl -s {(self.prometheus.url or '').rstrip('/')}/api/v1/query "
+                f"--data-urlencode 'query={query}'"
+            )
+        if isinstance(api.metrics_port, int):
+            port = str(api.metrics_port)
+        else:
+            ports = ".spec.containers[0].ports[0]"
+            if api.metrics_port is not None:
+                ports = f'.spec.containers[*].ports[?(@.name=="{api.metrics_port}")]'
+            port = f"$(kubectl get -n {k.namespace} $p -o jsonpath='{{{ports}.containerPort}}')"
+        return (
+            f"for p in $(kubectl get pods -n {k.namespace} -l {k.api_selector} -o name); do "
+            f'kubectl get --raw "/api/v1/namespaces/{k.namespace}/pods/${{p#pod/}}:{port}'
+            f'/proxy{api.metrics_path}"; done'
+        )
 
     def section(self, kind: type[S]) -> S:
         """The settings of the section whose model is `kind`."""
@@ -66,6 +120,7 @@ class Profile(Settings):
             pull_secret=k.pull_secret,
             api_url=base,
             metrics_url=base + api.metrics_path,
+            metrics_read=self._metrics_read(),
             queues_url=base + api.queues_path,
         )
         for name in type(self).model_fields:

@@ -6,6 +6,8 @@ Nothing secret lives here: passwords and tokens come only from environment varia
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from opscheck.settings.base import Settings
@@ -29,6 +31,34 @@ class ApiTarget(Settings):
     health_path: str = "/health"
     metrics_path: str = "/api/metrics"
     queues_path: str = "/api/admin/queues"
+    metrics_source: Literal["pods", "prometheus", "url"] | None = None
+    """Where the errors and performance checks read the API's counters: `pods` scrapes every
+    Ready API pod through the Kubernetes API's pod proxy, `prometheus` queries
+    `prometheus.url`, `url` scrapes base_url + metrics_path (right only for one replica: a
+    Service in front of several answers from a different pod each time). Unset: `pods`,
+    or `url` when the profile declares Kubernetes absent."""
+    metrics_port: int | str | None = None
+    """The API container's metrics port (number or name) for the `pods` source; unset: the
+    first port the pod's first container declares."""
+
+
+class PrometheusTarget(Settings):
+    """A Prometheus that scrapes the API's pods (the `prometheus` metrics source)."""
+
+    url: str | None = None
+    window_s: PositiveInt = 300
+    """The range of the increase() queries: the window ERR-101 and PERF-101 judge."""
+    selector: str = 'job="rolerabbit-api"'
+    """Label matchers that pick the API's series, PromQL syntax without braces."""
+    pod_label: str = "pod"
+    """The label naming the pod a series was scraped from (relabelled from the discovery's
+    __meta_kubernetes_pod_name, as most set-ups do)."""
+    target_labels: list[str] = Field(
+        default_factory=lambda: ["instance", "job", "namespace", "pod", "container", "service",
+                                 "endpoint", "node", "pod_template_hash"]
+    )  # fmt: skip
+    """Labels that say where a series was scraped, not what it counts: summed away before
+    the rules read the counters (the pod label is kept apart, to name a pod)."""
 
 
 class Dependency(Settings):

@@ -61,7 +61,8 @@ def test_errors_sweep_reuses_the_previous_sweeps_recorded_scrape(
     # In the target's own state directory under the reports dir.
     [path] = (reports / "state").rglob("errors-last-scrape.json")
     recorded = json.loads(path.read_text())
-    assert recorded["samples"] and recorded["taken_at"] > 0
+    assert recorded["source"].startswith("pods ") and recorded["sample"]["taken_at"] > 0
+    assert len(recorded["sample"]["scrapes"]) == 3  # each Ready API pod's own scrape
     first_s = json.loads((reports / "summary.json").read_text())["checks"][0]["duration"]
     time.sleep(6)
     second = run_checks("-k", "ERR-101", "--reports-dir", str(reports), profile=profile)
@@ -69,11 +70,11 @@ def test_errors_sweep_reuses_the_previous_sweeps_recorded_scrape(
     second_s = json.loads((reports / "summary.json").read_text())["checks"][0]["duration"]
     assert first_s >= 3 and second_s < 1.5, (first_s, second_s)
     io = json.loads((reports / "state" / "errors-io-main.json").read_text())
-    assert io["scrapes"] == 1  # only the check's own scrape: the first came from the record
+    assert io["scrapes"] == 1  # only the check's own round: the first came from the record
 
 
 def test_errors_unreachable_api_is_one_clear_line(run_checks: Run) -> None:
-    profile = FAST + "api:\n  base_url: http://127.0.0.1:9\n"
+    profile = FAST + "api:\n  base_url: http://127.0.0.1:9\n  metrics_source: url\n"
     result = run_checks("-k", "ERR-101 or PERF-101", profile=profile)
     result.outcome.assert_outcomes(failed=2)
     assert (

@@ -23,7 +23,10 @@ NOT_A_PASS = "this check could not judge; it is not a pass (see --inconclusive)"
 
 def profile(endpoint: MetricsEndpoint, **errors: object) -> str:
     """A 1 s rate window against the test's endpoint."""
-    return fast(api={"base_url": endpoint.base_url}, errors={"scrape_interval_s": 1, **errors})
+    return fast(
+        api={"base_url": endpoint.base_url, "metrics_source": "url"},
+        errors={"scrape_interval_s": 1, **errors},
+    )
 
 
 def errors_only(n: int) -> str:
@@ -168,7 +171,7 @@ def test_performance_latency_without_buckets_or_observations_is_inconclusive(
 ) -> None:
     with MetricsEndpoint(body) as endpoint:
         settings = fast(
-            api={"base_url": endpoint.base_url},
+            api={"base_url": endpoint.base_url, "metrics_source": "url"},
             errors={"scrape_interval_s": 1},
             performance={"latency_min_requests": 20},
         )

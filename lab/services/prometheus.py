@@ -1,0 +1,125 @@
+"""A real Prometheus (Debian's `prometheus` package) scraping the lab's API pods.
+
+In a cluster Prometheus finds the pods with `kubernetes_sd_configs`. Debian builds its
+package without the Kubernetes discovery (the config loader rejects the key), so the lab
+uses the discovery that is built in, files: the supervisor rewrites `targets.json` from
+the emulator's Ready API pods on every reconcile, the way the Kubernetes discovery would
+see them. Each pod is scraped through the API server's pod proxy
+(`/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/api/metrics`), the route
+`kubectl get --raw` takes, since the lab's pod IPs are not routable; every series carries
+the `pod` and `namespace` labels a cluster's relabelling gives it.
+
+Without the emulator (`kubernetes: false`) it scrapes the API's address directly, as a
+static target. The scrape interval is one second so the lab's short windows hold enough
+points; nothing is retained past an hour.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.services.base import LabContext, Service
+from lab.services.catalog import http_ok
+from lab.settings import NAMESPACE
+
+BINARY = "prometheus"
+SCRAPE_INTERVAL = "1s"
+JOB = "rolerabbit-api"
+
+
+def prometheus_available() -> bool:
+    return shutil.which(BINARY) is not None
+
+
+def scrape_config(ctx: LabContext, token_file: Path, targets_file: Path) -> dict[str, Any]:
+    """The API's scrape job: its pods through the emulator's pod proxy, or the API itself."""
+    settings = ctx.settings
+    base = {"job_name": JOB, "scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": SCRAPE_INTERVAL}
+    if not settings.kubernetes:
+        target = f"127.0.0.1:{settings.api_port}"
+        return {**base, "metrics_path": "/api/metrics", "static_configs": [{"targets": [target]}]}
+    return {
+        **base,
+        "authorization": {"type": "Bearer", "credentials_file": str(token_file)},
+        "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "5s"}],
+    }
+
+
+def target_groups(ctx: LabContext, pods: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
+    """One file_sd group per Ready pod (name, container port), scraped through the proxy."""
+    emulator = f"127.0.0.1:{ctx.settings.k8s_port}"
+    return [
+        {
+            "targets": [emulator],
+            "labels": {
+                "__metrics_path__": f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}:{port}/proxy"
+                "/api/metrics",
+                "namespace": NAMESPACE,
+                "pod": pod,
+            },
+        }
+        for pod, port in sorted(pods)
+    ]
+
+
+class PrometheusService(Service):
+    name = "prometheus"
+    ready_timeout = 30.0
+
+    def __init__(self, ctx: LabContext) -> None:
+        super().__init__(ctx)
+        self.home = ctx.paths.root / "prometheus"
+        self._targets: str | None = None
+
+    @property
+    def port(self) -> int:
+        return self.ctx.settings.prometheus_port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def targets_file(self) -> Path:
+        return self.home / "targets.json"
+
+    def write_targets(self, pods: Iterable[tuple[str, int]]) -> None:
+        """Point the scrape job at these Ready pods (a no-op when they did not change)."""
+        text = json.dumps(target_groups(self.ctx, pods), indent=1)
+        if self._targets != text:
+            staged = self.targets_file.with_suffix(".tmp")
+            staged.write_text(text)
+            staged.replace(self.targets_file)  # atomic: Prometheus never reads half a file
+            self._targets = text
+
+    def prepare(self) -> None:
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+        token = self.home / "token"
+        token.write_text(self.ctx.credentials.k8s_token)
+        token.chmod(0o600)
+        config = {
+            "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": "15s"},
+            "scrape_configs": [scrape_config(self.ctx, token, self.targets_file)],
+        }
+        if not self.targets_file.exists():
+            self.write_targets([])
+        (self.home / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def command(self) -> list[str]:
+        return [
+            BINARY,
+            f"--config.file={self.home / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.home / 'data'}",
+            "--storage.tsdb.retention.time=1h",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--log.level=warn",
+        ]
+
+    def healthy(self) -> bool:
+        return http_ok(f"{self.url}/-/ready")
