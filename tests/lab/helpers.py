@@ -12,10 +12,10 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.processes import free_port
+from lab.settings import PORT_NAMES as PORT_NAMES  # every port the lab listens on; re-exported
 from tests.waiting import wait_until as wait_until  # shared; re-exported
 
 LAB = Path(sys.executable).parent / "lab"
-PORT_NAMES = ("postgres", "redis", "api", "thirdparty", "k8s")
 
 
 def lab_cli(

@@ -147,6 +147,7 @@ def test_up_takes_lab_port_variables_and_flags_beat_them(state_dir: Path) -> Non
         "redis": ports["redis"],
         "thirdparty": ports["thirdparty"],
         "kubernetes": ports["k8s"],
+        "prometheus": ports["prometheus"],
         "api": api_flag,
     }
     assert status_ports(status.stdout) == expected, status.stdout

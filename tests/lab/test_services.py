@@ -141,6 +141,16 @@ def test_profile_and_env_files(lab: LabHandle) -> None:
         "DATABASE_FIXER_URL",
         "REDIS_URL",
         "ROLERABBIT_API_URL",
+        "PROMETHEUS_URL",
+    }
+    # The lab-prometheus profile is the lab's, reading the API's metrics from its Prometheus.
+    prometheus = profile["profiles"]["lab-prometheus"]
+    assert prometheus["api"]["metrics_source"] == "prometheus"
+    assert (
+        prometheus["prometheus"]["url"] == lab.env["PROMETHEUS_URL"] == entry["prometheus"]["url"]
+    )
+    assert {k: v for k, v in prometheus.items() if k != "api"} == {
+        k: v for k, v in entry.items() if k != "api"
     }
     assert "rolerabbit_monitor" in lab.env["DATABASE_URL"]
     assert "rolerabbit_fixer" in lab.env["DATABASE_FIXER_URL"]

@@ -104,7 +104,7 @@ def test_the_single_url_window_says_it_assumes_one_replica() -> None:
     # then pod c, whose counters are lower — read as a restart, not as two pods.
     w = url_window(counts(1000, 0), counts(70, 30))
     assert ONE_REPLICA in w.notes and w.resets
-    finding, notes = rules.error_rate(w, ErrorsSettings())
+    finding, _ = rules.error_rate(w, ErrorsSettings())
     assert isinstance(finding, Finding) and ONE_REPLICA in finding.evidence
 
 
