@@ -150,6 +150,15 @@ def parse_params(raw: list[str]) -> dict[str, str]:
     return params
 
 
+def print_api_pods(status: dict[str, Any]) -> None:
+    """One line per API pod process: the balancer (service `api`) spreads requests over them."""
+    pods = status.get("api_pods") or []
+    print(f"  api pods: {len(pods)} behind the balancer (service api), round robin per request")
+    for pod in pods:
+        state = "serving" if pod["serving"] else ("starting" if pod["running"] else "DOWN")
+        print(f"    {pod['pod']:<40} pid {pod['pid'] or '-':>7}  port {pod['port']:>5}  {state}")
+
+
 def print_status(status: dict[str, Any] | None, state_dir: Path) -> int:
     if status is None:
         print(f"the lab is down (state dir {state_dir}); start it: lab up")
@@ -164,6 +173,7 @@ def print_status(status: dict[str, Any] | None, state_dir: Path) -> int:
             "healthy" if svc["healthy"] else ("stopped (fault)" if not svc["wanted"] else "DOWN")
         )
         print(f"  {svc['name']:<28} {svc['pid'] or '-':>8} {svc['port'] or '-':>6}  {health}")
+    print_api_pods(status)
     bridge = status["bridge"]
     print(
         f"  workers: {len(status['workers'])} ({bridge['mode']} mode)"

@@ -6,7 +6,8 @@ supervisor.pid     the long-lived supervisor daemon
 control.json       its control API address and token
 pids/<svc>.json    one record per child process (pid, start time)
 logs/<svc>.log     each process's stdout/stderr
-logs/api-requests.jsonl   the API's JSON request log (served as pod logs)
+logs/api/<pod>.jsonl      each API pod process's JSON request log (served as that pod's logs)
+api-backends.json  the API pod processes' ports, for the balancer on api_port
 switches.json      fault switches read by the API, worker and third-party stand-ins
 faults.json        the faults currently injected
 postgres/data      PostgreSQL's data dir (or a symlink, see services/postgres.py)
@@ -54,8 +55,16 @@ class StatePaths:
         return self.root / "logs"
 
     @property
-    def api_requests_log(self) -> Path:
-        return self.logs / "api-requests.jsonl"
+    def api_logs(self) -> Path:
+        return self.logs / "api"
+
+    def api_log(self, pod: str) -> Path:
+        """The JSON request log of the API process that plays `pod`."""
+        return self.api_logs / f"{pod}.jsonl"
+
+    @property
+    def api_backends(self) -> Path:
+        return self.root / "api-backends.json"
 
     @property
     def switches(self) -> Path:

@@ -29,6 +29,7 @@ from lab.k8s_client import EmulatorClient, write_kubeconfig
 from lab.outputs import write_outputs
 from lab.paths import StatePaths
 from lab.processes import record_process
+from lab.services.api_pods import ApiPool
 from lab.services.base import LabContext, Service
 from lab.services.bridge import WorkerPool
 from lab.services.catalog import (
@@ -85,7 +86,10 @@ class Supervisor:
         postgres = self.services["postgres"]
         assert isinstance(postgres, PostgresService)
         self.postgres: PostgresService = postgres
-        self.workers = WorkerPool(self.ctx, self.emulator.url if self.emulator else None)
+        k8s_url = self.emulator.url if self.emulator else None
+        self.workers = WorkerPool(self.ctx, k8s_url)
+        self.api = ApiPool(self.ctx, k8s_url)  # behind the balancer, the "api" service
+        self.pools = (self.api, self.workers)
         self.faults = ActiveFaults(self)
         self._last_restart: dict[str, float] = {}
         self.started_at = time.time()
@@ -157,7 +161,8 @@ class Supervisor:
                         service.start()
                     except (LabError, OSError) as exc:
                         print(f"restart of {name} failed: {exc}", flush=True)
-                self.workers.reconcile()
+                for pods in self.pools:
+                    pods.reconcile()
 
     def request_shutdown(self) -> str:
         self.stopping.set()
@@ -168,7 +173,8 @@ class Supervisor:
         self._set_phase("stopping", "")
         with self.lock:
             self.faults.release_all()
-            self.workers.stop_all()
+            for pods in self.pools:
+                pods.stop_all()
             ordered = list(self.services.values())[::-1]
             # Python processes stop in parallel; the data stores after them.
             front = [s for s in ordered if s.name not in ("postgres", "redis")]
@@ -229,6 +235,10 @@ class Supervisor:
             raise LabError("this fault needs the Kubernetes emulator, which is not running")
         return self.k8s.hook(name, body)
 
+    def api_pods(self) -> dict[str, int]:
+        with self.lock:
+            return self.api.serving()
+
     def set_static_workers_stopped(self, stopped: bool) -> None:
         with self.lock:
             self.workers.stopped = stopped
@@ -263,7 +273,8 @@ class Supervisor:
                     service.start()
             for service in self.services.values():
                 service.wait_ready()
-            self.workers.reconcile()
+            for pods in self.pools:
+                pods.reconcile()
         self._wait_settled()
         return {"cleared": cleared}
 
@@ -292,10 +303,13 @@ class Supervisor:
                 if not rolled_out(deployment):
                     return f"deployment/{deployment['metadata']['name']}'s rollout"
         with self.lock:
-            self.workers.reconcile()
-            desired = self.workers.desired_pods()
-            running = {pod for pod, w in self.workers.workers.items() if w.running()}
-        if desired is None or desired != running:
+            for pods in self.pools:
+                pods.reconcile()
+            api_pods, serving = self.api.desired_pods(), set(self.api.serving())
+            workers, running = self.workers.desired_pods(), self.workers.running_pods()
+        if api_pods is None or api_pods != serving:
+            return "the API processes (one per Ready API pod)"
+        if workers is None or workers != running:
             return "the worker processes (one per Ready worker pod)"
         if not self._jobs_completing():
             return f"the {QUEUE_NAME} queue (a job completed within {FLOWING_S:g}s)"
@@ -322,9 +336,10 @@ class Supervisor:
             "state_dir": str(self.ctx.paths.root),
             "services": [s.describe() for s in self.services.values()],
             "workers": self.workers.describe(),
+            "api_pods": self.api.describe(),
             "bridge": {
                 "mode": "kubernetes" if self.emulator else "static",
-                "error": self.workers.last_error,
+                "error": self.workers.last_error or self.api.last_error,
             },
             "faults": self.faults.active(),
             "postgres_data": self.postgres.data_location(),

@@ -9,6 +9,9 @@ Known switches (sections may add their own):
 
     api.error_share        float 0..1: share of app requests answered with a 5xx
     api.latency_ms         {route: milliseconds} extra latency per route
+
+A switch may be keyed per pod: `<key>@<pod>` applies to the process playing that pod
+only, and wins over `<key>` there (SwitchReader.get_for).
     worker.mode            "fail" (throw until attempts are exhausted) or "hang"
     thirdparty.<name>      "down": that stand-in answers 503
 """
@@ -49,6 +52,16 @@ class SwitchReader:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values().get(key, default)
+
+    def get_for(self, key: str, pod: str, default: Any = None) -> Any:
+        """The switch for this pod: `<key>@<pod>` if set, else `<key>`."""
+        values = self.values()
+        return values.get(f"{key}@{pod}", values.get(key, default))
+
+
+def pod_key(key: str, pod: str | None) -> str:
+    """The switch name that applies to one pod only (None: to every pod)."""
+    return key if pod is None else f"{key}@{pod}"
 
 
 _write_lock = threading.Lock()

@@ -80,6 +80,9 @@ class LabControl(Protocol):
     def k8s_hook(self, name: str, body: dict[str, Any]) -> Any:
         """POST /_lab/hooks/<name> on the emulator; returns its JSON answer."""
 
+    def api_pods(self) -> dict[str, int]:
+        """The Ready API pods whose processes answer: pod -> its process's loopback port."""
+
     def set_static_workers_stopped(self, stopped: bool) -> None:
         """Without the emulator: stop (or restart) every worker process."""
 

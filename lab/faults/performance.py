@@ -10,9 +10,11 @@ import math
 import time
 
 from lab.errors import LabError
+from lab.faults.api_pods import target_pod, where
 from lab.faults.deployment import KubeApi, SpecRestoringFault
 from lab.faults.framework import Fault, LabControl, float_param, register
 from lab.settings import NAMESPACE
+from lab.switches import pod_key
 
 API = "rolerabbit-api"
 NODE_CPU_M = 4000  # the lab nodes' allocatable CPU
@@ -26,22 +28,29 @@ class ApiLatency(Fault):
     description = (
         "The API sleeps before answering a route (params route, ms; default /api/portfolios, "
         "1000). Inject returns once the requests it slowed are completing, clear once the last of "
-        "them has: a latency window holds only slow (or only fast) requests."
+        "them has: a latency window holds only slow (or only fast) requests. Param pod=<name> "
+        "(or pod=first, the first Ready API pod by name) slows that pod's process only."
     )
 
     def __init__(self) -> None:
         self.delay_s = 0.0
+        self.switch = "api.latency_ms"
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         route = params.get("route", "/api/portfolios")
         delay = float_param(params, "ms", 1000)
-        lab.set_switch("api.latency_ms", {route: delay})
+        if delay < 0:
+            raise LabError(f"--param ms={delay:g} must not be negative, e.g. --param ms=1000")
+        pod = target_pod(lab, params)
+        self.switch = pod_key("api.latency_ms", pod)
+        lab.set_switch(self.switch, {route: delay})
         self.delay_s = delay / 1000
         time.sleep(self.delay_s + 0.2)
-        return f"{route} answers {delay:g} ms slower"
+        return f"{route} answers {delay:g} ms slower on {where(pod)}"
 
     def clear(self, lab: LabControl) -> None:
-        lab.set_switch("api.latency_ms", None)
+        lab.set_switch(self.switch, None)
+        self.switch = "api.latency_ms"
         time.sleep(self.delay_s + 0.2)  # requests already sleeping finish slow
         self.delay_s = 0.0
 

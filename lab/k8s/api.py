@@ -8,7 +8,7 @@ unsupported method a 405.
 
 from __future__ import annotations
 
-from lab.k8s import deletion, discovery, errors, openapi, reads, scale, watch, writes
+from lab.k8s import deletion, discovery, errors, openapi, proxy, reads, scale, watch, writes
 from lab.k8s.cluster import Cluster
 from lab.k8s.routing import GroupVersion, Request, Response, Route, parse_route, split_group_version
 
@@ -29,6 +29,9 @@ class KubeApi:
             return Response.error(error)
 
     def _dispatch(self, request: Request) -> Response:
+        proxied = proxy.match(request.path)
+        if proxied is not None:
+            return proxy.proxy(self.cluster, self.cluster.backends, request, proxied)
         path = request.path.rstrip("/") or "/"
         if path == "/version":
             return Response.of(discovery.VERSION_INFO)

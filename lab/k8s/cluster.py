@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lab.k8s.backends import Backends
 from lab.k8s.events import EventRecorder
 from lab.k8s.faults import Faults
 from lab.k8s.logs import PodLogs
@@ -44,6 +45,8 @@ class Cluster:
         self.registry = ImageRegistry()
         self.logs = PodLogs()
         self.stats = RequestStats()
+        # The lab processes serving pods (pod proxy, pods' log files); the lab posts them.
+        self.backends = Backends()
         # Set by every write through the API and every fault hook; a conditional reset
         # (`POST /_lab/reset {"if_changed": true}`) re-seeds only when it is set.
         self.changed = False

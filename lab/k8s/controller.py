@@ -3,7 +3,8 @@
 Every ``interval`` seconds, holding the store lock, it runs the deployment
 controller, the replica set controller, the kubelet simulation and the
 endpoints controller, in that order, from one snapshot of pods indexed by
-owner (no per-object lookups).  It also owns the API log file tail.
+owner (no per-object lookups).  It also owns the log file tails (the API log file of a
+standalone emulator, and each pod backend's own file).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+from lab.k8s.backends import PodLogFiles
 from lab.k8s.cluster import Cluster
 from lab.k8s.deployments import DeploymentController
 from lab.k8s.endpoints import reconcile_endpoints
@@ -41,6 +43,7 @@ class Controller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="k8s-controller", daemon=True)
         self._tail: ApiLogTail | None = None
+        self._log_files = PodLogFiles(cluster.backends, cluster.logs, self.first_container)
 
     def start(self) -> None:
         if self.cluster.settings.api_log_file:
@@ -48,6 +51,7 @@ class Controller:
                 self.cluster.settings.api_log_file, self.cluster.logs, self.ready_api_pods
             )
             self._tail.start()
+        self._log_files.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -56,11 +60,20 @@ class Controller:
             self._thread.join(timeout=5)
         if self._tail is not None:
             self._tail.stop()
+        self._log_files.stop()
 
     def reset(self) -> None:
         with self.cluster.lock:
             self.deployments.reset()
             self.kubelet.reset()
+
+    def first_container(self, namespace: str, pod: str) -> str | None:
+        """The pod's first container's name; None when the pod does not exist."""
+        with self.cluster.lock:
+            found = self.cluster.store.get(PODS.bucket, namespace, pod)
+        if found is None:
+            return None
+        return str(((found.get("spec") or {}).get("containers") or [{}])[0].get("name", ""))
 
     def ready_api_pods(self) -> list[tuple[str, str, str]]:
         with self.cluster.lock:

@@ -40,7 +40,8 @@ Other endpoints: ``GET /_lab/hooks`` (what is in force), ``POST /_lab/reset``
 (wipe and reseed; with ``{"if_changed": true}`` only when an API write or a hook changed
 the cluster since the last reseed, else it clears the pods' logs only), ``GET /_lab/stats``
 (request counts such as ``{"list pods": 3}``), ``POST /_lab/stats/reset``,
-``GET /_lab/registry``.
+``GET /_lab/registry``, and ``GET|POST /_lab/pod-backends`` (the lab processes serving
+pods, see :mod:`lab.k8s.backends`; a post changes no cluster object).
 Errors come back as Kubernetes ``Status`` objects (400 for a bad body, 404 for
 an unknown target or endpoint).
 """
@@ -51,6 +52,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lab.k8s import errors, meta
+from lab.k8s.backends import parse_backends
 from lab.k8s.cluster import Cluster
 from lab.k8s.faults import CrashLoop, Target
 from lab.k8s.hook_actions import HookActions
@@ -122,6 +124,12 @@ class LabApi:
         if path == "/_lab/stats/reset" and method == "POST":
             cluster.stats.reset()
             return Response.of({"ok": True})
+        if path == "/_lab/pod-backends" and method == "GET":
+            return Response.of(cluster.backends.describe())
+        if path == "/_lab/pod-backends" and method == "POST":
+            namespace, pods = parse_backends(request.json_body())
+            cluster.backends.replace(namespace, pods)
+            return Response.of({"ok": True, "pods": sorted(pods)})
         if path == "/_lab/registry" and method == "GET":
             return Response.of(cluster.registry.describe())
         if path == "/_lab/hooks" and method == "GET":

@@ -3,19 +3,20 @@
 Lines come from the kubelet simulation (start-up banners, crash messages),
 from hooks, and, for pods labelled ``app=rolerabbit-api``, from the lab API
 service's JSON log file, which :class:`ApiLogTail` follows and deals out
-round-robin to the Ready API pods.  :func:`render` applies the query options
-of ``GET .../pods/{name}/log``.
+round-robin to the Ready API pods (a standalone emulator started with ``--api-log-file``;
+in the lab each API pod has its own process and file, see :mod:`lab.k8s.backends`).
+:func:`render` applies the query options of ``GET .../pods/{name}/log``.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from lab.k8s import meta
+from lab.k8s.log_files import FileTail, Poller
 
 Line = tuple[datetime, str]
 API_APP_LABEL = "rolerabbit-api"
@@ -97,7 +98,7 @@ def render(lines: list[Line], params: dict[str, str]) -> str:
     return text[: int(limit)] if limit else text
 
 
-class ApiLogTail:
+class ApiLogTail(Poller):
     """Follow the lab API service's log file and spread new lines over Ready API pods."""
 
     def __init__(
@@ -107,53 +108,22 @@ class ApiLogTail:
         ready_api_pods: Callable[[], list[tuple[str, str, str]]],
         interval: float = 0.2,
     ) -> None:
+        super().__init__("k8s-api-log-tail", interval)
         self._path = path
         self._logs = logs
         self._ready_api_pods = ready_api_pods
-        self._interval = interval
-        self._offset = 0
+        self._tail = FileTail(path, from_end=True)
         self._turn = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="k8s-api-log-tail", daemon=True)
 
     def start(self) -> None:
         # Start at the end: earlier lines belong to pods that no longer exist.
-        try:
-            self._offset = os.path.getsize(self._path)
-        except OSError:
-            self._offset = 0
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.poll()
+        self._tail = FileTail(self._path, from_end=True)
+        super().start()
 
     def poll(self) -> None:
-        try:
-            size = os.path.getsize(self._path)
-        except OSError:
-            return
-        if size < self._offset:  # truncated or rotated
-            self._offset = 0
-        if size == self._offset:
-            return
-        with open(self._path, "rb") as handle:
-            handle.seek(self._offset)
-            chunk = handle.read(size - self._offset)
-        complete, _, _ = chunk.rpartition(b"\n")
-        if not complete:
-            return
-        self._offset += len(complete) + 1
-        targets = self._ready_api_pods()
-        if not targets:
-            return
-        for raw in complete.decode("utf-8", "replace").splitlines():
-            if raw.strip():
-                namespace, pod, container = targets[self._turn % len(targets)]
-                self._turn += 1
-                self._logs.append(namespace, pod, container, raw)
+        lines = self._tail.read_lines()
+        targets = self._ready_api_pods() if lines else []
+        for raw in lines if targets else ():
+            namespace, pod, container = targets[self._turn % len(targets)]
+            self._turn += 1
+            self._logs.append(namespace, pod, container, raw)

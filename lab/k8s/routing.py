@@ -25,6 +25,8 @@ class Request:
     body: bytes = b""
     # Set by the server for streaming responses: True once the client hung up.
     client_gone: Callable[[], bool] = field(default=lambda: False)
+    # The raw query string, for what forwards the request (the pod proxy).
+    query: str = ""
 
     @property
     def accept(self) -> str:

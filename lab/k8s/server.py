@@ -60,6 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.headers,  # type: ignore[arg-type]
             body,
             self._client_gone,
+            parts.query,
         )
 
     def _authorized(self, request: Request) -> bool:

@@ -1,6 +1,8 @@
 """The RoleRabbit API stand-in: a small real HTTP service over PostgreSQL and Redis.
 
-Run as `python -m lab.services.api --state-dir DIR`. Routes:
+Run as `python -m lab.services.api --state-dir DIR --pod NAME --port PORT`: one process
+plays one `rolerabbit-api` pod (its metrics, its log file logs/api/NAME.jsonl, its
+uptime, its switches `<key>@NAME`). Routes:
 
     GET  /health              liveness: 200 while the process serves
     GET  /api/metrics         Prometheus text (see api_metrics.py)
@@ -105,10 +107,10 @@ class ConnectionPool:
 class Api:
     """Route handlers; each returns (status, JSON body)."""
 
-    def __init__(self, ctx: LabContext) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: LabContext, pod: str) -> None:
+        self.ctx, self.pod = ctx, pod
         self.metrics = ApiMetrics()
-        self.log = RequestLog(ctx.paths.api_requests_log)
+        self.log = RequestLog(ctx.paths.api_log(pod))
         self.switches = SwitchReader(ctx.paths.switches)
         self.pool = ConnectionPool(role_url(ctx, "rolerabbit_app", ctx.credentials.app_password))
         self.redis = redis.Redis.from_url(
@@ -124,7 +126,8 @@ class Api:
         self.started = time.time()
 
     def health(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
-        return 200, {"status": "ok", "uptimeSeconds": round(time.time() - self.started, 1)}
+        uptime = round(time.time() - self.started, 1)
+        return 200, {"status": "ok", "uptimeSeconds": uptime, "pod": self.pod}
 
     def admin_queues(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
         try:
@@ -241,10 +244,10 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
             self, path: str, handler: Callable[[BaseHTTPRequestHandler], tuple[int, Any]]
         ) -> tuple[int, Any]:
             if path in APP_ROUTES:
-                delay_ms = (api.switches.get("api.latency_ms") or {}).get(path, 0)
+                delay_ms = (api.switches.get_for("api.latency_ms", api.pod) or {}).get(path, 0)
                 if delay_ms:
                     time.sleep(float(delay_ms) / 1000)
-                share = float(api.switches.get("api.error_share") or 0)
+                share = float(api.switches.get_for("api.error_share", api.pod) or 0)
                 if share and random.random() < share:
                     raise HttpError(
                         502, "upstream request failed: payment provider timeout", "upstream"
@@ -264,9 +267,11 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab-api")
     parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--pod", required=True, help="the rolerabbit-api pod this process plays")
+    parser.add_argument("--port", type=int, required=True, help="its private loopback port")
     args = parser.parse_args(argv)
     ctx = load_context(args.state_dir)
-    server = ThreadingHTTPServer(("127.0.0.1", ctx.settings.api_port), make_handler(Api(ctx)))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(Api(ctx, args.pod)))
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever(poll_interval=0.2)

@@ -49,10 +49,15 @@ class ApiMetrics:
 
 
 class RequestLog:
-    """Appends JSON lines; the Kubernetes emulator serves this file as the API pods' logs."""
+    """Appends JSON lines; the Kubernetes emulator serves this file as its pod's logs.
+
+    A new process starts a new file (a new inode), as a restarted container starts an
+    empty log: the emulator has already read the previous one's lines.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
         self._file = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
         self._lock = threading.Lock()
 

@@ -29,7 +29,25 @@ def http_ok(url: str, timeout: float = 1.0, token: str | None = None) -> bool:
         return False
 
 
+def http_answers(url: str, timeout: float = 1.0) -> bool:
+    """True if the server answers HTTP at all, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 class ApiService(Service):
+    """The API's Service: the round-robin balancer on api_port (balancer.py).
+
+    Healthy when it answers, also 503 while no API pod is Ready: that is the pods' state,
+    not the balancer's.
+    """
+
     name = "api"
 
     @property
@@ -37,7 +55,28 @@ class ApiService(Service):
         return self.ctx.settings.api_port
 
     def command(self) -> list[str]:
-        return python_module("lab.services.api", self.ctx.paths.root)
+        return python_module("lab.services.balancer", self.ctx.paths.root)
+
+    def healthy(self) -> bool:
+        return http_answers(f"http://127.0.0.1:{self.port}/health")
+
+
+class ApiPodService(Service):
+    """One real API process playing the `rolerabbit-api` pod `pod`, on its own port."""
+
+    def __init__(self, ctx: LabContext, pod: str, port: int) -> None:
+        super().__init__(ctx)
+        self.pod, self._port = pod, port
+        self.name = f"api-{pod}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def command(self) -> list[str]:
+        return python_module(
+            "lab.services.api", self.ctx.paths.root, "--pod", self.pod, "--port", str(self.port)
+        )
 
     def healthy(self) -> bool:
         return http_ok(f"http://127.0.0.1:{self.port}/health")
@@ -106,7 +145,6 @@ class KubernetesEmulatorService(Service):
             sys.executable, "-m", "lab.k8s",
             "--host", "127.0.0.1",
             "--port", str(self.port),
-            "--api-log-file", str(self.ctx.paths.api_requests_log),
             "--seed", "rolerabbit",
         ]  # fmt: skip
 

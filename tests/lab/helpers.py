@@ -56,27 +56,38 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
         return json.load(response)
 
 
-def _requests_by(api_url: str, label: str) -> dict[str, float]:
-    with urllib.request.urlopen(f"{api_url}/api/metrics", timeout=5) as response:
-        text = response.read().decode()
+def _requests_by(api_urls: tuple[str, ...], label: str) -> dict[str, float]:
     totals: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "http_requests":
-            continue
-        for sample in family.samples:
-            if sample.name == "http_requests_total":
-                key = sample.labels[label]
-                totals[key] = totals.get(key, 0.0) + sample.value
+    for api_url in api_urls:
+        with urllib.request.urlopen(f"{api_url}/api/metrics", timeout=5) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name != "http_requests":
+                continue
+            for sample in family.samples:
+                if sample.name == "http_requests_total":
+                    key = sample.labels[label]
+                    totals[key] = totals.get(key, 0.0) + sample.value
     return totals
 
 
-def requests_by_status(api_url: str) -> dict[str, float]:
-    """Sum of http_requests_total per status code, from one /api/metrics scrape."""
-    return _requests_by(api_url, "status")
+def requests_by_status(*api_urls: str) -> dict[str, float]:
+    """Sum of http_requests_total per status code, over one /api/metrics scrape of each URL."""
+    return _requests_by(api_urls, "status")
 
 
-def requests_by_route(api_url: str) -> dict[str, float]:
-    return _requests_by(api_url, "route")
+def requests_by_route(*api_urls: str) -> dict[str, float]:
+    return _requests_by(api_urls, "route")
+
+
+def pod_urls(status: dict[str, Any]) -> dict[str, str]:
+    """API pod -> the URL of its own process (not the balancer), from the lab's status."""
+    return {p["pod"]: f"http://127.0.0.1:{p['port']}" for p in status["api_pods"] if p["serving"]}
+
+
+def api_log_text(logs: Path) -> str:
+    """Every API pod process's JSON log, concatenated (logs/api/<pod>.jsonl)."""
+    return "".join(path.read_text() for path in sorted(logs.glob("*.jsonl")))
 
 
 def five_xx_share(before: dict[str, float], after: dict[str, float]) -> float:

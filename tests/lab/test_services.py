@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import checks
 from lab.testing import LabHandle
 from opscheck.settings import profile_model
-from tests.lab.helpers import get_json, requests_by_route, wait_until
+from tests.lab.helpers import api_log_text, get_json, requests_by_route, wait_until
 
 
 def test_postgres_answers_monitor_role_with_seed(lab: LabHandle) -> None:
@@ -111,7 +111,7 @@ def test_login_writes_auth_logs_and_request_log(lab: LabHandle) -> None:
             "SELECT success, reason FROM auth_logs WHERE ip = '203.0.113.77' ORDER BY id DESC LIMIT 1"
         ).fetchone()
     assert row == (False, "invalid_password")
-    log = lab.paths.api_requests_log.read_text()
+    log = api_log_text(lab.paths.api_logs)
     assert '"ip": "203.0.113.77"' in log and '"statusCode": 401' in log
 
 
