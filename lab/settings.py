@@ -31,6 +31,11 @@ PORT_FIELDS: dict[str, str] = {
 NAMESPACE = "rolerabbit-production"
 QUEUE_NAME = "deployment"
 DATABASE = "rolerabbit"
+# How often the lab's metrics.k8s.io measures (metrics-server's --metric-resolution, 15 s by
+# default): a second, so that ERR-104's and PERF-102's samples a second apart are distinct
+# measurements and the lab's sweeps judge within seconds. The metric-resolution hook sets
+# metrics-server's 15 s for a test of how the suite handles it.
+METRIC_RESOLUTION_S = 1.0
 
 
 @dataclass

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 from lab.services.base import LabContext, Service, python_module
-from lab.settings import NAMESPACE
+from lab.settings import METRIC_RESOLUTION_S, NAMESPACE
 
 
 def http_ok(url: str, timeout: float = 1.0, token: str | None = None) -> bool:
@@ -108,6 +108,7 @@ class KubernetesEmulatorService(Service):
             "--port", str(self.port),
             "--api-log-file", str(self.ctx.paths.api_requests_log),
             "--seed", "rolerabbit",
+            "--metric-resolution", f"{METRIC_RESOLUTION_S:g}",
         ]  # fmt: skip
 
     def healthy(self) -> bool:
