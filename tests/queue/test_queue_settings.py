@@ -20,8 +20,8 @@ BAD = [
     ),
     (
         'queue: {admin_counts_path: "queues[?name=="}',
-        "profiles.lab-test.queue.admin_counts_path: value error, not a JMESPath expression "
-        "(Invalid jmespath expression: Incomplete expression:)",
+        "profiles.lab-test.queue.admin_counts_path: value error, not a jmespath expression "
+        "(invalid jmespath expression: incomplete expression:) (got 'queues[?name==')",
     ),
     (
         "queue: {clients_fail_pct: 0}",
