@@ -41,7 +41,11 @@ from lab.services.catalog import (
     emulator_available,
 )
 from lab.services.postgres import PostgresService
-from lab.services.prometheus import PrometheusService, prometheus_available
+from lab.services.prometheus import (
+    API_CONTAINER_PORT,
+    PrometheusService,
+    prometheus_available,
+)
 from lab.services.redis_server import RedisService
 from lab.settings import NAMESPACE, QUEUE_NAME, LabSettings
 from lab.switches import clear_switches
@@ -163,6 +167,13 @@ class Supervisor:
                         print(f"restart of {name} failed: {exc}", flush=True)
                 for pods in self.pools:
                     pods.reconcile()
+                self._point_prometheus()
+
+    def _point_prometheus(self) -> None:
+        """Keep the lab Prometheus's targets on the API pods that serve (file discovery)."""
+        prometheus = self.services.get("prometheus")
+        if isinstance(prometheus, PrometheusService) and self.emulator is not None:
+            prometheus.write_targets((pod, API_CONTAINER_PORT) for pod in self.api.serving())
 
     def request_shutdown(self) -> str:
         self.stopping.set()

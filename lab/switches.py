@@ -9,6 +9,7 @@ Known switches (sections may add their own):
 
     api.error_share        float 0..1: share of app requests answered with a 5xx
     api.latency_ms         {route: milliseconds} extra latency per route
+    api.admin_redis_db     int: the Redis database /api/admin/queues reads (a wrong one)
 
 A switch may be keyed per pod: `<key>@<pod>` applies to the process playing that pod
 only, and wins over `<key>` there (SwitchReader.get_for).

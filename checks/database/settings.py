@@ -13,6 +13,7 @@ above the failure level, a timeout target below its own minimum.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import (
@@ -134,9 +135,22 @@ class MaintenanceSettings(Settings):
     matview_max_lag_s: NonNegativeFloat = 3600.0
     # Where views have no refresh-time column: a query returning one row per view, with
     # columns `name` (as listed in `matviews`) and `refreshed_at` (timestamptz), e.g. from
-    # the refresh job's own log table. Run as the monitor role, read only.
+    # the refresh job's own log table; or, with the parameter %(view)s, the `refreshed_at`
+    # of that one view (run once per view, the name bound by the server). Run as the
+    # monitor role, read only, bounded by timeouts.statement_ms.
     matview_freshness_query: str | None = Field(None, min_length=1)
     refresh_timeout_ms: PositiveInt = 300_000
+
+    @field_validator("matview_freshness_query")
+    @classmethod
+    def _only_the_view_parameter(cls, text: str | None) -> str | None:
+        named = set(re.findall(r"%\((\w*)\)s", text or "")) - {"view"}
+        if named:
+            raise ValueError(
+                f"its only parameter is %(view)s, the view's name (not "
+                f"{', '.join(f'%({n})s' for n in sorted(named))})"
+            )
+        return text
 
     @field_validator("matviews")
     @classmethod

@@ -1,11 +1,12 @@
 """ERR-104: memory leaks, pods whose memory climbs monotonically across the samples.
 
-The series come from metrics.k8s.io, sampled through the sweep (fixtures/metrics.py), with
-the previous sweep's last value in front when it is recent. A point is one measurement,
-timed by its PodMetrics `timestamp` (metrics-server measures every 15-60 s; listing it
-again in between returns the same measurement, which is one point, not a flat step).
-A pod measured at fewer than `leak_min_points` distinct times is not judged; when no pod
-of the watched deployments is, ERR-104 is NoData.
+The series come from metrics.k8s.io, sampled through the sweep (fixtures/pod_usage.py),
+with the measurements earlier sweeps of the target recorded in front when they are recent.
+A point is one measurement, timed by its PodMetrics `timestamp` (metrics-server measures
+every 15-60 s; listing it again in between returns the same measurement, which is one
+point, not a flat step). A pod measured at fewer than `leak_min_points` distinct times is
+not judged; when no pod of the watched deployments is, ERR-104 is NoData until a later
+sweep has more points.
 """
 
 from __future__ import annotations
@@ -64,8 +65,11 @@ def _measured(s: MemorySeries) -> str:
     return f"{s.pod}: measured at {len(s.points)} distinct times{undated}"
 
 
-def unjudged(series: Sequence[MemorySeries], settings: ErrorsSettings) -> NoData | None:
-    """NoData when no pod of the watched deployments has enough dated points to judge."""
+def unjudged(
+    series: Sequence[MemorySeries], settings: ErrorsSettings, sampling: str | None = None
+) -> NoData | None:
+    """NoData when no pod of the watched deployments has enough dated points to judge;
+    `sampling` (how the samples were had) goes into its evidence."""
     named = _named(settings.leak_deployments)
     if not settings.leak_deployments:
         return NoData("no deployments to watch for leaks (errors.leak_deployments is empty)")
@@ -73,7 +77,7 @@ def unjudged(series: Sequence[MemorySeries], settings: ErrorsSettings) -> NoData
         return NoData(f"no memory sample of any running pod of {named}: PodMetrics list none")
     if any(len(s.points) >= settings.leak_min_points for s in series):
         return None
-    evidence = [_measured(s) for s in series]
+    evidence = [_measured(s) for s in series] + ([sampling] if sampling else [])
     if not any(s.points for s in series):
         return NoData(
             f"no PodMetrics of {named} carries a timestamp: when memory was measured cannot "
@@ -83,19 +87,22 @@ def unjudged(series: Sequence[MemorySeries], settings: ErrorsSettings) -> NoData
     most = max(len(s.points) for s in series)
     return NoData(
         f"no pod of {named} measured at leak_min_points {settings.leak_min_points} distinct "
-        f"times (at most {most}): too few points to see a climb",
+        f"times (at most {most}): too few points to see a climb; a later sweep will judge",
         evidence,
     )
 
 
 def memory_leaks(
-    series: Sequence[MemorySeries], namespace: str, settings: ErrorsSettings
+    series: Sequence[MemorySeries],
+    namespace: str,
+    settings: ErrorsSettings,
+    sampling: str | None = None,
 ) -> tuple[Finding | NoData | None, list[str]]:
     """ERR-104: pods whose memory climbs monotonically across the samples.
 
     Notes name the deployments none of whose pods could be judged, when others could.
     """
-    missing = unjudged(series, settings)
+    missing = unjudged(series, settings, sampling)
     if missing is not None:
         return missing, []
     enough = {s.deployment for s in series if len(s.points) >= settings.leak_min_points}

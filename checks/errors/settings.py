@@ -104,32 +104,21 @@ class ErrorsSettings(Settings):
         default_factory=lambda: ["rolerabbit-api", "rolerabbit-deployment-worker"]
     )
     memory_samples: PositiveInt = Field(3, ge=2)
-    """PodMetrics samples per sweep (the first is taken when the session starts)."""
+    """PodMetrics listings per sweep for ERR-104 and PERF-102 (the first is taken when the
+    session starts)."""
     memory_sample_interval_s: PositiveFloat = 15.0
-    """Seconds between PodMetrics samples: metrics-server measures every 15 s by default
-    (--metric-resolution), and a sample taken sooner is the same measurement again, not a
-    new point (ERR-104 counts distinct PodMetrics timestamps)."""
+    """Seconds between PodMetrics listings: metrics-server measures every 15 s by default
+    (--metric-resolution), and a listing sooner is the same measurement again, not a new
+    point (ERR-104 and PERF-102 count distinct PodMetrics timestamps). Shorter keeps the
+    sweep short; the points then come from the sweeps before."""
     leak_min_points: PositiveInt = Field(3, ge=2)
-    """Distinct measurements (previous sweep's value + this sweep's samples, by their
+    """Distinct measurements (earlier sweeps' recorded ones + this sweep's, by their
     PodMetrics timestamps) a monotonic climb must span; fewer: that pod is not judged."""
     leak_min_growth_mib_per_min: PositiveFloat = 5.0
     leak_min_growth_ratio: Ratio = Field(0.02, ge=0, le=1)
     """Total growth over the points, as a share of the pod's memory limit (filters GC noise)."""
     leak_state_max_age_s: PositiveFloat = 3600.0
-    """The previous sweep's recorded memory counts only if this recent."""
-
-    @field_validator("leak_min_points")
-    @classmethod
-    def _points_reachable(cls, value: int, info: ValidationInfo) -> int:
-        samples = info.data.get("memory_samples")
-        return ordered(
-            value,
-            info,
-            "memory_samples + 1",
-            "at most",
-            "a sweep sees its samples and the previous sweep's value, never more points",
-            bound=None if samples is None else samples + 1,
-        )
+    """A measurement recorded by an earlier sweep counts only if this recent."""
 
     # ERR-105: a bad deployment (errors rose after the latest rollout).
     bad_rollout_window_s: PositiveInt = 3600

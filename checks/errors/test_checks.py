@@ -152,8 +152,9 @@ def test_memory_leak(
     if isinstance(series, NoData):
         verdict(series)
         return
+    sampling = pod_usage_samples.sampling().described()
     finding, notes = rules.memory_leaks(
-        series, profile.kubernetes.namespace, profile.section(ErrorsSettings)
+        series, profile.kubernetes.namespace, profile.section(ErrorsSettings), sampling
     )
     add_notes(request, notes)
     verdict(finding)

@@ -18,9 +18,10 @@ from checks.performance.latency import (
     unjudged_latency,
 )
 from checks.performance.nodes import node_pressure, node_saturation
-from checks.performance.quantities import MIB, measured_at, millicores, quantity
+from checks.performance.quantities import MIB, measured_at, millicores, quantity, window_s
 from checks.performance.saturation import (
     PodUsage,
+    Sampling,
     deployment_of,
     deployment_saturation,
     pod_usage,
@@ -54,6 +55,7 @@ __all__ = [
     "NodeCpu",
     "PodUsage",
     "RouteLatency",
+    "Sampling",
     "cpu_saturated_nodes",
     "deployment_of",
     "deployment_saturation",
@@ -70,5 +72,6 @@ __all__ = [
     "scale_targets",
     "unjudged_latency",
     "unspread_load",
+    "window_s",
     "workloads_on",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,3 +32,16 @@ def measured_at(item: Obj) -> float | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
+
+
+GO_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def window_s(item: Obj) -> float | None:
+    """A PodMetrics `window` (a Go duration: "15s", "1m0s", "20.5s") in seconds, if given."""
+    text = item.get("window")
+    match = GO_DURATION.fullmatch(text) if isinstance(text, str) and text else None
+    if match is None or not any(match.groups()):
+        return None
+    hours, minutes, seconds = (float(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds

@@ -1,7 +1,12 @@
 """PERF-102: sustained pod saturation per deployment, from metrics.k8s.io against limits.
 
 PodMetrics (the data `kubectl top pods` shows) are joined with their pods' limits and
-owning Deployment (`pod_usage`, also read by ERR-104 and PERF-R01).
+owning Deployment (`pod_usage`, also read by ERR-104 and PERF-R01). A sample is one
+measurement: metrics-server measures every 15-60 s and serves the same measurement (same
+`timestamp`) in between, so the samples are the distinct measurements this sweep saw and
+those earlier sweeps of the target recorded (fixtures/pod_usage.py). Saturation is
+sustained when `performance.saturation_samples` of them all show it; fewer that show it
+leave PERF-102 inconclusive until a later sweep has more.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.performance.finding_data import Saturated
-from checks.performance.quantities import MIB, Obj, measured_at, millicores, quantity
+from checks.performance.quantities import MIB, Obj, measured_at, millicores, quantity, window_s
 from checks.performance.settings import PerformanceSettings
 from opscheck import Finding, NoData
 
@@ -29,12 +34,42 @@ class PodUsage:
     node: str = ""
     measured_at: float | None = None
     """When metrics-server measured it (the PodMetrics timestamp, epoch s), if it says."""
+    window_s: float | None = None
+    """The PodMetrics window (the span its CPU rate was measured over), if it says."""
 
     def hot(self, settings: PerformanceSettings) -> bool:
         """At or over the container threshold of its CPU or memory limit."""
         cpu = self.cpu_limit_m and self.cpu_m >= settings.pod_cpu_max * self.cpu_limit_m
         memory = self.memory_limit and self.memory >= settings.pod_memory_max * self.memory_limit
         return bool(cpu or memory)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a sweep had its samples: PodMetrics listings this sweep, the distinct
+    measurements among them, those earlier sweeps recorded, and the resolution seen."""
+
+    listings: int = 0
+    distinct: int = 0
+    recorded: int = 0
+    windows: tuple[float, ...] = ()
+    """The PodMetrics windows seen (seconds): about metrics-server's resolution."""
+    shortest_gap_s: float | None = None
+    """The shortest time between two distinct measurements seen, if two were."""
+
+    def described(self) -> str:
+        seen = (
+            f"PodMetrics window {', '.join(f'{w:g}s' for w in self.windows)}"
+            if self.windows
+            else "no PodMetrics window given"
+        )
+        if self.shortest_gap_s is not None:
+            seen += f", measurements {self.shortest_gap_s:g}s apart"
+        return (
+            f"{self.listings} listings this sweep gave {self.distinct} distinct measurements "
+            f"and earlier sweeps recorded {self.recorded} ({seen}; metrics-server measures "
+            "every 15-60 s and serves the same measurement in between)"
+        )
 
 
 def deployment_of(pod: Obj, replicasets: Sequence[Obj]) -> str:
@@ -80,6 +115,7 @@ def pod_usage(
                 memory_limit=_limit(containers, "memory", quantity),
                 node=str((pod.get("spec") or {}).get("nodeName") or ""),
                 measured_at=measured_at(item),
+                window_s=window_s(item),
             )
         )
     return result
@@ -96,7 +132,8 @@ def _ratio(pods: Sequence[PodUsage], cpu: bool) -> float | None:
 def _saturation_of(
     name: str, samples: Sequence[Sequence[PodUsage]], settings: PerformanceSettings
 ) -> tuple[list[tuple[str, str, float, float, int]], str | None]:
-    """One deployment's sustained saturation per resource, or why it cannot be judged."""
+    """One deployment's sustained saturation per resource, or why it cannot be judged
+    (among others: saturated in fewer samples than sustained needs)."""
     mine = [[p for p in sample if p.deployment == name] for sample in samples]
     if not any(mine):
         return [], f"deployment/{name}: no PodMetrics for any of its pods in {len(samples)} samples"
@@ -107,6 +144,12 @@ def _saturation_of(
     ):
         ratios = [r for pods in mine if (r := _ratio(pods, cpu)) is not None]
         judged = judged or bool(ratios)
+        if ratios and min(ratios) >= limit and len(ratios) < settings.saturation_samples:
+            return [], (
+                f"deployment/{name} {label} at {min(ratios):.0%} of its limits >= {limit:.0%} in "
+                f"{len(ratios)} of the {settings.saturation_samples} distinct measurements that "
+                "make it sustained (performance.saturation_samples): a later sweep will judge"
+            )
         if ratios and min(ratios) >= limit:
             saturated.append((name, label, min(ratios), limit, len(mine[-1])))
     if not judged:
@@ -121,6 +164,7 @@ def deployment_saturation(
     samples: Sequence[Sequence[PodUsage]] | NoData,
     replicas: Mapping[str, int | None],
     settings: PerformanceSettings,
+    sampling: Sampling | None = None,
 ) -> Finding | NoData | None:
     """PERF-102: a deployment's pods together at their CPU or memory limits in every sample.
 
@@ -128,7 +172,8 @@ def deployment_saturation(
     against their limits summed): the signal that it needs more replicas, not one pod's spike.
     `replicas` are the deployments' desired replicas (None: not found); one scaled to 0 has
     nothing to saturate. NoData when PodMetrics cannot be read, or a configured deployment
-    cannot be judged (not found, no pod measured, no limits) and none is saturated.
+    cannot be judged (not found, no pod measured, no limits, saturated in too few distinct
+    measurements) and none is saturated; `sampling` says how the samples were had.
     """
     if isinstance(samples, NoData):
         return samples
@@ -144,7 +189,9 @@ def deployment_saturation(
             saturated += found
             unjudged += [why] if why else []
     if not saturated:
-        return NoData("; ".join(unjudged)) if unjudged else None
+        if not unjudged:
+            return None
+        return NoData("; ".join(unjudged), (sampling.described(),) if sampling else ())
     name, label, ratio, limit, pods = saturated[0]
     summary = (
         f"deployment/{name} {label} at {ratio:.0%} of its limits >= {limit:.0%} in all "

@@ -45,6 +45,12 @@ class PerformanceSettings(Settings):
     )
     pod_cpu_max: UsageShare = 0.80
     pod_memory_max: UsageShare = 0.75
+    saturation_samples: int = Field(2, ge=2)
+    """Distinct PodMetrics measurements (by their timestamps: this sweep's and those earlier
+    sweeps recorded) that must all show a deployment saturated for it to be sustained. Fewer
+    that show it: inconclusive until a later sweep has more."""
+    saturation_state_max_age_s: PositiveFloat = 600.0
+    """Measurements recorded by an earlier sweep count only if this recent."""
 
     # PERF-103: node usage from metrics.k8s.io against allocatable.
     node_cpu_max: UsageShare = 0.90

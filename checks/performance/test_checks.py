@@ -71,7 +71,9 @@ def test_pod_saturation(
         else int((d.get("spec") or {}).get("replicas", 1))
         for name in profile.section(PerformanceSettings).deployments
     }
-    verdict(rules.deployment_saturation(samples, replicas, profile.section(PerformanceSettings)))
+    settings = profile.section(PerformanceSettings)
+    sampling = pod_usage_samples.sampling()
+    verdict(rules.deployment_saturation(samples, replicas, settings, sampling))
 
 
 @check(

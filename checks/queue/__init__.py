@@ -16,7 +16,7 @@ lacked to judge), never a pass for a reading it did not have.
 
 from __future__ import annotations
 
-from checks.queue.admin_endpoint import COMPARED, AdminView, admin_endpoint
+from checks.queue.admin_endpoint import COMPARED, AdminView, admin_counts, admin_endpoint
 from checks.queue.counts import (
     QueueCounts,
     Sample,
@@ -81,6 +81,7 @@ __all__ = [
     "Sample",
     "WorkerDeployment",
     "Workers",
+    "admin_counts",
     "admin_endpoint",
     "completions_unrecorded",
     "corrupted_keys",

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import jmespath
+import jmespath.exceptions
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -70,6 +72,10 @@ class QueueSettings(Settings):
     # QUEUE-108 admin endpoint
     admin_tolerance_jobs: NonNegativeInt = 50
     admin_tolerance_pct: float = Field(10.0, ge=0, le=100)
+    admin_counts_path: str | None = Field(None, min_length=1)
+    """Where the endpoint's answer holds our queue's counts, when it is not bull-board's
+    shape: a JMESPath expression giving a mapping of state to count, e.g.
+    `data.queues[?id=='deployment'].stats | [0]`. Unset: bull-board's queues[].counts."""
 
     # QUEUE-R03 retry failed jobs, QUEUE-R04 clean failed jobs
     retry_max_jobs: PositiveInt = 500
@@ -102,6 +108,17 @@ class QueueSettings(Settings):
                 f"must be below ping_timeout_s ({timeout_s:g} s = {timeout_s * 1000:g} ms): "
                 "a slower PING times out before it could be judged slow"
             )
+        return value
+
+    @field_validator("admin_counts_path")
+    @classmethod
+    def _counts_path_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                jmespath.compile(value)
+            except jmespath.exceptions.JMESPathError as exc:
+                first = str(exc).splitlines()[0]
+                raise ValueError(f"not a JMESPath expression ({first})") from None
         return value
 
     @field_validator("memory_fail_pct")

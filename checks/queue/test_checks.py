@@ -193,7 +193,9 @@ def test_stalled_jobs(queue_snapshot: QueueSnapshot, profile: Profile) -> None:
 )
 def test_admin_endpoint(queue_snapshot: QueueSnapshot, http: Http, profile: Profile) -> None:
     s = profile.section(QueueSettings)
-    view = admin_view(http, profile.api.base_url, profile.api.queues_path, s.name)
+    view = admin_view(
+        http, profile.api.base_url, profile.api.queues_path, s.name, s.admin_counts_path
+    )
     absent = rules.queue_absent(queue_snapshot.presence(), s.name, s.prefix)
     # Read right after the endpoint answered: the producer keeps adding meanwhile.
     counts = queue_snapshot.fresh_counts()

@@ -26,6 +26,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", choices=("rolerabbit", "empty"), default="rolerabbit")
     parser.add_argument("--pod-startup-seconds", type=float, default=0.5)
+    parser.add_argument(
+        "--metric-resolution",
+        type=float,
+        default=15.0,
+        help="seconds between metrics.k8s.io measurements, as metrics-server's (0: every read)",
+    )
     return parser.parse_args(argv)
 
 
@@ -41,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         api_log_file=args.api_log_file,
         seed=args.seed,
         pod_startup_seconds=args.pod_startup_seconds,
+        metric_resolution_seconds=args.metric_resolution,
     )
     print(f"ready {emulator.url}", flush=True)
     try:

@@ -28,6 +28,10 @@ class Settings:
     api_log_file: str | None = None
     seed: str = "rolerabbit"
     pod_startup_seconds: float = 0.5
+    # How often metrics.k8s.io measures (metrics-server's --metric-resolution, 15 s by
+    # default); between measurements it serves the same one. 0: measure at every read.
+    metric_resolution_seconds: float = 15.0
+    metric_resolution_origin: float = 0.0  # epoch seconds of a measurement (ticks count from it)
     # How often an idle watch sends a BOOKMARK when the client allows them.
     bookmark_seconds: float = 1.0
     # How often a crash-looping container restarts (seconds).

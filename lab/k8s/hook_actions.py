@@ -39,6 +39,7 @@ class HookActions:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.initial_startup = cluster.settings.pod_startup_seconds
+        self.initial_resolution = cluster.settings.metric_resolution_seconds
 
     def pods_of(self, target: Target, newest_only: bool = False) -> list[Obj]:
         store = self.cluster.store
@@ -79,6 +80,7 @@ class HookActions:
             "probe-failure": keys(faults.probe_failure),
             "image-unpullable": self.cluster.registry.describe()["unpullable"],
             "pod-startup-seconds": self.cluster.settings.pod_startup_seconds,
+            "metric-resolution-seconds": self.cluster.settings.metric_resolution_seconds,
         }
 
     def node_condition(self, body: Obj) -> Obj:

@@ -31,6 +31,8 @@ add-logs                           {pod | deployment [+ newest_revision: true], 
 warning-event                      {kind, name, reason, message, type?: Warning}: records an
                                    Event on that object (deduplicated, count++)
 set-pod-startup                    {seconds}: delay before new containers run and turn Ready
+metric-resolution                  {seconds}: metrics.k8s.io measures every that many seconds
+                                   (metrics-server's --metric-resolution), from now on
 seed-pods                          {count, namespace?: "bench", prefix?: "bench",
                                    labels?}: creates that many bare pods (benchmarks)
 clear                              {hook?}: clears one hook by name, or every hook
@@ -48,10 +50,11 @@ an unknown target or endpoint).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lab.k8s import errors, meta
+from lab.k8s import errors
 from lab.k8s.backends import parse_backends
 from lab.k8s.cluster import Cluster
 from lab.k8s.faults import CrashLoop, Target
@@ -106,6 +109,7 @@ class LabApi:
             "add-logs": self.actions.add_logs,
             "warning-event": self.actions.warning_event,
             "set-pod-startup": self._pod_startup,
+            "metric-resolution": self._metric_resolution,
             "seed-pods": self.actions.seed_pods,
             "clear": self._clear,
         }
@@ -164,6 +168,7 @@ class LabApi:
             cluster.registry.reset()
             cluster.logs.clear()
             cluster.settings.pod_startup_seconds = self.actions.initial_startup
+            cluster.settings.metric_resolution_seconds = self.actions.initial_resolution
             self.controller.reset()
             seed_cluster(cluster, cluster.settings.seed)
             cluster.changed = False
@@ -211,7 +216,7 @@ class LabApi:
             return {"active": False}
         rate = _number(body, "mib_per_second", 5.0)
         if target not in table or table[target][0] != rate:
-            table[target] = (rate, meta.monotonic())
+            table[target] = (rate, time.time())  # wall time: metrics are measured at ticks
         return {"active": True}
 
     def _cpu_usage(self, body: Obj) -> Obj:
@@ -245,6 +250,17 @@ class LabApi:
         self.cluster.settings.pod_startup_seconds = max(0.0, seconds)
         return {"seconds": self.cluster.settings.pod_startup_seconds}
 
+    def _metric_resolution(self, body: Obj) -> Obj:
+        settings = self.cluster.settings
+        seconds = _number(body, "seconds", self.actions.initial_resolution)
+        if not _enabled(body):
+            seconds = self.actions.initial_resolution
+        if seconds < 0:
+            raise errors.bad_request("'seconds' must be 0 (measure at every read) or more")
+        settings.metric_resolution_seconds = seconds
+        settings.metric_resolution_origin = time.time()
+        return {"seconds": seconds}
+
     def _clear(self, body: Obj) -> Obj:
         name = body.get("hook")
         faults = self.cluster.faults
@@ -261,6 +277,7 @@ class LabApi:
             self.cluster.registry.clear_unpullable()
             self.actions.clear_node_conditions()
             self.cluster.settings.pod_startup_seconds = self.actions.initial_startup
+            self.cluster.settings.metric_resolution_seconds = self.actions.initial_resolution
             return {"cleared": "all"}
         if name in tables:
             tables[name].clear()
@@ -270,6 +287,8 @@ class LabApi:
             self.actions.clear_node_conditions()
         elif name == "set-pod-startup":
             self.cluster.settings.pod_startup_seconds = self.actions.initial_startup
+        elif name == "metric-resolution":
+            self.cluster.settings.metric_resolution_seconds = self.actions.initial_resolution
         elif name not in self._hooks:
             raise errors.bad_request(f"unknown hook {name!r}")
         return {"cleared": name}

@@ -1,10 +1,17 @@
-"""metrics.k8s.io: PodMetrics and NodeMetrics computed on read.
+"""metrics.k8s.io: PodMetrics and NodeMetrics, measured as metrics-server measures.
 
 A running container uses a steady fraction of its limit (about 10% CPU and
 30% memory by default) with a little per-container jitter, so ``kubectl top``
 shows believable, stable numbers that scale with the limits.  Hooks override
 CPU (millicores) or make memory climb at a given MiB per second.  A node uses
 the sum of its pods plus a base for the system.
+
+Like metrics-server, the emulator measures once per resolution
+(``metric_resolution_seconds``, its ``--metric-resolution``: 15 s by default, the
+``metric-resolution`` hook changes it): every read between two measurements returns the
+usage as of the last one, with its ``timestamp`` (to the second) and a ``window`` of
+the resolution. A hook's change shows from the next read, as if measured just then. 0
+measures at every read.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from lab.k8s import faults, meta
@@ -34,14 +42,33 @@ def _jitter(*parts: str) -> float:
     return (digest[0] / 255.0 - 0.5) * 0.06  # +-3%
 
 
-def container_usage(cluster: Cluster, pod: Obj) -> list[tuple[str, float, float]]:
-    """(container, millicores, bytes) for each container of a running pod."""
+def measured_at(cluster: Cluster) -> float:
+    """When the measurement served now was taken (epoch seconds): the last tick of the
+    resolution, counted from when it was set."""
+    settings, now = cluster.settings, time.time()
+    resolution = settings.metric_resolution_seconds
+    if resolution <= 0:
+        return now
+    origin = settings.metric_resolution_origin
+    return origin + math.floor((now - origin) / resolution) * resolution
+
+
+def _window(cluster: Cluster) -> str:
+    return f"{max(cluster.settings.metric_resolution_seconds, 1):g}s"
+
+
+def container_usage(
+    cluster: Cluster, pod: Obj, at: float | None = None
+) -> list[tuple[str, float, float]]:
+    """(container, millicores, bytes) for each container of a running pod, as measured at
+    `at` (epoch seconds; default: the current measurement)."""
+    at = measured_at(cluster) if at is None else at
     metadata = pod["metadata"]
     namespace, name, uid = metadata.get("namespace", ""), metadata["name"], metadata.get("uid", "")
     deployment = cluster.deployment_of(pod)
     cpu_override = faults.lookup(cluster.faults.cpu_usage, namespace, name, deployment)
     climb = faults.lookup(cluster.faults.memory_climb, namespace, name, deployment)
-    wobble = 0.01 * math.sin(time.time() / 7.0)
+    wobble = 0.01 * math.sin(at / 7.0)
     usage = []
     for index, container in enumerate((pod.get("spec") or {}).get("containers") or []):
         resources = container.get("resources") or {}
@@ -57,16 +84,20 @@ def container_usage(cluster: Cluster, pod: Obj) -> list[tuple[str, float, float]
             cpu = float(cpu_override)
         if index == 0 and isinstance(climb, tuple):
             rate, started = climb
-            memory += rate * MIB * max(0.0, time.monotonic() - started)
+            memory += rate * MIB * max(0.0, at - started)
         usage.append((str(container.get("name", "")), cpu, memory))
     return usage
+
+
+def _utc(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
 
 
 def _running(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") == "Running"
 
 
-def pod_metrics(cluster: Cluster, pod: Obj) -> Obj:
+def pod_metrics(cluster: Cluster, pod: Obj, at: float) -> Obj:
     metadata = pod["metadata"]
     return {
         "kind": "PodMetrics",
@@ -77,31 +108,35 @@ def pod_metrics(cluster: Cluster, pod: Obj) -> Obj:
             "creationTimestamp": meta.rfc3339(),
             "labels": metadata.get("labels") or {},
         },
-        "timestamp": meta.rfc3339(),
-        "window": "30s",
+        "timestamp": meta.rfc3339(_utc(at)),
+        "window": _window(cluster),
         "containers": [
             {
                 "name": name,
                 "usage": {"cpu": format_millicores(cpu), "memory": format_kibibytes(memory)},
             }
-            for name, cpu, memory in container_usage(cluster, pod)
+            for name, cpu, memory in container_usage(cluster, pod, at)
         ],
     }
 
 
 def list_pod_metrics(cluster: Cluster, namespace: str | None) -> list[Obj]:
+    at = measured_at(cluster)
     return [
-        pod_metrics(cluster, p) for p in cluster.store.items(PODS.bucket, namespace) if _running(p)
+        pod_metrics(cluster, p, at)
+        for p in cluster.store.items(PODS.bucket, namespace)
+        if _running(p)
     ]
 
 
 def list_node_metrics(cluster: Cluster) -> list[Obj]:
+    at = measured_at(cluster)
     totals: dict[str, tuple[float, float]] = {}
     for pod in cluster.store.items(PODS.bucket):
         node = (pod.get("spec") or {}).get("nodeName")
         if node and _running(pod):
             cpu, memory = totals.get(node, (0.0, 0.0))
-            for _, c, m in container_usage(cluster, pod):
+            for _, c, m in container_usage(cluster, pod, at):
                 cpu, memory = cpu + c, memory + m
             totals[node] = (cpu, memory)
     out = []
@@ -117,8 +152,8 @@ def list_node_metrics(cluster: Cluster) -> list[Obj]:
                     "creationTimestamp": meta.rfc3339(),
                     "labels": node["metadata"].get("labels") or {},
                 },
-                "timestamp": meta.rfc3339(),
-                "window": "20s",
+                "timestamp": meta.rfc3339(_utc(at)),
+                "window": _window(cluster),
                 "usage": {
                     "cpu": format_millicores(cpu + NODE_BASE_CPU_M),
                     "memory": format_kibibytes(memory + NODE_BASE_MEMORY),

@@ -37,7 +37,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from lab.services.api_metrics import ApiMetrics, RequestLog
 from lab.services.base import LabContext, load_context
 from lab.services.postgres import role_url
-from lab.services.queue_counts import is_paused, queue_counts, worker_count
+from lab.services.queue_counts import bull_board_counts, is_paused, worker_count
 from lab.services.redis_server import redis_url
 from lab.settings import QUEUE_NAME
 from lab.switches import SwitchReader
@@ -130,17 +130,28 @@ class Api:
         return 200, {"status": "ok", "uptimeSeconds": uptime, "pod": self.pod}
 
     def admin_queues(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        """bull-board's GET /api/queues answer (the admin API of Node BullMQ apps), with no
+        jobs listed: the queue's name, counts, paused flag and workers."""
+        db = self.switches.get("api.admin_redis_db")  # a fault: the dashboard's wrong database
+        client = self.redis
+        if db is not None:
+            url = redis_url(self.ctx).rsplit("/", 1)[0] + f"/{int(db)}"
+            client = redis.Redis.from_url(url, socket_timeout=1, decode_responses=True)
         try:
-            counts = queue_counts(self.redis)
             entry = {
                 "name": QUEUE_NAME,
-                "counts": counts,
-                "isPaused": is_paused(self.redis),
-                "workers": worker_count(self.redis),
+                "counts": bull_board_counts(client),
+                "isPaused": is_paused(client),
+                "workerCount": worker_count(client),
+                "readOnlyMode": True,
+                "jobs": [],
             }
         except redis.RedisError as exc:
             raise HttpError(503, f"redis error: {exc}", "redis") from exc
-        return 200, {"queues": [entry]}
+        finally:
+            if client is not self.redis:
+                client.close()
+        return 200, {"stats": {}, "queues": [entry]}
 
     def portfolios(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
         with self.pool.connection() as conn:

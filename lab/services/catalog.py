@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 from lab.services.base import LabContext, Service, python_module
-from lab.settings import NAMESPACE
+from lab.settings import METRIC_RESOLUTION_S, NAMESPACE
 
 
 def http_ok(url: str, timeout: float = 1.0, token: str | None = None) -> bool:
@@ -146,6 +146,7 @@ class KubernetesEmulatorService(Service):
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--seed", "rolerabbit",
+            "--metric-resolution", f"{METRIC_RESOLUTION_S:g}",
         ]  # fmt: skip
 
     def healthy(self) -> bool:

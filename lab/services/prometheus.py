@@ -31,6 +31,7 @@ from lab.settings import NAMESPACE
 BINARY = "prometheus"
 SCRAPE_INTERVAL = "1s"
 JOB = "rolerabbit-api"
+API_CONTAINER_PORT = 3000  # the port the seeded API pods declare (lab/k8s/seed_objects.py)
 
 
 def prometheus_available() -> bool:

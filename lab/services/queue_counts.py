@@ -37,6 +37,18 @@ def queue_counts(
     }
 
 
+def bull_board_counts(
+    client: redis.Redis, queue: str = QUEUE_NAME, prefix: str = "bull"
+) -> dict[str, int]:
+    """The counts as bull-board's queues API shows them (BullMQ's getJobCounts): prioritized
+    jobs apart from waiting, and waiting-children."""
+    counts = queue_counts(client, queue, prefix)
+    prioritized = int(client.zcard(f"{prefix}:{queue}:prioritized"))
+    children = int(client.zcard(f"{prefix}:{queue}:waiting-children"))
+    counts["waiting"] -= prioritized
+    return {**counts, "prioritized": prioritized, "waiting-children": children}
+
+
 def is_paused(client: redis.Redis, queue: str = QUEUE_NAME, prefix: str = "bull") -> bool:
     value = client.hget(f"{prefix}:{queue}:meta", "paused")
     return value in (b"1", "1")

@@ -301,6 +301,36 @@ def test_the_freshness_query_measures_a_view_without_refresh_time(
     )
 
 
+PER_VIEW = f"SELECT max(at) AS refreshed_at FROM {LOG} WHERE view_name = %(view)s"
+
+
+def test_the_freshness_query_for_one_view_binds_its_name(
+    run_checks: Run, lab: LabHandle, plain_view: str
+) -> None:
+    with admin(lab) as conn:  # refreshed before the seed wrote portfolios: far behind
+        conn.execute(f"INSERT INTO {LOG} VALUES (%s, now() - interval '30 days')", (VIEW,))
+    stale = run_checks("-k", "DB-115", profile=view_profile(PER_VIEW, lag_s=1))
+    assert stale.statuses() == {"DB-115": "failed"}
+    line(stale, r"^\[DB-115\] 1 of 1 materialized views behind their base data by more than")
+    line(stale, r"refresh time from database\.maintenance\.matview_freshness_query\)$")
+
+    with admin(lab) as conn:  # refreshed now (nothing changed since): fresh
+        conn.execute(f"UPDATE {LOG} SET at = now() + interval '1 hour'")
+    fresh = run_checks("-k", "DB-115", profile=view_profile(PER_VIEW, lag_s=1))
+    assert fresh.statuses() == {"DB-115": "passed"}
+
+    with admin(lab) as conn:  # no row for the view: its refresh time is unknown
+        conn.execute(f"DELETE FROM {LOG}")
+    unknown = run_checks("-k", "DB-115", profile=view_profile(PER_VIEW, lag_s=1))
+    assert unknown.statuses() == {"DB-115": "inconclusive"}
+    inconclusive_line(
+        unknown,
+        "DB-115",
+        rf"{VIEW}: refresh time unknown: database\.maintenance\.matview_freshness_query "
+        r"returned no refreshed_at for it$",
+    )
+
+
 def test_the_freshness_query_cannot_write(run_checks: Run, lab: LabHandle, plain_view: str) -> None:
     writes = (
         f"INSERT INTO {LOG} VALUES ('x', now()) RETURNING view_name AS name, at AS refreshed_at"

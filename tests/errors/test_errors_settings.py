@@ -31,9 +31,8 @@ BAD = [
         "errors.error_rate_max: input should be less than or equal to 1 (got 5)",
     ),
     (
-        "errors: {memory_samples: 3, leak_min_points: 5}",
-        "errors.leak_min_points: value error, leak_min_points (5) must be at most "
-        "memory_samples + 1 (4)",
+        "performance: {saturation_samples: 1}",
+        "performance.saturation_samples: input should be greater than or equal to 2",
     ),
     (
         "errors: {bad_rollout_window_s: 60, bad_rollout_onset_s: 300}",

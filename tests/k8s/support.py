@@ -30,6 +30,7 @@ FAST = {
     "bookmark_seconds": 0.3,
     "crash_interval_seconds": 0.3,
     "image_backoff_seconds": 0.3,
+    "metric_resolution_seconds": 0,  # metrics.k8s.io measures at every read
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client
 
@@ -43,6 +44,32 @@ def test_metrics_follow_limits_and_hooks(
     pod = core.read_namespaced_pod(target, NAMESPACE)
     node = next(n for n in nodes if n["metadata"]["name"] == pod.spec.node_name)
     assert millicores(node["usage"]["cpu"]) > 950
+
+
+def test_metrics_are_measured_once_per_resolution(fresh: Lab, api: client.ApiClient) -> None:
+    """As metrics-server: between two measurements every read returns the same one, with its
+    timestamp and a window of the resolution; the next measurement has a later timestamp."""
+
+    def listed() -> dict[str, dict[str, Any]]:
+        items = client.CustomObjectsApi(api).list_namespaced_custom_object(
+            "metrics.k8s.io", "v1beta1", NAMESPACE, "pods"
+        )["items"]
+        return {i["metadata"]["name"]: i for i in items}
+
+    fresh.post("/_lab/hooks/metric-resolution", {"seconds": 2})
+    target = sorted(n for n in listed() if n.startswith("rolerabbit-api-"))[0]
+    fresh.post("/_lab/hooks/memory-climb", {"pod": target, "mib_per_second": 50})
+    first = listed()[target]
+    assert first["window"] == "2s"
+    again = wait_for(lambda: (m := listed()[target])["timestamp"] != first["timestamp"] and m)
+    # Reads within one measurement are that measurement: same timestamp, same usage.
+    same = [m for m in (listed()[target], listed()[target]) if m["timestamp"] == again["timestamp"]]
+    assert all(m["containers"] == again["containers"] for m in same)
+    assert byte_count(again["containers"][0]["usage"]["memory"]) > byte_count(
+        first["containers"][0]["usage"]["memory"]
+    )
+    fresh.post("/_lab/hooks/metric-resolution", {"enabled": False})
+    assert listed()[target]["window"] == "1s"  # measured at every read: a window of 1 s
 
 
 def test_oom_probe_and_scheduling_faults(

@@ -74,7 +74,7 @@ def test_worker_stopped_queue_grows_and_completions_stop(lab: LabHandle, fault: 
         wait_until(lambda: latest_completion_ms(client) > 0, 20, "a first completed job")
         fault("worker-stopped")
         queues_url = f"{lab.env['ROLERABBIT_API_URL']}/api/admin/queues"
-        wait_until(lambda: get_json(queues_url)["queues"][0]["workers"] == 0, 15, "no workers")
+        wait_until(lambda: get_json(queues_url)["queues"][0]["workerCount"] == 0, 15, "no workers")
         time.sleep(0.5)  # let jobs already in flight finish
         stopped_at = latest_completion_ms(client)
         waiting_before = client.llen("bull:deployment:wait")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -61,3 +62,45 @@ def test_queue_admin_endpoint_agrees_then_fails_when_the_api_is_down(
         f"[QUEUE-108] http://127.0.0.1:{port}/api/admin/queues did not answer: connection refused"
         in result.stdout
     )
+
+
+def test_queue_admin_endpoint_compares_bull_board_counts_and_a_configured_path(
+    run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    # The lab's API answers in bull-board's shape; the same counts through a JMESPath path.
+    path = "queue:\n  admin_counts_path: \"queues[?name=='deployment'].counts | [0]\"\n"
+    healthy = run_checks("-k", "QUEUE-108", profile=FAST)
+    assert_status(healthy, {"QUEUE-108": "passed"})
+    through_path = run_checks("-k", "QUEUE-108", profile=FAST + path)
+    assert_status(through_path, {"QUEUE-108": "passed"})
+
+    fault("queue-dashboard-wrong-db")  # the dashboard reads an empty database: all 0
+    result = run_checks("-k", "QUEUE-108", profile=FAST)
+    assert_status(result, {"QUEUE-108": "failed"})
+    out = result.stdout
+    assert "/api/admin/queues disagrees with Redis on" in out
+    assert re.search(r"completed: endpoint 0 vs Redis \d+", out)
+    assert "counts read from bull-board's queues[].counts" in out
+    through_path = run_checks("-k", "QUEUE-108", profile=FAST + path)
+    assert_status(through_path, {"QUEUE-108": "failed"})
+    assert "counts read from queue.admin_counts_path `queues[?name=='deployment']" in (
+        through_path.stdout
+    )
+
+
+def test_queue_admin_endpoint_in_an_unknown_shape_is_judged_on_availability_only(
+    run_checks: Run, lab: LabHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_lab_env(lab, monkeypatch)
+    # The health route answers JSON that holds no queue counts anywhere.
+    profile = FAST + "api:\n  queues_path: /health\n"
+    result = run_checks("-k", "QUEUE-108", profile=profile)
+    assert_status(result, {"QUEUE-108": "inconclusive"})
+    out = result.stdout
+    assert (
+        "/health answers, but its counts cannot be compared with Redis: the answer is not "
+        "bull-board's queues[].counts (its top level: status, uptimeSeconds) and "
+        "queue.admin_counts_path is not set" in out
+    )
+    assert "evidence: availability judged only: it answered HTTP 200" in out

@@ -19,6 +19,11 @@ BAD = [
         "profiles.lab-test.queue.admin_tolerance_pct: input should be less than or equal to 100",
     ),
     (
+        'queue: {admin_counts_path: "queues[?name=="}',
+        "profiles.lab-test.queue.admin_counts_path: value error, not a jmespath expression "
+        "(invalid jmespath expression: incomplete expression:) (got 'queues[?name==')",
+    ),
+    (
         "queue: {clients_fail_pct: 0}",
         "profiles.lab-test.queue.clients_fail_pct: input should be greater than 0",
     ),

@@ -875,6 +875,12 @@ def test_a_blocking_session_is_named_with_what_it_holds() -> None:
             "matview_freshness_query",
             "at least 1",
         ),
+        (
+            MaintenanceSettings,
+            {"matview_freshness_query": "SELECT at AS refreshed_at FROM log WHERE v = %(name)s"},
+            "matview_freshness_query",
+            "its only parameter is %(view)s, the view's name (not %(name)s)",
+        ),
         (IndexSettings, {"min_seq_share": 50}, "min_seq_share", "less than or equal to 1"),
         (IndexSettings, {"max_correlation": 1.1}, "max_correlation", "less than or equal to 1"),
     ],

@@ -355,7 +355,8 @@ def test_too_few_measurements_are_inconclusive_not_a_pass() -> None:
     finding, _ = rules.memory_leaks([series(150, 160)], "ns", ErrorsSettings())
     assert finding == NoData(
         "no pod of deployment/rolerabbit-api, deployment/rolerabbit-deployment-worker measured "
-        "at leak_min_points 3 distinct times (at most 2): too few points to see a climb",
+        "at leak_min_points 3 distinct times (at most 2): too few points to see a climb; a "
+        "later sweep will judge",
         ["api-1: measured at 2 distinct times"],
     )
 

@@ -194,6 +194,35 @@ def test_one_cool_sample_means_not_sustained() -> None:
     assert rules.deployment_saturation([*samples(), cool], BOTH, settings) is None
 
 
+def test_saturation_in_too_few_measurements_waits_for_a_later_sweep() -> None:
+    one = samples()[1:]
+    sampling = rules.Sampling(3, 1, 0, (15.0,), None)
+    assert rules.deployment_saturation(one, BOTH, PerformanceSettings(), sampling) == NoData(
+        "deployment/rolerabbit-api CPU at 90% of its limits >= 80% in 1 of the 2 distinct "
+        "measurements that make it sustained (performance.saturation_samples): a later sweep "
+        "will judge",
+        (
+            "3 listings this sweep gave 1 distinct measurements and earlier sweeps recorded 0 "
+            "(PodMetrics window 15s; metrics-server measures every 15-60 s and serves the same "
+            "measurement in between)",
+        ),
+    )
+    # One measurement that shows no saturation is enough to say there is none.
+    assert rules.deployment_saturation(one, BOTH, PerformanceSettings(pod_cpu_max=0.95)) is None
+    # Recorded by earlier sweeps, 15 s apart: enough to judge.
+    recorded = rules.Sampling(1, 1, 2, (15.0,), 15.0)
+    assert "earlier sweeps recorded 2 (PodMetrics window 15s, measurements 15s apart;" in (
+        recorded.described()
+    )
+
+
+def test_podmetrics_window_in_seconds() -> None:
+    for text, seconds in (("15s", 15.0), ("1m0s", 60.0), ("20.5s", 20.5), ("1h2m3s", 3723.0)):
+        assert rules.window_s({"window": text}) == seconds
+    assert rules.window_s({"window": "soon"}) is None
+    assert rules.window_s({}) is None
+
+
 def test_a_deployment_that_cannot_be_judged_is_inconclusive() -> None:
     cooler = PerformanceSettings(pod_cpu_max=0.95)
     gone = {"rolerabbit-api": 2, "rolerabbit-deployment-worker": None}

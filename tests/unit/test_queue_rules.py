@@ -6,6 +6,7 @@ what it lacked). `told()` writes them as the data files do.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,8 @@ def test_queue_admin_rule_tolerates_drift_and_reports_disagreement() -> None:
     url = "http://api/api/admin/queues"
     assert rules.admin_endpoint(rules.AdminView(url, 200, data["agree"]), counts, s) is None
     off = rules.admin_endpoint(rules.AdminView(url, 200, data["disagree"]), counts, s)
-    assert isinstance(off, Finding) and off.evidence == [data["disagree_line"]]
+    assert isinstance(off, Finding)
+    assert off.evidence == [data["disagree_line"], "counts read from bull-board's queues[].counts"]
     down = rules.admin_endpoint(rules.AdminView(url, error="connection refused"), counts, s)
     assert told(down) == f"{url} did not answer: connection refused"
     bad = rules.admin_endpoint(rules.AdminView(url, status=503), counts, s)
@@ -218,6 +220,81 @@ def test_queue_admin_rule_is_inconclusive_without_something_to_compare() -> None
     # Whether the endpoint answers is judged without the queue: down is a failure.
     down = rules.admin_endpoint(rules.AdminView(url, error="timed out"), counts, s, absent)
     assert told(down) == f"{url} did not answer: timed out"
+
+
+def test_queue_admin_counts_in_bull_board_shape_or_the_configured_path() -> None:
+    data = JOBS["admin"]
+    counts = rules.QueueCounts(**data["counts"])
+    s = QueueSettings()
+    url = "http://api/api/admin/queues"
+
+    def judged(body: Any, path: str | None = None) -> Finding | NoData | None:
+        view = rules.admin_counts(body, "deployment", path)
+        return rules.admin_endpoint(replace(view, url=url, status=200), counts, s)
+
+    board = {"stats": {}, "queues": [{"name": "other", "counts": {}}]}
+    board["queues"].append({"name": "deployment", "counts": data["agree"], "isPaused": False})
+    assert judged(board) is None
+    board["queues"][1]["counts"] = data["disagree"]
+    assert told(judged(board)) == (
+        f"{url} disagrees with Redis on 1 counts (tolerance 50 jobs or 10%)"
+    )
+    # bull-board counts prioritized jobs apart: waiting is then LLEN wait alone.
+    apart = rules.QueueCounts(**{**data["counts"], "waiting": 100, "prioritized": 300})
+    board["queues"][1]["counts"] = {**data["agree"], "waiting": 100, "prioritized": 300}
+    view = replace(rules.admin_counts(board, "deployment", None), url=url, status=200)
+    assert rules.admin_endpoint(view, apart, s) is None
+    # A queue bull-board does not list: the dashboard is wrong.
+    missing = {"queues": [{"name": "other", "counts": {"waiting": 1}}]}
+    assert told(judged(missing)) == f"{url} does not list queue deployment"
+    # The profile's JMESPath expression, for another shape.
+    custom = {"data": [{"id": "deployment", "stats": data["disagree"]}]}
+    path = "data[?id=='deployment'].stats | [0]"
+    found = judged(custom, path)
+    assert isinstance(found, Finding)
+    assert found.evidence[-1] == f"counts read from queue.admin_counts_path `{path}`"
+    custom["data"][0]["stats"] = data["agree"]
+    assert judged(custom, path) is None
+
+
+def test_queue_admin_unknown_shape_is_judged_on_availability_only() -> None:
+    data = JOBS["admin"]
+    counts = rules.QueueCounts(**data["counts"])
+    url = "http://api/api/admin/queues"
+    for body, path, why in (
+        (
+            {"deployment": {"waiting": 400}},
+            None,
+            "the answer is not bull-board's queues[].counts (its top level: deployment) and "
+            "queue.admin_counts_path is not set",
+        ),
+        (
+            [1, 2],
+            None,
+            "the answer is not bull-board's queues[].counts (its top level: a list) and "
+            "queue.admin_counts_path is not set",
+        ),
+        (
+            {"data": []},
+            "data[0].stats",
+            "queue.admin_counts_path `data[0].stats` finds no mapping of counts in the answer "
+            "(it finds nothing)",
+        ),
+    ):
+        view = replace(rules.admin_counts(body, "deployment", path), url=url, status=200)
+        found = rules.admin_endpoint(view, counts, QueueSettings())
+        assert told(found) == (
+            f"inconclusive: {url} answers, but its counts cannot be compared with Redis: {why}"
+        )
+        assert evidence(found) == [
+            "availability judged only: it answered HTTP 200; set queue.admin_counts_path to "
+            "where its counts are to compare them"
+        ]
+
+
+def test_queue_admin_counts_path_must_parse() -> None:
+    with pytest.raises(ValueError, match=r"not a JMESPath expression"):
+        QueueSettings(admin_counts_path="queues[?name==")
 
 
 def test_queue_key_type_rule() -> None:

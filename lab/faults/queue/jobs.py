@@ -1,12 +1,12 @@
 """Queue faults on the queue and its jobs: failing jobs, a paused queue, a corrupted key,
-and the API that serves the queue's dashboard stopped."""
+and the API that serves the queue's dashboard stopped or reading the wrong database."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from lab.faults.framework import Fault, LabControl, register
+from lab.faults.framework import Fault, LabControl, register, wait_until
 from lab.faults.queue.support import FAILED_MAX, remove_failed, wait_failed
 from lab.settings import QUEUE_NAME
 
@@ -126,3 +126,34 @@ class QueueDashboardDown(Fault):
 
     def clear(self, lab: LabControl) -> None:
         lab.start_service("api")
+
+
+# More completed jobs than QUEUE-108's default tolerance (50 jobs, or 10% of Redis' count):
+# a dashboard that shows none is then told apart from drift.
+DASHBOARD_MIN_COMPLETED = 60
+
+
+@register
+class QueueDashboardWrongDb(Fault):
+    name = "queue-dashboard-wrong-db"
+    section = "queue"
+    trips = ("QUEUE-108",)
+    description = (
+        "The API's /api/admin/queues reads another Redis database (db 15), as a dashboard whose "
+        "REDIS_URL names the wrong database: it answers, with counts of 0. Inject waits until "
+        f"the queue has {DASHBOARD_MIN_COMPLETED} completed jobs, beyond QUEUE-108's tolerance."
+    )
+
+    def inject(self, lab: LabControl, **params: str) -> str | None:
+        with lab.redis_client() as client:
+            completed = f"bull:{QUEUE_NAME}:completed"
+            wait_until(
+                f"{DASHBOARD_MIN_COMPLETED} completed jobs",
+                lambda: int(client.zcard(completed)) >= DASHBOARD_MIN_COMPLETED,
+                90,
+            )
+        lab.set_switch("api.admin_redis_db", 15)
+        return "/api/admin/queues reads Redis db 15"
+
+    def clear(self, lab: LabControl) -> None:
+        lab.set_switch("api.admin_redis_db", None)
