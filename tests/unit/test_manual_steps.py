@@ -24,7 +24,7 @@ def steps(check: object, profile: BaseProfile) -> list[str]:
 def test_metric_greps_use_the_profiles_metric_names():
     profile = Profile.model_validate(
         {
-            "api": {"base_url": "http://api.internal:8080/"},
+            "api": {"base_url": "http://api.internal:8080/", "metrics_source": "url"},
             "errors": {
                 "metrics": {
                     "requests": "api_requests_total",
@@ -41,6 +41,23 @@ def test_metric_greps_use_the_profiles_metric_names():
     assert "curl -s http://api.internal:8080/api/metrics | grep api_latency_seconds" in steps(
         latency_check, profile
     )
+
+
+def test_metric_reads_follow_the_profiles_metrics_source():
+    pods = Profile.model_validate({"api": {"metrics_port": 9100}})
+    [read] = [s for s in steps(latency_check, pods) if "kubectl get --raw" in s]
+    assert read.startswith(
+        "for p in $(kubectl get pods -n rolerabbit-production -l app=rolerabbit-api -o name); "
+        'do kubectl get --raw "/api/v1/namespaces/rolerabbit-production/pods/${p#pod/}:9100'
+        '/proxy/api/metrics"; done | grep http_request_duration_seconds'
+    )
+    prometheus = Profile.model_validate(
+        {"api": {"metrics_source": "prometheus"}, "prometheus": {"url": "http://prom:9090/"}}
+    )
+    assert (
+        "curl -s http://prom:9090/api/v1/query --data-urlencode 'query={job=\"rolerabbit-api\"}'"
+        " | grep http_request_duration_seconds"
+    ) in steps(latency_check, prometheus)
 
 
 def test_default_names_fill_the_same_steps():
