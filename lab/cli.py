@@ -31,7 +31,9 @@ from lab.control import ControlClient
 from lab.errors import LabError, actionable
 from lab.outputs import export_lines, read_env_file, write_named_profiles
 from lab.paths import StatePaths
-from lab.settings import LabSettings, default_state_dir, env_overrides
+from lab.settings import PORT_FIELDS, LabSettings, default_state_dir, env_overrides
+
+PORT_NAMES = [field.removesuffix("_port") for field in PORT_FIELDS]  # --postgres-port ...
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "else its LAB_* variable, else the value the last `lab up` saved in the state dir, "
         "else the default.",
     )
-    for name in ("postgres", "redis", "api", "thirdparty", "k8s"):
+    for name in PORT_NAMES:
         variable = f"LAB_{name.upper()}_PORT"
         default = getattr(LabSettings, f"{name}_port")
         up.add_argument(
@@ -122,8 +124,7 @@ def settings_for(args: argparse.Namespace) -> LabSettings:
     overrides: dict[str, Any] = env_overrides()
     if args.command == "up":
         flags: dict[str, Any] = {
-            f"{name}_port": getattr(args, f"{name}_port")
-            for name in ("postgres", "redis", "api", "thirdparty", "k8s")
+            f"{name}_port": getattr(args, f"{name}_port") for name in PORT_NAMES
         }
         flags["producer_rate"] = args.producer_rate
         flags["load_rate"] = args.load_rate

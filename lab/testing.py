@@ -28,7 +28,7 @@ from lab.errors import LabError
 from lab.outputs import read_env_file
 from lab.paths import StatePaths
 from lab.processes import free_port
-from lab.settings import LabSettings
+from lab.settings import PORT_FIELDS, LabSettings
 
 
 class LabHandle:
@@ -69,9 +69,7 @@ class LabHandle:
 
 def private_settings(state_dir: Path, **overrides: Any) -> LabSettings:
     """Settings on free ports, so labs of concurrent sessions never collide."""
-    ports = {
-        f"{name}_port": free_port() for name in ("postgres", "redis", "api", "thirdparty", "k8s")
-    }
+    ports = {field: free_port() for field in PORT_FIELDS}
     return LabSettings(state_dir=state_dir).with_overrides({**ports, **overrides})
 
 

@@ -7,9 +7,11 @@ parent process can wait for it and learn the port when started with port 0.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from lab.k8s.server import start_emulator
 
@@ -26,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", choices=("rolerabbit", "empty"), default="rolerabbit")
     parser.add_argument("--pod-startup-seconds", type=float, default=0.5)
+    parser.add_argument(
+        "--registry-credentials",
+        default=None,
+        help='JSON file {"host", "username", "password"}: the regcred pull secret\'s entry',
+    )
     return parser.parse_args(argv)
 
 
@@ -34,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    extra = {}
+    if args.registry_credentials:
+        given = json.loads(Path(args.registry_credentials).read_text())
+        extra["registry_credentials"] = (given["host"], given["username"], given["password"])
     emulator = start_emulator(
         host=args.host,
         port=args.port,
@@ -41,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         api_log_file=args.api_log_file,
         seed=args.seed,
         pod_startup_seconds=args.pod_startup_seconds,
+        **extra,
     )
     print(f"ready {emulator.url}", flush=True)
     try:

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 
 from lab.services.base import LabContext, Service, python_module
+from lab.services.registry import pull_secret_file
 from lab.settings import NAMESPACE
 
 
@@ -108,6 +109,8 @@ class KubernetesEmulatorService(Service):
             "--port", str(self.port),
             "--api-log-file", str(self.ctx.paths.api_requests_log),
             "--seed", "rolerabbit",
+            # regcred holds the lab registry's real credentials (a file: never in `ps`)
+            "--registry-credentials", str(pull_secret_file(self.ctx)),
         ]  # fmt: skip
 
     def healthy(self) -> bool:
