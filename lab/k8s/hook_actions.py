@@ -77,7 +77,7 @@ class HookActions:
             "cpu-usage": keys(faults.cpu_usage),
             "pending-unschedulable": keys(faults.unschedulable),
             "probe-failure": keys(faults.probe_failure),
-            "image-unpullable": self.cluster.registry.describe()["unpullable"],
+            "image-unpullable": self.cluster.registry.unpullable(),
             "pod-startup-seconds": self.cluster.settings.pod_startup_seconds,
         }
 

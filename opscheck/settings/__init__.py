@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
 from opscheck.settings.base import Settings
 from opscheck.settings.targets import ApiTarget, Dependency, FixPolicy, KubernetesTarget, Timeouts
@@ -32,7 +32,6 @@ class Profile(Settings):
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
     api: ApiTarget = Field(default_factory=ApiTarget)
     dependencies: dict[str, Dependency] = Field(default_factory=dict)
-    registry_url: str | None = None
     timeouts: Timeouts = Field(default_factory=Timeouts)
     fix: FixPolicy = Field(default_factory=FixPolicy)
     suppress: list[Suppression] = Field(default_factory=list)
@@ -41,6 +40,19 @@ class Profile(Settings):
     absent: list[Literal["kubernetes", "api", "redis", "database"]] = Field(default_factory=list)
     # What an inconclusive check does to the run: fail it (default) or only warn.
     inconclusive: Literal["fail", "warn"] = "fail"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "registry_url" in data:
+            raise ValueError(
+                "registry_url was replaced by deployment.registry_endpoints: image existence "
+                "is asked of each image's own registry (HEAD /v2/<name>/manifests/<tag>); "
+                "delete registry_url, and map a registry host to the endpoint that serves it "
+                "only if it is not https://HOST, e.g. deployment: {registry_endpoints: "
+                '{"ghcr.io": "http://127.0.0.1:5000"}}'
+            )
+        return data
 
     def section(self, kind: type[S]) -> S:
         """The settings of the section whose model is `kind`."""
