@@ -114,7 +114,11 @@ def test_the_bearer_token_flow_with_a_token_auth_registry(
     app_only(tmp_path / "tokens")
     with TokenServer(tmp_path) as tokens, running_registry(tmp_path / "tokens", tokens.auth()) as r:
         args = private_profile(tmp_path, r.endpoint)
+        emulator.reset_stats()
         result = run_checks("-k", "DEP-105", *args)
+        # The pull secret the pod templates name is read by one GET, and no Secret is listed.
+        assert emulator.stats().get("get secrets") == 1, emulator.stats()
+        assert "list secrets" not in emulator.stats()
         assert dep105(result) == {f"DEP-105[{API}]": "passed", f"DEP-105[{WORKER}]": "failed"}
         assert f"{WORKER_IMAGE}: not in registry ghcr.io ({r.endpoint})" in result.stdout
         # The token service was asked with the challenge's service and a pull scope, with
@@ -136,7 +140,10 @@ def test_the_bearer_token_flow_with_a_token_auth_registry(
 
 
 class Answers500(BaseHTTPRequestHandler):
+    heads: list[str] = []  # the paths asked, in order (one server per test)
+
     def do_HEAD(self) -> None:
+        self.heads.append(self.path)
         self.send_response(500)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -152,12 +159,18 @@ def test_a_registry_answering_500_or_unreachable_is_inconclusive_never_a_pass(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    Answers500.heads.clear()
     try:
-        result = run_checks("-k", "DEP-105", *private_profile(tmp_path, endpoint))
+        result = run_checks("-k", "DEP-105 or DEP-106", *private_profile(tmp_path, endpoint))
     finally:
         server.shutdown()
         server.server_close()
     assert dep105(result) == dict.fromkeys(DEP105, "inconclusive"), result.stdout
+    # One HEAD per distinct reference per sweep, shared by DEP-105 and DEP-106.
+    assert sorted(Answers500.heads) == [
+        "/v2/rolerabbit/app/manifests/v1.2.3",
+        "/v2/rolerabbit/worker/manifests/v1.2.3",
+    ]
     assert (
         f"[DEP-105] inconclusive: cannot tell whether {APP} exists: registry ghcr.io "
         f"({endpoint}) answered HTTP 500 to HEAD /v2/rolerabbit/app/manifests/v1.2.3"

@@ -12,10 +12,11 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.processes import free_port
+from lab.settings import PORT_FIELDS
 from tests.waiting import wait_until as wait_until  # shared; re-exported
 
 LAB = Path(sys.executable).parent / "lab"
-PORT_NAMES = ("postgres", "redis", "api", "thirdparty", "k8s")
+PORT_NAMES = tuple(field.removesuffix("_port") for field in PORT_FIELDS)  # every --X-port
 
 
 def lab_cli(
