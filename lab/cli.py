@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "env",
         help="print export lines for kubectl/psql/redis-cli/curl (--profile NAME: see its help)",
         description="Print export lines (KUBECONFIG, DATABASE_URL, DATABASE_FIXER_URL, "
-        "REDIS_URL, ROLERABBIT_API_URL) for the runbook's own tools: "
+        "REDIS_URL, ROLERABBIT_API_URL, and REGISTRY_ENDPOINTS: ghcr.io=the lab's registry) for "
+        "the runbook's own tools: "
         'eval "$(lab env)". The suite\'s `lab` profile always takes these secrets from the '
         "lab's env file, whatever the shell holds.",
     )

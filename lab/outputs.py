@@ -1,6 +1,7 @@
 """Files `lab up` writes for the suite and the operator: `env` and `profile.yaml`.
 
-`env` holds KEY=VALUE lines (the same variables `lab env` prints as exports).
+`env` holds KEY=VALUE lines (the same variables `lab env` prints as exports), among them
+REGISTRY_ENDPOINTS (the image registry standing in for ghcr.io, `host=http://...`).
 `profile.yaml` is the suite's `lab` environment profile, in exactly the shape
 the core's config loader reads; the core supplies defaults for everything else.
 `profiles.yaml` (only after `lab env --profile NAME`) holds the same profile under
@@ -21,6 +22,7 @@ from lab.paths import StatePaths
 from lab.services.base import LabContext
 from lab.services.postgres import role_url
 from lab.services.redis_server import redis_url
+from lab.services.registry import REGISTRY_HOST
 from lab.settings import NAMESPACE, LabSettings
 
 LAB_PROFILE = "lab"
@@ -92,6 +94,11 @@ def lab_threshold(section: str, *keys: str) -> float:
 LAB_DESTRUCTIVE_FIXES = ("DB-R03", "DB-R08", "QUEUE-R06")
 
 
+def endpoints(settings: LabSettings) -> dict[str, str]:
+    """Registry host -> the endpoint that serves it (deployment.registry_endpoints)."""
+    return {REGISTRY_HOST: f"http://127.0.0.1:{settings.registry_port}"}
+
+
 def env_vars(ctx: LabContext) -> dict[str, str]:
     creds = ctx.credentials
     return {
@@ -102,6 +109,9 @@ def env_vars(ctx: LabContext) -> dict[str, str]:
         "REDIS_URL": redis_url(ctx),
         "ROLERABBIT_API_URL": f"http://127.0.0.1:{ctx.settings.api_port}",
         "PROMETHEUS_URL": f"http://127.0.0.1:{ctx.settings.prometheus_port}",
+        # host=endpoint, as in the profile's deployment.registry_endpoints (its credentials
+        # are in the emulator's regcred pull secret)
+        "REGISTRY_ENDPOINTS": ",".join(f"{h}={u}" for h, u in endpoints(ctx.settings).items()),
     }
 
 
@@ -128,8 +138,10 @@ def lab_profile(settings: LabSettings, metrics_source: str | None = None) -> dic
                 "feature_flag": "FEATURE_CLOUDFLARE_ENABLED",
             },
         },
-        "registry_url": f"http://127.0.0.1:{settings.k8s_port}/_lab/registry",
         **LAB_THRESHOLDS,
+        # The lab's registry stands in for the host its images name (as a containerd
+        # mirror would): DEP-105 asks it, not the real ghcr.io.
+        "deployment": {**LAB_THRESHOLDS["deployment"], "registry_endpoints": endpoints(settings)},
         # "*" covers only non-destructive remediations: the lab lets --fix
         # --allow-destructive run its destructive ones too, by naming them.
         "fix": {"allowed": ["*", *LAB_DESTRUCTIVE_FIXES]},

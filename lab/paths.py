@@ -83,6 +83,11 @@ class StatePaths:
         return self.root / "redis"
 
     @property
+    def registry(self) -> Path:
+        """The image registry's config, htpasswd and storage (registry/storage/)."""
+        return self.root / "registry"
+
+    @property
     def env(self) -> Path:
         return self.root / "env"
 

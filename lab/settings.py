@@ -9,6 +9,7 @@ an app's 3000) so a system PostgreSQL or Redis is never touched:
 
     postgres 55432   redis 56379   api 53000   thirdparty 53100   kubernetes 56443
     prometheus 59090
+    registry 55000 (the image registry standing in for ghcr.io)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lab.errors import LabError
 PORT_FIELDS: dict[str, str] = {
     "postgres_port": "postgres",
     "redis_port": "redis",
+    "registry_port": "registry",
     "api_port": "api",
     "thirdparty_port": "thirdparty",
     "k8s_port": "kubernetes",
@@ -50,6 +52,7 @@ class LabSettings:
     state_dir: Path
     postgres_port: int = 55432
     redis_port: int = 56379
+    registry_port: int = 55000
     api_port: int = 53000
     thirdparty_port: int = 53100
     k8s_port: int = 56443

@@ -47,6 +47,7 @@ from lab.services.prometheus import (
     prometheus_available,
 )
 from lab.services.redis_server import RedisService
+from lab.services.registry import RegistryService
 from lab.settings import NAMESPACE, QUEUE_NAME, LabSettings
 from lab.switches import clear_switches
 
@@ -54,6 +55,7 @@ MONITOR_INTERVAL = 0.5
 RESTART_BACKOFF = 1.0
 SETTLE_TIMEOUT = 60.0  # at start and after a reset: rollouts, workers, the queue flowing
 FLOWING_S = 2.0  # a job completes every half second in a healthy lab
+STORES = ("postgres", "redis", "registry")  # started first, together; stopped last
 
 
 class Supervisor:
@@ -79,6 +81,7 @@ class Supervisor:
         for service in (
             PostgresService(self.ctx),
             RedisService(self.ctx),
+            RegistryService(self.ctx),
             ThirdPartyService(self.ctx),
             *([self.emulator] if self.emulator else []),
             ApiService(self.ctx),
@@ -115,16 +118,16 @@ class Supervisor:
         clear_switches(paths.switches)  # a previous (crashed) supervisor's faults are gone
         self.control.start()
         t0 = time.monotonic()
-        self._set_phase("starting", "postgres, redis")
-        # PostgreSQL (initdb on first start) and Redis are independent: start both at once.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for future in [
-                pool.submit(self._bring_up, self.services[n]) for n in ("postgres", "redis")
-            ]:
+        self._set_phase("starting", ", ".join(STORES))
+        # PostgreSQL (initdb on first start), Redis and the image registry are independent:
+        # start them at once; then the schema and the image pushes.
+        with ThreadPoolExecutor(max_workers=len(STORES)) as pool:
+            for future in [pool.submit(self._bring_up, self.services[n]) for n in STORES]:
                 future.result()
-        self._set_phase("starting", "schema and seed")
+        self._set_phase("starting", "schema, seed and images")
         self.services["postgres"].after_ready()
-        rest = [s for n, s in self.services.items() if n not in ("postgres", "redis")]
+        self.services["registry"].after_ready()
+        rest = [s for n, s in self.services.items() if n not in STORES]
         self._set_phase("starting", ", ".join(s.name for s in rest))
         for service in rest:
             service.prepare()
@@ -188,10 +191,10 @@ class Supervisor:
                 pods.stop_all()
             ordered = list(self.services.values())[::-1]
             # Python processes stop in parallel; the data stores after them.
-            front = [s for s in ordered if s.name not in ("postgres", "redis")]
+            front = [s for s in ordered if s.name not in STORES]
             with ThreadPoolExecutor(max_workers=8) as pool:
                 list(pool.map(lambda s: s.stop(timeout=5), front))
-            with ThreadPoolExecutor(max_workers=2) as pool:
+            with ThreadPoolExecutor(max_workers=len(STORES)) as pool:
                 list(pool.map(lambda s: s.stop(timeout=15), ordered[len(front) :]))
 
     # -- LabControl (used by faults) -----------------------------------------------

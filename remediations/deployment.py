@@ -30,8 +30,8 @@ from checks.deployment.finding_data import (
 )
 from checks.deployment.model import revision_of
 from checks.deployment.settings import DeploymentSettings
-from fixtures.deployment import RegistryIndexSource
 from fixtures.kubernetes_target import KubeTarget
+from fixtures.registry import RegistryClient
 from opscheck import Finding, Plan, Planner, RemediationSpec
 from opscheck.environment import Environment
 from remediations.deployment_capacity import plan_raise_limits, plan_scale, raised
@@ -109,7 +109,7 @@ def deployment_rollout_restart(kube_target: KubeTarget, environment: Environment
 
 @pytest.fixture
 def deployment_rollback(
-    kube_target: KubeTarget, environment: Environment, deployment_registry: RegistryIndexSource
+    kube_target: KubeTarget, environment: Environment, deployment_registry: RegistryClient
 ) -> Planner:
     profile = environment.profile
 
@@ -122,7 +122,7 @@ def deployment_rollback(
             kube_target,
             name,
             profile.section(DeploymentSettings),
-            registry=deployment_registry.index(),
+            registry=deployment_registry.verdicts,
         )
 
     return plan

@@ -7,14 +7,15 @@ previous revision used too is refused: it is the registry or its credentials, no
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 
 from checks import deployment as rules
 from checks.deployment.finding_data import RolloutFailure
+from checks.deployment.image_refs import ImageVerdict
 from checks.deployment.model import (
     HASH_LABEL,
     REVISION,
     Obj,
-    RegistryIndex,
     Workload,
     revision_of,
     rollout_state,
@@ -59,23 +60,37 @@ def rollback_manual(w: Workload) -> str:
     return "manual: " + "; ".join(rollback_steps(w))
 
 
+# What the registries say of images pulled with these pull secrets (RegistryClient.verdicts).
+VerdictSource = Callable[[list[str], list[str]], Mapping[str, ImageVerdict]]
+
+
+def _older_images(w: Workload, registry: VerdictSource | None) -> dict[str, ImageVerdict]:
+    """What the registries say of the images of the revisions a rollback may return to."""
+    verdicts: dict[str, ImageVerdict] = {}
+    for rs in w.replicasets[1:] if registry is not None else ():
+        template = (rs.get("spec") or {}).get("template") or {}
+        images, secrets = rules.images_of(template), rules.pull_secret_names(template)
+        verdicts.update(registry(images, secrets))  # type: ignore[misc]
+    return verdicts
+
+
 def plan_rollback(
     target: KubeTarget,
     deployment: str,
     settings: DeploymentSettings,
     *,
-    registry: RegistryIndex | None = None,
+    registry: VerdictSource | None = None,
     even_if_complete: bool = False,
 ) -> Plan:
     """`kubectl rollout undo deployment/NAME` to the previous revision, if it was healthy.
 
-    Reads the session snapshot only (deployments, replicasets, pods, events). Refuses, with
+    Reads the session snapshot (deployments, replicasets, pods, events). Refuses, with
     the manual steps, when there is no previous revision, or when the previous revision was
     itself failing (its pods failing or unready, Warning events from its pods, or its image
-    missing from `registry`). Returns a plan with nothing to do but the manual steps when the
-    rollout is already complete and healthy, unless `even_if_complete`: a release whose pods
-    are healthy but which brought errors (the errors section's bad deployment) is rolled
-    back all the same.
+    missing from its registry, asked through `registry`). Returns a plan with nothing to do
+    but the manual steps when the rollout is already complete and healthy, unless
+    `even_if_complete`: a release whose pods are healthy but which brought errors (the errors
+    section's bad deployment) is rolled back all the same.
 
     Claims the deployment's rollback: DEP-R02 and ERR-R03 both roll back, and one run rolls
     a deployment back once (a second undo would return to the revision just left).
@@ -102,12 +117,13 @@ def plan_rollback(
     previous = w.previous
     if previous is None:
         return Plan(shown, refusal=f"{w.ref} has no previous revision. {rollback_manual(w)}")
-    failures = rules.revision_failures(w, previous, events(), registry, s)
+    verdicts = _older_images(w, registry)
+    failures = rules.revision_failures(w, previous, events(), verdicts, s)
     if failures:
         healthy = [
             revision_of(rs)
             for rs in w.replicasets[2:]
-            if not rules.revision_failures(w, rs, events(), registry, s)
+            if not rules.revision_failures(w, rs, events(), verdicts, s)
         ]
         hint = f" Revision {healthy[0]} looks healthy." if healthy else ""
         return Plan(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from checks.deployment.configuration import config_references
 from checks.deployment.health import health, warning_events
-from checks.deployment.images import image_pulls, pull_secret
+from checks.deployment.images import image_pulls, pull_secret, pull_secret_names
 from checks.deployment.objects import (
     age_s,
     condition,
@@ -94,6 +94,7 @@ __all__ = [
     "pending_pods",
     "pod_name",
     "pull_secret",
+    "pull_secret_names",
     "quantity",
     "replicas_below_minimum",
     "restarts",

@@ -1,10 +1,12 @@
 """DEP-105, DEP-106: whether a deployment's images can be pulled, and its pull secret works.
 
-Image references are looked up in the registry's tag listing when the profile names a
-registry; without one (or for a digest the tag listing cannot confirm) whether an image
-exists is unknown, and DEP-105 says so unless pulls already fail. The pull secret is read for
-its type, its registry hosts and whether the pods reference it: never for a credential's
-value; when Secrets may not be listed, what the pods reference is still judged.
+Each image reference is asked of its own registry (`HEAD /v2/<name>/manifests/<ref>`,
+fixtures/registry.py); the rules read what came back as `ImageVerdict`s. A 404 fails
+DEP-105; a registry that cannot be reached, answers otherwise, or refuses the pull secret's
+credentials leaves the image unjudged (NoData), never passed. The pull secret is read for
+its type, its registry hosts and whether the pods reference it, never for a credential's
+value; a registry refusing its credentials fails DEP-106. When Secrets may not be listed,
+what the pods reference is still judged.
 """
 
 from __future__ import annotations
@@ -13,67 +15,54 @@ import base64
 import binascii
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from checks.deployment.finding_data import RolloutFailure
-from checks.deployment.model import Obj, RegistryIndex, Workload, split_image
+from checks.deployment.image_refs import ImageRef, ImageVerdict, registry_host
+from checks.deployment.model import Obj, Workload
 from checks.deployment.objects import counted, images_of, not_here, pod_name
 from checks.deployment.pods import waiting
 from checks.deployment.settings import DeploymentSettings
 from opscheck import Finding, NoData
 
+Verdicts = Mapping[str, ImageVerdict]  # image reference -> what its registry said
+
 # -- DEP-105 image pulls ------------------------------------------------------------------
 
 
-def image_pulls(
-    w: Workload, s: DeploymentSettings, registry: RegistryIndex | None
-) -> Finding | NoData | None:
+def pull_secret_names(template: Obj) -> list[str]:
+    """The imagePullSecrets a pod template names, in order."""
+    refs = (template.get("spec") or {}).get("imagePullSecrets") or []
+    return [str(r["name"]) for r in refs if isinstance(r, dict) and r.get("name")]
+
+
+def image_pulls(w: Workload, s: DeploymentSettings, verdicts: Verdicts) -> Finding | NoData | None:
     """DEP-105: no ErrImagePull/ImagePullBackOff, and every image reference exists.
 
-    Pull errors fail whatever the registry says. Without them, an image whose existence
-    cannot be told (no registry_url, or a digest the tag listing cannot confirm) is NoData:
-    "no pull error yet" is not "the image exists".
+    Pull errors fail whatever the registry says. Without them, an image its registry could
+    not judge is NoData: "no pull error yet" is not "the image exists".
     """
     if w.deployment is None:
         return not_here(w, "images")
     failing = waiting(w, s.image_pull_reasons)
-    missing, unknown = _registry_verdicts(images_of(w.template()), registry)
+    images = list(dict.fromkeys(images_of(w.template())))
+    told = [verdicts[i] for i in images if i in verdicts]
+    missing = [f"{v.image}: {v.detail}" for v in told if v.status == "missing"]
+    unjudged = [v for v in told if not v.judged]
+    unjudged += [ImageVerdict(i, "unknown", "", "not asked") for i in images if i not in verdicts]
     if failing or missing:
-        return _pull_finding(w, failing, missing, [why for _, why in unknown])
-    if unknown:
-        images = ", ".join(image for image, _ in unknown)
-        why = unknown[0][1] if len({why for _, why in unknown}) == 1 else "see the evidence"
-        if registry is None:
-            notes = ["give the profile a registry_url to check the images, or suppress DEP-105"]
-        else:
-            notes = [f"{image}: {reason}" for image, reason in unknown]
+        return _pull_finding(w, failing, missing, [v.detail for v in unjudged])
+    if unjudged:
+        names = ", ".join(v.image for v in unjudged)
+        why = unjudged[0].detail if len({v.detail for v in unjudged}) == 1 else "see the evidence"
         return NoData(
-            f"{why}: cannot tell whether {images} exists",
-            [*notes, f"no pod of {w.ref} reports {' or '.join(s.image_pull_reasons)}"],
+            f"cannot tell whether {names} exists: {why}",
+            [
+                *(f"{v.image}: {v.detail}" for v in unjudged),
+                f"no pod of {w.ref} reports {' or '.join(s.image_pull_reasons)}",
+            ],
         )
     return None
-
-
-def _registry_verdicts(
-    images: list[str], registry: RegistryIndex | None
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """(references missing from the registry, (image, why unknown) for those not told)."""
-    missing: list[str] = []
-    unknown: list[tuple[str, str]] = []
-    for image in dict.fromkeys(images):
-        if registry is None:
-            unknown.append((image, "no registry configured (registry_url)"))
-            continue
-        repo, tag, digest = split_image(image)
-        known = registry.tags.get(repo)
-        if known is None:
-            missing.append(f"{image}: repository {repo} not in the registry")
-        elif tag and tag not in known:
-            shown = ", ".join(sorted(known)[-5:])
-            missing.append(f"{image}: tag {tag} not in {repo} (tags: {shown})")
-        elif digest and not tag:
-            unknown.append((image, f"the registry listing at {registry.source} has tags only"))
-    return missing, unknown
 
 
 def _pull_finding(
@@ -88,7 +77,7 @@ def _pull_finding(
             f"{', '.join(images)} ({counted(reasons)})"
         )
     if missing:
-        parts.append(f"{len(missing)} image references not in the registry")
+        parts.append(f"{len(missing)} image references missing from their registry")
     evidence = [f"pod/{pod_name(p)} {c['name']}: {r} — {m}" for p, c, r, m in failing[:10]]
     notes = [f"whether the images exist was not checked: {why}" for why in dict.fromkeys(notes)]
     return Finding(
@@ -105,22 +94,36 @@ def _secret(secrets: Iterable[Obj], name: str) -> Obj | None:
     return next((x for x in secrets if x["metadata"]["name"] == name), None)
 
 
-def _registry_host(image: str) -> str:
-    first = image.split("/", 1)[0]
-    return first if "/" in image and ("." in first or ":" in first) else "docker.io"
+def _image_host(image: str) -> str:
+    try:
+        return ImageRef.parse(image).host
+    except ValueError:
+        return registry_host(image.split("/", 1)[0])
 
 
 def pull_secret(
-    w: Workload, secrets: Sequence[Obj] | NoData, name: str, s: DeploymentSettings
+    w: Workload,
+    secrets: Sequence[Obj] | NoData,
+    name: str,
+    s: DeploymentSettings,
+    verdicts: Verdicts | None = None,
 ) -> Finding | NoData | None:
-    """DEP-106: the pull secret exists, has the right type, parses, and the pods use it.
+    """DEP-106: the pull secret exists, has the right type, parses, its registries accept its
+    credentials (as `verdicts` say), and the pods use it.
 
-    Secrets that may not be listed (RBAC often forbids it) leave only the references to
-    judge: a missing reference still fails; otherwise the secret itself is NoData.
+    Secrets that may not be listed (RBAC often forbids it) leave only the references and
+    the registries' answers to judge; otherwise the secret itself is NoData.
     """
     if w.deployment is None:
         return not_here(w, "pull secret")
     problems = [] if isinstance(secrets, NoData) else _secret_problems(w, secrets, name, s)
+    problems += list(
+        dict.fromkeys(
+            f"{v.image}: {v.detail}"
+            for v in (verdicts or {}).values()
+            if v.status == "refused" and v.secret == name
+        )
+    )
     users = [w.template(), *w.pods]
     unreferenced = [
         obj
@@ -178,8 +181,8 @@ def _dockerconfig_problems(secret: Obj, name: str, images: list[str]) -> list[st
         if not isinstance(entry, dict)
         or not (entry.get("auth") or (entry.get("username") and entry.get("password")))
     ]
-    hosts = {h.removeprefix("https://").split("/", 1)[0] for h in auths}
-    for host in sorted({_registry_host(i) for i in images} - hosts):
+    hosts = {registry_host(h) for h in auths}
+    for host in sorted({_image_host(i) for i in images} - hosts):
         problems.append(
             f"secret {name} has no credentials for {host} (has: {', '.join(sorted(hosts))})"
         )

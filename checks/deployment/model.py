@@ -1,9 +1,9 @@
 """The Deployment Failures section's model: Kubernetes objects as the checks see them.
 
 `Workload` is one Deployment with the ReplicaSets and Pods it owns, cut out of the session's
-Kubernetes snapshot; `RegistryIndex` is what an image registry lists; `rollout_state` reads a
-rollout the way `kubectl rollout status` does. Pure data: clients build these, rules and
-remediations read them.
+Kubernetes snapshot; `rollout_state` reads a rollout the way `kubectl rollout status` does.
+Image references and what their registries answered are in checks/deployment/images_model.py.
+Pure data: clients build these, rules and remediations read them.
 """
 
 from __future__ import annotations
@@ -96,36 +96,6 @@ def build_workload(
     names = {rs["metadata"]["name"] for rs in sets}
     mine = tuple(p for p in pods if owned(p, "ReplicaSet", names))
     return Workload(role, name, namespace, deployment, tuple(sets), mine)
-
-
-@dataclass(frozen=True)
-class RegistryIndex:
-    """Repositories and their tags, as the registry listing says; `source` is its URL."""
-
-    source: str
-    tags: dict[str, frozenset[str]]
-
-    @classmethod
-    def parse(cls, source: str, document: Any) -> RegistryIndex:
-        """`{"repositories": [{"name": ..., "tags": [...]}, ...]}` (the lab's listing)."""
-        repos = document.get("repositories") if isinstance(document, dict) else None
-        if not isinstance(repos, list):
-            raise ValueError("expected {'repositories': [{'name': ..., 'tags': [...]}]}")
-        return cls(
-            source,
-            {str(r["name"]): frozenset(str(t) for t in r.get("tags") or []) for r in repos},
-        )
-
-
-def split_image(image: str) -> tuple[str, str, str]:
-    """An image reference as (repository, tag, digest); the tag defaults to latest."""
-    ref, _, digest = image.partition("@")
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = ref.rsplit(":", 1)
-    else:
-        repo, tag = ref, "" if digest else "latest"
-    return repo, tag, digest
 
 
 def rollout_state(deployment: Obj) -> tuple[bool, str]:

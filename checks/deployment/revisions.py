@@ -6,9 +6,10 @@ rolling back to a previous revision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from checks.deployment.model import Obj, RegistryIndex, Workload, revision_of, split_image
+from checks.deployment.image_refs import ImageVerdict
+from checks.deployment.model import Obj, Workload, revision_of
 from checks.deployment.objects import condition, container_statuses, images_of, pod_name
 from checks.deployment.settings import DeploymentSettings
 
@@ -17,7 +18,7 @@ def revision_failures(
     w: Workload,
     rs: Obj,
     events: Sequence[Obj],
-    registry: RegistryIndex | None,
+    verdicts: Mapping[str, ImageVerdict] | None,
     s: DeploymentSettings,
 ) -> list[str]:
     """Why a ReplicaSet's revision was itself failing (empty: healthy as far as can be told).
@@ -25,7 +26,8 @@ def revision_failures(
     A revision that runs pods is judged by them now: all Ready, none waiting in a failing
     reason (old events of pods long gone do not count against it). A revision scaled to
     zero is judged by the Warning events its pods left, and by whether its images exist in
-    the registry.
+    their registries (`verdicts`: what each registry answered; an image not judged there
+    counts neither way).
     """
     reasons: list[str] = []
     rev = revision_of(rs)
@@ -42,11 +44,10 @@ def revision_failures(
         if not reasons and ready < max(wanted, 1):
             reasons.append(f"revision {rev}: {ready} of {wanted} pods Ready")
         return reasons
-    if registry is not None:
-        for image in images_of((rs.get("spec") or {}).get("template") or {}):
-            repo, tag, _ = split_image(image)
-            if tag and tag not in registry.tags.get(repo, frozenset()):
-                reasons.append(f"revision {rev}: image {image} not in the registry")
+    for image in images_of((rs.get("spec") or {}).get("template") or {}):
+        verdict = (verdicts or {}).get(image)
+        if verdict is not None and verdict.status == "missing":
+            reasons.append(f"revision {rev}: image {image} {verdict.detail}")
     prefix = rs["metadata"]["name"] + "-"
     for event in events:
         involved = event.get("involvedObject") or {}

@@ -13,10 +13,16 @@ reason belongs to DEP-102 or to DEP-105, not both.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from kubernetes.utils import parse_quantity
 from pydantic import Field, NonNegativeInt, PositiveFloat, ValidationInfo, field_validator
 
+from checks.deployment.image_refs import DOCKER_HUB, DOCKER_HUB_API, registry_host
 from opscheck.settings.base import Settings, ordered
+
+HOST_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?")
 
 FAILING_WAITING_REASONS = (
     "CrashLoopBackOff",
@@ -47,6 +53,10 @@ class DeploymentSettings(Settings):
     restart_window_s: PositiveFloat = 600.0
     # Pull secret (DEP-106).
     pull_secret_type: str = "kubernetes.io/dockerconfigjson"
+    # Image existence (DEP-105, DEP-106): the endpoint that serves a registry host, as a
+    # containerd mirror (hosts.toml) would, e.g. {"ghcr.io": "http://127.0.0.1:5000"}. A
+    # host not named here is asked at https://HOST (Docker Hub at registry-1.docker.io).
+    registry_endpoints: dict[str, str] = Field(default_factory=dict)
     # Health (DEP-107): a pod may be unready this long after it (re)started; probe failures
     # (Unhealthy events) within the window above the threshold fail the check.
     not_ready_grace_s: PositiveFloat = 120.0
@@ -74,6 +84,31 @@ class DeploymentSettings(Settings):
     # Every remediation that waits for a rollout (of any section: fixtures/kubernetes_target.py)
     # waits at most this long.
     rollout_timeout_s: PositiveFloat = 120.0
+
+    @field_validator("registry_endpoints")
+    @classmethod
+    def _endpoints(cls, value: dict[str, str]) -> dict[str, str]:
+        for host, url in value.items():
+            if not HOST_KEY.fullmatch(host):
+                raise ValueError(
+                    f"key {host!r} must be a registry host as images name it (ghcr.io, "
+                    "registry.example.com:5000, docker.io), without scheme or path"
+                )
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"{host}: {url!r} must be an http:// or https:// URL, e.g. "
+                    "http://127.0.0.1:5000"
+                )
+            if parts.path.strip("/") or parts.query:
+                raise ValueError(f"{host}: {url!r} must have no path (the API is at /v2/)")
+        return {registry_host(host): url.rstrip("/") for host, url in value.items()}
+
+    def registry_endpoint(self, host: str) -> str:
+        """Where registry `host` is asked: the profile's endpoint, else https://HOST."""
+        if host in self.registry_endpoints:
+            return self.registry_endpoints[host]
+        return f"https://{DOCKER_HUB_API if host == DOCKER_HUB else host}"
 
     @field_validator("min_replicas")
     @classmethod

@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 import pytest
 
 from checks import deployment as rules
+from checks.deployment.image_refs import ImageVerdict
 from checks.deployment.model import Workload
 from checks.deployment.settings import DeploymentSettings
-from fixtures.deployment import RegistryIndexSource, WorkloadSource
+from fixtures.deployment import WorkloadSource
 from fixtures.kubernetes import readable
 from fixtures.kubernetes_snapshot import KubeSnapshot
+from fixtures.registry import RegistryClient
 from opscheck import check, environment_of, verdict
 from opscheck.settings import Profile
 from remediations.deployment import RAISE_LIMITS, RESTART, ROLLBACK, SCALE
@@ -53,6 +55,12 @@ class WorkloadView:
 
     def __call__(self) -> Workload:
         return self.source(self.role)
+
+
+def image_verdicts(w: Workload, registry: RegistryClient) -> dict[str, ImageVerdict]:
+    """What each image's registry says of the deployment's pod template's images."""
+    template = w.template()
+    return registry.verdicts(rules.images_of(template), rules.pull_secret_names(template))
 
 
 def now() -> datetime:
@@ -134,10 +142,11 @@ def test_restarts(workload: WorkloadView, profile: Profile) -> None:
     ],
 )
 def test_images_pull(
-    workload: WorkloadView, deployment_registry: RegistryIndexSource, profile: Profile
+    workload: WorkloadView, deployment_registry: RegistryClient, profile: Profile
 ) -> None:
-    registry = deployment_registry.index()
-    verdict(rules.image_pulls(workload(), profile.section(DeploymentSettings), registry))
+    w = workload()
+    verdicts = image_verdicts(w, deployment_registry)
+    verdict(rules.image_pulls(w, profile.section(DeploymentSettings), verdicts))
 
 
 @check(
@@ -154,9 +163,15 @@ def test_images_pull(
         '\'{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"{pull_secret}"}]}}}}\'',
     ],
 )
-def test_pull_secret(workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: Profile) -> None:
-    name, secrets = profile.kubernetes.pull_secret, readable(kube_snapshot.secrets)
-    verdict(rules.pull_secret(workload(), secrets, name, profile.section(DeploymentSettings)))
+def test_pull_secret(
+    workload: WorkloadView,
+    kube_snapshot: KubeSnapshot,
+    deployment_registry: RegistryClient,
+    profile: Profile,
+) -> None:
+    w, name, secrets = workload(), profile.kubernetes.pull_secret, readable(kube_snapshot.secrets)
+    verdicts = image_verdicts(w, deployment_registry)
+    verdict(rules.pull_secret(w, secrets, name, profile.section(DeploymentSettings), verdicts))
 
 
 @check(

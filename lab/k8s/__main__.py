@@ -7,9 +7,11 @@ parent process can wait for it and learn the port when started with port 0.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from lab.k8s.server import start_emulator
 
@@ -32,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=15.0,
         help="seconds between metrics.k8s.io measurements, as metrics-server's (0: every read)",
     )
+    parser.add_argument(
+        "--registry-credentials",
+        default=None,
+        help='JSON file {"host", "username", "password"}: the regcred pull secret\'s entry',
+    )
     return parser.parse_args(argv)
 
 
@@ -40,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    extra = {}
+    if args.registry_credentials:
+        given = json.loads(Path(args.registry_credentials).read_text())
+        extra["registry_credentials"] = (given["host"], given["username"], given["password"])
     emulator = start_emulator(
         host=args.host,
         port=args.port,
@@ -48,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         pod_startup_seconds=args.pod_startup_seconds,
         metric_resolution_seconds=args.metric_resolution,
+        **extra,
     )
     print(f"ready {emulator.url}", flush=True)
     try:

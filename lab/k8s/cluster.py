@@ -38,6 +38,13 @@ class Settings:
     crash_interval_seconds: float = 1.0
     # Time between ErrImagePull and ImagePullBackOff.
     image_backoff_seconds: float = 1.0
+    # The regcred pull secret's (registry host, username, password): the lab's registry's
+    # real credentials, given by the supervisor (--registry-credentials FILE).
+    registry_credentials: tuple[str, str, str] = (
+        "ghcr.io",
+        "rolerabbit-ci",
+        "lab-registry-token-not-a-secret",
+    )
 
 
 class Cluster:

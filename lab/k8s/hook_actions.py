@@ -78,7 +78,7 @@ class HookActions:
             "cpu-usage": keys(faults.cpu_usage),
             "pending-unschedulable": keys(faults.unschedulable),
             "probe-failure": keys(faults.probe_failure),
-            "image-unpullable": self.cluster.registry.describe()["unpullable"],
+            "image-unpullable": self.cluster.registry.unpullable(),
             "pod-startup-seconds": self.cluster.settings.pod_startup_seconds,
             "metric-resolution-seconds": self.cluster.settings.metric_resolution_seconds,
         }

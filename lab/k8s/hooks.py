@@ -1,4 +1,4 @@
-"""The lab control API under ``/_lab/``: fault hooks, reset, stats, registry.
+"""The lab control API under ``/_lab/``: fault hooks, reset, stats.
 
 Never under /api or /apis, never authenticated, JSON in and out.  Every hook
 is idempotent (posting it twice changes nothing more) and clearable, either
@@ -15,7 +15,8 @@ crashloop                          {deployment|pod, scope: all|existing|new, int
 oom                                {deployment|pod, interval_seconds}: as crashloop with
                                    lastState.terminated.reason OOMKilled, exit code 137
 image-unpullable                   {image}: pulls of that exact image fail (ErrImagePull, then
-                                   ImagePullBackOff); images absent from the registry always do
+                                   ImagePullBackOff); tags the lab never pushed to its
+                                   registry always do
 memory-climb                       {deployment|pod, mib_per_second}: PodMetrics memory grows
 cpu-usage                          {deployment|pod, millicores}: PodMetrics CPU fixed
 pending-unschedulable              {deployment, message?}: new pods stay Pending, no node,
@@ -42,7 +43,7 @@ Other endpoints: ``GET /_lab/hooks`` (what is in force), ``POST /_lab/reset``
 (wipe and reseed; with ``{"if_changed": true}`` only when an API write or a hook changed
 the cluster since the last reseed, else it clears the pods' logs only), ``GET /_lab/stats``
 (request counts such as ``{"list pods": 3}``), ``POST /_lab/stats/reset``,
-``GET /_lab/registry``, and ``GET|POST /_lab/pod-backends`` (the lab processes serving
+and ``GET|POST /_lab/pod-backends`` (the lab processes serving
 pods, see :mod:`lab.k8s.backends`; a post changes no cluster object).
 Errors come back as Kubernetes ``Status`` objects (400 for a bad body, 404 for
 an unknown target or endpoint).
@@ -134,8 +135,6 @@ class LabApi:
             namespace, pods = parse_backends(request.json_body())
             cluster.backends.replace(namespace, pods)
             return Response.of({"ok": True, "pods": sorted(pods)})
-        if path == "/_lab/registry" and method == "GET":
-            return Response.of(cluster.registry.describe())
         if path == "/_lab/hooks" and method == "GET":
             with cluster.lock:
                 return Response.of(self.actions.describe())

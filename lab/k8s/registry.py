@@ -1,15 +1,16 @@
-"""The lab's image registry: which image references can be pulled.
+"""Which image references the emulated kubelet can pull: the tags the lab pushes.
 
-Pods whose image is not listed here (or is marked unpullable by a hook) go
-ErrImagePull then ImagePullBackOff, so a rollout to a typo'd tag stalls until
-its progress deadline, as in a real cluster.  Served read-only at
-``GET /_lab/registry``.
+`DEFAULT_REPOSITORIES` is what the lab's real registry holds: the supervisor pushes exactly
+these tags to it at `lab up` (lab/services/registry.py), and the kubelet simulation pulls
+exactly these, so the two agree by construction. Pods whose image is not among them (or is
+marked unpullable by a hook, as with wrong credentials) go ErrImagePull then
+ImagePullBackOff, so a rollout to a typo'd tag, one the registry really lacks, stalls until
+its progress deadline, as in a real cluster.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 DEFAULT_REPOSITORIES: dict[str, tuple[str, ...]] = {
     "ghcr.io/rolerabbit/app": ("v1.2.1", "v1.2.2", "v1.2.3", "latest"),
@@ -55,15 +56,10 @@ class ImageRegistry:
     def clear_unpullable(self) -> None:
         self._broken.clear()
 
+    def unpullable(self) -> list[str]:
+        return sorted(self._broken)
+
     def image_id(self, image: str) -> str:
         repo, tag = split_image(image)
         digest = hashlib.sha256(f"{repo}:{tag}".encode()).hexdigest()
         return f"{repo}@sha256:{digest}"
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "repositories": [
-                {"name": repo, "tags": sorted(tags)} for repo, tags in sorted(self._repos.items())
-            ],
-            "unpullable": sorted(self._broken),
-        }

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 from typing import Any
 
 from lab.k8s.cluster import Cluster
@@ -22,7 +21,7 @@ from lab.k8s.defaults import apply_defaults, default_service
 from lab.k8s.replicasets import owner_reference
 from lab.k8s.resources import RESOURCES, ResourceType, by_plural
 from lab.k8s.revisions import HASH_LABEL, REVISION, template_hash
-from lab.k8s.seed_objects import api_container, node, worker_container
+from lab.k8s.seed_objects import api_container, node, pull_secret, worker_container
 
 Obj = dict[str, Any]
 NAMESPACE = "rolerabbit-production"
@@ -169,25 +168,7 @@ def seed_cluster(cluster: Cluster, seed: str = "rolerabbit") -> None:
                 },
             },
         )
-        auth = _b64("rolerabbit-ci:lab-registry-token-not-a-secret")
-        docker_config = {
-            "auths": {
-                "ghcr.io": {
-                    "username": "rolerabbit-ci",
-                    "password": "lab-registry-token-not-a-secret",
-                    "auth": auth,
-                }
-            }
-        }
-        _add(
-            cluster,
-            core["secrets"],
-            {
-                "metadata": {"name": "regcred", "namespace": NAMESPACE},
-                "type": "kubernetes.io/dockerconfigjson",
-                "data": {".dockerconfigjson": _b64(json.dumps(docker_config))},
-            },
-        )
+        _add(cluster, core["secrets"], pull_secret(*cluster.settings.registry_credentials))
         _deployment(cluster, "rolerabbit-api", 3, api_container)
         _deployment(cluster, "rolerabbit-deployment-worker", 2, worker_container)
         for name, port, target in (

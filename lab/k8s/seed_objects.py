@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 Obj = dict[str, Any]
 APP_IMAGE = "ghcr.io/rolerabbit/app"
 WORKER_IMAGE = "ghcr.io/rolerabbit/worker"
+
+
+def pull_secret(host: str, username: str, password: str, name: str = "regcred") -> Obj:
+    """A kubernetes.io/dockerconfigjson Secret with one registry's credentials."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    entry = {"username": username, "password": password, "auth": auth}
+    config = json.dumps({"auths": {host: entry}})
+    return {
+        "metadata": {"name": name, "namespace": "rolerabbit-production"},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
+    }
 
 
 def node(index: int) -> Obj:

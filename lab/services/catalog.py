@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 
 from lab.services.base import LabContext, Service, python_module
+from lab.services.registry import pull_secret_file
 from lab.settings import METRIC_RESOLUTION_S, NAMESPACE
 
 
@@ -147,6 +148,8 @@ class KubernetesEmulatorService(Service):
             "--port", str(self.port),
             "--seed", "rolerabbit",
             "--metric-resolution", f"{METRIC_RESOLUTION_S:g}",
+            # regcred holds the lab registry's real credentials (a file: never in `ps`)
+            "--registry-credentials", str(pull_secret_file(self.ctx)),
         ]  # fmt: skip
 
     def healthy(self) -> bool:

@@ -40,7 +40,6 @@ class Profile(Settings):
     api: ApiTarget = Field(default_factory=ApiTarget)
     dependencies: dict[str, Dependency] = Field(default_factory=dict)
     prometheus: PrometheusTarget = Field(default_factory=PrometheusTarget)
-    registry_url: str | None = None
     timeouts: Timeouts = Field(default_factory=Timeouts)
     fix: FixPolicy = Field(default_factory=FixPolicy)
     suppress: list[Suppression] = Field(default_factory=list)
@@ -49,6 +48,19 @@ class Profile(Settings):
     absent: list[Literal["kubernetes", "api", "redis", "database"]] = Field(default_factory=list)
     # What an inconclusive check does to the run: fail it (default) or only warn.
     inconclusive: Literal["fail", "warn"] = "fail"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "registry_url" in data:
+            raise ValueError(
+                "registry_url was replaced by deployment.registry_endpoints: image existence "
+                "is asked of each image's own registry (HEAD /v2/<name>/manifests/<tag>); "
+                "delete registry_url, and map a registry host to the endpoint that serves it "
+                "only if it is not https://HOST, e.g. deployment: {registry_endpoints: "
+                '{"ghcr.io": "http://127.0.0.1:5000"}}'
+            )
+        return data
 
     @model_validator(mode="after")
     def _metrics_source_usable(self) -> Profile:

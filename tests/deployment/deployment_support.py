@@ -174,13 +174,15 @@ class PrivateEmulator(Emulator):
         self.url, self.token = url, ""
 
 
-def private_profile(where: Path, registry_url: str | None, **extra: object) -> list[str]:
-    """Arguments selecting a `private` profile: FAST thresholds, this registry (or none).
+def private_profile(where: Path, registry: str, **extra: object) -> list[str]:
+    """Arguments selecting a `private` profile: FAST thresholds, ghcr.io served by `registry`
+    (an endpoint, http://127.0.0.1:PORT).
 
     Not `lab`: a `lab` profile always takes the lab's own secrets, this one takes
     KUBECONFIG from the environment.
     """
-    profile = {**yaml.safe_load(FAST), "registry_url": registry_url, **extra}
+    profile = {**yaml.safe_load(FAST), **extra}
+    profile["deployment"] = {**profile["deployment"], "registry_endpoints": {"ghcr.io": registry}}
     path = where / "private-profiles.yaml"
     path.write_text(yaml.safe_dump({"profiles": {"private": profile}}))
     return ["--config", str(path), "--env", "private"]

@@ -67,7 +67,8 @@ CASES: list[tuple[str, dict[str, str], str, str, list[str]]] = [
         [
             "[DEP-105] 1 pods of deployment/rolerabbit-api cannot pull "
             "ghcr.io/rolerabbit/app:v9.9.9",
-            "tag v9.9.9 not in ghcr.io/rolerabbit/app",
+            "ghcr.io/rolerabbit/app:v9.9.9: not in registry ghcr.io (http://127.0.0.1:",
+            "HEAD /v2/rolerabbit/app/manifests/v9.9.9 answered 404",
         ],
     ),
     (
@@ -108,7 +109,9 @@ CASES: list[tuple[str, dict[str, str], str, str, list[str]]] = [
         API,
         [
             "[DEP-106] pull secret regcred unusable for deployment/rolerabbit-api",
-            "secret regcred has no credentials for ghcr.io (has: index.docker.io)",
+            "ghcr.io/rolerabbit/app:v1.2.3: the credentials of secret regcred were refused by "
+            "registry ghcr.io (http://127.0.0.1:",
+            "HEAD /v2/rolerabbit/app/manifests/v1.2.3 answered 401",
         ],
     ),
     (

@@ -172,8 +172,9 @@ def test_deployment_rollback_refuses_a_previous_revision_that_failed_too(
     assert statuses(result)[f"DEP-101[{API}]"] == "failed"
     assert re.search(
         r"fix: refused \(DEP-R02\): not rolling deployment/rolerabbit-api back to revision \d+: "
-        r"it was failing too \(revision \d+: image ghcr.io/rolerabbit/app:v9.9.8 not in the "
-        r"registry; revision \d+: Failed on pod/rolerabbit-api-",
+        r"it was failing too \(revision \d+: image ghcr.io/rolerabbit/app:v9.9.8 not in "
+        r"registry ghcr.io \(http://127.0.0.1:\d+\): HEAD /v2/rolerabbit/app/manifests/v9.9.8 "
+        r"answered 404; revision \d+: Failed on pod/rolerabbit-api-",
         out,
     ), out
     assert re.search(r"Revision \d+ looks healthy\.", out)

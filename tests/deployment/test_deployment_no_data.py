@@ -29,7 +29,6 @@ from tests.deployment.deployment_support import (
     FAST,
     NAMESPACE,
     WORKER,
-    Emulator,
     PrivateEmulator,
     Run,
     private_profile,
@@ -93,7 +92,11 @@ def test_kube_client_tells_a_type_nobody_serves_from_one_with_no_objects(
 
 
 def test_deployment_sweep_without_metrics_server_or_rights_on_nodes_events_secrets(
-    run_checks: Run, emulator: PrivateEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_checks: Run,
+    emulator: PrivateEmulator,
+    open_registry: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     refusals = [
         Refusal(r"/apis/metrics\.k8s\.io/.*", 404),
@@ -104,7 +107,7 @@ def test_deployment_sweep_without_metrics_server_or_rights_on_nodes_events_secre
     with Gatekeeper(emulator.url, refusals) as gate:
         kubeconfig = write_kubeconfig(tmp_path / "gated-kubeconfig", gate.url)
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-        args = private_profile(tmp_path, f"{emulator.url}/_lab/registry")
+        args = private_profile(tmp_path, open_registry)
         result = run_checks("-m", "deployment", *args)
         refused = gate.refused
     out, text = result.stdout, reported(result)
@@ -160,7 +163,7 @@ def test_without_rights_on_replicasets_no_deployment_check_can_judge(
     with Gatekeeper(emulator.url, [refusal]) as gate:
         kubeconfig = write_kubeconfig(tmp_path / "gated-kubeconfig", gate.url)
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-        result = run_checks("-m", "deployment", *private_profile(tmp_path, None))
+        result = run_checks("-m", "deployment", *private_profile(tmp_path, "http://127.0.0.1:9"))
     expected = every_status("inconclusive", *sorted(set(CHECKS) - CLUSTER_WIDE))
     expected.update(every_status("passed", *CLUSTER_WIDE))
     assert statuses(result) == expected, result.stdout
@@ -171,23 +174,18 @@ def test_without_rights_on_replicasets_no_deployment_check_can_judge(
     )
 
 
-# -- no registry, no deployment, no pods ---------------------------------------------------
+# -- a replaced setting, no deployment, no pods ---------------------------------------------------
 
 
-def test_image_existence_without_a_registry_is_inconclusive(
+def test_a_profile_still_setting_registry_url_is_refused_naming_its_replacement(
     run_checks: Run, lab: LabHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_lab_env(lab, monkeypatch)
-    result = run_checks("-k", "DEP-105", profile=FAST + "registry_url: null\n")
-    assert statuses(result) == every_status("inconclusive", "DEP-105"), result.stdout
-    image = Emulator(lab).image(API)
-    assert (
-        f"[DEP-105] inconclusive: no registry configured (registry_url): cannot tell whether "
-        f"{image} exists" in result.stdout
-    )
-    assert f"  evidence: no pod of deployment/{API} reports ErrImagePull or ImagePullBackOff" in (
-        reported(result)
-    )
+    result = run_checks("-k", "DEP-105", profile=FAST + "registry_url: http://127.0.0.1:9/\n")
+    assert result.outcome.ret == 4, result.stdout
+    out = result.stdout + result.outcome.stderr.str()
+    assert "registry_url was replaced by deployment.registry_endpoints" in out
+    assert 'deployment: {registry_endpoints: {"ghcr.io": "http://127.0.0.1:5000"}}' in out
 
 
 def test_a_missing_deployment_fails_dep_101_and_leaves_the_others_nothing_to_judge(
@@ -220,14 +218,12 @@ def test_a_missing_deployment_fails_dep_101_and_leaves_the_others_nothing_to_jud
 
 
 def test_a_deployment_that_owns_no_pod_is_inconclusive_for_its_pod_checks(
-    run_checks: Run, emulator: PrivateEmulator, tmp_path: Path
+    run_checks: Run, emulator: PrivateEmulator, open_registry: str, tmp_path: Path
 ) -> None:
     name = "rolerabbit-paused"
     create_paused_deployment(tmp_path / "kubeconfig", name, replicas=2)
     wait_until(lambda: bool(emulator.deployment(name).get("status")), 10, "the controller")
-    args = private_profile(
-        tmp_path, f"{emulator.url}/_lab/registry", kubernetes={"api_deployment": name}
-    )
+    args = private_profile(tmp_path, open_registry, kubernetes={"api_deployment": name})
     result = run_checks("-m", "deployment", *args)
     got, out = statuses(result), result.stdout
     pod_checks = ["DEP-102", "DEP-103", "DEP-104", "DEP-107", "DEP-110", "DEP-112"]

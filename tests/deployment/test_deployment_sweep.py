@@ -36,15 +36,16 @@ PREFIX = "dep-sweep"
 
 @pytest.fixture
 def private(
-    lab: LabHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lab: LabHandle, open_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[PrivateEmulator, list[str]]]:
-    """A seeded emulator of our own; KUBECONFIG and registry_url point at it."""
+    """A seeded emulator of our own, and a registry without auth holding the lab's tags;
+    KUBECONFIG and the profile's registry_endpoints point at them."""
     with start_emulator(pod_startup_seconds=0.2) as server:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url)
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         view = PrivateEmulator(server.url)
         wait_until(lambda: view.rolled_out(API) and view.rolled_out(WORKER), 30, "seeded pods")
-        yield view, private_profile(tmp_path, f"{server.url}/_lab/registry")
+        yield view, private_profile(tmp_path, open_registry)
 
 
 @pytest.mark.parametrize("total", [10, 1000])
@@ -94,16 +95,18 @@ def test_deployment_sweep_fails_in_one_line_when_the_api_is_unreachable(
     assert "Traceback" not in out
 
 
-def test_deployment_registry_unreachable_fails_the_image_check_only(
+def test_deployment_registry_unreachable_leaves_the_image_check_inconclusive_only(
     run_checks: Run, private: tuple[PrivateEmulator, list[str]], tmp_path: Path
 ) -> None:
     result = run_checks(
-        "-k", "DEP-105 or DEP-101", *private_profile(tmp_path, "http://127.0.0.1:9/")
+        "-k", "DEP-105 or DEP-101", *private_profile(tmp_path, "http://127.0.0.1:9")
     )
     got = statuses(result)
     assert got[f"DEP-101[{API}]"] == "passed"
-    assert got[f"DEP-105[{API}]"] == "failed"
+    assert got[f"DEP-105[{API}]"] == "inconclusive", result.stdout
     assert (
-        "[DEP-105] cannot reach the image registry at http://127.0.0.1:9/ (connection refused) "
-        "— is the profile's registry_url right?" in result.stdout
+        "[DEP-105] inconclusive: cannot tell whether ghcr.io/rolerabbit/app:v1.2.3 exists: "
+        "registry ghcr.io (http://127.0.0.1:9) unreachable (connection refused) — is "
+        "deployment.registry_endpoints right for this host?" in result.stdout
     )
+    assert "Traceback" not in result.stdout

@@ -145,6 +145,7 @@ def test_up_takes_lab_port_variables_and_flags_beat_them(state_dir: Path) -> Non
     expected = {
         "postgres": ports["postgres"],
         "redis": ports["redis"],
+        "registry": ports["registry"],
         "thirdparty": ports["thirdparty"],
         "kubernetes": ports["k8s"],
         "prometheus": ports["prometheus"],

@@ -124,7 +124,9 @@ def test_third_party_stand_ins_answer(lab: LabHandle, path: str) -> None:
 def test_profile_and_env_files(lab: LabHandle) -> None:
     profile = yaml.safe_load(lab.profile_path.read_text())
     entry = profile["profiles"]["lab"]
-    assert {"kubernetes", "api", "dependencies", "registry_url", "queue", "errors"} <= set(entry)
+    assert {"kubernetes", "api", "dependencies", "deployment", "queue", "errors"} <= set(entry)
+    registry = f"http://127.0.0.1:{lab.settings.registry_port}"
+    assert entry["deployment"]["registry_endpoints"] == {"ghcr.io": registry}
     profile_model(checks.sections()).model_validate(entry)  # the suite accepts what the lab writes
     # "*" never covers a destructive remediation: the lab names the ones its faults exercise.
     assert entry["fix"]["allowed"] == ["*", "DB-R03", "DB-R08", "QUEUE-R06"]
@@ -142,6 +144,7 @@ def test_profile_and_env_files(lab: LabHandle) -> None:
         "REDIS_URL",
         "ROLERABBIT_API_URL",
         "PROMETHEUS_URL",
+        "REGISTRY_ENDPOINTS",
     }
     # The lab-prometheus profile is the lab's, reading the API's metrics from its Prometheus.
     prometheus = profile["profiles"]["lab-prometheus"]
@@ -152,5 +155,6 @@ def test_profile_and_env_files(lab: LabHandle) -> None:
     assert {k: v for k, v in prometheus.items() if k != "api"} == {
         k: v for k, v in entry.items() if k != "api"
     }
+    assert lab.env["REGISTRY_ENDPOINTS"] == f"ghcr.io={registry}"
     assert "rolerabbit_monitor" in lab.env["DATABASE_URL"]
     assert "rolerabbit_fixer" in lab.env["DATABASE_FIXER_URL"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -18,7 +19,8 @@ from pydantic import ValidationError
 
 from checks import deployment as rules
 from checks.deployment.finding_data import FailingPods, LimitsToRaise
-from checks.deployment.model import RegistryIndex, Workload, build_workload, split_image
+from checks.deployment.image_refs import ImageRef, ImageVerdict
+from checks.deployment.model import Workload, build_workload
 from checks.deployment.settings import DeploymentSettings
 from fixtures.kubeconfig import kubeconfig_paths, unusable_kubeconfig
 from fixtures.kubernetes import Kube, KubeApiError, Listing, NotServed, ReadForbidden, readable
@@ -53,8 +55,31 @@ def workload(data: dict[str, Any]) -> Workload:
     )
 
 
-def registry(data: dict[str, Any]) -> RegistryIndex:
-    return RegistryIndex.parse("test", data["registry"])
+def verdict(data: dict[str, Any], image: str) -> ImageVerdict:
+    """What a registry holding the scenario's `registry` listing answers of `image`."""
+    listing = {r["name"]: set(r["tags"]) for r in data["registry"]["repositories"]}
+    ref = ImageRef.parse(image)
+    if ref.digest:
+        return ImageVerdict(image, "unknown", ref.host, f"registry {ref.host} answered HTTP 500")
+    if ref.tag in listing.get(f"{ref.host}/{ref.name}", set()):
+        return ImageVerdict(image, "present", ref.host, f"in registry {ref.host}")
+    detail = f"not in registry {ref.host}: HEAD /v2/{ref.name}/manifests/{ref.tag} answered 404"
+    return ImageVerdict(image, "missing", ref.host, detail)
+
+
+def registry(data: dict[str, Any]) -> dict[str, ImageVerdict]:
+    """The verdicts of every image the scenario's deployments and replica sets name."""
+    images = [
+        i
+        for obj in [*data["deployments"], *data["replicasets"]]
+        for i in rules.images_of((obj.get("spec") or {}).get("template") or {})
+    ]
+    return {i: verdict(data, i) for i in images}
+
+
+def asker(data: dict[str, Any]) -> Any:
+    """A RegistryClient.verdicts stand-in over the scenario's listing (plans read only)."""
+    return lambda images, secrets: {i: verdict(data, i) for i in images}
 
 
 def shown(finding: Any) -> str:
@@ -191,16 +216,22 @@ def test_image_pull_errors_and_a_missing_tag_fail() -> None:
         "1 pods of deployment/rolerabbit-api cannot pull ghcr.io/rolerabbit/app:v9.9.9 "
         "(ImagePullBackOff x1)"
     )
-    assert "ghcr.io/rolerabbit/app:v9.9.9: tag v9.9.9 not in ghcr.io/rolerabbit/app" in shown(
-        finding
-    )
+    assert (
+        "ghcr.io/rolerabbit/app:v9.9.9: not in registry ghcr.io: HEAD "
+        "/v2/rolerabbit/app/manifests/v9.9.9 answered 404"
+    ) in shown(finding)
 
 
-def test_image_pull_errors_fail_without_a_registry_and_say_existence_was_not_checked() -> None:
-    finding = rules.image_pulls(workload(load("bad_rollout")), S, None)
+def test_image_pull_errors_fail_when_the_registry_cannot_judge_and_say_so() -> None:
+    data = load("bad_rollout")
+    unjudged = {
+        image: ImageVerdict(image, "unknown", "ghcr.io", "registry ghcr.io answered HTTP 500")
+        for image in registry(data)
+    }
+    finding = rules.image_pulls(workload(data), S, unjudged)
     assert isinstance(finding, Finding)
     assert (
-        "whether the images exist was not checked: no registry configured (registry_url)"
+        "whether the images exist was not checked: registry ghcr.io answered HTTP 500"
         in finding.evidence
     )
 
@@ -212,7 +243,7 @@ def test_a_missing_tag_fails_before_any_pod_tries_it() -> None:
     )
     finding = rules.image_pulls(workload(data), S, registry(data))
     assert finding is not None
-    assert finding.summary == "1 image references not in the registry (threshold 0)"
+    assert finding.summary == "1 image references missing from their registry (threshold 0)"
 
 
 def test_an_unschedulable_pod_says_why_from_its_event() -> None:
@@ -385,16 +416,58 @@ def test_quantities(text: str, value: float) -> None:
     assert rules.quantity(text) == pytest.approx(value)
 
 
+DIGEST = "sha256:" + "a" * 64
+
+
 @pytest.mark.parametrize(
     ("image", "parts"),
     [
-        ("ghcr.io/rolerabbit/app:v1.2.3", ("ghcr.io/rolerabbit/app", "v1.2.3", "")),
-        ("localhost:5000/app", ("localhost:5000/app", "latest", "")),
-        ("app@sha256:abc", ("app", "", "sha256:abc")),
+        ("ghcr.io/rolerabbit/app:v1.2.3", ("ghcr.io", "rolerabbit/app", "v1.2.3", "")),
+        ("localhost:5000/app", ("localhost:5000", "app", "latest", "")),
+        ("localhost/app:1", ("localhost", "app", "1", "")),
+        ("registry.example.com:5000/a/b/c:x", ("registry.example.com:5000", "a/b/c", "x", "")),
+        ("nginx", ("docker.io", "library/nginx", "latest", "")),
+        ("nginx:1.27", ("docker.io", "library/nginx", "1.27", "")),
+        ("bitnami/redis:7", ("docker.io", "bitnami/redis", "7", "")),
+        ("docker.io/nginx", ("docker.io", "library/nginx", "latest", "")),
+        ("index.docker.io/library/nginx", ("docker.io", "library/nginx", "latest", "")),
+        (f"app@{DIGEST}", ("docker.io", "library/app", "", DIGEST)),
+        (f"ghcr.io/x/app:v1@{DIGEST}", ("ghcr.io", "x/app", "v1", DIGEST)),
     ],
 )
-def test_image_references(image: str, parts: tuple[str, str, str]) -> None:
-    assert split_image(image) == parts
+def test_image_references(image: str, parts: tuple[str, str, str, str]) -> None:
+    ref = ImageRef.parse(image)
+    assert (ref.host, ref.name, ref.tag, ref.digest) == parts
+    assert ref.reference == (parts[3] or parts[2])  # a digest is what is pulled
+
+
+@pytest.mark.parametrize(
+    ("image", "says"),
+    [
+        ("ghcr.io/RoleRabbit/app:v1", "repository 'RoleRabbit/app' must be lowercase"),
+        ("app@sha256:abc", "'sha256:abc' is not a digest"),
+        ("app:bad tag", "'bad tag' is not a valid tag"),
+        ("ghcr.io/", "repository '' must be lowercase"),
+    ],
+)
+def test_bad_image_references_say_what_is_wrong(image: str, says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        ImageRef.parse(image)
+
+
+def test_registry_endpoints_are_checked_and_hosts_default_to_https() -> None:
+    s = DeploymentSettings(registry_endpoints={"ghcr.io": "http://127.0.0.1:5000/"})
+    assert s.registry_endpoint("ghcr.io") == "http://127.0.0.1:5000"
+    assert s.registry_endpoint("quay.io") == "https://quay.io"
+    assert s.registry_endpoint("docker.io") == "https://registry-1.docker.io"
+    bad = [
+        ({"ghcr.io": "127.0.0.1:5000"}, "must be an http:// or https:// URL"),
+        ({"https://ghcr.io": "http://127.0.0.1:5000"}, "without scheme or path"),
+        ({"ghcr.io": "http://127.0.0.1:5000/v2"}, "must have no path"),
+    ]
+    for endpoints, says in bad:
+        with pytest.raises(ValidationError, match=re.escape(says)):
+            DeploymentSettings(registry_endpoints=endpoints)
 
 
 def test_settings_are_bounded() -> None:
@@ -439,7 +512,7 @@ def target_of(data: dict[str, Any]) -> KubeTarget:
 
 def test_rollback_copies_the_previous_template_without_its_hash_label() -> None:
     data = load("bad_rollout")
-    plan = fixes.plan_rollback(target_of(data), "rolerabbit-api", S, registry=registry(data))
+    plan = fixes.plan_rollback(target_of(data), "rolerabbit-api", S, registry=asker(data))
     assert plan.refusal is None
     (action,) = plan.actions
     template = action.params["patch"][0]["value"]
@@ -459,7 +532,7 @@ def test_rollback_refuses_a_previous_revision_that_was_failing_too() -> None:
     )
     newest["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/rolerabbit/app:v9.9.8"
     data["replicasets"].append(newest)
-    plan = fixes.plan_rollback(target_of(data), "rolerabbit-api", S, registry=registry(data))
+    plan = fixes.plan_rollback(target_of(data), "rolerabbit-api", S, registry=asker(data))
     assert plan.actions == ()
     assert plan.refusal is not None
     assert "not rolling deployment/rolerabbit-api back to revision 3: it was failing too" in (
@@ -562,7 +635,10 @@ def test_revision_health_judges_each_revision() -> None:
     data["pods"] = [p for p in data["pods"] if "dddd3" not in p["metadata"]["name"]]
     w = workload(data)
     history = rules.revision_failures(w, gone, data["events"], reg, S)
-    assert "revision 3: image ghcr.io/rolerabbit/app:v9.9.9 not in the registry" in history
+    assert (
+        "revision 3: image ghcr.io/rolerabbit/app:v9.9.9 not in registry ghcr.io: HEAD "
+        "/v2/rolerabbit/app/manifests/v9.9.9 answered 404"
+    ) in history
     assert any(r.startswith("revision 3: BackOff on pod/rolerabbit-api-dddd3-p1") for r in history)
 
 
@@ -640,27 +716,31 @@ def test_a_rollout_of_unknown_age_is_no_data_not_in_progress_forever() -> None:
     assert "not complete after 3600s (settle window 600s)" in aged.summary
 
 
-def test_image_existence_without_a_registry_is_no_data() -> None:
-    result = rules.image_pulls(workload(load()), S, None)
-    assert isinstance(result, NoData)
-    assert result.missing == (
-        "no registry configured (registry_url): cannot tell whether "
-        "ghcr.io/rolerabbit/app:v1.2.3 exists"
-    )
-    assert "no pod of deployment/rolerabbit-api reports ErrImagePull or ImagePullBackOff" in (
-        result.evidence
-    )
-
-
-def test_an_image_pinned_by_digest_is_no_data_against_a_tag_listing() -> None:
+def test_an_image_its_registry_could_not_judge_is_no_data() -> None:
     data = load()
-    image = "ghcr.io/rolerabbit/app@sha256:" + "a" * 64
+    image = "ghcr.io/rolerabbit/app@" + DIGEST
     data["deployments"][0]["spec"]["template"]["spec"]["containers"][0]["image"] = image
     result = rules.image_pulls(workload(data), S, registry(data))
     assert isinstance(result, NoData)
     assert result.missing == (
-        f"the registry listing at test has tags only: cannot tell whether {image} exists"
+        f"cannot tell whether {image} exists: registry ghcr.io answered HTTP 500"
     )
+    assert "no pod of deployment/rolerabbit-api reports ErrImagePull or ImagePullBackOff" in (
+        result.evidence
+    )
+    refused = ImageVerdict(image, "refused", "ghcr.io", "the credentials of secret x", "x")
+    assert isinstance(rules.image_pulls(workload(data), S, {image: refused}), NoData)
+    assert isinstance(rules.image_pulls(workload(data), S, {}), NoData)  # never asked
+
+
+def test_refused_credentials_fail_the_pull_secret() -> None:
+    data = load()
+    image = "ghcr.io/rolerabbit/app:v1.2.3"
+    detail = "the credentials of secret regcred were refused by registry ghcr.io: HEAD ... 401"
+    refused = {image: ImageVerdict(image, "refused", "ghcr.io", detail, "regcred")}
+    finding = rules.pull_secret(workload(data), data["secrets"], "regcred", S, refused)
+    assert isinstance(finding, Finding)
+    assert f"{image}: {detail}" in finding.evidence
 
 
 def test_unreadable_secrets_leave_the_pull_secret_unknown_but_a_missing_reference_fails() -> None:

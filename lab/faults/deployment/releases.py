@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 from typing import Any
 
@@ -214,7 +215,12 @@ class RegcredBroken(Fault):
     name = "regcred-broken"
     section = "deployment"
     trips = ("DEP-106",)
-    description = "regcred is replaced by credentials for docker.io only (wrong registry)."
+    unjudged = ("DEP-105",)
+    description = (
+        "regcred keeps its shape (an entry for ghcr.io with username and password) but its "
+        "password is wrong: the lab's registry really refuses it (HTTP 401), so DEP-106 fails "
+        "and DEP-105 cannot tell whether the images exist."
+    )
 
     def __init__(self) -> None:
         self.original: dict[str, Any] | None = None
@@ -225,14 +231,14 @@ class RegcredBroken(Fault):
         current = api.call("GET", path)
         if self.original is None:
             self.original = {"type": current.get("type"), "data": current.get("data")}
-        config = {
-            "auths": {
-                "https://index.docker.io/v1/": {"auth": base64.b64encode(b"someone:else").decode()}
-            }
-        }
+        config = json.loads(base64.b64decode(current["data"][".dockerconfigjson"]))
+        for entry in config["auths"].values():  # same user, a password the registry refuses
+            wrong = secrets.token_urlsafe(18)
+            entry["password"] = wrong
+            entry["auth"] = base64.b64encode(f"{entry['username']}:{wrong}".encode()).decode()
         data = {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}
         api.call("PATCH", path, {"data": data}, MERGE_PATCH)
-        return "regcred now holds credentials for docker.io only"
+        return f"regcred now holds a wrong password for {', '.join(sorted(config['auths']))}"
 
     def clear(self, lab: LabControl) -> None:
         if self.original is not None:
