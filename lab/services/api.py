@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import random
 import signal
 import sys
 import threading
@@ -124,6 +123,24 @@ class Api:
             ("POST", "/api/auth/login"): self.login,
         }
         self.started = time.time()
+        self._owed = 0.0  # the errors_due accumulator
+        self._owed_lock = threading.Lock()
+
+    def errors_due(self, share: float) -> bool:
+        """Whether this request fails, so that exactly `share` of them do, evenly spread.
+
+        Not random: a window of n requests holds share x n errors, give or take one, so two
+        ways of measuring one pod's rate can be compared closely (tests/errors).
+        """
+        if share <= 0:
+            self._owed = 0.0
+            return False
+        with self._owed_lock:
+            self._owed += share
+            if self._owed >= 1.0:
+                self._owed -= 1.0
+                return True
+            return False
 
     def health(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
         uptime = round(time.time() - self.started, 1)
@@ -259,7 +276,7 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
                 if delay_ms:
                     time.sleep(float(delay_ms) / 1000)
                 share = float(api.switches.get_for("api.error_share", api.pod) or 0)
-                if share and random.random() < share:
+                if api.errors_due(share):
                     raise HttpError(
                         502, "upstream request failed: payment provider timeout", "upstream"
                     )
