@@ -10,7 +10,7 @@ import math
 import time
 
 from lab.errors import LabError
-from lab.faults.api_pods import target_pod, where
+from lab.faults._api_pods import target_pod, where
 from lab.faults.deployment import KubeApi, SpecRestoringFault
 from lab.faults.framework import Fault, LabControl, float_param, register
 from lab.settings import NAMESPACE

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from lab.errors import LabError
-from lab.faults.api_pods import api_5xx, target_pod, where
+from lab.faults._api_pods import api_5xx, target_pod, where
 from lab.faults.framework import Fault, LabControl, float_param, register, wait_until
 from lab.outputs import lab_threshold
 from lab.switches import pod_key
