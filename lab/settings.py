@@ -5,11 +5,13 @@ variables); `lab up` stores the effective values in `<state dir>/settings.json`
 so later commands (`status`, `inject`, `down`) talk to the same lab.
 
 Default ports stay clear of the standard ones (PostgreSQL 5432, Redis 6379,
-an app's 3000) so a system PostgreSQL or Redis is never touched:
+an app's 3000) so a system PostgreSQL or Redis is never touched, and below Linux's
+ephemeral range (32768-60999): a port in it can be held for a minute by any outgoing
+connection that drew it (in TIME_WAIT), which on a busy machine made `lab up` fail:
 
-    postgres 55432   redis 56379   api 53000   thirdparty 53100   kubernetes 56443
-    prometheus 59090
-    registry 55000 (the image registry standing in for ghcr.io)
+    postgres 25432   redis 26379   api 23000   thirdparty 23100   kubernetes 26443
+    prometheus 29090
+    registry 25000 (the image registry standing in for ghcr.io)
 """
 
 from __future__ import annotations
@@ -50,13 +52,13 @@ class LabSettings:
     """The effective configuration of one lab, persisted in its state dir."""
 
     state_dir: Path
-    postgres_port: int = 55432
-    redis_port: int = 56379
-    registry_port: int = 55000
-    api_port: int = 53000
-    thirdparty_port: int = 53100
-    k8s_port: int = 56443
-    prometheus_port: int = 59090
+    postgres_port: int = 25432
+    redis_port: int = 26379
+    registry_port: int = 25000
+    api_port: int = 23000
+    thirdparty_port: int = 23100
+    k8s_port: int = 26443
+    prometheus_port: int = 29090
     producer_rate: float = 2.0  # jobs per second
     load_rate: float = 10.0  # API requests per second
     static_workers: int = 2  # worker processes when no Kubernetes emulator runs
