@@ -11,8 +11,12 @@ from tests.conftest import CheckRun
 def test_without_kubernetes_only_kubernetes_checks_are_skipped(
     run_checks: Callable[..., CheckRun],
 ) -> None:
-    """A full sweep against the lab's PostgreSQL, Redis and API with no Kubernetes."""
-    run = run_checks("-rs", profile="absent: [kubernetes]")
+    """A full sweep against the lab's PostgreSQL, Redis and API with no Kubernetes.
+
+    The API's metrics come from the lab's Prometheus: without Kubernetes the default source
+    is the single URL, which the lab's three API pods behind one Service would fool."""
+    profile = "absent: [kubernetes]\napi: {metrics_source: prometheus}"
+    run = run_checks("-rs", profile=profile)
     statuses = run.statuses()
     assert {"error", "failed"}.isdisjoint(statuses.values()), run.stdout
     skipped = {cid for cid, status in statuses.items() if status == "skipped"}
