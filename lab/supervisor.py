@@ -319,6 +319,7 @@ class Supervisor:
         with self.lock:
             for pods in self.pools:
                 pods.reconcile()
+            self._point_prometheus()
             api_pods, serving = self.api.desired_pods(), set(self.api.serving())
             workers, running = self.workers.desired_pods(), self.workers.running_pods()
         if api_pods is None or api_pods != serving:
@@ -327,6 +328,9 @@ class Supervisor:
             return "the worker processes (one per Ready worker pod)"
         if not self._jobs_completing():
             return f"the {QUEUE_NAME} queue (a job completed within {FLOWING_S:g}s)"
+        prometheus = self.services.get("prometheus")
+        if isinstance(prometheus, PrometheusService) and not prometheus.scrapes(serving):
+            return "Prometheus (a scrape of every API pod)"
         return None
 
     def _jobs_completing(self) -> bool:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.parse
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,18 @@ class PrometheusService(Service):
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--log.level=warn",
         ]
+
+    def scrapes(self, pods: Iterable[str]) -> bool:
+        """Whether Prometheus has scraped each of these API pods (static mode: the API)."""
+        query = urllib.parse.urlencode({"query": f'up{{job="{JOB}"}} == 1'})
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=2) as answer:
+                result = json.load(answer)["data"]["result"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if not self.ctx.settings.kubernetes:
+            return bool(result)
+        return set(pods) <= {series["metric"].get("pod") for series in result}
 
     def healthy(self) -> bool:
         return http_ok(f"{self.url}/-/ready")

@@ -24,13 +24,14 @@ def test_a_dry_run_writes_no_sweep_state(run_checks: Callable[..., CheckRun]) ->
 
 
 def test_sweep_state_is_kept_per_target(run_checks: Callable[..., CheckRun]) -> None:
-    """State recorded against one API URL is never read, or overwritten, for another."""
+    """State recorded against one metrics source is never read, or overwritten, for another
+    (here the API's pods, then one URL elsewhere)."""
     run = run_checks("-m", "errors", "-k", "ERR-101")
     (recorded,) = (run.reports / "state").rglob("errors-last-scrape.json")
     before = recorded.read_bytes()
     other = run_checks(
         "-m", "errors", "-k", "ERR-101", "--reports-dir", str(run.reports),
-        profile="api: {base_url: 'http://127.0.0.2:9'}",
+        profile="api: {base_url: 'http://127.0.0.2:9', metrics_source: url}",
     )  # fmt: skip
     assert other.outcome.ret == 1, other.stdout
     assert "127.0.0.2:9" in other.stdout, "it measured the other target, not the recording"

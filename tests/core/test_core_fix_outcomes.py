@@ -55,12 +55,13 @@ test_flag = flag_check(NOTHING)
 
 
 def test_an_empty_plan_is_nothing_to_do_with_the_manual_steps(suite: pytest.Pytester):
-    _suite_with(suite, EMPTY)
+    # A verification window of two minutes: an empty plan must not wait for it.
+    _suite_with(suite, EMPTY, verify_timeout_s=120)
     set_state(suite.path, flag="broken")
     started = time.monotonic()
     result = suite.runpytest("--env", "test", "--fix")
     assert result.ret == 1
-    assert time.monotonic() - started < 1.0, "an empty plan is reported at once"
+    assert time.monotonic() - started < 60, "an empty plan waits for no verification"
     result.stdout.fnmatch_lines(
         [
             "*fix: nothing to do (T-R11): nothing this remediation can do;*",
