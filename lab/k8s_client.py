@@ -17,6 +17,11 @@ from typing import Any
 from lab.errors import LabError
 from lab.settings import NAMESPACE
 
+# The lab's own clients of the emulator name themselves, so its request counts
+# (GET /_lab/stats?by=agent) tell them from the suite's and kubectl's.
+USER_AGENT = "rolerabbit-lab/1"
+BRIDGE_USER_AGENT = "rolerabbit-lab-bridge/1"
+
 
 class EmulatorClient:
     """Bounded JSON calls to the emulator; failures become a LabError saying what failed."""
@@ -36,6 +41,7 @@ class EmulatorClient:
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Accept", "application/json")
+        request.add_header("User-Agent", USER_AGENT)
         if data is not None:
             request.add_header("Content-Type", content_type)
         try:

@@ -10,7 +10,8 @@ Public API for checks and remediations:
 - `DependencyUnavailable` is what clients raise when a service cannot be reached in time;
 - `Section` is what a section contributes through the `pytest_opscheck_sections` hook, and
   `pytest_opscheck_sweep_start` tells it which checks were collected (opscheck.hooks);
-- `environment_of`, `reports_dir_of`, `sweep_state_of` read the run's state from a config.
+- `environment_of`, `reports_dir_of`, `sweep_state_of`, `snapshots_of` read the run's state
+  from a config.
 
 PYTEST_DONT_REWRITE: checks report through `fail()`, not bare asserts, so this installed
 plugin needs no assertion rewriting (and pytester runs must not warn that it was imported).
@@ -27,7 +28,7 @@ from opscheck.findings import (
     inconclusive,
     verdict,
 )
-from opscheck.keys import environment_of, reports_dir_of, sweep_state_of
+from opscheck.keys import environment_of, reports_dir_of, snapshots_of, sweep_state_of
 from opscheck.remediation import Action, ActionResult, Plan, Planner
 from opscheck.sections import Section, Severity
 from opscheck.snapshots import SnapshotStore
@@ -52,6 +53,7 @@ __all__ = [
     "fail",
     "inconclusive",
     "reports_dir_of",
+    "snapshots_of",
     "sweep_state_of",
     "verdict",
 ]

@@ -37,6 +37,7 @@ RUN_ID = pytest.StashKey[str]()
 SWEEP_LOCK = pytest.StashKey[FileLock]()
 SWEEP_STATE = pytest.StashKey[SweepState]()
 FIX_LEDGER = pytest.StashKey[FixLedger]()  # on the controller, which removes it at the end
+SNAPSHOT_STORE = pytest.StashKey[SnapshotStore]()
 
 
 def environment_of(config: pytest.Config) -> Environment:
@@ -52,3 +53,12 @@ def sweep_state_of(config: pytest.Config) -> SweepState:
 def reports_dir_of(config: pytest.Config) -> Path:
     """Where this run's reports, audit log and sweep state go."""
     return config.stash[REPORTS_DIR]
+
+
+def snapshots_of(config: pytest.Config) -> SnapshotStore:
+    """The run's snapshot store (one per process that runs checks), shared by every check
+    and by the work that starts with the sweep."""
+    store = config.stash.get(SNAPSHOT_STORE, None)
+    if store is None:
+        store = config.stash[SNAPSHOT_STORE] = SnapshotStore()
+    return store

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from opscheck.environment import Environment
-from opscheck.keys import ENVIRONMENT, REDACTOR, REPORTS_DIR, SWEEP_STATE
+from opscheck.keys import ENVIRONMENT, REDACTOR, REPORTS_DIR, SWEEP_STATE, snapshots_of
 from opscheck.redaction import Redactor
 from opscheck.settings import Profile
 from opscheck.snapshots import SnapshotStore
@@ -29,9 +29,9 @@ def profile(environment: Environment) -> Profile:
 
 
 @pytest.fixture(scope="session")
-def snapshots() -> SnapshotStore:
+def snapshots(pytestconfig: pytest.Config) -> SnapshotStore:
     """The session's snapshot store, shared by all checks, invalidated after a fix."""
-    return SnapshotStore()
+    return snapshots_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")

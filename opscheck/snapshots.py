@@ -2,12 +2,22 @@
 
 Checks are pure functions of snapshots. A failed read (service unreachable) is remembered
 too, so every check that needs it fails at once with the same one-line cause instead of
-each waiting out its own timeout. After a fix, the store is invalidated and re-read.
+each waiting out its own timeout.
+
+After a fix, the re-check re-reads only what the fix changed: each snapshot may say which
+kinds of change make it stale (`changed_by`, the kinds of remediation Actions:
+"kubernetes", "sql", "redis", "http", "file"), and `invalidate(kinds)` forgets those
+snapshots, and every snapshot that said nothing. `invalidate()` forgets everything.
+`generation` counts invalidations: a reader may take a cheaper, possibly stale read while
+it is 0 (nothing has been changed by this run), and must read the world as it is after.
+
+The store lives on the run's config (`snapshots_of(config)`), so work that starts with
+the sweep, before any fixture, reads through it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from threading import RLock
 from typing import Any, TypeVar
 
@@ -20,17 +30,23 @@ class SnapshotStore:
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
         self._errors: dict[str, DependencyUnavailable] = {}
+        self._changed_by: dict[str, frozenset[str] | None] = {}
         # Reentrant: one snapshot's loader may read another (a view built on a base list).
         self._lock = RLock()
         self.loads = 0
+        self.generation = 0
 
-    def get(self, key: str, load: Callable[[], T]) -> T:
-        """The snapshot for `key`, loading it on first use."""
+    def get(self, key: str, load: Callable[[], T], changed_by: Iterable[str] | None = None) -> T:
+        """The snapshot for `key`, loading it on first use.
+
+        `changed_by`: the kinds of change that make it stale (None: any change).
+        """
         with self._lock:
             if key in self._errors:
                 raise self._errors[key]
             if key not in self._values:
                 self.loads += 1
+                self._changed_by[key] = None if changed_by is None else frozenset(changed_by)
                 try:
                     self._values[key] = load()
                 except DependencyUnavailable as exc:
@@ -38,8 +54,15 @@ class SnapshotStore:
                     raise
             return self._values[key]
 
-    def invalidate(self) -> None:
-        """Forget everything, so the next read sees the world after a fix."""
+    def invalidate(self, kinds: Iterable[str] | None = None) -> None:
+        """Forget what a change of these kinds makes stale (every snapshot when None),
+        so the next read sees the world after a fix."""
+        changed = None if kinds is None else frozenset(kinds)
         with self._lock:
-            self._values.clear()
-            self._errors.clear()
+            self.generation += 1
+            for key in list(self._changed_by):
+                by = self._changed_by[key]
+                if changed is None or by is None or by & changed:
+                    self._values.pop(key, None)
+                    self._errors.pop(key, None)
+                    del self._changed_by[key]

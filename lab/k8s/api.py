@@ -11,6 +11,7 @@ from __future__ import annotations
 from lab.k8s import deletion, discovery, errors, openapi, proxy, reads, scale, watch, writes
 from lab.k8s.cluster import Cluster
 from lab.k8s.routing import GroupVersion, Request, Response, Route, parse_route, split_group_version
+from lab.k8s.stats import agent_of, served_from
 
 
 def _not_found_path(path: str) -> errors.ApiError:
@@ -76,7 +77,8 @@ class KubeApi:
         resource = rt.plural if rt.group in ("", "apps") else f"{rt.plural}.{rt.group}"
         if route.subresource:
             resource += f"/{route.subresource}"
-        cluster.stats.count(verb, resource)
+        agent = agent_of(request.headers)
+        cluster.stats.count(verb, resource, agent, served_from(verb, request.params))
         if verb not in READ_VERBS:
             cluster.changed = True
         if route.subresource == "log":

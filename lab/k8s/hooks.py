@@ -42,7 +42,10 @@ clear                              {hook?}: clears one hook by name, or every ho
 Other endpoints: ``GET /_lab/hooks`` (what is in force), ``POST /_lab/reset``
 (wipe and reseed; with ``{"if_changed": true}`` only when an API write or a hook changed
 the cluster since the last reseed, else it clears the pods' logs only), ``GET /_lab/stats``
-(request counts such as ``{"list pods": 3}``), ``POST /_lab/stats/reset``,
+(request counts such as ``{"list pods": 3}``; ``?agent=NAME`` counts one client only, named by
+its User-Agent's product, ``?served=cache`` the LISTs asking for ``resourceVersion=0``, and
+``?by=agent`` or ``?by=served`` groups them: :mod:`lab.k8s.stats`),
+``POST /_lab/stats/reset``,
 and ``GET|POST /_lab/pod-backends`` (the lab processes serving
 pods, see :mod:`lab.k8s.backends`; a post changes no cluster object).
 Errors come back as Kubernetes ``Status`` objects (400 for a bad body, 404 for
@@ -62,6 +65,7 @@ from lab.k8s.faults import CrashLoop, Target
 from lab.k8s.hook_actions import HookActions
 from lab.k8s.routing import Request, Response
 from lab.k8s.seed import seed_cluster
+from lab.k8s.stats import DIMENSIONS
 
 if TYPE_CHECKING:
     from lab.k8s.controller import Controller
@@ -125,7 +129,14 @@ class LabApi:
         path, method = request.path.rstrip("/"), request.method
         cluster = self.cluster
         if path == "/_lab/stats" and method == "GET":
-            return Response.of(cluster.stats.snapshot())
+            params = request.params
+            agent, served = params.get("agent") or None, params.get("served") or None
+            by = params.get("by")
+            if by is None:
+                return Response.of(cluster.stats.snapshot(agent, served))
+            if by not in DIMENSIONS:
+                raise errors.bad_request(f"by must be one of {', '.join(DIMENSIONS)}")
+            return Response.of(cluster.stats.grouped(by, agent, served))
         if path == "/_lab/stats/reset" and method == "POST":
             cluster.stats.reset()
             return Response.of({"ok": True})

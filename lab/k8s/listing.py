@@ -3,6 +3,14 @@
 The continue token is opaque to clients (base64 of a small JSON document) and
 names the last (namespace, name) returned, so pages never skip or repeat an
 item while nothing changes; a consistent snapshot is not promised.
+
+``resourceVersion`` as an API server reads it on a LIST: unset is a consistent read;
+``0`` is "any version", which a real server answers from its watch cache (perhaps a
+little stale, never from etcd) and this one from its store, with every object and the
+same paging; a number is "not older than" it (``resourceVersionMatch=NotOlderThan``,
+the default) or exactly it (``Exact``): this server keeps no history, so an older exact
+version is 410 Gone and a version it has not reached yet a 504, as a real server
+answers after waiting. The combinations a real server refuses are refused alike (400).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lab.k8s.errors import bad_request
+from lab.k8s.errors import ApiError, bad_request, gone
 from lab.k8s.selectors import matches_fields, parse_field_selector, parse_label_selector
 
 Obj = dict[str, Any]
@@ -26,6 +34,8 @@ class ListQuery:
     field_selector: str | None = None
     limit: int | None = None
     continue_token: str | None = None
+    resource_version: str | None = None
+    version_match: str | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> ListQuery:
@@ -39,7 +49,47 @@ class ListQuery:
             params.get("fieldSelector") or None,
             limit if limit and limit > 0 else None,
             params.get("continue") or None,
+            params.get("resourceVersion") or None,
+            params.get("resourceVersionMatch") or None,
         )
+
+    def validate_version(self) -> None:
+        """Refuse what a real API server refuses in a LIST's resourceVersion options (a
+        watch reads them otherwise: lab/k8s/watch.py)."""
+        rv, match = self.resource_version, self.version_match
+        if rv is not None and not rv.isdigit():
+            raise bad_request(f"invalid resource version {rv!r}")
+        if match is not None:
+            if match not in ("NotOlderThan", "Exact"):
+                raise bad_request(
+                    f"resourceVersionMatch: Unsupported value: {match!r}: supported values: "
+                    '"Exact", "NotOlderThan", ""'
+                )
+            if rv is None:
+                raise bad_request(
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
+            if self.continue_token:
+                raise bad_request("resourceVersionMatch is forbidden when continue is provided")
+            if match == "Exact" and rv == "0":
+                raise bad_request(
+                    'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+                )
+        if self.continue_token and rv not in (None, "0"):
+            raise bad_request("specifying resource version is not allowed when using continue")
+
+    def check_version(self, current: int) -> None:
+        """The store is at `current`: can it answer the version asked for?"""
+        rv = self.resource_version
+        if rv is None or rv == "0" or self.continue_token:
+            return
+        wanted = int(rv)
+        if self.version_match == "Exact" and wanted < current:
+            raise gone(f"too old resource version: {wanted} ({current})")
+        if wanted > current:
+            raise ApiError(
+                504, "Timeout", f"Too large resource version: {wanted}, current: {current}"
+            )
 
     def predicate(self, resource: str) -> Callable[[Obj], bool]:
         labels = parse_label_selector(self.label_selector)

@@ -21,6 +21,7 @@ from lab.k8s.backends import Backends
 from lab.k8s.cluster import Cluster
 from lab.k8s.resources import PODS
 from lab.k8s.routing import Request, Response
+from lab.k8s.stats import agent_of
 
 PROXY_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/proxy(/.*)?$")
 CONNECT_TIMEOUT_S = 2.0
@@ -64,7 +65,7 @@ def proxy(
     namespace, spec, path = target
     name, _, port = spec.removeprefix("http:").partition(":")
     verb = "get" if request.method == "GET" else "create"
-    cluster.stats.count(verb, "pods/proxy")
+    cluster.stats.count(verb, "pods/proxy", agent_of(request.headers))
     with cluster.lock:
         pod = cluster.store.get(PODS.bucket, namespace, name)
     if pod is None:

@@ -37,9 +37,11 @@ def get_object(cluster: Cluster, route: Route, request: Request) -> Response:
 
 def list_objects(cluster: Cluster, route: Route, request: Request) -> Response:
     query = ListQuery.from_params(request.params)
+    query.validate_version()
     predicate = query.predicate(route.rt.plural)
     with cluster.lock:
         rv = cluster.store.resource_version
+        query.check_version(rv)
         items = [o for o in views.current_items(cluster, route.rt, route.namespace) if predicate(o)]
         page = paginate(items, query, rv)
         list_meta: Obj = {"resourceVersion": str(rv)}

@@ -2,26 +2,79 @@
 
 The suite uses them to prove its checks read snapshots (one LIST per type)
 rather than polling object by object.
+
+Each request is also counted under its client, named by the product of its
+``User-Agent`` (``kubectl/v1.30.0 (linux/amd64)`` is ``kubectl``; none is
+``unknown``), so a count can leave out the lab's own background clients (the
+pod->process bridges list pods twice a second as ``rolerabbit-lab-bridge``):
+
+    GET /_lab/stats                     {"list pods": 3, ...}  every client
+    GET /_lab/stats?agent=NAME          the same, for one client only
+    GET /_lab/stats?by=agent            {"NAME": {"list pods": 1, ...}, ...}
+
+And by how a LIST was served: ``cache`` when it asked for ``resourceVersion=0`` (any
+version: a real API server answers it from its watch cache), ``storage`` otherwise (a
+consistent read, from etcd on a real server); other verbs are ``storage`` too:
+
+    GET /_lab/stats?served=cache        the LISTs served as from the watch cache
+    GET /_lab/stats?by=served           {"cache": {...}, "storage": {...}}
+
+Filters combine (``?agent=kubectl&served=cache``).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
+
+UNKNOWN_AGENT = "unknown"
+DIMENSIONS = ("agent", "served")
+
+
+def agent_of(headers: Mapping[str, str]) -> str:
+    """The product name of a request's User-Agent: its first token, without the version."""
+    value = (headers.get("User-Agent") or "").strip()
+    product = value.split(None, 1)[0].split("/", 1)[0] if value else ""
+    return product or UNKNOWN_AGENT
+
+
+def served_from(verb: str, params: Mapping[str, str]) -> str:
+    return "cache" if verb == "list" and params.get("resourceVersion") == "0" else "storage"
 
 
 class RequestStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
+        # (agent, served) -> "verb resource" -> count
+        self._counts: dict[tuple[str, str], Counter[str]] = {}
 
-    def count(self, verb: str, resource: str) -> None:
+    def count(
+        self, verb: str, resource: str, agent: str = UNKNOWN_AGENT, served: str = "storage"
+    ) -> None:
         with self._lock:
-            self._counts[f"{verb} {resource}"] += 1
+            self._counts.setdefault((agent, served), Counter())[f"{verb} {resource}"] += 1
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self, agent: str | None = None, served: str | None = None) -> dict[str, int]:
+        """Counts by "verb resource": every request's, or those of one client / one way."""
         with self._lock:
-            return dict(sorted(self._counts.items()))
+            total: Counter[str] = Counter()
+            for (by_agent, by_served), counts in self._counts.items():
+                if agent in (None, by_agent) and served in (None, by_served):
+                    total.update(counts)
+            return dict(sorted(total.items()))
+
+    def grouped(
+        self, by: str, agent: str | None = None, served: str | None = None
+    ) -> dict[str, dict[str, int]]:
+        """The counts of each client (by="agent") or each way of serving (by="served")."""
+        index = DIMENSIONS.index(by)
+        with self._lock:
+            groups: dict[str, Counter[str]] = {}
+            for key, counts in self._counts.items():
+                if agent in (None, key[0]) and served in (None, key[1]):
+                    groups.setdefault(key[index], Counter()).update(counts)
+            return {name: dict(sorted(c.items())) for name, c in sorted(groups.items())}
 
     def reset(self) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from lab.k8s_client import BRIDGE_USER_AGENT
 from lab.services.base import LabContext, Service
 from lab.services.catalog import WorkerService
 from lab.settings import NAMESPACE
@@ -70,6 +71,7 @@ class PodPool:
         url = f"{self.k8s_url}/api/v1/namespaces/{NAMESPACE}/pods?labelSelector={self.selector}"
         request = urllib.request.Request(url)
         request.add_header("Authorization", f"Bearer {self.ctx.credentials.k8s_token}")
+        request.add_header("User-Agent", BRIDGE_USER_AGENT)
         try:
             with urllib.request.urlopen(request, timeout=2) as response:
                 pods = json.load(response).get("items", [])

@@ -1,5 +1,9 @@
 """Verifying a fix: re-run the check on fresh snapshots until it passes and keeps passing
-for the plan's settle window, or the time is up; an empty plan is never "fixed"."""
+for the plan's settle window, or the time is up; an empty plan is never "fixed".
+
+Each re-check re-reads only what the plan's actions change: the snapshots their kinds
+("kubernetes", "sql", "redis", ...) make stale (opscheck/snapshots.py). A check re-run
+with nothing applied (an empty plan: has it cleared by itself?) re-reads everything."""
 
 from __future__ import annotations
 
@@ -34,12 +38,15 @@ class Verification:
     ) -> None:
         raise NotImplementedError
 
-    def _recheck(self, item: pytest.Item) -> Recheck:
+    def _recheck(self, item: pytest.Item, plan: Plan | None = None) -> Recheck:
         """Run the check again on fresh snapshots: None when it passes.
 
-        A re-check that cannot judge (inconclusive) is not a pass either.
+        The snapshots the plan's kinds of action change are re-read (every snapshot
+        without a plan or actions). A re-check that cannot judge (inconclusive) is not a
+        pass either.
         """
-        item.stash[SNAPSHOTS].invalidate()
+        kinds = frozenset(action.kind for action in plan.actions) if plan else frozenset()
+        item.stash[SNAPSHOTS].invalidate(kinds or None)
         try:
             item.runtest()
         except (CheckFailure, Inconclusive) as again:
@@ -63,7 +70,7 @@ class Verification:
         pending = ""
         green_since: float | None = None
         while True:
-            latest = self._recheck(item)
+            latest = self._recheck(item, plan)
             now = time.monotonic()
             pending = "" if latest or plan.confirm is None else (plan.confirm() or "")
             if latest or pending:

@@ -37,3 +37,44 @@ def test_an_unreachable_dependency_is_remembered_until_invalidated():
     assert len(attempts) == 1, "every later check fails at once with the same cause"
     store.invalidate()
     assert store.get("activity", lambda: [7]) == [7]
+
+
+def test_invalidating_by_kind_forgets_only_what_that_kind_of_change_makes_stale():
+    store, calls = SnapshotStore(), []
+    kinds = {
+        "k8s:pods": ("kubernetes",),
+        "db:activity": ("sql",),
+        "queue:counts": ("redis", "kubernetes"),
+        "errors:window": None,  # says nothing: any change makes it stale
+    }
+
+    def read_all() -> None:
+        for key, changed_by in kinds.items():
+            store.get(key, lambda key=key: calls.append(key), changed_by=changed_by)
+
+    read_all()
+    assert len(calls) == 4 and store.generation == 0
+    store.invalidate({"sql"})
+    read_all()
+    assert calls[4:] == ["db:activity", "errors:window"] and store.generation == 1
+    store.invalidate({"kubernetes"})
+    read_all()
+    assert calls[6:] == ["k8s:pods", "queue:counts", "errors:window"]
+    store.invalidate()
+    read_all()
+    assert calls[9:] == list(kinds) and store.generation == 3
+
+
+def test_a_remembered_failure_goes_with_its_kind():
+    store = SnapshotStore()
+
+    def down() -> list[int]:
+        raise DependencyUnavailable("PostgreSQL", "db:5432", "connection refused", "hint")
+
+    with pytest.raises(DependencyUnavailable):
+        store.get("db:activity", down, changed_by=("sql",))
+    store.invalidate({"kubernetes"})
+    with pytest.raises(DependencyUnavailable):
+        store.get("db:activity", lambda: [1], changed_by=("sql",))
+    store.invalidate({"sql"})
+    assert store.get("db:activity", lambda: [1], changed_by=("sql",)) == [1]

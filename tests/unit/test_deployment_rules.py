@@ -487,7 +487,9 @@ class DataKube:
         self.data = data
         self.calls: list[str] = []
 
-    def list(self, resource: Resource, namespace: str | None, page_size: int) -> Listing:
+    def list(
+        self, resource: Resource, namespace: str | None, page_size: int, **params: str
+    ) -> Listing:
         key = {
             "pods": "pods",
             "deployments": "deployments",

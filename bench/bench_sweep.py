@@ -1,0 +1,215 @@
+"""The full sweep (`pytest checks`, every section) against the runbook's scripted diagnosis.
+
+In one run against one lab (a private one, or the lab at $LAB_ATTACH_STATE_DIR), each
+measured --runs times (default 3), medians printed:
+
+    runbook     bench/runbook-baseline.sh: the runbook's ~35 diagnosis commands for the
+                five sections (kubectl, psql, redis-cli, curl, jq), as an operator runs them
+    cold        `pytest checks`, a fresh reports dir: no recorded state
+    warm        the same, in a reports dir whose previous sweep is seconds old (the
+                metrics window starts from its recorded scrape)
+    prometheus  `pytest checks --env lab-prometheus`: errors and performance read Prometheus
+    cold -n 2   the cold sweep with two xdist workers (figures only; nothing depends on it)
+
+For each: wall time, peak RSS of the pytest process (its own maximum, from wait4; with
+-n 2 the largest of it and its workers), and the Kubernetes requests it made, counted by
+the emulator (GET /_lab/stats?agent=..., reset before: kubectl's for the runbook, the
+suite's own User-Agent for the sweeps, so the lab's own background clients are left
+out). Then the LISTs per resource type of one sweep of each kind, with how many asked
+for resourceVersion=0 (served=cache) and how many were the windowed samplers' samples.
+
+    .venv/bin/python bench/bench_sweep.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lab import lifecycle  # noqa: E402
+from lab.outputs import read_env_file  # noqa: E402
+from lab.testing import make_state_dir, private_settings, stop_and_remove  # noqa: E402
+
+SUITE = "rolerabbit-opscheck"
+
+
+@contextmanager
+def running_lab() -> Iterator[Path]:
+    attach = os.environ.get("LAB_ATTACH_STATE_DIR")
+    if attach:
+        yield Path(attach)
+        return
+    state_dir = make_state_dir()
+    try:
+        lifecycle.up(private_settings(state_dir), say=lambda _: None)
+        time.sleep(5)  # let the load generator fill the logs and counters a little
+        yield state_dir
+    finally:
+        stop_and_remove(state_dir)
+
+
+@dataclass
+class Run:
+    wall: float
+    rss_mib: float
+    code: int
+    requests: dict[str, int]
+    by_served: dict[str, dict[str, int]] = field(default_factory=dict)
+    io: dict[str, int] = field(default_factory=dict)
+
+
+class Bench:
+    def __init__(self, state_dir: Path, work: Path) -> None:
+        self.state_dir, self.work = state_dir, work
+        env = read_env_file(str(state_dir / "env"))
+        profile = yaml.safe_load((state_dir / "profile.yaml").read_text())["profiles"]["lab"]
+        statuses = {n: d["status_url"] for n, d in profile["dependencies"].items()}
+        self.env = {
+            **os.environ,
+            **env,
+            "LAB_STATE_DIR": str(state_dir),
+            "OPSCHECK_STATE_DIR": str(work / "opscheck-state"),
+            "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
+            "STRIPE_STATUS_URL": statuses["stripe"],
+            "CLOUDFLARE_STATUS_URL": statuses["cloudflare"],
+        }
+        kubeconfig = yaml.safe_load(Path(env["KUBECONFIG"]).read_text())
+        self.emulator = kubeconfig["clusters"][0]["cluster"]["server"]
+        self.sweeps = 0
+
+    def stats(self, query: str) -> dict[str, object]:
+        with urllib.request.urlopen(f"{self.emulator}/_lab/stats?{query}", timeout=10) as r:
+            data: dict[str, object] = json.loads(r.read())
+        return data
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.emulator}/_lab/stats/reset", b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def timed(self, command: list[str]) -> tuple[float, float, int, str]:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        assert process.stdout is not None
+        output = process.stdout.read().decode(errors="replace")
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), output
+
+    def runbook(self) -> Run:
+        self.reset()
+        wall, rss, code, output = self.timed(["bash", str(ROOT / "bench" / "runbook-baseline.sh")])
+        if code != 0:
+            print(output, file=sys.stderr)
+        requests = self.stats("agent=kubectl")
+        return Run(wall, rss, code, requests)  # type: ignore[arg-type]
+
+    def sweep(self, reports: Path, *extra: str) -> Run:
+        self.reset()
+        command = [
+            sys.executable, "-m", "pytest", str(ROOT / "checks"), "-q", "-p", "no:cacheprovider",
+            "--reports-dir", str(reports), *extra,
+        ]  # fmt: skip
+        wall, rss, code, output = self.timed(command)
+        if code != 0:
+            print(output[-3000:], file=sys.stderr)
+        requests = self.stats(f"agent={SUITE}")
+        by_served = self.stats(f"agent={SUITE}&by=served")
+        io: dict[str, int] = {}
+        for path in (reports / "state").glob("errors-io-*.json"):
+            for key, value in json.loads(path.read_text()).items():
+                io[key] = io.get(key, 0) + value
+        return Run(wall, rss, code, requests, by_served, io)  # type: ignore[arg-type]
+
+    def fresh(self, name: str) -> Path:
+        self.sweeps += 1
+        return self.work / f"{name}-{self.sweeps}"
+
+
+def lists(requests: dict[str, int]) -> dict[str, int]:
+    return {k.removeprefix("list "): v for k, v in requests.items() if k.startswith("list ")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with running_lab() as state_dir, tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
+        bench = Bench(state_dir, Path(tmp))
+        runs: dict[str, list[Run]] = {
+            k: [] for k in ("runbook", "cold", "warm", "prometheus", "cold -n 2")
+        }
+        warm = bench.fresh("warm")
+        bench.sweep(warm)  # the previous sweep of the warm ones
+        for _ in range(args.runs):
+            runs["runbook"].append(bench.runbook())
+            runs["cold"].append(bench.sweep(bench.fresh("cold")))
+            runs["warm"].append(bench.sweep(warm))
+            runs["prometheus"].append(
+                bench.sweep(bench.fresh("prometheus"), "--env", "lab-prometheus")
+            )
+            runs["cold -n 2"].append(bench.sweep(bench.fresh("xdist"), "-n", "2"))
+        print(f"{args.runs} runs each, medians (min-max)")
+        print(
+            f"{'':<11} {'wall s':>21} {'peak RSS MiB':>13} {'k8s requests':>13} "
+            f"{'LISTs':>6}  exit codes"
+        )
+        for name, measured in runs.items():
+            walls = [r.wall for r in measured]
+            total = statistics.median(sum(r.requests.values()) for r in measured)
+            listed = statistics.median(sum(lists(r.requests).values()) for r in measured)
+            print(
+                f"{name:<11} {statistics.median(walls):>7.2f} ({min(walls):5.2f}-{max(walls):5.2f})"
+                f" {statistics.median(r.rss_mib for r in measured):>13.1f} {total:>13g}"
+                f" {listed:>6g}  {','.join(str(r.code) for r in measured)}"
+            )
+        print("\nKubernetes LISTs per type, one run of each (rv=0: asked resourceVersion=0)")
+        kinds = sorted({k for m in runs.values() for r in m for k in lists(r.requests)})
+        print(f"{'type':<26}" + "".join(f"{name:>14}" for name in runs))
+        for kind in kinds:
+            cells = []
+            for measured in runs.values():
+                run = measured[-1]
+                count = lists(run.requests).get(kind, 0)
+                cached = lists(run.by_served.get("cache", {})).get(kind, 0)  # type: ignore[arg-type]
+                cells.append(f"{count}" + (f" ({cached} rv=0)" if cached else ""))
+            print(f"{kind:<26}" + "".join(f"{cell:>14}" for cell in cells))
+        print("\nother requests, one run of each")
+        for name, measured in runs.items():
+            other = {k: v for k, v in measured[-1].requests.items() if not k.startswith("list ")}
+            print(f"{name:<11} {json.dumps(other, sort_keys=True)}")
+        print("\nwindowed samples in each sweep (the sweep's own I/O figures, last run)")
+        for name, measured in list(runs.items())[1:]:
+            io = measured[-1].io
+            print(
+                f"{name:<11} pods source LISTs {io.get('pods_source_lists', 0)}, PodMetrics "
+                f"LISTs {io.get('pod_metrics_lists', 0)} (the first is the sweep's read), "
+                f"metric scrape rounds {io.get('scrapes', 0)}"
+            )
+        failed = [n for n, m in runs.items() if any(r.code != 0 for r in m)]
+        if failed:
+            print(f"non-zero exit codes: {', '.join(failed)}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
