@@ -6,7 +6,8 @@ kubeconfig and a minimal profile. Prints, per size: wall time; the sweep's CPU s
 peak RSS (from wait4 in a small fresh parent: a child forked from this process would
 inherit the emulator's high-water mark); the emulator's CPU seconds during the sweep (this
 process's, which does nothing else meanwhile: HTTP serving plus its controller thread, whose
-idle rate is measured just before and printed too) and its RSS; the sweep's result; and the
+idle rate is measured just before and printed too), of which serving the API requests alone
+(its handler threads' CPU), and its RSS; the sweep's result; and the
 API requests the emulator received (GET /_lab/stats, reset before the run).
 
 The suite's cost is the child's CPU; the emulator's serving cost is its own CPU here, in
@@ -178,6 +179,7 @@ def measure(size: int, profile_dir: Path | None) -> int:
         suite_profile = profile_dir / f"suite-{size}.prof" if profile_dir else None
         run = sweep(work, kubeconfig, profiles, suite_profile)
         emulator_cpu = time.process_time() - cpu_before
+        serving = emulator.cluster.stats.serving_cpu_s
         if spied is not None:
             spied.send_signal(signal.SIGINT)
             spied.wait(timeout=60)
@@ -185,7 +187,8 @@ def measure(size: int, profile_dir: Path | None) -> int:
         assert isinstance(stats, dict)
         print(
             f"{pod_count(emulator):>6} {run.wall:>7.2f} {run.cpu:>9.2f} {run.rss:>8.1f} "
-            f"{emulator_cpu:>8.2f} {idle:>8.2f} {own_rss():>8.0f} {sum(stats.values()):>8}  "
+            f"{emulator_cpu:>8.2f} {serving:>9.2f} {idle:>7.2f} "
+            f"{own_rss():>8.0f} {sum(stats.values()):>8}  "
             f"{run.last}"
         )
         print(f"{'':>8}{json.dumps(stats, sort_keys=True)}")
@@ -204,7 +207,7 @@ def main() -> int:
         args.profile.mkdir(parents=True, exist_ok=True)
     print(
         f"{'pods':>6} {'wall s':>7} {'suite CPU':>9} {'RSS MiB':>8} {'emu CPU':>8} "
-        f"{'idle/s':>8} {'emu RSS':>8} {'requests':>8}  result / requests"
+        f"{'emu serve':>9} {'idle/s':>7} {'emu RSS':>8} {'requests':>8}  result / requests"
     )
     for size in sizes:
         if code := measure(size, args.profile):
