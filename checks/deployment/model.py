@@ -74,15 +74,35 @@ class Workload:
         return ((self.deployment or {}).get("spec") or {}).get("template") or {}
 
 
+class PodsByOwner:
+    """A listing's pods grouped once by the ReplicaSets that own them (by name), so each
+    workload is cut out of thousands of pods without scanning them all again."""
+
+    def __init__(self, pods: Iterable[Obj]) -> None:
+        self._by_name: dict[str, list[tuple[int, Obj]]] = {}
+        for position, pod in enumerate(pods):
+            for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+                if ref.get("kind") == "ReplicaSet":
+                    self._by_name.setdefault(ref.get("name"), []).append((position, pod))
+
+    def owned_by(self, names: set[str]) -> tuple[Obj, ...]:
+        """The pods owned by any of these ReplicaSets, once each, in listed order."""
+        found = {at: pod for name in names for at, pod in self._by_name.get(name, ())}
+        return tuple(found[at] for at in sorted(found))
+
+
 def build_workload(
     role: str,
     name: str,
     namespace: str,
     deployments: Iterable[Obj],
     replicasets: Iterable[Obj],
-    pods: Iterable[Obj],
+    pods: Iterable[Obj] | PodsByOwner,
 ) -> Workload:
-    """Cut one deployment's objects out of the listed snapshot (ownership by name)."""
+    """Cut one deployment's objects out of the listed snapshot (ownership by name).
+
+    `pods` may come grouped already (`PodsByOwner`), when many workloads are cut out of
+    one listing."""
     deployments = list(deployments)
     deployment = next((d for d in deployments if d["metadata"]["name"] == name), None)
     if deployment is None:
@@ -94,7 +114,7 @@ def build_workload(
         reverse=True,
     )
     names = {rs["metadata"]["name"] for rs in sets}
-    mine = tuple(p for p in pods if owned(p, "ReplicaSet", names))
+    mine = (pods if isinstance(pods, PodsByOwner) else PodsByOwner(pods)).owned_by(names)
     return Workload(role, name, namespace, deployment, tuple(sets), mine)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,8 +127,7 @@ def decode_token(token: str) -> tuple[str, str]:
 def paginate(items: list[Obj], query: ListQuery, rv: int) -> Page:
     """Cut one page out of items already filtered and ordered by (namespace, name)."""
     if query.continue_token:
-        after = decode_token(query.continue_token)
-        items = [obj for obj in items if _key(obj) > after]
+        items = items[bisect.bisect_right(items, decode_token(query.continue_token), key=_key) :]
     if query.limit is None or len(items) <= query.limit:
         return Page(items, None, None)
     page = items[: query.limit]

@@ -121,12 +121,31 @@ def pod_metrics(cluster: Cluster, pod: Obj, at: float) -> Obj:
 
 
 def list_pod_metrics(cluster: Cluster, namespace: str | None) -> list[Obj]:
-    at = measured_at(cluster)
+    return measure_pods(cluster, pod_metrics_heads(cluster, namespace))
+
+
+def pod_metrics_heads(cluster: Cluster, namespace: str | None) -> list[Obj]:
+    """The PodMetrics a LIST would show, by metadata only (name, namespace, labels: what
+    a selector can match on them), so a paged LIST measures only the pods of its page."""
     return [
-        pod_metrics(cluster, p, at)
-        for p in cluster.store.items(PODS.bucket, namespace)
-        if _running(p)
+        {
+            "metadata": {
+                "name": m["name"],
+                "namespace": m.get("namespace", ""),
+                "labels": m.get("labels") or {},
+            }
+        }
+        for m in (p["metadata"] for p in cluster.store.items(PODS.bucket, namespace) if _running(p))
     ]
+
+
+def measure_pods(cluster: Cluster, heads: list[Obj]) -> list[Obj]:
+    """The PodMetrics of pods named by heads (from `pod_metrics_heads`, under the same lock)."""
+    at, store = measured_at(cluster), cluster.store
+    pods = (
+        store.get(PODS.bucket, h["metadata"]["namespace"], h["metadata"]["name"]) for h in heads
+    )
+    return [pod_metrics(cluster, p, at) for p in pods if p is not None]
 
 
 def list_node_metrics(cluster: Cluster) -> list[Obj]:

@@ -42,20 +42,21 @@ def list_objects(cluster: Cluster, route: Route, request: Request) -> Response:
     with cluster.lock:
         rv = cluster.store.resource_version
         query.check_version(rv)
-        items = [o for o in views.current_items(cluster, route.rt, route.namespace) if predicate(o)]
-        page = paginate(items, query, rv)
+        listed = views.listed_items(cluster, route.rt, route.namespace)
+        page = paginate([o for o in listed if predicate(o)], query, rv)
+        items = views.shown_items(cluster, route.rt, page.items)
         list_meta: Obj = {"resourceVersion": str(rv)}
         if page.continue_token:
             list_meta["continue"] = page.continue_token
             list_meta["remainingItemCount"] = page.remaining
         if wants_table(request):
-            return Response.of(to_table(route.rt, page.items, _include(request), list_meta))
+            return Response.of(to_table(route.rt, items, _include(request), list_meta))
         return Response.of(
             {
                 "kind": route.rt.list_kind,
                 "apiVersion": route.rt.api_version,
                 "metadata": list_meta,
-                "items": page.items,
+                "items": items,
             }
         )
 

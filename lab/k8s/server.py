@@ -12,6 +12,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -76,7 +77,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif request.path.startswith("/_lab/"):
             response = self.server.lab.handle(request)
         else:
+            started = time.thread_time()
             response = self.server.kube.handle(request)
+            self._send(response)
+            self.server.kube.cluster.stats.add_cpu(time.thread_time() - started)
+            return
         self._send(response)
 
     def _send(self, response: Response) -> None:

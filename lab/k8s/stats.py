@@ -20,6 +20,10 @@ consistent read, from etcd on a real server); other verbs are ``storage`` too:
     GET /_lab/stats?by=served           {"cache": {...}, "storage": {...}}
 
 Filters combine (``?agent=kubectl&served=cache``).
+
+Benchmarks also read `serving_cpu_s`: the CPU seconds the HTTP handler threads spent on
+Kubernetes API requests (the emulator's own serving cost, apart from its controller thread
+and from its client's).
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ class RequestStats:
         self._lock = threading.Lock()
         # (agent, served) -> "verb resource" -> count
         self._counts: dict[tuple[str, str], Counter[str]] = {}
+        self.serving_cpu_s = 0.0
+
+    def add_cpu(self, seconds: float) -> None:
+        with self._lock:
+            self.serving_cpu_s += seconds
 
     def count(
         self, verb: str, resource: str, agent: str = UNKNOWN_AGENT, served: str = "storage"
@@ -79,3 +88,4 @@ class RequestStats:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self.serving_cpu_s = 0.0

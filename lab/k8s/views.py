@@ -38,6 +38,21 @@ def current_items(cluster: Cluster, rt: ResourceType, namespace: str | None) -> 
     return [show(rt, o) for o in cluster.store.items(rt.bucket, namespace)]
 
 
+def listed_items(cluster: Cluster, rt: ResourceType, namespace: str | None) -> list[Obj]:
+    """What a LIST selects and pages: `current_items`, but PodMetrics by their heads only
+    (metadata: all a selector reads), measured by `shown_items` once on a page."""
+    if rt.virtual and rt.plural == "pods":
+        return metrics.pod_metrics_heads(cluster, namespace)
+    return current_items(cluster, rt, namespace)
+
+
+def shown_items(cluster: Cluster, rt: ResourceType, page: list[Obj]) -> list[Obj]:
+    """A page of `listed_items` as clients see it."""
+    if rt.virtual and rt.plural == "pods":
+        return metrics.measure_pods(cluster, page)
+    return page
+
+
 def current_item(cluster: Cluster, rt: ResourceType, namespace: str, name: str) -> Obj | None:
     if rt.virtual:
         matches = [
