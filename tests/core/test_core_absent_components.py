@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lab.testing import LabHandle
 from tests.conftest import CheckRun
+from tests.waiting import prometheus_window_full, wait_until
 
 
 def test_without_kubernetes_only_kubernetes_checks_are_skipped(
-    run_checks: Callable[..., CheckRun],
+    run_checks: Callable[..., CheckRun], lab: LabHandle
 ) -> None:
     """A full sweep against the lab's PostgreSQL, Redis and API with no Kubernetes.
 
     The API's metrics come from the lab's Prometheus: without Kubernetes the default source
     is the single URL, which the lab's three API pods behind one Service would fool."""
     profile = "absent: [kubernetes]\napi: {metrics_source: prometheus}"
+    wait_until(
+        lambda: prometheus_window_full(lab.env["PROMETHEUS_URL"], 'job="rolerabbit-api"', 10),
+        60,
+        "the lab's Prometheus to hold a full 10 s window of every API pod",
+    )
     run = run_checks("-rs", profile=profile)
     statuses = run.statuses()
     assert {"error", "failed"}.isdisjoint(statuses.values()), run.stdout
