@@ -55,7 +55,8 @@ def pod_share(run: CheckRun, pod: str) -> float:
 
 
 def io(run: CheckRun) -> dict[str, int]:
-    [path] = Path(run.reports, "state").rglob("errors-io-main.json")
+    # Named after the xdist worker the run is in (errors-io-main.json without xdist).
+    [path] = Path(run.reports, "state").rglob("errors-io-*.json")
     figures: dict[str, int] = json.loads(path.read_text())
     return figures
 

@@ -100,7 +100,7 @@ def test_queue_admin_endpoint_in_an_unknown_shape_is_judged_on_availability_only
     out = result.stdout
     assert (
         "/health answers, but its counts cannot be compared with Redis: the answer is not "
-        "bull-board's queues[].counts (its top level: status, uptimeSeconds) and "
+        "bull-board's queues[].counts (its top level: status, uptimeSeconds, pod) and "
         "queue.admin_counts_path is not set" in out
     )
     assert "evidence: availability judged only: it answered HTTP 200" in out
