@@ -273,6 +273,8 @@ def test_an_interrupted_fix_is_closed_in_the_audit_and_the_summary(suite: pytest
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A run started in the background inherits SIGINT ignored; this one must take it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # A fresh interpreter imports the suite first: seconds on a busy machine. The bound only
     # stops a hung run; a run that ended without applying fails at once, with its output.
