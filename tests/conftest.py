@@ -34,6 +34,28 @@ def _preload_kubernetes_models() -> None:
 _preload_kubernetes_models()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, hand out the files that wait on the lab first, the longest first.
+
+    `scripts/test` runs the tests in workers, a file at a time (`--dist loadfile`, without
+    xdist's reordering by test count). Most of the time is spent in the live files, waiting
+    on the lab (sampling windows, rollouts, faults), and a long file handed out last would
+    run alone at the end; the unit tests fill the gaps. A file's count of lab tests stands
+    in for its length. The order is computed alike in every worker, as xdist requires.
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    weight = {
+        path: sum("lab" in getattr(item, "fixturenames", ()) for item in its)
+        for path, its in files.items()
+    }
+    order = sorted(files, key=lambda path: -weight[path])  # stable: ties keep their order
+    items[:] = [item for path in order for item in files[path]]
+
+
 _last_lab_section: list[Path] = []
 
 

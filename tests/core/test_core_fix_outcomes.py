@@ -274,13 +274,21 @@ def test_an_interrupted_fix_is_closed_in_the_audit_and_the_summary(suite: pytest
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A run started in the background inherits SIGINT ignored; this one must take it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 20
+    # A fresh interpreter imports the suite first: seconds on a busy machine. The bound only
+    # stops a hung run; a run that ended without applying fails at once, with its output.
+    deadline = time.monotonic() + 120
     while not any(e["result"] == "applied" for e in audit(suite.path)):
-        assert time.monotonic() < deadline, "the fix never applied"
+        if run.poll() is not None:
+            pytest.fail(f"the run ended before its fix applied:\n{run.communicate()[0]}")
+        if time.monotonic() >= deadline:
+            run.kill()
+            pytest.fail(f"the fix never applied:\n{run.communicate()[0]}")
         time.sleep(0.05)
     run.send_signal(signal.SIGINT)
-    out, _ = run.communicate(timeout=30)
+    out, _ = run.communicate(timeout=120)  # it closes the audit and writes the reports first
     assert run.returncode == pytest.ExitCode.INTERRUPTED, out
     assert [e["result"] for e in audit(suite.path)] == ["applied", "interrupted"]
     assert audit(suite.path)[-1]["detail"] == "interrupted while applying"

@@ -88,15 +88,22 @@ def test_suppression_skips_until_it_expires(suite: pytest.Pytester):
     assert expired.ret == 1
 
 
+# Holds its sweep (and the target's lock) until the test creates `release`, at most 60 s:
+# however long the second run takes to start on a busy machine, it meets the lock.
 SLOW_CHECK = (
     "import time\n"
+    "from pathlib import Path\n"
     "from opscheck import check\n"
     '@check("T-901", title="Slow", section_marker="queue", symptom="s", manual=["m"])\n'
-    "def test_slow():\n    time.sleep(3)\n"
+    "def test_slow():\n"
+    "    release = Path(__file__).parent.parent / 'release'\n"
+    "    deadline = time.monotonic() + 60\n"
+    "    while not release.exists() and time.monotonic() < deadline:\n"
+    "        time.sleep(0.05)\n"
 )
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 20) -> None:
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
@@ -116,7 +123,9 @@ def test_a_second_sweep_of_the_same_target_is_refused(suite: pytest.Pytester):
         _wait_for(lambda: any((suite.path / "state").glob("sweep-*.holder")))
         result = suite.runpytest_subprocess("--env", "test", "--reports-dir", "two")
     finally:
-        first.communicate(timeout=60)
+        (suite.path / "release").touch()
+        first.communicate(timeout=120)
+    assert first.returncode == 0, "the first run held the lock to the end and passed"
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*another run against this target is in progress (profile 'test', pid *"]

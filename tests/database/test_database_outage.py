@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,9 +30,7 @@ def test_postgres_down_fails_every_check_with_one_cause_and_fixes_nothing(
     run_checks: Run, fault: Inject, lab: LabHandle
 ) -> None:
     fault("postgres-down")
-    started = time.monotonic()
     result = run_checks("-m", "database", "--fix", "--allow-destructive")
-    elapsed = time.monotonic() - started
 
     statuses = result.statuses()
     assert {c: statuses[c] for c in POSTGRES_CHECKS} == dict.fromkeys(POSTGRES_CHECKS, "failed")
@@ -55,9 +52,12 @@ def test_postgres_down_fails_every_check_with_one_cause_and_fixes_nothing(
     )
     assert "Traceback" not in result.stdout
 
+    # No check waited out the connect timeout, nor did they all together: measured over the
+    # checks themselves, not the in-process run's start-up and report writing, whose time
+    # follows the machine's load and says nothing about waiting on PostgreSQL.
     durations = {c["check_id"]: c["duration"] for c in result.summary()["checks"]}
-    assert max(durations.values()) < CONNECT_TIMEOUT_S
-    assert elapsed < 2 * CONNECT_TIMEOUT_S
+    assert max(durations.values()) < CONNECT_TIMEOUT_S, durations
+    assert sum(durations.values()) < 2 * CONNECT_TIMEOUT_S, durations
     # No remediation ran, or was even planned: the checks never produced a finding.
     assert applied(result) == []
     assert [e for e in result.audit() if e["result"] == "planned"] == []
@@ -150,9 +150,7 @@ def test_a_server_that_never_answers_times_out_within_the_connect_timeout(
     parts = urlsplit(lab.env["DATABASE_URL"])
     hung = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{silent_port}")
     monkeypatch.setenv("DATABASE_URL", urlunsplit(hung))
-    started = time.monotonic()
     result = run_checks("-k", "DB-101 or DB-109", profile=profile() + "timeouts: {connect_s: 2}\n")
-    elapsed = time.monotonic() - started
     assert result.statuses() == {"DB-101": "failed", "DB-109": "failed"}
     for check in ("DB-101", "DB-109"):
         line(
@@ -161,6 +159,7 @@ def test_a_server_that_never_answers_times_out_within_the_connect_timeout(
             r"\(timed out within 2s\) — is a firewall dropping traffic",
         )
     durations = [c["duration"] for c in result.summary()["checks"]]
-    assert max(durations) < 2 + 1.5  # one wait for the first check, none for the next
-    assert min(durations) < 0.5
-    assert elapsed < 10
+    # One wait for the first check, none for the next (the checks' own durations: the
+    # in-process run's start-up and report writing follow the machine's load instead).
+    assert max(durations) < 2 + 1.5, durations
+    assert min(durations) < 0.5, durations

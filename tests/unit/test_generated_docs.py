@@ -35,3 +35,13 @@ def test_readme_table_is_what_its_script_generates(script: str) -> None:
     assert generated_in_readme(script) == printed.stdout.rstrip("\n"), (
         f"README.md's {script} is out of date: regenerate it with scripts/{script} --write"
     )
+
+
+def test_readme_names_the_test_command_ci_runs() -> None:
+    """CI runs .ci/run, which runs scripts/test; README spells out that script's pytest."""
+    assert "exec ./scripts/test" in (ROOT / ".ci" / "run").read_text()
+    script = (ROOT / "scripts" / "test").read_text()
+    exec_line = script[script.index("exec .venv/bin/pytest") :].split('"$@"')[0]
+    command = " ".join(exec_line.removeprefix("exec ").replace("\\\n", " ").split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"`{command}`" in readme, command
