@@ -32,8 +32,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,26 +40,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lab import lifecycle  # noqa: E402
+from bench_errors import running_lab  # noqa: E402  (one way to start the bench's lab)
+
 from lab.outputs import read_env_file  # noqa: E402
-from lab.testing import make_state_dir, private_settings, stop_and_remove  # noqa: E402
 
 SUITE = "rolerabbit-opscheck"
-
-
-@contextmanager
-def running_lab() -> Iterator[Path]:
-    attach = os.environ.get("LAB_ATTACH_STATE_DIR")
-    if attach:
-        yield Path(attach)
-        return
-    state_dir = make_state_dir()
-    try:
-        lifecycle.up(private_settings(state_dir), say=lambda _: None)
-        time.sleep(5)  # let the load generator fill the logs and counters a little
-        yield state_dir
-    finally:
-        stop_and_remove(state_dir)
 
 
 @dataclass
