@@ -127,3 +127,19 @@ def test_one_slow_pod_is_named_alike_by_pods_and_prometheus(
     # interpolate the same p95 inside it.
     assert abs(lines["pods"] - lines["prometheus"]) <= 0.1, lines
     assert io(prometheus)["scrapes"] == 0
+
+
+@pytest.mark.usefixtures("lab")
+def test_sources_without_the_apis_pods_or_series_are_inconclusive(run_checks: Run) -> None:
+    """No Ready pod to scrape, no Prometheus target of the selector: could not judge."""
+    no_pods = run_checks("-k", "ERR-101", profile=fast(kubernetes={"api_selector": "app=nosuch"}))
+    assert no_pods.statuses() == {"ERR-101": "inconclusive"}, no_pods.stdout
+    assert "no Ready pod matches app=nosuch in rolerabbit-production" in no_pods.stdout
+    no_series = run_checks(
+        "-k", "ERR-101",
+        profile=fast(api={"metrics_source": "prometheus"}, prometheus={"selector": 'job="nosuch"'}),
+    )  # fmt: skip
+    assert no_series.statuses() == {"ERR-101": "inconclusive"}, no_series.stdout
+    assert 'has no target matching {job="nosuch"}: nothing scrapes the API there' in (
+        no_series.stdout
+    )
