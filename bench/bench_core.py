@@ -82,8 +82,12 @@ def main() -> None:
             ("opscheck, serial", ops, ["--env", "bench"]),
             ("opscheck --fix, serial", ops, ["--env", "bench", "--fix"]),
             ("plain pytest, -n 2", plain, ["-p", "no:opscheck.plugin", "-n", "2"]),
-            ("opscheck, -n 2", ops, ["--env", "bench", "-n", "2"]),
-            ("opscheck --fix, -n 2", ops, ["--env", "bench", "--fix", "-n", "2"]),
+            ("opscheck, -n 2", ops, ["--env", "bench", "-n", "2", "--parallel-sweep"]),
+            (
+                "opscheck --fix, -n 2",
+                ops,
+                ["--env", "bench", "--fix", "-n", "2", "--parallel-sweep"],
+            ),
         ]
         print(f"{CHECKS} trivial checks, median of {REPEAT} runs")
         print(f"{'case':<26} {'wall s':>8} {'peak RSS MiB':>13}")

@@ -9,7 +9,10 @@ measured --runs times (default 3), medians printed:
     warm        the same, in a reports dir whose previous sweep is seconds old (the
                 metrics window starts from its recorded scrape)
     prometheus  `pytest checks --env lab-prometheus`: errors and performance read Prometheus
-    cold -n 2   the cold sweep with two xdist workers (figures only; nothing depends on it)
+    -n 2        the cold sweep with `-n 2`: a sweep of one environment drops the workers
+                and runs serially (opscheck/workers.py), so this is the serial cold sweep
+                plus xdist's option handling
+    -n 2 kept   the same with --parallel-sweep: two workers, each with its own reads
 
 For each: wall time, peak RSS of the pytest process (its own maximum, from wait4; with
 -n 2 the largest of it and its workers), and the Kubernetes requests it made, counted by
@@ -18,7 +21,13 @@ suite's own User-Agent for the sweeps, so the lab's own background clients are l
 out). Then the LISTs per resource type of one sweep of each kind, with how many asked
 for resourceVersion=0 (served=cache) and how many were the windowed samplers' samples.
 
-    .venv/bin/python bench/bench_sweep.py [--runs 3]
+    .venv/bin/python bench/bench_sweep.py [--runs 3] [--write-bytecode]
+
+Python writes no bytecode cache where PYTHONDONTWRITEBYTECODE is set (some sandboxes and
+containers do): every sweep then compiles the suite's modules again, pytest's assertion
+rewriting included. The bench measures as the environment is and says which; with
+--write-bytecode it unsets the variable for the sweeps, as on a host that keeps its
+__pycache__ (the first sweep writes it).
 """
 
 from __future__ import annotations
@@ -58,7 +67,7 @@ class Run:
 
 
 class Bench:
-    def __init__(self, state_dir: Path, work: Path) -> None:
+    def __init__(self, state_dir: Path, work: Path, write_bytecode: bool) -> None:
         self.state_dir, self.work = state_dir, work
         env = read_env_file(str(state_dir / "env"))
         profile = yaml.safe_load((state_dir / "profile.yaml").read_text())["profiles"]["lab"]
@@ -72,6 +81,8 @@ class Bench:
             "STRIPE_STATUS_URL": statuses["stripe"],
             "CLOUDFLARE_STATUS_URL": statuses["cloudflare"],
         }
+        if write_bytecode:
+            self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         kubeconfig = yaml.safe_load(Path(env["KUBECONFIG"]).read_text())
         self.emulator = kubeconfig["clusters"][0]["cluster"]["server"]
         self.sweeps = 0
@@ -134,12 +145,12 @@ def lists(requests: dict[str, int]) -> dict[str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--write-bytecode", action="store_true")
     args = parser.parse_args()
     with running_lab() as state_dir, tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
-        bench = Bench(state_dir, Path(tmp))
-        runs: dict[str, list[Run]] = {
-            k: [] for k in ("runbook", "cold", "warm", "prometheus", "cold -n 2")
-        }
+        bench = Bench(state_dir, Path(tmp), args.write_bytecode)
+        names = ("runbook", "cold", "warm", "prometheus", "-n 2", "-n 2 kept")
+        runs: dict[str, list[Run]] = {k: [] for k in names}
         warm = bench.fresh("warm")
         bench.sweep(warm)  # the previous sweep of the warm ones
         for _ in range(args.runs):
@@ -149,8 +160,12 @@ def main() -> int:
             runs["prometheus"].append(
                 bench.sweep(bench.fresh("prometheus"), "--env", "lab-prometheus")
             )
-            runs["cold -n 2"].append(bench.sweep(bench.fresh("xdist"), "-n", "2"))
-        print(f"{args.runs} runs each, medians (min-max)")
+            runs["-n 2"].append(bench.sweep(bench.fresh("xdist"), "-n", "2"))
+            runs["-n 2 kept"].append(
+                bench.sweep(bench.fresh("xdist-kept"), "-n", "2", "--parallel-sweep")
+            )
+        bytecode = "off" if bench.env.get("PYTHONDONTWRITEBYTECODE") else "on"
+        print(f"{args.runs} runs each, medians (min-max); bytecode cache {bytecode}")
         print(
             f"{'':<11} {'wall s':>21} {'peak RSS MiB':>13} {'k8s requests':>13} "
             f"{'LISTs':>6}  exit codes"
@@ -164,6 +179,13 @@ def main() -> int:
                 f" {statistics.median(r.rss_mib for r in measured):>13.1f} {total:>13g}"
                 f" {listed:>6g}  {','.join(str(r.code) for r in measured)}"
             )
+        median = {n: statistics.median(r.wall for r in m) for n, m in runs.items()}
+        print(
+            f"\nwarm / runbook {median['warm'] / median['runbook']:.2f}x (goal: warm <= 2.0 s "
+            f"and <= 1.0x); prometheus cold {median['prometheus']:.2f} s (goal <= 2.0 s); "
+            f"-n 2 / cold {median['-n 2'] / median['cold']:.2f}x, kept workers "
+            f"{median['-n 2 kept'] / median['cold']:.2f}x"
+        )
         print("\nKubernetes LISTs per type, one run of each (rv=0: asked resourceVersion=0)")
         kinds = sorted({k for m in runs.values() for r in m for k in lists(r.requests)})
         print(f"{'type':<26}" + "".join(f"{name:>14}" for name in runs))

@@ -62,3 +62,5 @@ def snapshots_of(config: pytest.Config) -> SnapshotStore:
     if store is None:
         store = config.stash[SNAPSHOT_STORE] = SnapshotStore()
     return store
+# How many xdist workers -n asked for, when a sweep runs serially instead (opscheck/workers.py).
+WORKERS_DROPPED = pytest.StashKey[int]()

@@ -49,6 +49,7 @@ pytest_plugins = [
     "opscheck.collection",
     "opscheck.outcomes",
     "opscheck.session_fixtures",
+    "opscheck.workers",
 ]
 
 

@@ -1,4 +1,5 @@
-"""xdist: sweeps run in parallel, and a remediation shared by two checks runs once."""
+"""xdist: a sweep runs serially unless --parallel-sweep keeps -n's workers; with them, a
+remediation shared by two checks runs once."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def test_shared_remediation_runs_once_across_workers(suite: pytest.Pytester):
         "      verify_timeout_s: 5\n      verify_interval_s: 0.2\n",
     )
     set_state(suite.path, left="broken", right="broken")
-    result = suite.runpytest_subprocess("--env", "test", "--fix", "-n", "2", "-p", "xdist")
+    result = suite.runpytest_subprocess(
+        "--env", "test", "--fix", "-n", "2", "--parallel-sweep", "-p", "xdist"
+    )
     assert result.ret == 0, result.stdout.str()
     assert (suite.path / "applied-shared").read_text() == "x", "the fix ran exactly once"
     assert state(suite.path)["left"] == state(suite.path)["right"] == "ok"
@@ -45,7 +48,9 @@ def test_shared_remediation_runs_once_across_workers(suite: pytest.Pytester):
 
 def test_summaries_quote_the_check_not_the_worker(suite: pytest.Pytester):
     set_state(suite.path, flag="broken", queue="stuck")
-    result = suite.runpytest_subprocess("--env", "test", "-n", "2", "-p", "xdist")
+    result = suite.runpytest_subprocess(
+        "--env", "test", "-n", "2", "--parallel-sweep", "-p", "xdist"
+    )
     assert result.ret == 1
     summary = json.loads((suite.path / "reports" / "summary.json").read_text())
     messages = {c["check_id"]: c["message"] for c in summary["checks"]}
@@ -54,3 +59,28 @@ def test_summaries_quote_the_check_not_the_worker(suite: pytest.Pytester):
         "T-102": "[T-102] 12 jobs waiting (threshold 10)",
     }
     result.stdout.fnmatch_lines(["*      [[]T-102[]] 12 jobs waiting (threshold 10)"])
+
+
+def test_a_sweep_drops_the_workers_and_says_so(suite: pytest.Pytester):
+    set_state(suite.path, flag="broken", queue="stuck")
+    result = suite.runpytest_subprocess("--env", "test", "-n", "2", "-p", "xdist", "-rA")
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "created: 2/2 workers" not in out and "[gw" not in out, out
+    result.stdout.fnmatch_lines(["workers: -n 2 not used for this sweep, it runs serially *"])
+    # Serial: the failures are the same checks, reported by the one process.
+    summary = json.loads((suite.path / "reports" / "summary.json").read_text())
+    assert {c["check_id"] for c in summary["checks"] if c["status"] == "failed"} == {
+        "T-101",
+        "T-102",
+    }
+
+
+def test_parallel_sweep_keeps_the_workers(suite: pytest.Pytester):
+    set_state(suite.path, flag="ok", queue="ok")
+    result = suite.runpytest_subprocess(
+        "--env", "test", "-n", "2", "--parallel-sweep", "-p", "xdist"
+    )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*created: 2/2 workers*"])
+    assert "not used for this sweep" not in result.stdout.str()
