@@ -1,11 +1,14 @@
-"""`--config PATH` written with a space works like `--config=PATH`.
+"""`--config PATH` (or any of the suite's options that take a value, such as
+`--reports-dir DIR`) written with a space works like `--config=PATH`.
 
 pytest chooses its rootdir and ini file before it loads any installed plugin, so at that
-moment it cannot know that --config takes a value: PATH is taken for a test path, the
-rootdir moves next to the profiles file, and testpaths, addopts and the default reports
-directory (with its kill switch) are lost. When that would happen, the command is run again
-once, as the same process, with `--config=PATH`, which pytest reads the same way at every
-stage. In-process runs (pytest.main) cannot be re-run and get a usage error instead.
+moment it cannot know that these options take a value: an existing PATH is taken for a
+test path, the rootdir moves to a common ancestor, and testpaths, addopts and the default
+reports directory (with its kill switch) are lost; `pytest --reports-dir /tmp/r` would
+collect the suite's own tests as well as its checks. When that would happen, the command
+is run again once, as the same process, with `--option=VALUE`, which pytest reads the same
+way at every stage. In-process runs (pytest.main) cannot be re-run and get a usage error
+instead.
 """
 
 from __future__ import annotations
@@ -17,27 +20,32 @@ from collections.abc import Generator, Sequence
 
 import pytest
 
-OPTION = "--config"
+# The suite's options that take a value (opscheck/options.py).
+VALUE_OPTIONS = ("--config", "--reports-dir", "--env", "--fix-only", "--fail-on", "--inconclusive")
 
 
-def split_value_index(args: Sequence[str]) -> int | None:
-    """Index of a `--config` token whose value is the next token, if any."""
+def split_value_indexes(args: Sequence[str]) -> list[int]:
+    """Indexes of the value options whose value is the next token."""
+    found = []
     for index, token in enumerate(args[:-1]):
         if token == "--":
-            return None
-        if token == OPTION:
-            return index
-    return None
+            break
+        if token in VALUE_OPTIONS:
+            found.append(index)
+    return found
 
 
 def joined(args: Sequence[str]) -> list[str]:
-    """`args` with every `--config VALUE` pair written as `--config=VALUE`."""
+    """`args` with every `--option VALUE` pair written as `--option=VALUE`."""
     out: list[str] = []
     items = iter(args)
     for token in items:
-        if token == OPTION:
+        if token == "--":
+            out += [token, *items]
+            break
+        if token in VALUE_OPTIONS:
             value = next(items, None)
-            out.append(OPTION if value is None else f"{OPTION}={value}")
+            out.append(token if value is None else f"{token}={value}")
         else:
             out.append(token)
     return out
@@ -64,16 +72,21 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None
 def rerun_with_joined_config(early_config: pytest.Config) -> None:
     addopts = os.environ.get("PYTEST_ADDOPTS", "")
     given = list(early_config.invocation_params.args)
-    for source in (given, shlex.split(addopts)):
-        index = split_value_index(source)
-        if index is not None and _misplaces_rootdir(early_config, source[index + 1]):
-            break
-    else:
+    misplaced = next(
+        (
+            source[index]
+            for source in (given, shlex.split(addopts))
+            for index in split_value_indexes(source)
+            if _misplaces_rootdir(early_config, source[index + 1])
+        ),
+        None,
+    )
+    if misplaced is None:
         return
     if given != sys.argv[1:]:
         raise pytest.UsageError(
-            "write --config=PATH (with '='): pytest takes a separate PATH for a test path "
-            "before this plugin is loaded"
+            f"write {misplaced}=VALUE (with '='): pytest takes a separate VALUE that names "
+            "a path for a test path before this plugin is loaded"
         )
     if addopts:
         os.environ["PYTEST_ADDOPTS"] = shlex.join(joined(shlex.split(addopts)))

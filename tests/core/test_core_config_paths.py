@@ -104,3 +104,31 @@ def test_the_profiles_file_location_changes_nothing(
     assert audit, "the refused fixes are audited where the reports are"
     assert {e["result"] for e in audit} == {"refused"}, audit
     assert all(e["detail"] == f"fixes are disabled by {reports / 'FIX_DISABLED'}" for e in audit)
+
+
+@pytest.mark.parametrize("form", ["space", "equals"])
+def test_an_existing_reports_dir_given_with_a_space_changes_nothing(
+    lab: LabHandle, checkout: Path, tmp_path: Path, form: str
+) -> None:
+    """pytest takes an existing directory after --reports-dir for a test path before the
+    suite's plugin loads; unhandled, the rootdir moved to / and the suite's own tests ran."""
+    profiles = checkout / "profiles" / "p.yaml"
+    profiles.parent.mkdir(parents=True, exist_ok=True)
+    profiles.write_text(_profiles(lab))
+    reports = tmp_path / "elsewhere" / "reports"
+    reports.mkdir(parents=True)
+    env = {**os.environ, **lab.env, "OPSCHECK_STATE_DIR": str(tmp_path / "state")}
+    env.pop("ROLERABBIT_CONFIG", None)
+    args = ["-m", "database", "--env", "lab-copy", f"--config={profiles}", "-p", "no:cacheprovider"]
+    args += ["--reports-dir", str(reports)] if form == "space" else [f"--reports-dir={reports}"]
+    done = subprocess.run(
+        [str(PYTEST), *args], cwd=checkout, env=env, capture_output=True, text=True, timeout=300
+    )
+    out = done.stdout + done.stderr
+    # 1 if what an earlier test left (idle connections) is still there: the checks ran.
+    assert done.returncode in (0, 1), out
+    summary = json.loads((reports / "summary.json").read_text())
+    nodeids = [c["nodeid"] for c in summary["checks"]]
+    assert len(nodeids) >= 10, out
+    assert all(n.startswith("checks/database/test_checks.py::") for n in nodeids), nodeids
+    assert not (checkout / "reports" / "summary.json").exists()
