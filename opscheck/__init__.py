@@ -11,7 +11,8 @@ Public API for checks and remediations:
 - `Section` is what a section contributes through the `pytest_opscheck_sections` hook, and
   `pytest_opscheck_sweep_start` tells it which checks were collected (opscheck.hooks);
 - `environment_of`, `reports_dir_of`, `sweep_state_of`, `snapshots_of` read the run's state
-  from a config.
+  from a config; `sampler_of` is the sweep's one sampler of windowed sources
+  (opscheck/sampler.py), which sections start jobs on in `pytest_opscheck_sweep_start`.
 
 PYTEST_DONT_REWRITE: checks report through `fail()`, not bare asserts, so this installed
 plugin needs no assertion rewriting (and pytester runs must not warn that it was imported).
@@ -28,8 +29,15 @@ from opscheck.findings import (
     inconclusive,
     verdict,
 )
-from opscheck.keys import environment_of, reports_dir_of, snapshots_of, sweep_state_of
+from opscheck.keys import (
+    environment_of,
+    reports_dir_of,
+    sampler_of,
+    snapshots_of,
+    sweep_state_of,
+)
 from opscheck.remediation import Action, ActionResult, Plan, Planner
+from opscheck.sampler import Sampler
 from opscheck.sections import Section, Severity
 from opscheck.snapshots import SnapshotStore
 
@@ -45,6 +53,7 @@ __all__ = [
     "Plan",
     "Planner",
     "RemediationSpec",
+    "Sampler",
     "Section",
     "Severity",
     "SnapshotStore",
@@ -53,6 +62,7 @@ __all__ = [
     "fail",
     "inconclusive",
     "reports_dir_of",
+    "sampler_of",
     "snapshots_of",
     "sweep_state_of",
     "verdict",

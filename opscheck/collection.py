@@ -11,7 +11,7 @@ import pytest
 
 from opscheck.catalogue import CheckSpec, RemediationSpec, declaration_of
 from opscheck.environment import Environment
-from opscheck.keys import ENVIRONMENT, SECTIONS, SPEC, SWEEP_STARTED
+from opscheck.keys import ENVIRONMENT, SECTIONS, SPEC, SWEEP_STARTED, sampler_of
 from opscheck.reports.records import PREFIX
 
 
@@ -106,4 +106,5 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if session.config.stash.get(SWEEP_STARTED, False):
+        sampler_of(session.config).close()  # no job outlives the sweep
         session.config.hook.pytest_opscheck_sweep_finish(config=session.config)

@@ -1,9 +1,9 @@
 """The core's own hooks: how sections plug into it.
 
-A section contributes itself with `pytest_opscheck_sections`, starts work that must
-overlap the sweep (a first metrics sample, a first queue count) in
-`pytest_opscheck_sweep_start`, which is told which checks were collected, and may leave
-figures behind in `pytest_opscheck_sweep_finish`.
+A section contributes itself with `pytest_opscheck_sections`, starts the sampling that
+must overlap the sweep (metrics scrapes, PodMetrics listings, queue counts) on the sweep's
+one sampler (`sampler_of(config)`) in `pytest_opscheck_sweep_start`, which is told which
+checks were collected, and may leave figures behind in `pytest_opscheck_sweep_finish`.
 """
 
 from __future__ import annotations

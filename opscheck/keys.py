@@ -17,6 +17,7 @@ from opscheck.fix.ledger import FixLedger
 from opscheck.fix.outcome import FixOutcome
 from opscheck.redaction import Redactor
 from opscheck.remediation import Planner
+from opscheck.sampler import Sampler
 from opscheck.sections import Sections
 from opscheck.snapshots import SnapshotStore
 from opscheck.sweep_state import SweepState
@@ -38,6 +39,9 @@ SWEEP_LOCK = pytest.StashKey[FileLock]()
 SWEEP_STATE = pytest.StashKey[SweepState]()
 FIX_LEDGER = pytest.StashKey[FixLedger]()  # on the controller, which removes it at the end
 SNAPSHOT_STORE = pytest.StashKey[SnapshotStore]()
+SAMPLER = pytest.StashKey[Sampler]()
+# How many xdist workers -n asked for, when a sweep runs serially instead (opscheck/workers.py).
+WORKERS_DROPPED = pytest.StashKey[int]()
 
 
 def environment_of(config: pytest.Config) -> Environment:
@@ -55,6 +59,14 @@ def reports_dir_of(config: pytest.Config) -> Path:
     return config.stash[REPORTS_DIR]
 
 
+def sampler_of(config: pytest.Config) -> Sampler:
+    """The sweep's one sampler (opscheck/sampler.py), closed when the sweep ends."""
+    sampler = config.stash.get(SAMPLER, None)
+    if sampler is None:
+        sampler = config.stash[SAMPLER] = Sampler()
+    return sampler
+
+
 def snapshots_of(config: pytest.Config) -> SnapshotStore:
     """The run's snapshot store (one per process that runs checks), shared by every check
     and by the work that starts with the sweep."""
@@ -62,5 +74,3 @@ def snapshots_of(config: pytest.Config) -> SnapshotStore:
     if store is None:
         store = config.stash[SNAPSHOT_STORE] = SnapshotStore()
     return store
-# How many xdist workers -n asked for, when a sweep runs serially instead (opscheck/workers.py).
-WORKERS_DROPPED = pytest.StashKey[int]()

@@ -18,8 +18,8 @@ the sweep, before any fixture, reads through it too.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from threading import RLock
-from typing import Any, TypeVar
+from threading import Lock
+from typing import Any, TypeVar, cast
 
 from opscheck.findings import DependencyUnavailable
 
@@ -31,28 +31,51 @@ class SnapshotStore:
         self._values: dict[str, Any] = {}
         self._errors: dict[str, DependencyUnavailable] = {}
         self._changed_by: dict[str, frozenset[str] | None] = {}
-        # Reentrant: one snapshot's loader may read another (a view built on a base list).
-        self._lock = RLock()
+        # The maps are guarded by one lock; each key loads under a lock of its own, so a
+        # load never holds up readers of other keys (the sampler's threads read through
+        # the store while a check waits on them), and one snapshot's loader may read
+        # another (a view built on a base list).
+        self._lock = Lock()
+        self._loading: dict[str, Lock] = {}
         self.loads = 0
         self.generation = 0
 
+    def _known(self, key: str) -> tuple[bool, Any]:
+        """(True, value) if `key` is loaded; raises its remembered failure."""
+        if key in self._errors:
+            raise self._errors[key]
+        if key in self._values:
+            return True, self._values[key]
+        return False, None
+
     def get(self, key: str, load: Callable[[], T], changed_by: Iterable[str] | None = None) -> T:
-        """The snapshot for `key`, loading it on first use.
+        """The snapshot for `key`, loading it on first use (once, whichever thread asks).
 
         `changed_by`: the kinds of change that make it stale (None: any change).
         """
         with self._lock:
-            if key in self._errors:
-                raise self._errors[key]
-            if key not in self._values:
+            found, value = self._known(key)
+            if found:
+                return cast(T, value)
+            key_lock = self._loading.setdefault(key, Lock())
+        with key_lock:
+            with self._lock:
+                found, value = self._known(key)
+                if found:
+                    return cast(T, value)
                 self.loads += 1
                 self._changed_by[key] = None if changed_by is None else frozenset(changed_by)
-                try:
-                    self._values[key] = load()
-                except DependencyUnavailable as exc:
-                    self._errors[key] = exc
-                    raise
-            return self._values[key]
+            try:
+                loaded = load()
+            except DependencyUnavailable as exc:
+                with self._lock:
+                    if key in self._changed_by:  # not invalidated while it loaded
+                        self._errors[key] = exc
+                raise
+            with self._lock:
+                if key in self._changed_by:  # else a fix changed the world while it loaded
+                    self._values[key] = loaded
+            return loaded
 
     def invalidate(self, kinds: Iterable[str] | None = None) -> None:
         """Forget what a change of these kinds makes stale (every snapshot when None),

@@ -1,6 +1,10 @@
-"""The snapshot store: one load per key, remembered failures, nested loads, invalidation."""
+"""The snapshot store: one load per key, remembered failures, nested loads, invalidation,
+and loads from several threads (the sweep's sampler)."""
 
 from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -78,3 +82,49 @@ def test_a_remembered_failure_goes_with_its_kind():
         store.get("db:activity", lambda: [1], changed_by=("sql",))
     store.invalidate({"sql"})
     assert store.get("db:activity", lambda: [1], changed_by=("sql",)) == [1]
+
+
+def test_a_load_waiting_on_another_thread_that_reads_the_store_completes():
+    """A check loads its window while the sampler's thread, which the load waits for, reads
+    the pods through the same store: each key loads under its own lock, so no deadlock."""
+    store = SnapshotStore()
+    pool = ThreadPoolExecutor(1)
+    try:
+        job = pool.submit(lambda: store.get("k8s:pods", lambda: ["pod-a"]))
+        window = store.get("errors:window", lambda: job.result(timeout=5))
+    finally:
+        pool.shutdown()
+    assert window == ["pod-a"] and store.get("k8s:pods", list) == ["pod-a"]
+
+
+def test_two_threads_asking_for_one_key_load_it_once():
+    store, calls = SnapshotStore(), []
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return 42
+
+    pool = ThreadPoolExecutor(2)
+    try:
+        first = pool.submit(store.get, "nodes", slow)
+        started.wait(5)
+        second = pool.submit(store.get, "nodes", slow)
+        release.set()
+        assert first.result(5) == second.result(5) == 42
+    finally:
+        pool.shutdown()
+    assert calls == [1]
+
+
+def test_a_value_loaded_while_a_fix_invalidated_it_is_not_kept():
+    store = SnapshotStore()
+
+    def read_then_fix() -> str:
+        store.invalidate({"kubernetes"})  # a fix lands while the read is in flight
+        return "before the fix"
+
+    assert store.get("k8s:pods", read_then_fix, changed_by=("kubernetes",)) == "before the fix"
+    assert store.get("k8s:pods", lambda: "after the fix") == "after the fix"
