@@ -141,9 +141,9 @@ def _age_line(a: SecretAge, limit_s: float) -> str:
 
 def _rotation_steps(name: str, namespace: str, annotation: str) -> list[str]:
     return [
-        f"rotate secret/{name}: issue new values at their source, then kubectl create secret "
-        f"generic {name} -n {namespace} --from-literal=<KEY>=<new value> --dry-run=client "
-        "-o yaml | kubectl apply -f -",
+        f"rotate secret/{name}: issue new values at their source, then for each key: kubectl "
+        f"patch secret {name} -n {namespace} --type merge "
+        '-p \'{"stringData":{"<KEY>":"<new value>"}}\'',
         f"record it: kubectl annotate secret {name} -n {namespace} "
         f"{annotation}=$(date -u +%Y-%m-%dT%H:%M:%SZ) --overwrite",
     ]

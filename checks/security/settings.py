@@ -67,4 +67,6 @@ class SecuritySettings(Settings):
         return re.search(self.secret_url_env_names, name, re.IGNORECASE) is not None
 
     def placeholders(self) -> Mapping[str, str]:
-        return {"rotated_annotation": self.secret_rotated_annotation}
+        key = self.secret_rotated_annotation
+        # kubectl's custom-columns and jsonpath read a dot in a key as a path step.
+        return {"rotated_annotation": key, "rotated_annotation_path": key.replace(".", "\\.")}

@@ -38,11 +38,11 @@ def now() -> datetime:
     symptom=f"{BREACH} (revoke compromised API keys)",
     manual=[
         "kubectl get secrets -n {namespace} -o custom-columns='NAME:.metadata.name,"
-        "CREATED:.metadata.creationTimestamp,ROTATED:.metadata.annotations.{rotated_annotation}'",
+        "CREATED:.metadata.creationTimestamp,ROTATED:.metadata.annotations.{rotated_annotation_path}'",
         "./scripts/rotate-secrets.ts force-rotate  # the runbook's rotation: new values at "
         "their source",
-        "kubectl create secret generic {secret} -n {namespace} --from-literal=<KEY>=<new value> "
-        "--dry-run=client -o yaml | kubectl apply -f -",
+        "kubectl patch secret {secret} -n {namespace} --type merge "
+        '-p \'{"stringData":{"<KEY>":"<new value>"}}\'  # each key rotated',
         "kubectl annotate secret {secret} -n {namespace} "
         "{rotated_annotation}=$(date -u +%Y-%m-%dT%H:%M:%SZ) --overwrite",
         "kubectl rollout restart deployment/{api_deployment} deployment/{worker_deployment} "
