@@ -34,8 +34,9 @@ class StaleSecret(Fault):
     section = "security"
     trips = ("SEC-101",)
     description = (
-        f"{ROTATED_SECRET}'s rotation annotation ({ROTATED_AT}) set to --param days (default "
-        "400) ago: older than the 90-day rotation age (security.secret_rotation_max_age_days)."
+        f"The rotation annotation of {ROTATED_SECRET} ({ROTATED_AT}) set to --param days "
+        "(default 400) ago: older than the 90-day rotation age "
+        "(security.secret_rotation_max_age_days)."
     )
 
     def __init__(self) -> None:
