@@ -3,8 +3,8 @@
 An object or a list is shown as the Accept header asks, as a real API server does: the
 resource's own JSON; a server-side ``Table`` (``as=Table``, what ``kubectl get`` prints);
 or its metadata only (``as=PartialObjectMetadata`` / ``as=PartialObjectMetadataList``,
-kind PartialObjectMetadata(List) in meta.k8s.io/v1, what ``kubectl get -o name`` and
-controllers that read no more use): every field but ``metadata`` left out, so a client
+kind PartialObjectMetadata(List) in meta.k8s.io/v1, what client-go's metadata client
+and the controllers built on it ask for): every field but ``metadata`` left out, so a client
 may list Secrets without ever receiving a value.
 """
 

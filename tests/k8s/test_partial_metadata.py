@@ -1,7 +1,7 @@
 """Metadata-only reads: `as=PartialObjectMetadataList` and `as=PartialObjectMetadata`.
 
 A real API server shows any resource as its metadata only when the Accept header asks
-(kubectl and controllers do); the suite lists Secrets that way so no value ever reaches
+(client-go's metadata client and the controllers built on it do); the suite lists Secrets that way so no value ever reaches
 it. Asked through the official client's own call, as the suite asks; counted by shape in
 /_lab/stats. The namespace's ServiceAccounts are seeded as the controller would.
 """
