@@ -142,6 +142,12 @@ def lab_profile(settings: LabSettings, metrics_source: str | None = None) -> dic
         # The lab's registry stands in for the host its images name (as a containerd
         # mirror would): DEP-105 asks it, not the real ghcr.io.
         "deployment": {**LAB_THRESHOLDS["deployment"], "registry_endpoints": endpoints(settings)},
+        # The Secrets the lab rotates (SEC-101), and no deployment of the lab calls the
+        # Kubernetes API, so none needs a service-account token (SEC-103).
+        "security": {
+            "secret_names": ["rolerabbit-secrets", "regcred"],
+            "secret_api_access_deployments": [],
+        },
         # "*" covers only non-destructive remediations: the lab lets --fix
         # --allow-destructive run its destructive ones too, by naming them.
         "fix": {"allowed": ["*", *LAB_DESTRUCTIVE_FIXES]},

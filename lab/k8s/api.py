@@ -11,7 +11,7 @@ from __future__ import annotations
 from lab.k8s import deletion, discovery, errors, openapi, proxy, reads, scale, watch, writes
 from lab.k8s.cluster import Cluster
 from lab.k8s.routing import GroupVersion, Request, Response, Route, parse_route, split_group_version
-from lab.k8s.stats import agent_of, served_from
+from lab.k8s.stats import agent_of, served_from, shape_of
 
 
 def _not_found_path(path: str) -> errors.ApiError:
@@ -78,7 +78,8 @@ class KubeApi:
         if route.subresource:
             resource += f"/{route.subresource}"
         agent = agent_of(request.headers)
-        cluster.stats.count(verb, resource, agent, served_from(verb, request.params))
+        served, shape = served_from(verb, request.params), shape_of(request.headers)
+        cluster.stats.count(verb, resource, agent, served, shape)
         if verb not in READ_VERBS:
             cluster.changed = True
         if route.subresource == "log":

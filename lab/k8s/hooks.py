@@ -43,8 +43,9 @@ Other endpoints: ``GET /_lab/hooks`` (what is in force), ``POST /_lab/reset``
 (wipe and reseed; with ``{"if_changed": true}`` only when an API write or a hook changed
 the cluster since the last reseed, else it clears the pods' logs only), ``GET /_lab/stats``
 (request counts such as ``{"list pods": 3}``; ``?agent=NAME`` counts one client only, named by
-its User-Agent's product, ``?served=cache`` the LISTs asking for ``resourceVersion=0``, and
-``?by=agent`` or ``?by=served`` groups them: :mod:`lab.k8s.stats`),
+its User-Agent's product, ``?served=cache`` the LISTs asking for ``resourceVersion=0``,
+``?shape=metadata`` the requests answered with metadata only, and ``?by=agent``,
+``?by=served`` or ``?by=shape`` groups them: :mod:`lab.k8s.stats`),
 ``POST /_lab/stats/reset``,
 and ``GET|POST /_lab/pod-backends`` (the lab processes serving
 pods, see :mod:`lab.k8s.backends`; a post changes no cluster object).
@@ -131,12 +132,12 @@ class LabApi:
         if path == "/_lab/stats" and method == "GET":
             params = request.params
             agent, served = params.get("agent") or None, params.get("served") or None
-            by = params.get("by")
+            shape, by = params.get("shape") or None, params.get("by")
             if by is None:
-                return Response.of(cluster.stats.snapshot(agent, served))
+                return Response.of(cluster.stats.snapshot(agent, served, shape))
             if by not in DIMENSIONS:
                 raise errors.bad_request(f"by must be one of {', '.join(DIMENSIONS)}")
-            return Response.of(cluster.stats.grouped(by, agent, served))
+            return Response.of(cluster.stats.grouped(by, agent, served, shape))
         if path == "/_lab/stats/reset" and method == "POST":
             cluster.stats.reset()
             return Response.of({"ok": True})

@@ -1,4 +1,12 @@
-"""GET verbs: get one object, list a collection (JSON or Table), read pod logs."""
+"""GET verbs: get one object, list a collection, read pod logs.
+
+An object or a list is shown as the Accept header asks, as a real API server does: the
+resource's own JSON; a server-side ``Table`` (``as=Table``, what ``kubectl get`` prints);
+or its metadata only (``as=PartialObjectMetadata`` / ``as=PartialObjectMetadataList``,
+kind PartialObjectMetadata(List) in meta.k8s.io/v1, what client-go's metadata client
+and the controllers built on it ask for): every field but ``metadata`` left out, so a client
+may list Secrets without ever receiving a value.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +23,21 @@ from lab.k8s.tables import to_table
 Obj = dict[str, Any]
 
 
+META = "meta.k8s.io/v1"
+
+
 def wants_table(request: Request) -> bool:
     return "as=Table" in request.accept
+
+
+def wants_metadata(request: Request) -> bool:
+    """``as=PartialObjectMetadata`` or ``as=PartialObjectMetadataList`` in Accept."""
+    return "as=PartialObjectMetadata" in request.accept
+
+
+def partial(obj: Obj) -> Obj:
+    """An object's metadata only, as a PartialObjectMetadata."""
+    return {"kind": "PartialObjectMetadata", "apiVersion": META, "metadata": obj["metadata"]}
 
 
 def _include(request: Request) -> str:
@@ -32,6 +53,8 @@ def get_object(cluster: Cluster, route: Route, request: Request) -> Response:
         if wants_table(request):
             list_meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
             return Response.of(to_table(route.rt, [obj], _include(request), list_meta))
+        if wants_metadata(request):
+            return Response.of(partial(obj))
         return Response.of(obj)
 
 
@@ -51,6 +74,15 @@ def list_objects(cluster: Cluster, route: Route, request: Request) -> Response:
             list_meta["remainingItemCount"] = page.remaining
         if wants_table(request):
             return Response.of(to_table(route.rt, items, _include(request), list_meta))
+        if wants_metadata(request):
+            return Response.of(
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": META,
+                    "metadata": list_meta,
+                    "items": [partial(o) for o in items],
+                }
+            )
         return Response.of(
             {
                 "kind": route.rt.list_kind,

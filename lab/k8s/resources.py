@@ -53,6 +53,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", CORE, "events", "event", "Event", True, ("ev",)),
     ResourceType("", CORE, "configmaps", "configmap", "ConfigMap", True, ("cm",)),
     ResourceType("", CORE, "secrets", "secret", "Secret", True),
+    ResourceType("", CORE, "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",)),
     ResourceType(
         "", CORE, "services", "service", "Service", True, ("svc",), ("status",), categories=_ALL
     ),
@@ -150,6 +151,7 @@ NAMESPACES = by_plural("namespaces")
 EVENTS = by_plural("events")
 CONFIGMAPS = by_plural("configmaps")
 SECRETS = by_plural("secrets")
+SERVICEACCOUNTS = by_plural("serviceaccounts")
 SERVICES = by_plural("services")
 ENDPOINTS = by_plural("endpoints")
 DEPLOYMENTS = by_plural("deployments", "apps")

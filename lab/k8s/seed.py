@@ -1,7 +1,10 @@
 """Seed data: the RoleRabbit production namespace as the runbook describes it.
 
-Seed ``rolerabbit`` (the default) creates namespaces, three nodes, the
-ConfigMap and Secrets, the ``rolerabbit-api`` and
+Seed ``rolerabbit`` (the default) creates namespaces (each with its ``default``
+ServiceAccount, as the service-account controller would; the production namespace's
+mounts no token unless a pod asks: its pods never call the Kubernetes API), three
+nodes, the ConfigMap and Secrets (``rolerabbit-secrets`` annotated with when it was
+last rotated, ``rolerabbit.io/rotated-at``), the ``rolerabbit-api`` and
 ``rolerabbit-deployment-worker`` deployments with their Services, and a
 revision history: each deployment's revision 1 ran ``v1.2.2`` and revision
 2 (current) runs ``v1.2.3``, so ``kubectl rollout undo`` has somewhere to go.
@@ -18,6 +21,7 @@ from typing import Any
 
 from lab.k8s.cluster import Cluster
 from lab.k8s.defaults import apply_defaults, default_service
+from lab.k8s.meta import rfc3339
 from lab.k8s.replicasets import owner_reference
 from lab.k8s.resources import RESOURCES, ResourceType, by_plural
 from lab.k8s.revisions import HASH_LABEL, REVISION, template_hash
@@ -25,6 +29,7 @@ from lab.k8s.seed_objects import api_container, node, pull_secret, worker_contai
 
 Obj = dict[str, Any]
 NAMESPACE = "rolerabbit-production"
+ROTATED_AT = "rolerabbit.io/rotated-at"
 CURRENT_TAG, PREVIOUS_TAG = "v1.2.3", "v1.2.2"
 
 
@@ -108,6 +113,10 @@ def seed_cluster(cluster: Cluster, seed: str = "rolerabbit") -> None:
             *([NAMESPACE] if seed == "rolerabbit" else []),
         ):
             _add(cluster, core["namespaces"], {"metadata": {"name": namespace}})
+            account: Obj = {"metadata": {"name": "default", "namespace": namespace}}
+            if namespace == NAMESPACE:
+                account["automountServiceAccountToken"] = False
+            _add(cluster, core["serviceaccounts"], account)
         for index in (1, 2, 3):
             _add(cluster, core["nodes"], node(index))
         cluster.store.put(
@@ -157,6 +166,7 @@ def seed_cluster(cluster: Cluster, seed: str = "rolerabbit") -> None:
                     "name": "rolerabbit-secrets",
                     "namespace": NAMESPACE,
                     "labels": {"app": "rolerabbit"},
+                    "annotations": {ROTATED_AT: rfc3339()},
                 },
                 "type": "Opaque",
                 "data": {

@@ -19,7 +19,14 @@ consistent read, from etcd on a real server); other verbs are ``storage`` too:
     GET /_lab/stats?served=cache        the LISTs served as from the watch cache
     GET /_lab/stats?by=served           {"cache": {...}, "storage": {...}}
 
-Filters combine (``?agent=kubectl&served=cache``).
+And by what the client asked to be shown (its Accept header): ``object`` (the resource's
+own JSON), ``metadata`` (``as=PartialObjectMetadata(List)``: metadata only, no values) or
+``table`` (``as=Table``, kubectl's):
+
+    GET /_lab/stats?shape=metadata      the requests answered with metadata only
+    GET /_lab/stats?by=shape            {"metadata": {...}, "object": {...}}
+
+Filters combine (``?agent=kubectl&served=cache&shape=object``).
 
 Benchmarks also read `serving_cpu_s`: the CPU seconds the HTTP handler threads spent on
 Kubernetes API requests (the emulator's own serving cost, apart from its controller thread
@@ -33,7 +40,8 @@ from collections import Counter
 from collections.abc import Mapping
 
 UNKNOWN_AGENT = "unknown"
-DIMENSIONS = ("agent", "served")
+DIMENSIONS = ("agent", "served", "shape")
+SHAPES = ("object", "metadata", "table")
 
 
 def agent_of(headers: Mapping[str, str]) -> str:
@@ -47,11 +55,19 @@ def served_from(verb: str, params: Mapping[str, str]) -> str:
     return "cache" if verb == "list" and params.get("resourceVersion") == "0" else "storage"
 
 
+def shape_of(headers: Mapping[str, str]) -> str:
+    """What the Accept header asks to be shown: metadata only, a Table, or the object."""
+    accept = headers.get("Accept") or ""
+    if "as=PartialObjectMetadata" in accept:
+        return "metadata"
+    return "table" if "as=Table" in accept else "object"
+
+
 class RequestStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # (agent, served) -> "verb resource" -> count
-        self._counts: dict[tuple[str, str], Counter[str]] = {}
+        # (agent, served, shape) -> "verb resource" -> count
+        self._counts: dict[tuple[str, str, str], Counter[str]] = {}
         self.serving_cpu_s = 0.0
 
     def add_cpu(self, seconds: float) -> None:
@@ -59,29 +75,43 @@ class RequestStats:
             self.serving_cpu_s += seconds
 
     def count(
-        self, verb: str, resource: str, agent: str = UNKNOWN_AGENT, served: str = "storage"
+        self,
+        verb: str,
+        resource: str,
+        agent: str = UNKNOWN_AGENT,
+        served: str = "storage",
+        shape: str = "object",
     ) -> None:
         with self._lock:
-            self._counts.setdefault((agent, served), Counter())[f"{verb} {resource}"] += 1
+            key = (agent, served, shape)
+            self._counts.setdefault(key, Counter())[f"{verb} {resource}"] += 1
 
-    def snapshot(self, agent: str | None = None, served: str | None = None) -> dict[str, int]:
-        """Counts by "verb resource": every request's, or those of one client / one way."""
+    def snapshot(
+        self, agent: str | None = None, served: str | None = None, shape: str | None = None
+    ) -> dict[str, int]:
+        """Counts by "verb resource": every request's, or those of one client / one way /
+        one shape."""
         with self._lock:
             total: Counter[str] = Counter()
-            for (by_agent, by_served), counts in self._counts.items():
-                if agent in (None, by_agent) and served in (None, by_served):
+            for key, counts in self._counts.items():
+                if _selected(key, agent, served, shape):
                     total.update(counts)
             return dict(sorted(total.items()))
 
     def grouped(
-        self, by: str, agent: str | None = None, served: str | None = None
+        self,
+        by: str,
+        agent: str | None = None,
+        served: str | None = None,
+        shape: str | None = None,
     ) -> dict[str, dict[str, int]]:
-        """The counts of each client (by="agent") or each way of serving (by="served")."""
+        """The counts of each client (by="agent"), each way of serving (by="served") or
+        each shape shown (by="shape")."""
         index = DIMENSIONS.index(by)
         with self._lock:
             groups: dict[str, Counter[str]] = {}
             for key, counts in self._counts.items():
-                if agent in (None, key[0]) and served in (None, key[1]):
+                if _selected(key, agent, served, shape):
                     groups.setdefault(key[index], Counter()).update(counts)
             return {name: dict(sorted(c.items())) for name, c in sorted(groups.items())}
 
@@ -89,3 +119,9 @@ class RequestStats:
         with self._lock:
             self._counts.clear()
             self.serving_cpu_s = 0.0
+
+
+def _selected(
+    key: tuple[str, str, str], agent: str | None, served: str | None, shape: str | None
+) -> bool:
+    return all(want in (None, got) for want, got in zip((agent, served, shape), key, strict=True))

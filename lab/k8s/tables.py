@@ -118,6 +118,10 @@ _TABLES: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
             age(o),
         ],
     ),
+    "serviceaccounts": (
+        [("Name", "string", 0), ("Secrets", "integer", 0), ("Age", "string", 0)],
+        lambda o: [o["metadata"]["name"], len(o.get("secrets") or []), age(o)],
+    ),
     "services": (
         [
             ("Name", "string", 0),

@@ -47,8 +47,12 @@ ONE_LIST_EACH = {
     "list pods": 1,
     "list pods.metrics.k8s.io": 1,
     "list replicasets": 1,
-    "list secrets": 1,
+    # Once in full (DEP-106, DEP-109: key names and types), once as metadata only (the
+    # security checks: no value is sent): two representations, two reads.
+    "list secrets": 2,
+    "list serviceaccounts": 1,
 }
+METADATA_ONLY = {"list secrets": 1}
 MEMORY_SAMPLES = 3  # errors.memory_samples: the lab profile keeps the default
 
 
@@ -90,6 +94,7 @@ def assert_one_list_per_type(
     windowed = {k: n for k, n in samples.items() if n}
     # The sweep's own reads: one LIST per type, each asking for resourceVersion=0.
     assert lists(suite_stats(emulator, served="cache")) == ONE_LIST_EACH
+    assert lists(suite_stats(emulator, shape="metadata")) == METADATA_ONLY
     # The windowed samplers' repeated samples, consistent reads, and nothing else.
     assert lists(suite_stats(emulator, served="storage")) == windowed
     assert lists(stats) == {k: v + windowed.get(k, 0) for k, v in ONE_LIST_EACH.items()}

@@ -103,6 +103,6 @@ def test_stats_by_client_and_by_way_of_serving(fresh: Lab, core: client.CoreV1Ap
         "storage": {"list pods": 1},
     }
     status, answer = raw(fresh, "/_lab/stats?by=colour")
-    assert status == 400 and "by must be one of agent, served" in answer["message"]
+    assert status == 400 and "by must be one of agent, served, shape" in answer["message"]
     fresh.post("/_lab/stats/reset")
     assert fresh.get("/_lab/stats?by=agent") == {}
