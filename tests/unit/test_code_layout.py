@@ -39,10 +39,9 @@ def test_every_section_folder_is_discovered_with_its_settings():
         items = ROOT / "checks" / marker / "test_checks.py"
         assert section.settings is not None or not items.exists(), marker
     model = profile_model(found.values())
-    keys = {m for m, s in found.items() if s.settings is not None}
-    assert keys <= set(model.model_fields)
-    # Each section's settings are reached one way: by their type.
+    keys = {k: kind for s in found.values() for k, kind in s.settings_keys.items()}
+    assert set(keys) <= set(model.model_fields)
+    # Each section's settings, and each part it keeps apart, are reached one way: by type.
     profile = model()
-    for s in found.values():
-        if s.settings is not None:
-            assert profile.section(s.settings) == s.settings()
+    for kind in keys.values():
+        assert profile.section(kind) == kind()
