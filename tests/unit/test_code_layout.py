@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import checks
 from opscheck.settings import profile_model
 
@@ -45,3 +47,20 @@ def test_every_section_folder_is_discovered_with_its_settings():
     profile = model()
     for kind in keys.values():
         assert profile.section(kind) == kind()
+
+
+def test_a_profile_key_declared_twice_is_refused():
+    from opscheck import Section, Severity
+    from opscheck.settings.base import Settings
+
+    class Part(Settings):
+        limit: int = 1
+
+    one = Section("one", "One", "one", Severity.LOW, "1 h", "1 d", Part)
+    two = Section("two", "Two", "two", Severity.LOW, "1 h", "1 d", more_settings=(("one", Part),))
+    with pytest.raises(
+        ValueError, match=r"^profile key 'one' is declared twice \(section 'two'\)$"
+    ):
+        profile_model([one, two])
+    kept = profile_model([two]).model_validate({"one": {"limit": 5}})
+    assert kept.section(Part) == Part(limit=5)
