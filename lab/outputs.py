@@ -77,6 +77,21 @@ LAB_THRESHOLDS: dict[str, dict[str, Any]] = {
         "dependency_timeout_s": 2.0,
     },
     "performance": {"latency_min_requests": 5},
+    # The load generator fails about one login in 10 s (1.5 logins/s, 7% failing), spread
+    # over thousands of accounts and 250 addresses: a 10 s window against the six before
+    # it and the same 10 s on the seeded days. An attack (lab/faults/security) fails 4
+    # logins a second, past a floor of 15; one account failing 5 times, one address
+    # failing for 5 accounts, or 3 failures before a success are never the load's.
+    "security_logins": {
+        "window_s": 10,
+        "baseline_windows": 6,
+        "baseline_days": 7,
+        "spike_min_failures": 15,
+        "brute_force_failures": 5,
+        "stuffing_accounts": 5,
+        "burst_failures": 3,
+        "burst_window_s": 10,
+    },
 }
 
 

@@ -75,7 +75,10 @@ def _register_markers(config: pytest.Config, sections: Sections) -> None:
 
 def _environment(config: pytest.Config, sections: Sections) -> Environment:
     root = config.rootpath
-    model = profile_model(sections.values())
+    try:
+        model = profile_model(sections.values())
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     explicit = config.option.opscheck_config
     path = Path(explicit) if explicit else config_module.default_config_path(root)
     state_dir = config_module.lab_state_dir(root)

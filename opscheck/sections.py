@@ -43,6 +43,8 @@ class Section:
 
     `settings` is the section's settings class; the profile holds one under the marker's
     name (`database:`), filled with the class's defaults when the profile leaves it out.
+    `more_settings` are settings the section keeps under keys of their own, for a part of
+    it built apart from the rest (`security_logins:`); checks reach them by type alike.
     """
 
     marker: str
@@ -52,6 +54,13 @@ class Section:
     response: str
     escalation: str
     settings: type[Settings] | None = None
+    more_settings: tuple[tuple[str, type[Settings]], ...] = ()
+
+    @property
+    def settings_keys(self) -> dict[str, type[Settings]]:
+        """Every key this section adds to the profile, with its settings class."""
+        own = {self.marker: self.settings} if self.settings is not None else {}
+        return {**own, **dict(self.more_settings)}
 
     @property
     def runbook_link(self) -> str:

@@ -1,12 +1,17 @@
 """Security Incidents: the runbook section, declared so `-m security` selects its checks.
 
-Its secret-hygiene checks (SEC-101..104: rotation, plain-text values, service-account
-tokens, pull secrets) read Secrets as metadata only; its Quick Reference row says to respond
-and escalate at once.
+Two families of checks: the secret-hygiene checks (SEC-101..104: rotation, plain-text
+values, service-account tokens, pull secrets) read Secrets as metadata only, with settings
+under the profile's `security:` (settings.py); the login checks (SEC-111..114: failed-login
+spike, brute force, credential stuffing, a login right after a burst of failures) read the
+API's login log, with rules in logins.py, check items in test_logins.py and settings under
+`security_logins:` (login_settings.py). Its Quick Reference row says to respond and
+escalate at once.
 """
 
 from __future__ import annotations
 
+from checks.security.login_settings import LoginSettings
 from checks.security.settings import SecuritySettings
 from opscheck import Section, Severity
 
@@ -18,4 +23,5 @@ SECTION = Section(
     "immediately",
     "immediately",
     SecuritySettings,
+    more_settings=(("security_logins", LoginSettings),),
 )

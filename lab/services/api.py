@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import signal
 import sys
@@ -218,8 +219,14 @@ class Api:
 
 
 def client_ip(req: BaseHTTPRequestHandler) -> str:
+    """The client's address: X-Forwarded-For's first entry when a proxy on loopback (the
+    lab's Service balancer) forwarded the request, as an API behind a trusted proxy reads
+    it; otherwise the socket's peer, whatever the header claims."""
+    peer = req.client_address[0]
     forwarded = req.headers.get("X-Forwarded-For")
-    return forwarded.split(",")[0].strip() if forwarded else req.client_address[0]
+    if forwarded and ipaddress.ip_address(peer).is_loopback:
+        return forwarded.split(",")[0].strip()
+    return peer
 
 
 def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:

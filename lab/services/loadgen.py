@@ -1,8 +1,9 @@
 """Synthetic user traffic: real HTTP requests to the API over loopback at a steady rate.
 
 Run as `python -m lab.services.loadgen --state-dir DIR`. The mix (60% portfolio
-listings, 25% /users/me, 15% logins of which 1 in 20 uses a wrong password)
-gives the metrics meaningful rates and percentiles and keeps auth_logs fresh.
+listings, 25% /users/me, 15% logins of which 1 in 20 uses a wrong password and 1 in 50
+mistypes the e-mail) gives the metrics meaningful rates and percentiles and keeps auth_logs
+fresh, with the few failed logins any login page sees (about one every 10 s).
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ def one_request(conn: http.client.HTTPConnection) -> None:
     elif pick < 0.85:
         conn.request("GET", "/api/users/me", headers=headers)
     else:
-        password = LOGIN_PASSWORD if random.random() >= 0.05 else "wrong-password"
-        body = json.dumps({"email": f"user{user}@example.test", "password": password})
+        email, password, slip = f"user{user}@example.test", LOGIN_PASSWORD, random.random()
+        if slip < 0.05:
+            password = "wrong-password"
+        elif slip < 0.07:
+            email = f"user{user}@example.tset"  # a typo: no such user
+        body = json.dumps({"email": email, "password": password})
         headers["Content-Type"] = "application/json"
         conn.request("POST", "/api/auth/login", body=body, headers=headers)
     conn.getresponse().read()

@@ -147,12 +147,14 @@ class ProfilesFile(Settings):
 
 
 def profile_model(sections: Iterable[Any]) -> type[Profile]:
-    """The profile with one key per section that has settings (`database:`, `queue:`...)."""
-    fields: dict[str, Any] = {
-        s.marker: (s.settings, Field(default_factory=s.settings))
-        for s in sections
-        if s.settings is not None
-    }
+    """The profile with one key per section that has settings (`database:`, `queue:`...),
+    and one per part a section keeps apart (`security_logins:`); a key twice is an error."""
+    fields: dict[str, Any] = {}
+    for s in sections:
+        for key, model in s.settings_keys.items():
+            if key in fields or key in Profile.model_fields:
+                raise ValueError(f"profile key {key!r} is declared twice (section {s.marker!r})")
+            fields[key] = (model, Field(default_factory=model))
     return create_model("Profile", __base__=Profile, **fields)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import checks
 from opscheck.settings import profile_model
 
@@ -39,10 +41,26 @@ def test_every_section_folder_is_discovered_with_its_settings():
         items = ROOT / "checks" / marker / "test_checks.py"
         assert section.settings is not None or not items.exists(), marker
     model = profile_model(found.values())
-    keys = {m for m, s in found.items() if s.settings is not None}
-    assert keys <= set(model.model_fields)
-    # Each section's settings are reached one way: by their type.
+    keys = {k: kind for s in found.values() for k, kind in s.settings_keys.items()}
+    assert set(keys) <= set(model.model_fields)
+    # Each section's settings, and each part it keeps apart, are reached one way: by type.
     profile = model()
-    for s in found.values():
-        if s.settings is not None:
-            assert profile.section(s.settings) == s.settings()
+    for kind in keys.values():
+        assert profile.section(kind) == kind()
+
+
+def test_a_profile_key_declared_twice_is_refused():
+    from opscheck import Section, Severity
+    from opscheck.settings.base import Settings
+
+    class Part(Settings):
+        limit: int = 1
+
+    one = Section("one", "One", "one", Severity.LOW, "1 h", "1 d", Part)
+    two = Section("two", "Two", "two", Severity.LOW, "1 h", "1 d", more_settings=(("one", Part),))
+    with pytest.raises(
+        ValueError, match=r"^profile key 'one' is declared twice \(section 'two'\)$"
+    ):
+        profile_model([one, two])
+    kept = profile_model([two]).model_validate({"one": {"limit": 5}})
+    assert kept.section(Part) == Part(limit=5)

@@ -1,5 +1,6 @@
 """The security section's faults: real changes to the emulator's Secrets, Deployments and
-ServiceAccounts that the secret-hygiene checks (SEC-101..104) see.
+ServiceAccounts that the secret-hygiene checks (SEC-101..104) see, and real attacks on the
+API's login endpoint for the login checks (SEC-111..114).
 
 One module per kind of fault; `lab faults` lists them with the checks they trip. Faults that
 change a Deployment restore its spec on clear (lab/faults/_kubernetes.py).
@@ -7,6 +8,6 @@ change a Deployment restore its spec on clear (lab/faults/_kubernetes.py).
 
 from __future__ import annotations
 
-from lab.faults.security import secrets
+from lab.faults.security import logins, secrets
 
-__all__ = ["secrets"]
+__all__ = ["logins", "secrets"]
