@@ -68,7 +68,8 @@ class Section:
 
     @property
     def quick_reference(self) -> str:
-        return f"{self.severity.value}, respond in {self.response}, escalate {self.escalation}"
+        respond = "immediately" if self.response == "immediately" else f"in {self.response}"
+        return f"{self.severity.value}, respond {respond}, escalate {self.escalation}"
 
 
 class Sections(Mapping[str, Section]):

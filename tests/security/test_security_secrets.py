@@ -127,7 +127,10 @@ def test_each_fault_fails_its_check_and_only_it(
     assert statuses(result) == expected, result.stdout
     for line in lines:
         assert line in result.stdout, result.stdout
-    assert "runbook: Security Incidents (critical, " in result.stdout
+    assert (
+        "runbook: Security Incidents (critical, respond immediately, escalate immediately)"
+        in result.stdout
+    )
     assert PLAIN_VALUE not in result.stdout + reported(result)
 
 
