@@ -117,6 +117,7 @@ def test_an_existing_reports_dir_given_with_a_space_changes_nothing(
     profiles.write_text(_profiles(lab))
     reports = tmp_path / "elsewhere" / "reports"
     reports.mkdir(parents=True)
+    shutil.rmtree(checkout / "reports", ignore_errors=True)  # what earlier cases left
     env = {**os.environ, **lab.env, "OPSCHECK_STATE_DIR": str(tmp_path / "state")}
     env.pop("ROLERABBIT_CONFIG", None)
     args = ["-m", "database", "--env", "lab-copy", f"--config={profiles}", "-p", "no:cacheprovider"]
