@@ -11,8 +11,8 @@ line in the window, or when no line carries a level (not the JSON logs it knows)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from checks.errors.settings import ErrorsSettings
@@ -30,6 +30,9 @@ class LogLine:
     error_message: str | None = None
     error_type: str | None = None
     """`error.type`: how the API classified the error (e.g. database, redis, upstream)."""
+    fields: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """The line's JSON object as logged (statusCode, ip, url, ...): the security section's
+    request checks read their fields from it (checks/security/requests.py)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ def parse_line(at: datetime, text: str, decode: Callable[[str], object]) -> LogL
     error_type = error.get("type") if isinstance(error, dict) else None
     message = str(data.get("message") or data.get("msg") or "")
     level = level_of(data.get("level"))
-    return LogLine(at, level, message, error_message, str(error_type) if error_type else None)
+    kind = str(error_type) if error_type else None
+    return LogLine(at, level, message, error_message, kind, data)
 
 
 def parse_timestamped(text: str, decode: Callable[[str], object]) -> list[LogLine]:
