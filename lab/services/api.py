@@ -266,7 +266,7 @@ def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
             api.metrics.observe(method, route, status, elapsed)
             fields = {
                 "statusCode": status, "ip": client_ip(self), "route": route, "method": method,
-                "durationMs": round(elapsed * 1000, 1),
+                "url": self.path, "durationMs": round(elapsed * 1000, 1),
             }  # fmt: skip
             if error is not None:
                 api.metrics.errors.labels(type=error.kind).inc()

@@ -33,6 +33,7 @@ SPIKE_MIN = int(lab_threshold("security_logins", "spike_min_failures"))
 BRUTE_FORCE = int(lab_threshold("security_logins", "brute_force_failures"))
 STUFFING = int(lab_threshold("security_logins", "stuffing_accounts"))
 BURST = int(lab_threshold("security_logins", "burst_failures"))
+REQUEST_ERRORS = int(lab_threshold("security_requests", "client_errors_min"))
 MARGIN_S = 0.5
 WRONG = "hunter2"
 
@@ -55,6 +56,7 @@ class LoginAttack(Fault):
 
     section = "security"
     every_s: ClassVar[float] = 0.25
+    window_s: ClassVar[float] = WINDOW_S  # clear waits until the last attempt is this old
     needed: ClassVar[int]  # answered attempts before inject returns
 
     def __init__(self) -> None:
@@ -96,7 +98,7 @@ class LoginAttack(Fault):
             if attempt is not None:
                 try:
                     conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    if login(conn, *attempt) in (200, 401):
+                    if self.send_one(conn, attempt):
                         self.answered += 1
                         self.last_at = time.monotonic()
                 except (OSError, http.client.HTTPException):
@@ -108,14 +110,18 @@ class LoginAttack(Fault):
         if conn is not None:
             conn.close()
 
+    def send_one(self, conn: http.client.HTTPConnection, attempt: tuple[str, str, str]) -> bool:
+        """Send one attempt; True when the API answered it as it answers a login."""
+        return login(conn, *attempt) in (200, 401)
+
     def clear(self, lab: LabControl) -> None:
         self.stop.set()
         if self.thread is not None:
             self.thread.join(timeout=10)
             self.thread = None
         if self.last_at is not None:
-            left = self.last_at + WINDOW_S + MARGIN_S - time.monotonic()
-            time.sleep(max(0.0, min(left, WINDOW_S + MARGIN_S)))
+            left = self.last_at + self.window_s + MARGIN_S - time.monotonic()
+            time.sleep(max(0.0, min(left, self.window_s + MARGIN_S)))
             self.last_at = None
 
 
@@ -129,14 +135,16 @@ def _account(params: dict[str, str], default: str) -> str:
 @register
 class BruteForce(LoginAttack):
     name = "security-brute-force"
-    trips = ("SEC-111", "SEC-112")
+    trips = ("SEC-111", "SEC-112", "SEC-121")
     description = (
         "Wrong passwords for one account (param account, default user42@example.test) from "
         "one address, 4 a second until clear: past SEC-112's "
         f"security_logins.brute_force_failures ({BRUTE_FORCE} in the lab profile) and "
         f"SEC-111's floor ({SPIKE_MIN}) within its window ({WINDOW_S:g} s in the lab "
-        "profile). Inject returns once the API has answered 20 of them; clear waits until "
-        "the last is older than the window."
+        "profile). Their 401s from one address also pass SEC-121's floor "
+        f"(security_requests.client_errors_min, {REQUEST_ERRORS} in the lab profile). Inject "
+        "returns once the API has answered 20 of them; clear waits until the last is older "
+        "than the window."
     )
     needed = 20
     address = "203.0.113.66"
@@ -153,13 +161,14 @@ class BruteForce(LoginAttack):
 @register
 class CredentialStuffing(LoginAttack):
     name = "security-credential-stuffing"
-    trips = ("SEC-111", "SEC-113")
+    trips = ("SEC-111", "SEC-113", "SEC-121")
     description = (
         "Logins from one address, each for another account (existing users with wrong "
         "passwords, and e-mails with no user), 4 a second until clear, as with a leaked "
         f"credential list: past SEC-113's security_logins.stuffing_accounts ({STUFFING} in "
-        f"the lab profile) and SEC-111's floor ({SPIKE_MIN}). Inject returns once the API "
-        "has answered 20 of them; clear waits until the last is older than the window."
+        f"the lab profile) and SEC-111's floor ({SPIKE_MIN}), and (401s from one address) "
+        f"SEC-121's floor ({REQUEST_ERRORS}). Inject returns once the API has answered 20 of "
+        "them; clear waits until the last is older than the window."
     )
     needed = 20
     address = "203.0.113.50"
