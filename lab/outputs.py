@@ -93,16 +93,18 @@ LAB_THRESHOLDS: dict[str, dict[str, Any]] = {
         "burst_window_s": 10,
     },
     # The load sends 10 requests/s from 250 addresses (a 401 about every 10 s, no 404), so
-    # in 10 s about 100 requests, one address 2 of them at most; the kubelet's /health probes
-    # are not client traffic. A scanner (lab/faults/security/requests.py) sends 2 a second
-    # from one address, all 4xx: past a floor of 10 within the window, under the share; a
-    # login attack's 4 failed logins a second are 401s from one address too (SEC-121).
+    # in 10 s about 100 requests, one address 2 of them at most (right after a rollout, or on
+    # a busy machine, as few as 14: judged from 10); the kubelet's /health probes are not
+    # client traffic. A scanner (lab/faults/security/requests.py) sends 2 a second from one
+    # address, all 4xx: past a floor of 10 within the window; a login attack's 4 failed
+    # logins a second are 401s from one address too (SEC-121). Its share of a starved load
+    # (3 a second on a busy machine) is near 60%: SEC-123 judges shares above 75% here.
     "security_requests": {
         "window_s": 10,
         "client_errors_min": 10,
         "client_error_share": 0.5,
-        "traffic_share_max": 0.4,
-        "traffic_min_requests": 50,
+        "traffic_share_max": 0.75,
+        "traffic_min_requests": 10,
     },
 }
 

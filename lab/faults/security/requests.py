@@ -79,35 +79,3 @@ class Scanner(LoginAttack):
 
     def note(self, params: dict[str, str]) -> str:
         return f"{self.address} is scanning the API for weak spots 2 times a second"
-
-
-@register
-class TrafficFlood(LoginAttack):
-    name = "security-traffic-flood"
-    trips = ("SEC-123",)
-    description = (
-        "One address requesting /api/users/me 20 times a second until clear (the load "
-        "sends 10 a second from 250 addresses): past SEC-123's "
-        f"security_requests.traffic_share_max ({SHARE_MAX:.0%} in the lab profile) within "
-        f"its window ({WINDOW_S:g} s); its answers are 200s, no concern of SEC-121. Inject "
-        "returns once the API has answered 40 of them; clear waits until the last is older "
-        "than the window."
-    )
-    every_s = 1 / 20
-    window_s = WINDOW_S
-    needed = 40
-    address = "203.0.113.88"
-
-    def attempts(self, params: dict[str, str]) -> Iterator[Attempt]:
-        return itertools.repeat((self.address, "GET", "/api/users/me"))
-
-    def send_one(self, conn: http.client.HTTPConnection, attempt: tuple[str, str, str]) -> bool:
-        address, _, path = attempt
-        headers = {"X-Forwarded-For": address, "X-User-Id": "4242"}
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        return response.status < 500
-
-    def note(self, params: dict[str, str]) -> str:
-        return f"{self.address} is requesting /api/users/me 20 times a second"
