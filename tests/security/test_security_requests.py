@@ -4,8 +4,9 @@ The lab's load generator sends 10 requests a second from 250 addresses, a few of
 failed logins (401): the checks stay green on it. The scanner fault sends real GETs with
 injection, XSS, traversal and probe paths through the API's Service, a login attack one
 address's failed logins; each must fail exactly its checks, with the address in the
-evidence and no secret query value in the output. A window too short to hold enough
-requests leaves SEC-123 inconclusive. A sweep of the errors and security sections reads
+evidence and no secret query value in the output. The scanner is also one address over
+its share of the traffic once the profile allows less than its share (SEC-123). A window
+too short to hold enough requests leaves SEC-123 inconclusive. A sweep of the errors and security sections reads
 each API pod's log once: the request checks share the errors section's read.
 """
 
@@ -116,3 +117,13 @@ def test_a_sweep_reads_each_api_pods_log_once(run_checks: Run, lab: LabHandle) -
     running = [p for p in pods if p.get("status", {}).get("phase") == "Running"]
     reads = {k: n for k, n in stats.items() if "pods/log" in k}
     assert reads == {"get pods/log": len(running)}, stats
+
+
+def test_one_address_over_its_share_of_the_traffic_fails(run_checks: Run, fault: Inject) -> None:
+    """The scanner sends 2 requests a second from one address against the load's 10 from 250
+    (under 2% each): a profile that allows one address 10% sees it over, and only it."""
+    fault("security-scanner")
+    profile = "security_requests: {traffic_share_max: 0.1, traffic_min_requests: 10}"
+    result = run_checks("-k", SELECT, profile=profile)
+    assert statuses_of(result, "failed") == ["SEC-121", "SEC-122", "SEC-123"], result.stdout
+    line(result, r"^\[SEC-123\] 1 address sent more than 10% of the .*203\.0\.113\.77")
