@@ -86,9 +86,12 @@ run "redis memory" redis-cli -u "$REDIS_URL" info memory
 
 # -- High Error Rates ----------------------------------------------------------------
 sh_run "error counter" 'curl -sf "$ROLERABBIT_API_URL/api/metrics" | grep rolerabbit_errors_total'
-sh_run "error lines" "kubectl logs -l app=rolerabbit-api -n $NS --tail=100 | jq 'select(.level == \"error\")'"
+# The runbook's jq reads each line as JSON; `-R 'fromjson?'` skips a line that is not (a
+# pod's last line caught mid-write), where plain jq would stop with a parse error.
+sh_run "error lines" "kubectl logs -l app=rolerabbit-api -n $NS --tail=100 \
+    | jq -R 'fromjson? | select(.level == \"error\")'"
 sh_run "error distribution" "kubectl logs -l app=rolerabbit-api -n $NS --since=1h \
-    | jq -r '.error.message // empty' | sort | uniq -c | sort -rn"
+    | jq -R -r 'fromjson? | .error.message // empty' | sort | uniq -c | sort -rn"
 run "stripe status" curl -sf -I "${STRIPE_STATUS_URL:?}"
 run "cloudflare status" curl -sf -I "${CLOUDFLARE_STATUS_URL:?}"
 run "top api pods" kubectl top pods -l app=rolerabbit-api -n "$NS"

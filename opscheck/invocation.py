@@ -9,10 +9,15 @@ collect the suite's own tests as well as its checks. When that would happen, the
 is run again once, as the same process, with `--option=VALUE`, which pytest reads the same
 way at every stage. In-process runs (pytest.main) cannot be re-run and get a usage error
 instead.
+
+xdist starts its workers with the controller's invocation arguments, after the controller
+has made the reports directory: a worker would then find the value an existing path and
+move its rootdir. The controller hands them the joined form (`pytest_configure` below).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
@@ -94,3 +99,17 @@ def rerun_with_joined_config(early_config: pytest.Config) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [*prefix, *joined(given)])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """On the controller: the invocation arguments (and PYTEST_ADDOPTS) xdist's workers will
+    start with, with every `--option VALUE` pair joined."""
+    if hasattr(config, "workerinput"):
+        return
+    params = config.invocation_params
+    if split_value_indexes(params.args):
+        config.invocation_params = dataclasses.replace(params, args=tuple(joined(params.args)))
+    addopts = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    if split_value_indexes(addopts):
+        os.environ["PYTEST_ADDOPTS"] = shlex.join(joined(addopts))

@@ -84,3 +84,18 @@ def test_parallel_sweep_keeps_the_workers(suite: pytest.Pytester):
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*created: 2/2 workers*"])
     assert "not used for this sweep" not in result.stdout.str()
+
+
+def test_workers_start_with_a_reports_dir_the_controller_made(suite: pytest.Pytester):
+    """`--reports-dir DIR` with a space, DIR outside the rootdir and not there yet: the
+    controller makes it, and the workers, started with its arguments, must not take it for
+    a test path."""
+    set_state(suite.path, flag="ok", queue="ok")
+    reports = suite.path.parent / f"{suite.path.name}-reports"
+    result = suite.runpytest_subprocess(
+        "--env", "test", "-n", "2", "--parallel-sweep", "-p", "xdist", "--reports-dir", str(reports)
+    )
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*created: 2/2 workers*"])
+    summary = json.loads((reports / "summary.json").read_text())
+    assert {c["check_id"] for c in summary["checks"]} == {"T-101", "T-102"}
