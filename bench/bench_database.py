@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import psycopg
 import pytest
@@ -110,7 +111,7 @@ def sessions_opened(lab: LabHandle) -> int:
 
 def run(args: list[str], reports: Path) -> tuple[int, float, Counting]:
     counting = Counting()
-    argv = [str(ROOT / "checks"), "-q", "-p", "no:cacheprovider", "--reports-dir", str(reports)]
+    argv = [str(ROOT / "checks"), "-q", "-p", "no:cacheprovider", f"--reports-dir={reports}"]
     started = time.perf_counter()
     with counting.installed(), contextlib.redirect_stdout(io.StringIO()):
         code = pytest.main([*argv, *args])
@@ -131,8 +132,10 @@ def main() -> None:
             fixer.execute("SELECT pg_reload_conf()")
         base = yaml.safe_load(lab.profile_path.read_text())["profiles"]["lab"]
         profile = Path(tmp) / "profiles.yaml"
-        profile.write_text(yaml.safe_dump({"profiles": {"lab": {**base, **FAST}}}))
-        fast = ["--config", str(profile), "--env", "lab"]
+        # FAST's fix timings join the lab's fix.allowed (its destructive fixes, by id).
+        fix = {**base.get("fix", {}), **FAST["fix"]}
+        profile.write_text(yaml.safe_dump({"profiles": {"lab": {**base, **FAST, "fix": fix}}}))
+        fast = [f"--config={profile}", "--env", "lab"]  # in-process: "=" (opscheck/invocation.py)
 
         print("sweep: pytest -m database (18 checks), healthy lab")
         times = []
@@ -161,6 +164,12 @@ def main() -> None:
         print(f"  pytest -m database --fix --allow-destructive: exit {code}, {elapsed:.2f}s, "
               f"{describe(counting)}")  # fmt: skip
         print(f"  remediations verified: {', '.join(fixed)}")
+        cases = ElementTree.parse(Path(tmp) / "fix" / "junit.xml").iter("testcase")
+        slowest = sorted((float(c.get("time", 0)), c.get("name", "")) for c in cases)[-5:]
+        print("  slowest (check and its fix): " + ", ".join(f"{n} {t:.2f}s" for t, n in slowest))
+        for e in audit:
+            if e["result"] not in ("verified", "applied", "planned"):
+                print(f"  {e['remediation_id']} {e['result']}: {e.get('detail', '')[:300]}")
         after = run(["-m", "database", *fast], Path(tmp) / "after")
         print(f"  after: exit {after[0]} ({'green' if after[0] == 0 else 'NOT green'})")
         lab.reset()
