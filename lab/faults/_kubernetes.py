@@ -136,6 +136,28 @@ class KubeApi:
         raise LabError(f"deployment/{name} did not finish rolling out within {timeout_s:g}s")
 
 
+def wait_api_serving(lab: LabControl, api: KubeApi, name: str, timeout_s: float = 30.0) -> None:
+    """Bounded wait until every Ready pod of the API deployment has its process serving
+    (the emulator turns a pod Ready a moment before the supervisor's process for it
+    listens; a scrape in between gets 503 from the pod proxy)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready = {
+            p["metadata"]["name"]
+            for p in api.pods_of(name)
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (p.get("status") or {}).get("conditions") or []
+            )
+        }
+        if ready and ready <= set(lab.api_pods()):
+            return
+        time.sleep(0.2)
+    raise LabError(
+        f"the processes of deployment/{name}'s Ready pods did not serve within {timeout_s:g}s"
+    )
+
+
 def deployment_threshold(key: str) -> float:
     """A deployment threshold of the lab profile (lab/outputs.py)."""
     return lab_threshold("deployment", key)

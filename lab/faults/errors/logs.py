@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.errors import LabError
+from lab.faults._kubernetes import wait_api_serving
 from lab.faults.deployment import KubeApi, SpecRestoringFault
 from lab.faults.framework import Fault, LabControl, float_param, register
 from lab.settings import NAMESPACE
@@ -146,6 +147,7 @@ class BadRollout(SpecRestoringFault):
             "application/strategic-merge-patch+json",
         )
         api.wait_rolled_out(API, timeout_s=60)
+        wait_api_serving(lab, api, API)  # the new revision's processes answer scrapes
         count = int(float_param(params, "lines", 80))
         lines = [error_line(self.message, "internal") for _ in range(count)]
         body: dict[str, Any] = {
