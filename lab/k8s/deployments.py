@@ -185,8 +185,9 @@ class DeploymentController:
             rolling.get("maxUnavailable", "25%"), desired, round_up=False
         )
         complete = updated == desired and replicas == desired and new_ready == desired
+        generation = deployment["metadata"].get("generation", 1)
         status: Obj = {
-            "observedGeneration": deployment["metadata"].get("generation", 1),
+            "observedGeneration": generation,
             "replicas": replicas,
             "updatedReplicas": updated,
             "readyReplicas": ready,
@@ -197,7 +198,10 @@ class DeploymentController:
                 new_rs,
                 complete,
                 ready >= desired - max_unavailable,
-                (updated, new_ready, replicas, ready),
+                # A spec change (a scale, a new template) is progress too: a Deployment
+                # complete for longer than its deadline, then scaled, has not timed out
+                # before its ReplicaSet could create the new pods.
+                (generation, desired, updated, new_ready, replicas, ready),
             ),
         }
         if not status["unavailableReplicas"]:

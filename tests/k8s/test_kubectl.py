@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 from kubernetes import client
@@ -98,6 +99,36 @@ def test_rollout_status_fails_on_progress_deadline(fresh: Lab, apps: client.Apps
         "rollout", "status", "deployment/rolerabbit-api", "--timeout=30s", *NS, check=False
     )
     assert result.returncode != 0 and "exceeded its progress deadline" in result.stderr
+
+
+def test_scaling_a_deployment_complete_past_its_deadline_is_not_a_timeout(
+    fresh: Lab, apps: client.AppsV1Api
+) -> None:
+    # The deadline measures a rollout's lack of progress, not the time since the last one:
+    # a Deployment complete for longer than its deadline and then scaled is progressing.
+    apps.patch_namespaced_deployment(
+        "rolerabbit-api", NAMESPACE, {"spec": {"progressDeadlineSeconds": 1}}
+    )
+    wait_for(
+        lambda: (
+            apps.read_namespaced_deployment("rolerabbit-api", NAMESPACE).status.observed_generation
+            == apps.read_namespaced_deployment("rolerabbit-api", NAMESPACE).metadata.generation
+        ),
+        what="the new deadline observed",
+    )
+    time.sleep(1.5)
+    fresh.kubectl("scale", "deployment", "rolerabbit-api", "--replicas=5", *NS)
+    result = fresh.kubectl(
+        "rollout", "status", "deployment/rolerabbit-api", "--timeout=30s", *NS, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "successfully rolled out" in result.stdout
+    progressing = next(
+        c
+        for c in apps.read_namespaced_deployment("rolerabbit-api", NAMESPACE).status.conditions
+        if c.type == "Progressing"
+    )
+    assert (progressing.status, progressing.reason) == ("True", "NewReplicaSetAvailable")
 
 
 def test_scale_set_env_and_set_image(
