@@ -7,9 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # imported by pytest as a plugin (pytest_plugins), not before
+    from lab.testing import LabHandle
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_PROFILE = "lab-test"
@@ -82,7 +85,11 @@ def _fresh_lab_per_section(request: pytest.FixtureRequest) -> None:
     _last_lab_section.append(section)
     if first:
         return  # a lab that was just started is fresh
-    lab = request.getfixturevalue("lab")
+    reset_lab(request.getfixturevalue("lab"))
+
+
+def reset_lab(lab: LabHandle) -> None:
+    """`lab reset`, then wait (bounded) until both of its BullMQ workers are back."""
     lab.reset()
     deadline = time.monotonic() + 60
     while len(lab.status()["workers"]) < 2:

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from lab.testing import LabHandle
-from tests.conftest import CheckRun
+from tests.conftest import CheckRun, reset_lab
 from tests.queue.queue_support import (
     FAST,
     QUEUE,
@@ -173,6 +173,10 @@ def test_queue_stalled_job_fail_dry_run_fix_and_repeat(
     run_checks: Run, lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_lab_env(lab, monkeypatch)
+    # Other tests of this section kill workers mid-job (worker-stopped, scaling down): their
+    # jobs stay active without a lock until a stalled-jobs pass, as in production. The
+    # healthy run needs none of them left; a reset moves them back to wait.
+    reset_lab(lab)
     healthy = run_checks("-k", "QUEUE-107", profile=FAST)
     assert_status(healthy, {"QUEUE-107": "passed"})
     fault("job-stalled")
