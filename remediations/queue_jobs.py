@@ -14,10 +14,12 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import redis
-from bullmq import Job, Queue
+
+if TYPE_CHECKING:  # bullmq (and redis.asyncio under it) loads only when a fix runs
+    from bullmq import Queue
 
 from checks.queue.settings import QueueSettings
 from fixtures.queue_reads import read_counts
@@ -28,6 +30,8 @@ T = TypeVar("T")
 
 def with_queue(url: str, s: QueueSettings, work: Callable[[Queue], Awaitable[T]]) -> T:
     """Run `work` with a Python bullmq Queue on its own event loop, always closed."""
+
+    from bullmq import Queue
 
     async def run() -> T:
         queue = Queue(s.name, {"connection": url, "prefix": s.prefix})
@@ -62,6 +66,8 @@ def exhausted_failed_ids(client: redis.Redis, s: QueueSettings) -> list[str]:
 
 async def retry_jobs(queue: Queue, ids: list[str]) -> ActionResult:
     """BullMQ Job.retry on each id; the items say which were retried and which not."""
+    from bullmq import Job
+
     items: list[dict[str, str]] = []
     for job_id in ids:
         job = await Job.fromId(queue, job_id)
