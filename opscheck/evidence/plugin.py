@@ -10,6 +10,7 @@ beside the directory. A collector that raises leaves a file saying so, never a c
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ class EvidencePlugin:
         self.sections, self.records = sections, records
         self.environment, self.run_id, self.redact = environment, run_id, redact
         self.findings = FindingLog(redact)
-        self.written: list[tuple[Path, Path, int]] = []
+        self.written: list[tuple[Path, Path, int, float]] = []
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if session.exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -77,7 +78,7 @@ class EvidencePlugin:
     def _write(
         self, config: pytest.Config, marker: str, records: list[CheckRecord], now: datetime
     ) -> None:
-        section = self.sections[marker]
+        section, started = self.sections[marker], time.perf_counter()
         name = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{marker}"
         directory = free_path(self.incidents / name)
         directory.mkdir(parents=True)
@@ -104,14 +105,14 @@ class EvidencePlugin:
         )
         report = free_path(self.incidents / f"{now.strftime('%Y-%m-%d')}-{marker}-incident.md")
         report.write_text(self.redact(render(incident)))
-        self.written.append((directory, report, size))
+        self.written.append((directory, report, size, time.perf_counter() - started))
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        for directory, report, size in self.written:
+        for directory, report, size, took in self.written:
             files = sum(1 for p in directory.rglob("*") if p.is_file())
             terminalreporter.write_line(
-                f"evidence: {directory} ({files} files, {size} bytes; verify there with "
-                "sha256sum -c SHA256SUMS)"
+                f"evidence: {directory} ({files} files, {size} bytes, {took:.2f}s; verify "
+                "there with sha256sum -c SHA256SUMS)"
             )
             terminalreporter.write_line(f"incident report: {report}")
 

@@ -80,7 +80,10 @@ def test_a_faulted_run_writes_a_verifiable_redacted_bundle_and_report(
     assert {"SEC-112", "SEC-121", "SEC-122"} <= {c for c, s in statuses.items() if s == "failed"}
     line(result, ESCALATION)
     bundle = bundle_of(result)
-    line(result, rf"^evidence: {re.escape(str(bundle))} \(\d+ files, \d+ bytes; verify there")
+    line(
+        result,
+        rf"^evidence: {re.escape(str(bundle))} \(\d+ files, \d+ bytes, [\d.]+s; verify there",
+    )
 
     checked = sha256sum_check(bundle)
     assert checked.returncode == 0, checked.stdout + checked.stderr
