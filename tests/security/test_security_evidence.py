@@ -188,3 +188,19 @@ def test_an_unreachable_database_leaves_a_file_saying_so(
         ), told
     assert "wrong" not in "".join(files_of(bundle).values())
     assert list((bundle / "logs").glob("*.log")), "the pods' logs are still collected"
+
+
+def test_an_unusable_kubeconfig_leaves_a_file_saying_so(
+    run_checks: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    result = run_checks("-k", "SEC-111", "--evidence", profile="{}")
+    bundle = bundle_of(result)
+    assert sha256sum_check(bundle).returncode == 0
+    assert sorted(p.name for p in (bundle / "logs").iterdir()) == ["api-pods.unavailable.txt"]
+    told = (bundle / "logs" / "api-pods.unavailable.txt").read_text()
+    assert told.startswith(
+        "not collected: the API pods' logs could not be read: cannot reach the Kubernetes API at "
+        f"{tmp_path / 'no-such-kubeconfig'} (unusable kubeconfig"
+    ), told
+    assert (bundle / "auth_logs.csv").read_text().startswith("id,created_at,user_id,email,ip")

@@ -158,3 +158,22 @@ def test_the_status_is_contained_once_the_runs_fixes_cleared_every_check() -> No
     assert status([finding("SEC-101", "2026-11-30T12:00:01.000+00:00", "passed")]).startswith(
         "No finding"
     )
+
+
+def test_the_security_sections_escalation_line_comes_from_the_profile() -> None:
+    import checks
+    from opscheck.reports.terminal import escalations
+    from opscheck.sections import Sections
+    from opscheck.settings import profile_model
+
+    sections = Sections(checks.sections())
+    model = profile_model(sections.values())
+    default = escalations(sections, model())
+    assert list(default) == ["security"]
+    assert default["security"].startswith(
+        "Critical, act now: page the on-call engineer (PagerDuty) and post in #security-incidents"
+    )
+    told = model.model_validate({"security_notify": {"escalation": "call the duty officer"}})
+    assert escalations(sections, told) == {"security": "call the duty officer"}
+    with pytest.raises(ValueError, match="escalation"):
+        model.model_validate({"security_notify": {"escalation": ""}})
