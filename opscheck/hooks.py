@@ -4,6 +4,7 @@ A section contributes itself with `pytest_opscheck_sections`, starts the samplin
 must overlap the sweep (metrics scrapes, PodMetrics listings, queue counts) on the sweep's
 one sampler (`sampler_of(config)`) in `pytest_opscheck_sweep_start`, which is told which
 checks were collected, and may leave figures behind in `pytest_opscheck_sweep_finish`.
+With `--evidence` it fills its evidence bundle in `pytest_opscheck_evidence`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from opscheck.evidence.bundle import EvidenceBundle
 from opscheck.sections import Section
 
 
@@ -28,3 +30,11 @@ def pytest_opscheck_sweep_start(config: pytest.Config, check_ids: frozenset[str]
 
 def pytest_opscheck_sweep_finish(config: pytest.Config) -> None:
     """Called once per process whose sweep started, when its session ends."""
+
+
+def pytest_opscheck_evidence(config: pytest.Config, bundle: EvidenceBundle) -> None:
+    """With --evidence, at the end of the run: write the evidence of `bundle.section` into
+    the bundle (`bundle.write`, or `bundle.unavailable` for a source that cannot be read).
+
+    Only reads: collecting evidence never changes the environment.
+    """

@@ -104,6 +104,15 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
         ),
     ),
     (
+        "--evidence",
+        dict(
+            dest="opscheck_evidence",
+            action="store_true",
+            help="write each section's evidence bundle (logs, rows, findings, SHA256SUMS) and "
+            "incident report under <reports-dir>/incidents/",
+        ),
+    ),
+    (
         "--no-reports",
         dict(
             dest="opscheck_no_reports",

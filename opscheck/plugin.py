@@ -18,6 +18,7 @@ from opscheck import hooks
 from opscheck.audit import AuditLog
 from opscheck.catalogue_view import CatalogueView
 from opscheck.environment import Environment
+from opscheck.evidence.plugin import register_evidence
 from opscheck.fix.ledger import FixLedger
 from opscheck.fix.plugin import FixPlugin
 from opscheck.fix.policy import FixOptions
@@ -34,7 +35,7 @@ from opscheck.keys import (
 from opscheck.redaction import Redactor
 from opscheck.reports.json_summary import JsonSummary
 from opscheck.reports.records import RecordCollector
-from opscheck.reports.terminal import TerminalSummary
+from opscheck.reports.terminal import TerminalSummary, escalations
 from opscheck.sections import Sections
 from opscheck.settings import profile_model
 from opscheck.sweep_lock import acquire_sweep_lock, sweeps_checks
@@ -148,7 +149,13 @@ def _configure_controller(
     collector = RecordCollector()
     config.pluginmanager.register(collector, "opscheck-records")
     config.pluginmanager.register(
-        TerminalSummary(collector, environment.name, config.stash[SECTIONS]), "opscheck-terminal"
+        TerminalSummary(
+            collector,
+            environment.name,
+            config.stash[SECTIONS],
+            escalations(config.stash[SECTIONS], environment.profile),
+        ),
+        "opscheck-terminal",
     )
     if not sweeps_checks(config):
         return  # the suite's own tests: no lock, no reports in reports/
@@ -156,6 +163,7 @@ def _configure_controller(
     config.stash[SWEEP_LOCK] = acquire_sweep_lock(
         machine_state_dir(), target_key(environment), environment.name
     )
+    register_evidence(config, collector, environment.name, run_id)
     if config.option.opscheck_no_reports:
         return
     config.pluginmanager.register(

@@ -16,6 +16,11 @@ than the password is masked: masking too much is the safe side.
 
 JSON text (summary.json, audit lines) is redacted string by string, so a mask never eats a
 quote and the document stays valid JSON.
+
+Logs carry credentials of their own that no variable names: `mask_credentials` masks
+Authorization headers, bearer tokens, and the values of credential parameters in query
+strings and JSON fields (`?token=...`, `"password": "..."`), for the evidence of
+`--evidence`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,16 @@ SECRET_NAME = re.compile(
 CONNECTION_NAME = re.compile(r"_UR[LI]$", re.I)  # a URL without a password holds no secret
 PASSWORD_DELIMITERS = re.compile(r"[@:/#?]")
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+CREDENTIAL_PARAMS = (
+    "token", "access_token", "refresh_token", "id_token", "password", "passwd", "pwd",
+    "secret", "client_secret", "api_key", "apikey", "auth", "signature", "session",
+)  # fmt: skip
+AUTHORIZATION = re.compile(
+    r"(?P<head>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?:bearer|basic|token|digest|negotiate)\s+)?)(?P<cred>[^\s\"',;&]+)",
+    re.IGNORECASE,
+)
+BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<cred>[A-Za-z0-9._~+/-]{8,}=*)", re.IGNORECASE)
 
 
 def password_span(url: str) -> tuple[int, int] | None:
@@ -92,6 +107,20 @@ def _mask_dsn(match: re.Match[str]) -> str:
 def mask_passwords(text: str) -> str:
     """The pattern layer alone: every URL and DSN password in `text` masked."""
     return DSN_PASSWORD.sub(_mask_dsn, _mask_urls(text))
+
+
+def mask_credentials(text: str, params: Iterable[str] = CREDENTIAL_PARAMS) -> str:
+    """Authorization headers, bearer tokens, and credential parameters' values masked."""
+    text = AUTHORIZATION.sub(lambda m: m["head"] + MASK, text)
+    text = BEARER.sub(lambda m: m["head"] + MASK, text)
+    names = "|".join(re.escape(p) for p in sorted(params, key=len, reverse=True))
+    if not names:
+        return text
+    # ?token=x&... (also percent-encoded in a JSON string); "password": "x"
+    text = re.sub(rf"(?i)(?P<head>[?&;](?:{names})=)[^&#\s\"]*", rf"\g<head>{MASK}", text)
+    return re.sub(
+        rf'(?i)(?P<head>"(?:{names})"\s*:\s*")(?:[^"\\]|\\.)*"', rf'\g<head>{MASK}"', text
+    )
 
 
 def connection_passwords(value: str) -> list[str]:

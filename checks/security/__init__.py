@@ -10,12 +10,17 @@ answers piling up per address, scanner signatures in paths, one address's share 
 traffic) read the API pods' JSON logs the errors section reads, with rules in requests.py,
 check items in test_requests.py and settings under `security_requests:`
 (request_settings.py). Its Quick Reference row says to respond and
-escalate at once.
+escalate at once: the terminal prints `security_notify:`'s escalation line
+(notify_settings.py) under failing checks. `--evidence` writes the incident's evidence
+bundle (fixtures/security_evidence.py), bounded by `security_evidence:`
+(evidence_settings.py).
 """
 
 from __future__ import annotations
 
+from checks.security.evidence_settings import EvidenceSettings
 from checks.security.login_settings import LoginSettings
+from checks.security.notify_settings import NotifySettings
 from checks.security.request_settings import RequestSettings
 from checks.security.settings import SecuritySettings
 from opscheck import Section, Severity
@@ -31,5 +36,7 @@ SECTION = Section(
     more_settings=(
         ("security_logins", LoginSettings),
         ("security_requests", RequestSettings),
+        ("security_evidence", EvidenceSettings),
+        ("security_notify", NotifySettings),
     ),
 )

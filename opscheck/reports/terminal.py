@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from opscheck.reports.records import RecordCollector
 from opscheck.sections import Sections, Severity
+from opscheck.settings import Profile
 
 BAD = ("failed", "error")
 
 
+def escalations(sections: Sections, profile: Profile) -> dict[str, str]:
+    """Each section's escalation contacts, from its settings (`escalation_contacts()`)."""
+    found = {}
+    for marker, section in sections.items():
+        for kind in section.settings_keys.values():
+            line = profile.section(kind).escalation_contacts()
+            if line:
+                found[marker] = line
+    return found
+
+
 class TerminalSummary:
-    def __init__(self, collector: RecordCollector, environment: str, sections: Sections) -> None:
+    def __init__(
+        self,
+        collector: RecordCollector,
+        environment: str,
+        sections: Sections,
+        escalation: Mapping[str, str] | None = None,
+    ) -> None:
         self.collector = collector
         self.environment = environment
         self.sections = sections
+        self.escalation = dict(escalation or {})
 
     def pytest_terminal_summary(
         self, terminalreporter: pytest.TerminalReporter, exitstatus: int
@@ -53,6 +74,9 @@ class TerminalSummary:
                 tr.write_line(f"  {record.check_id} {record.title}{ref}")
                 if record.message:
                     tr.write_line(f"      {record.message}")
+        for marker in sorted({r.section for r in failing} & set(self.escalation)):
+            title = self.sections[marker].title if marker in self.sections else marker
+            tr.write_line(f"ESCALATE {title}: {self.escalation[marker]}", red=True, bold=True)
         unknown = [r for r in records if r.status == "inconclusive"]
         if unknown:
             tr.write_line(f"INCONCLUSIVE ({len(unknown)}): could not judge", yellow=True, bold=True)

@@ -25,6 +25,11 @@ class Settings(BaseModel):
         """Names this part of the profile lends to manual steps ({queue}); none by default."""
         return {}
 
+    def escalation_contacts(self) -> str | None:
+        """Who to escalate to when this section's checks fail (the terminal says it); none
+        by default."""
+        return None
+
 
 def ordered(
     value: N,
