@@ -15,7 +15,11 @@ from opscheck.reports.records import RecordCollector
 
 class JsonSummary:
     def __init__(
-        self, path: Path, collector: RecordCollector, environment: str, run_id: str,
+        self,
+        path: Path,
+        collector: RecordCollector,
+        environment: str,
+        run_id: str,
         redact: Callable[[str], str],
     ) -> None:
         self.path = path

@@ -31,7 +31,7 @@ class CheckRecord:
 
 def properties(report: pytest.TestReport) -> dict[str, str]:
     return {
-        str(k)[len(PREFIX):]: str(v)
+        str(k)[len(PREFIX) :]: str(v)
         for k, v in report.user_properties
         if str(k).startswith(PREFIX)
     }

@@ -60,8 +60,11 @@ class TerminalSummary:
                 bold=True,
             )
         elif not failing and not any(r.status == "inconclusive" for r in records):
-            tr.write_line(f"all {len(records)} checks healthy"
-                          + (f" ({len(fixed)} after --fix)" if fixed else ""), green=True)
+            tr.write_line(
+                f"all {len(records)} checks healthy"
+                + (f" ({len(fixed)} after --fix)" if fixed else ""),
+                green=True,
+            )
         for level in Severity:
             group = [r for r in failing if r.severity == level.value]
             if not group:
@@ -69,8 +72,11 @@ class TerminalSummary:
             tr.write_line(f"{level.value.upper()} ({len(group)})", red=True, bold=True)
             for record in sorted(group, key=lambda r: r.check_id):
                 section = self.sections.get(record.section)
-                ref = f" — {section.title}: respond {section.response}, escalate " \
-                      f"{section.escalation}" if section else ""
+                ref = (
+                    f" — {section.title}: respond {section.response}, escalate {section.escalation}"
+                    if section
+                    else ""
+                )
                 tr.write_line(f"  {record.check_id} {record.title}{ref}")
                 if record.message:
                     tr.write_line(f"      {record.message}")
