@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from checks.database.wording import duration, plural
+from checks.security.finding_data import Exposure
 from checks.security.login_settings import LoginSettings
 from opscheck import Finding, NoData
 
@@ -163,6 +164,13 @@ def login_after_burst(
         f"{worst['address']}, {worst['account']} after {worst['failures']}, "
         f"{_whose(worst)})",
         [_burst_line(r, s) for r in hit[: s.evidence_rows]] + _more(hit, s),
+        Exposure(
+            "SEC-114",
+            user_ids=tuple(
+                sorted({str(r["user_id"]) for r in hit if r.get("user_id") is not None})
+            ),
+            accounts=tuple(sorted({str(r["account"]) for r in hit})),
+        ),
     )
 
 
