@@ -7,6 +7,7 @@ import bullmq or the HTTP handlers it never runs in-process.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -65,10 +66,16 @@ class ApiService(Service):
 class ApiPodService(Service):
     """One real API process playing the `rolerabbit-api` pod `pod`, on its own port."""
 
-    def __init__(self, ctx: LabContext, pod: str, port: int) -> None:
+    def __init__(
+        self, ctx: LabContext, pod: str, port: int, env: dict[str, str] | None = None
+    ) -> None:
         super().__init__(ctx)
         self.pod, self._port = pod, port
         self.name = f"api-{pod}"
+        self.env = dict(env or {})  # the container's environment (pod_env.py)
+
+    def environment(self) -> dict[str, str] | None:
+        return {**os.environ, **self.env} if self.env else None
 
     @property
     def port(self) -> int:
