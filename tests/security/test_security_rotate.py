@@ -1,0 +1,101 @@
+"""SEC-R03 (rotate a compromised secret) on SEC-101 against the lab's emulator and API.
+
+The `stale-secret` fault dates rolerabbit-secrets' rotation annotation 400 days back. The
+fix gives JWT_SECRET a new random value, restarts the Deployments whose pods read the
+Secret one at a time (each available before the next), and annotates the rotation. The
+lab's API pods take JWT_SECRET from their container's environment, resolved from the
+Secret when the pod starts (lab/services/pod_env.py), and sign their session tokens with
+it: so a token issued before the rotation stops verifying once the restarted pods serve,
+and a new login's token is signed with the Secret's new value. No value is ever shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lab.k8s.seed import ROTATED_AT
+from lab.services.api_sessions import sign
+from lab.testing import LabHandle
+from tests.deployment.deployment_support import API, WORKER, Emulator, Run, use_lab_env
+from tests.security.response_support import login, secret, secret_value, session_status
+from tests.waiting import wait_until
+
+Fault = Callable[..., dict[str, Any]]
+ALLOWED = 'fix: {allowed: ["*", "SEC-R03"]}\n'
+KEY = "JWT_SECRET"
+
+
+@pytest.fixture(autouse=True)
+def lab_env(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_lab_env(lab, monkeypatch)
+
+
+def fix_of(run: Any, check: str) -> tuple[str, str]:
+    record = next(c for c in run.summary()["checks"] if c["check_id"] == check)
+    return str(record["status"]), str(record.get("fix", ""))
+
+
+def restarted_at(lab: LabHandle, name: str) -> str | None:
+    template = Emulator(lab).deployment(name)["spec"]["template"]["metadata"]
+    return (template.get("annotations") or {}).get("kubectl.kubernetes.io/restartedAt")
+
+
+def shown(run: Any) -> str:
+    """Everything a run wrote: its output, summary, audit log and JUnit report."""
+    parts = [run.stdout, *(p.read_text() for p in run.reports.glob("*.json*"))]
+    return "\n".join([*parts, (run.reports / "junit.xml").read_text()])
+
+
+def test_rotation_refused_without_the_flag_previewed_then_applied(
+    run_checks: Run, lab: LabHandle, fault: Fault
+) -> None:
+    old = secret_value(lab, KEY)
+    issued = login(lab, 7)
+    assert session_status(lab, issued) == 200
+    fault("stale-secret")
+    restarts = {name: restarted_at(lab, name) for name in (API, WORKER)}
+
+    refused = run_checks("-k", "SEC-101", "--fix", profile=ALLOWED)
+    assert fix_of(refused, "SEC-101") == ("failed", "refused"), refused.stdout
+    assert "SEC-R03 is destructive; rerun with --allow-destructive" in refused.stdout
+    assert secret_value(lab, KEY) == old
+
+    dry = run_checks("-k", "SEC-101", "--fix", "--dry-run", profile=ALLOWED)
+    assert fix_of(dry, "SEC-101") == ("failed", "dry run"), dry.stdout
+    assert (
+        'secrets/rolerabbit-secrets (merge-patch) {"data": {"JWT_SECRET": "***"}}   # SEC-101: '
+        "past the rotation age; blast radius: restarts deployment/rolerabbit-api, "
+        "deployment/rolerabbit-deployment-worker; no database role's password changes"
+    ) in dry.stdout
+    assert secret_value(lab, KEY) == old
+    assert {name: restarted_at(lab, name) for name in (API, WORKER)} == restarts
+
+    fixed = run_checks("-k", "SEC-101", "--fix", "--allow-destructive", profile=ALLOWED)
+    assert fix_of(fixed, "SEC-101")[0] == "fixed", fixed.stdout
+    new = secret_value(lab, KEY)
+    assert new != old and len(new) == max(len(old), 32)
+    rotated = datetime.fromisoformat(secret(lab)["metadata"]["annotations"][ROTATED_AT])
+    assert datetime.now(UTC) - rotated < timedelta(minutes=5)
+    assert all(restarted_at(lab, name) != restarts[name] for name in (API, WORKER))
+    applied = [a["action"] for a in fixed.audit() if a["result"] == "applied"]
+    assert [c.split()[0] for c in applied] == ["PATCH", "kubectl", "kubectl", "kubectl"]
+    assert (
+        "deployment/rolerabbit-api" in applied[1] and "rolerabbit-deployment-worker" in applied[2]
+    )
+    assert old not in shown(fixed) and new not in shown(fixed)
+
+    # The restarted pods sign with the new value: the old token is dead, a new one verifies.
+    wait_until(lambda: session_status(lab, issued) == 401, 30, "the old token refused")
+    fresh = login(lab, 7)
+    session, _, signature = fresh.rpartition(".")
+    assert signature == sign(new, session)
+    assert session_status(lab, fresh) == 200
+
+    again = run_checks("-k", "SEC-101", "--fix", "--allow-destructive", profile=ALLOWED)
+    assert again.statuses() == {"SEC-101": "passed"}, again.stdout
+    assert not [a for a in again.audit() if a["result"] == "applied"]
+    assert secret_value(lab, KEY) == new
