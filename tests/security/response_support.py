@@ -13,10 +13,17 @@ import redis
 
 from lab.services.api import LOGIN_PASSWORD
 from lab.testing import LabHandle
+from tests.conftest import CheckRun
 from tests.deployment.deployment_support import CORE, Emulator
 
 SECRET = "rolerabbit-secrets"
 ADDRESS = "192.0.2.10"  # TEST-NET-1: no fault or load generator uses it
+
+
+def fix_of(run: CheckRun, check: str) -> tuple[str, str]:
+    """A check's status and its fix outcome in a run's summary.json."""
+    record = next(c for c in run.summary()["checks"] if c["check_id"] == check)
+    return str(record["status"]), str(record.get("fix", ""))
 
 
 def api_call(

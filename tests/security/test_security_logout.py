@@ -17,7 +17,7 @@ import pytest
 
 from lab.testing import LabHandle
 from tests.deployment.deployment_support import Run, use_lab_env
-from tests.security.response_support import keys, login, redis_client, session_status
+from tests.security.response_support import fix_of, keys, login, redis_client, session_status
 from tests.waiting import wait_until
 
 Fault = Callable[..., dict[str, Any]]
@@ -28,11 +28,6 @@ WINDOW = "security_logins: {window_s: 30}\n"  # both rounds in the window of eve
 @pytest.fixture(autouse=True)
 def lab_env(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     use_lab_env(lab, monkeypatch)
-
-
-def fix_of(run: Any, check: str) -> tuple[str, str]:
-    record = next(c for c in run.summary()["checks"] if c["check_id"] == check)
-    return str(record["status"]), str(record.get("fix", ""))
 
 
 def test_force_logout_ends_only_the_compromised_accounts_sessions(

@@ -21,7 +21,7 @@ from lab.k8s.seed import ROTATED_AT
 from lab.services.api_sessions import sign
 from lab.testing import LabHandle
 from tests.deployment.deployment_support import API, WORKER, Emulator, Run, use_lab_env
-from tests.security.response_support import login, secret, secret_value, session_status
+from tests.security.response_support import fix_of, login, secret, secret_value, session_status
 from tests.waiting import wait_until
 
 Fault = Callable[..., dict[str, Any]]
@@ -32,11 +32,6 @@ KEY = "JWT_SECRET"
 @pytest.fixture(autouse=True)
 def lab_env(lab: LabHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     use_lab_env(lab, monkeypatch)
-
-
-def fix_of(run: Any, check: str) -> tuple[str, str]:
-    record = next(c for c in run.summary()["checks"] if c["check_id"] == check)
-    return str(record["status"]), str(record.get("fix", ""))
 
 
 def restarted_at(lab: LabHandle, name: str) -> str | None:
