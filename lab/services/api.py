@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import ipaddress
 import json
+import os
 import signal
 import sys
 import threading
@@ -115,7 +116,11 @@ class Api:
         self.metrics = ApiMetrics()
         self.log = RequestLog(ctx.paths.api_log(pod))
         self.switches = SwitchReader(ctx.paths.switches)
-        self.pool = ConnectionPool(role_url(ctx, "rolerabbit_app", ctx.credentials.app_password))
+        # DATABASE_URL from the pod's Secret (pod_env.py); without the emulator, the lab's own.
+        url = os.environ.get("DATABASE_URL")
+        self.pool = ConnectionPool(
+            url or role_url(ctx, "rolerabbit_app", ctx.credentials.app_password)
+        )
         self.redis = redis.Redis.from_url(
             redis_url(ctx), socket_timeout=1, socket_connect_timeout=1, decode_responses=True
         )
