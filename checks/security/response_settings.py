@@ -5,7 +5,8 @@ here, never guessed. `rotate` maps a check id to the Secret keys its finding rot
 Secret (one per check): SEC-101 (a Secret past its rotation age) rotates the JWT signing
 key of rolerabbit-secrets when that Secret is the stale one, so every token issued with
 the old key stops verifying. A key not listed is never rotated: the registry's pull
-secret is rotated at the registry, and DATABASE_URL's password with its database role.
+secret is rotated at the registry. Rotating `database_key` (DATABASE_URL) also changes its
+role's password in PostgreSQL, in the same ordered plan.
 
 Sessions are Redis keys matching `session_pattern` (SCAN MATCH syntax), removed with SCAN +
 UNLINK in batches of `batch_size`. When a finding names accounts and `account_pattern` is
@@ -44,6 +45,9 @@ class ResponseSettings(Settings):
     """Check id -> Secret -> the keys SEC-R03 rotates for that check's finding."""
     value_min_length: int = Field(32, ge=16, le=4096)
     """A new value is as long as the old one, and at least this long."""
+    database_key: str = Field("DATABASE_URL", pattern=SECRET_KEY.pattern)
+    """The Secret key holding the application's database URL: rotating it changes its
+    role's password in PostgreSQL too (ALTER ROLE, as the fixer role)."""
 
     session_pattern: str = Field("sess:*", min_length=1)
     """Every login session's Redis key (SCAN MATCH)."""

@@ -11,22 +11,37 @@ and a new login's token is signed with the Secret's new value. No value is ever 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from lab.k8s.seed import ROTATED_AT
 from lab.services.api_sessions import sign
 from lab.testing import LabHandle
-from tests.deployment.deployment_support import API, WORKER, Emulator, Run, use_lab_env
-from tests.security.response_support import fix_of, login, secret, secret_value, session_status
+from tests.database.database_support import admin
+from tests.deployment.deployment_support import API, APPS, CORE, WORKER, Emulator, Run, use_lab_env
+from tests.security.response_support import (
+    SECRET,
+    api_call,
+    fix_of,
+    login,
+    secret,
+    secret_value,
+    session_status,
+)
 from tests.waiting import wait_until
 
 Fault = Callable[..., dict[str, Any]]
 ALLOWED = 'fix: {allowed: ["*", "SEC-R03"]}\n'
 KEY = "JWT_SECRET"
+DB_KEY = "DATABASE_URL"
+MERGE = "application/merge-patch+json"
+RESTARTED = "kubectl.kubernetes.io/restartedAt"
 
 
 @pytest.fixture(autouse=True)
@@ -94,3 +109,66 @@ def test_rotation_refused_without_the_flag_previewed_then_applied(
     assert again.statuses() == {"SEC-101": "passed"}, again.stdout
     assert not [a for a in again.audit() if a["result"] == "applied"]
     assert secret_value(lab, KEY) == new
+
+
+def connects(url: str) -> bool:
+    """Whether PostgreSQL accepts the URL's role and password (authentication is at connect)."""
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def portfolios_served(lab: LabHandle) -> bool:
+    return api_call(lab, "GET", "/api/portfolios")[0] == 200
+
+
+def test_rotating_the_database_url_changes_the_roles_password(
+    run_checks: Run, lab: LabHandle, fault: Fault
+) -> None:
+    profile = ALLOWED + (
+        "security_response: {rotate: {SEC-101: {rolerabbit-secrets: [JWT_SECRET, DATABASE_URL]}}}\n"
+    )
+    old_url = secret_value(lab, DB_KEY)
+    assert connects(old_url)
+    fault("stale-secret")
+    try:
+        dry = run_checks("-k", "SEC-101", "--fix", "--dry-run", profile=profile)
+        assert fix_of(dry, "SEC-101") == ("failed", "dry run"), dry.stdout
+        assert "[sql] ALTER ROLE rolerabbit_app PASSWORD '***'" in dry.stdout
+        assert "the password of database role rolerabbit_app changes" in dry.stdout
+        assert "[sql] connect as rolerabbit_app with the new password" in dry.stdout
+        assert secret_value(lab, DB_KEY) == old_url and connects(old_url)
+
+        fixed = run_checks("-k", "SEC-101", "--fix", "--allow-destructive", profile=profile)
+        assert fix_of(fixed, "SEC-101")[0] == "fixed", fixed.stdout
+        new_url = secret_value(lab, DB_KEY)
+        assert new_url != old_url
+        assert new_url.rpartition("@")[2] == old_url.rpartition("@")[2]  # same server
+        assert connects(new_url) and not connects(old_url)
+        kinds = [(a["action"].split()[0]) for a in fixed.audit() if a["result"] == "applied"]
+        assert kinds == ["ALTER", "PATCH", "kubectl", "kubectl", "connect", "kubectl"], kinds
+        for url in (old_url, new_url):
+            password = url.split("@")[0].rpartition(":")[2]
+            assert password not in shown(fixed)
+        # The restarted API pods connect with the Secret's new URL.
+        wait_until(lambda: portfolios_served(lab), 30, "the API serving from the database")
+    finally:
+        restore_database_url(lab, old_url)
+
+
+def restore_database_url(lab: LabHandle, url: str) -> None:
+    """The lab's own password and URL back, and the pods restarted on them (the other tests
+    of this lab, and its services, use the password the lab generated)."""
+    password = url.split("@")[0].rpartition(":")[2]
+    with admin(lab) as conn:
+        conn.execute(sql.SQL("ALTER ROLE rolerabbit_app PASSWORD {}").format(sql.Literal(password)))
+    encoded = base64.b64encode(url.encode()).decode()
+    emulator = Emulator(lab)
+    emulator.call("PATCH", f"{CORE}/secrets/{SECRET}", {"data": {DB_KEY: encoded}}, MERGE)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    restart = {"spec": {"template": {"metadata": {"annotations": {RESTARTED: stamp}}}}}
+    for name in (API, WORKER):
+        emulator.call("PATCH", f"{APPS}/deployments/{name}", restart, MERGE)
+    wait_until(lambda: portfolios_served(lab), 60, "the API serving with the lab's password")
