@@ -158,6 +158,37 @@ def test_rotating_the_database_url_changes_the_roles_password(
         restore_database_url(lab, old_url)
 
 
+def test_a_rollout_that_fails_rolls_the_rotation_back(
+    run_checks: Run, lab: LabHandle, fault: Fault
+) -> None:
+    """The API's rollout cannot complete (an image the registry lacks): the old password
+    and values come back, and the fix is reported failed, saying so."""
+    profile = ALLOWED + (
+        "security_response: {rotate: {SEC-101: {rolerabbit-secrets: [JWT_SECRET, DATABASE_URL]}}}\n"
+        "deployment: {rollout_timeout_s: 20}\n"
+    )
+    old = {key: secret_value(lab, key) for key in (KEY, DB_KEY)}
+    fault("bad-image")
+    fault("stale-secret")
+    try:
+        failed = run_checks("-k", "SEC-101", "--fix", "--allow-destructive", profile=profile)
+        assert fix_of(failed, "SEC-101") == ("failed", "fix failed"), failed.stdout
+        assert (
+            "rolled back: role rolerabbit_app's old password and the old values of JWT_SECRET, "
+            "DATABASE_URL in secret/rolerabbit-secrets restored, rolerabbit-api restarted on them"
+        ) in failed.stdout
+        assert {key: secret_value(lab, key) for key in (KEY, DB_KEY)} == old
+        assert connects(old[DB_KEY])
+        applied = [a["action"].split()[0] for a in failed.audit() if a["result"] == "applied"]
+        assert applied == ["ALTER", "PATCH"], applied  # the restart failed; no annotation
+        assert ROTATED_AT in secret(lab)["metadata"]["annotations"]
+        rotated = secret(lab)["metadata"]["annotations"][ROTATED_AT]
+        assert datetime.now(UTC) - datetime.fromisoformat(rotated) > timedelta(days=300)
+    finally:
+        if not connects(old[DB_KEY]):
+            restore_database_url(lab, old[DB_KEY])
+
+
 def restore_database_url(lab: LabHandle, url: str) -> None:
     """The lab's own password and URL back, and the pods restarted on them (the other tests
     of this lab, and its services, use the password the lab generated)."""

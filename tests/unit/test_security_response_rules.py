@@ -17,6 +17,7 @@ from checks.security.finding_data import Exposure
 from checks.security.login_settings import LoginSettings
 from checks.security.response_settings import ResponseSettings
 from opscheck import Finding
+from remediations.security_database import url_credentials, with_password
 from remediations.security_logout import flush_refusal, session_patterns
 from remediations.security_rotate import new_value, secret_users, why_rotate
 
@@ -137,3 +138,15 @@ def test_a_login_after_a_burst_is_contained_once_its_account_has_no_session() ->
     assert one_left.data == Exposure("SEC-114", user_ids=("6",), accounts=("user6@example.test",))
     unknown = logins.login_after_burst(attack["windows"], attack["bursts"], s, lambda ids: None)
     assert isinstance(unknown, Finding) and unknown.data == hit.data
+
+
+def test_the_database_url_keeps_everything_but_its_password() -> None:
+    url = "postgresql://rolerabbit_app:old%2Fpw@db.internal:5432/rolerabbit?sslmode=require"
+    assert url_credentials(url) == ("rolerabbit_app", "old/pw")
+    assert with_password(url, "n3w/p@ss") == (
+        "postgresql://rolerabbit_app:n3w%2Fp%40ss@db.internal:5432/rolerabbit?sslmode=require"
+    )
+    assert url_credentials("postgresql://db.internal/rolerabbit") is None
+    assert url_credentials("postgresql://app@db.internal/rolerabbit") is None
+    with pytest.raises(ValidationError, match="database_key"):
+        ResponseSettings(database_key="not a key")
