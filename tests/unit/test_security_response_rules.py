@@ -19,7 +19,8 @@ from checks.security.response_settings import ResponseSettings
 from opscheck import Finding
 from remediations.security_database import url_credentials, with_password
 from remediations.security_logout import flush_refusal, session_patterns
-from remediations.security_rotate import new_value, secret_users, why_rotate
+from remediations.security_rotate import secret_users, why_rotate
+from remediations.security_rotation import new_value
 
 DATA = Path(__file__).parents[1] / "data" / "security" / "logins.yaml"
 S = ResponseSettings()
