@@ -9,7 +9,9 @@ API's login log, with rules in logins.py, check items in test_logins.py and sett
 answers piling up per address, scanner signatures in paths, one address's share of the
 traffic) read the API pods' JSON logs the errors section reads, with rules in requests.py,
 check items in test_requests.py and settings under `security_requests:`
-(request_settings.py). Its Quick Reference row says to respond and
+(request_settings.py). The containment remediations (SEC-R03 rotate a Secret's keys,
+SEC-R04 end login sessions) take their settings under `security_response:`
+(response_settings.py). Its Quick Reference row says to respond and
 escalate at once: the terminal prints `security_notify:`'s escalation line
 (notify_settings.py) under failing checks. `--evidence` writes the incident's evidence
 bundle (fixtures/security_evidence.py), bounded by `security_evidence:`
@@ -22,6 +24,7 @@ from checks.security.evidence_settings import EvidenceSettings
 from checks.security.login_settings import LoginSettings
 from checks.security.notify_settings import NotifySettings
 from checks.security.request_settings import RequestSettings
+from checks.security.response_settings import ResponseSettings
 from checks.security.settings import SecuritySettings
 from opscheck import Section, Severity
 
@@ -38,5 +41,6 @@ SECTION = Section(
         ("security_requests", RequestSettings),
         ("security_evidence", EvidenceSettings),
         ("security_notify", NotifySettings),
+        ("security_response", ResponseSettings),
     ),
 )

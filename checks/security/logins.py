@@ -27,11 +27,12 @@ window nor any row before it, returns NoData.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from checks.database.wording import duration, plural
+from checks.security.finding_data import Exposure
 from checks.security.login_settings import LoginSettings
 from opscheck import Finding, NoData
 
@@ -139,10 +140,17 @@ def credential_stuffing(
 
 
 def login_after_burst(
-    windows: Row, bursts: Sequence[Row], s: LoginSettings
+    windows: Row,
+    bursts: Sequence[Row],
+    s: LoginSettings,
+    live: Callable[[Sequence[str]], Mapping[str, int] | None] | None = None,
 ) -> Finding | NoData | None:
     """SEC-114: a login that succeeded right after burst_failures or more failures from its
-    address (within burst_window_s before it), for the same account or for others."""
+    address (within burst_window_s before it), for the same account or for others.
+
+    `live` counts the suspected accounts' live sessions (None: cannot be told): an account
+    with none left holds no session the attacker could use; its login is contained (its
+    sessions ended, SEC-R04) and no longer fails the check, and the output says so."""
     missing = nothing_to_judge(windows, s)
     if missing:
         return missing
@@ -154,6 +162,13 @@ def login_after_burst(
         if key not in latest or str(r["succeeded_at"]) > str(latest[key]["succeeded_at"]):
             latest[key] = r
     hit = sorted(latest.values(), key=lambda r: (-r["failures"], str(r["address"])))
+    ids = sorted({str(r["user_id"]) for r in hit if r.get("user_id") is not None})
+    sessions = live(ids) if live is not None and ids else None
+    if sessions is not None:
+        ended = [r for r in hit if sessions.get(str(r.get("user_id")), 1) == 0]
+        for r in ended:
+            print(f"contained: {r['account']} logged in from {r['address']}; no live session left")
+        hit = [r for r in hit if r not in ended]
     if not hit:
         return None
     worst = hit[0]
@@ -163,6 +178,13 @@ def login_after_burst(
         f"{worst['address']}, {worst['account']} after {worst['failures']}, "
         f"{_whose(worst)})",
         [_burst_line(r, s) for r in hit[: s.evidence_rows]] + _more(hit, s),
+        Exposure(
+            "SEC-114",
+            user_ids=tuple(
+                sorted({str(r["user_id"]) for r in hit if r.get("user_id") is not None})
+            ),
+            accounts=tuple(sorted({str(r["account"]) for r in hit})),
+        ),
     )
 
 

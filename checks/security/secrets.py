@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from checks.security.finding_data import Exposure
 from checks.security.settings import SecuritySettings
 from opscheck import Finding, NoData
 
@@ -125,7 +126,7 @@ def stale_secrets(
         )
     for a in stale:
         evidence += _rotation_steps(a.name, namespace, key)
-    return Finding("; ".join(parts), evidence)
+    return Finding("; ".join(parts), evidence, Exposure("SEC-101", tuple(a.name for a in stale)))
 
 
 def _age_line(a: SecretAge, limit_s: float) -> str:

@@ -1,10 +1,12 @@
 """Security Incidents: the login checks, on the API's login log (SEC-111..114).
 
 Incident command: `pytest -m security`. Each check reads the session's login log snapshots
-(fixtures/auth_logs.py) and calls a pure rule (checks/security/logins.py). There is no
-remediation: containment (blocking an address, locking an account, rotating secrets) is
-a person's decision, so every check gives the runbook's manual steps with the profile's
-names. A check that cannot read the log (no such table or column, permission denied, a
+(fixtures/auth_logs.py) and calls a pure rule (checks/security/logins.py). Containment
+(blocking an address, locking an account, rotating secrets) is a person's decision, so
+every check gives the runbook's manual steps with the profile's names; SEC-114 (a likely
+compromised account) also ends that account's sessions (SEC-R04, remediations/security.py),
+and passes once no account it suspects has a live session left (fixtures/login_sessions.py).
+A check that cannot read the log (no such table or column, permission denied, a
 statement timeout), or has nothing to judge, is inconclusive and says what was missing.
 """
 
@@ -13,7 +15,9 @@ from __future__ import annotations
 from checks.security import logins as rules
 from checks.security.login_settings import LoginSettings
 from fixtures.auth_logs import AuthLogs
+from fixtures.login_sessions import LoginSessions
 from opscheck import check, verdict
+from remediations.security import FORCE_LOGOUT
 
 SPIKE = "Failed login attempts spike"
 UNAUTHORIZED = "Unauthorized access detected"
@@ -101,6 +105,7 @@ def test_credential_stuffing(auth_logs: AuthLogs, login_settings: LoginSettings)
     title="No login right after a burst of failures",
     section_marker="security",
     symptom=UNAUTHORIZED,
+    remediation=FORCE_LOGOUT,
     manual=[
         'psql $DATABASE_URL -c "SELECT * FROM {auth_logs_table} WHERE {auth_logs_address} = '
         "'<address>' AND {auth_logs_created} > now() - interval '{auth_logs_burst_window}' "
@@ -115,5 +120,8 @@ def test_credential_stuffing(auth_logs: AuthLogs, login_settings: LoginSettings)
         NOTIFY,
     ],
 )
-def test_login_after_burst(auth_logs: AuthLogs, login_settings: LoginSettings) -> None:
-    verdict(rules.login_after_burst(auth_logs.windows(), auth_logs.bursts(), login_settings))
+def test_login_after_burst(
+    auth_logs: AuthLogs, login_settings: LoginSettings, login_sessions: LoginSessions
+) -> None:
+    windows, bursts = auth_logs.windows(), auth_logs.bursts()
+    verdict(rules.login_after_burst(windows, bursts, login_settings, login_sessions.live))

@@ -7,8 +7,9 @@ metadata only (`kube_snapshot.secret_metadata`: a PartialObjectMetadataList), so
 never receives a Secret's value, and no message ever shows one.
 
 A list this user may not read (HTTP 403) or the API does not serve reaches the rule as
-NoData through `readable()`: the check is inconclusive, never green. None of these checks
-has an automatic fix: each failure gives the exact kubectl steps with the profile's names.
+NoData through `readable()`: the check is inconclusive, never green. SEC-101's fix is
+SEC-R03 (rotate the keys security_response.rotate lists); the others have no automatic
+fix: each failure gives the exact kubectl steps with the profile's names.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fixtures.kubernetes import readable
 from fixtures.kubernetes_snapshot import KubeSnapshot
 from opscheck import check, verdict
 from opscheck.settings import Profile
+from remediations.security import ROTATE_SECRET
 
 SECTION = "security"
 BREACH = "Data breach suspected"
@@ -36,6 +38,7 @@ def now() -> datetime:
     title="Named Secrets rotated within the rotation age",
     section_marker=SECTION,
     symptom=f"{BREACH} (revoke compromised API keys)",
+    remediation=ROTATE_SECRET,
     manual=[
         "kubectl get secrets -n {namespace} -o custom-columns='NAME:.metadata.name,"
         "CREATED:.metadata.creationTimestamp,ROTATED:.metadata.annotations.{rotated_annotation_path}'",

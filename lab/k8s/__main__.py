@@ -39,6 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help='JSON file {"host", "username", "password"}: the regcred pull secret\'s entry',
     )
+    parser.add_argument(
+        "--app-secrets",
+        default=None,
+        help="JSON file {\"DATABASE_URL\"}: rolerabbit-secrets' database URL (the API's role)",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.registry_credentials:
         given = json.loads(Path(args.registry_credentials).read_text())
         extra["registry_credentials"] = (given["host"], given["username"], given["password"])
+    if args.app_secrets:
+        extra["app_database_url"] = json.loads(Path(args.app_secrets).read_text())["DATABASE_URL"]
     emulator = start_emulator(
         host=args.host,
         port=args.port,

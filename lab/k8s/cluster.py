@@ -45,6 +45,9 @@ class Settings:
         "rolerabbit-ci",
         "lab-registry-token-not-a-secret",
     )
+    # rolerabbit-secrets' DATABASE_URL: the lab's real one for the API's role, given by the
+    # supervisor (--app-secrets FILE), so the API pods connect with what the Secret says.
+    app_database_url: str = "postgresql://rolerabbit:lab-not-a-secret@127.0.0.1:5432/rolerabbit"
 
 
 class Cluster:

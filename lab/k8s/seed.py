@@ -170,9 +170,7 @@ def seed_cluster(cluster: Cluster, seed: str = "rolerabbit") -> None:
                 },
                 "type": "Opaque",
                 "data": {
-                    "DATABASE_URL": _b64(
-                        "postgresql://rolerabbit:lab-not-a-secret@127.0.0.1:5432/rolerabbit"
-                    ),
+                    "DATABASE_URL": _b64(cluster.settings.app_database_url),
                     "REDIS_URL": _b64("redis://127.0.0.1:6379/0"),
                     "JWT_SECRET": _b64("lab-jwt-signing-key-not-a-secret"),
                 },

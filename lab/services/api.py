@@ -9,7 +9,9 @@ uptime, its switches `<key>@NAME`). Routes:
     GET  /api/admin/queues    BullMQ job counts per state, read from Redis
     GET  /api/portfolios      latest portfolios (a real query)
     GET  /api/users/me        a user, cached in Redis (X-User-Id header)
-    POST /api/auth/login      checks a password, writes an auth_logs row
+    POST /api/auth/login      checks a password, writes an auth_logs row; on success
+                              a session in Redis and its signed token (api_sessions.py)
+    GET  /api/auth/session    200 while the bearer token's session is valid, else 401
 
 App routes fail for real when PostgreSQL or Redis is down (500, logged, counted)
 and honour the `api.error_share` and `api.latency_ms` switches.
@@ -21,6 +23,7 @@ import argparse
 import contextlib
 import ipaddress
 import json
+import os
 import signal
 import sys
 import threading
@@ -35,6 +38,7 @@ import redis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lab.services.api_metrics import ApiMetrics, RequestLog
+from lab.services.api_sessions import Sessions, signing_key
 from lab.services.base import LabContext, load_context
 from lab.services.postgres import role_url
 from lab.services.queue_counts import bull_board_counts, is_paused, worker_count
@@ -43,7 +47,7 @@ from lab.settings import QUEUE_NAME
 from lab.switches import SwitchReader
 
 LOGIN_PASSWORD = "correct-horse"  # the seeded users' password in the lab
-APP_ROUTES = {"/api/portfolios", "/api/users/me", "/api/auth/login"}
+APP_ROUTES = {"/api/portfolios", "/api/users/me", "/api/auth/login", "/api/auth/session"}
 
 
 class HttpError(Exception):
@@ -112,16 +116,22 @@ class Api:
         self.metrics = ApiMetrics()
         self.log = RequestLog(ctx.paths.api_log(pod))
         self.switches = SwitchReader(ctx.paths.switches)
-        self.pool = ConnectionPool(role_url(ctx, "rolerabbit_app", ctx.credentials.app_password))
+        # DATABASE_URL from the pod's Secret (pod_env.py); without the emulator, the lab's own.
+        url = os.environ.get("DATABASE_URL")
+        self.pool = ConnectionPool(
+            url or role_url(ctx, "rolerabbit_app", ctx.credentials.app_password)
+        )
         self.redis = redis.Redis.from_url(
             redis_url(ctx), socket_timeout=1, socket_connect_timeout=1, decode_responses=True
         )
+        self.sessions = Sessions(self.redis, signing_key(static=pod.startswith("static-")))
         self.routes: dict[tuple[str, str], Callable[[BaseHTTPRequestHandler], tuple[int, Any]]] = {
             ("GET", "/health"): self.health,
             ("GET", "/api/admin/queues"): self.admin_queues,
             ("GET", "/api/portfolios"): self.portfolios,
             ("GET", "/api/users/me"): self.users_me,
             ("POST", "/api/auth/login"): self.login,
+            ("GET", "/api/auth/session"): self.session,
         }
         self.started = time.time()
         self._owed = 0.0  # the errors_due accumulator
@@ -215,7 +225,21 @@ class Api:
                 " VALUES (%s, %s, %s, %s, %s)",
                 (row[0] if row else None, email, ip, ok, reason),
             )
-        return (200, {"token": "lab-session"}) if ok else (401, {"error": "invalid credentials"})
+        if not ok or row is None:
+            return 401, {"error": "invalid credentials"}
+        try:
+            return 200, {"token": self.sessions.create(int(row[0]), email)}
+        except (redis.RedisError, RuntimeError) as exc:
+            raise HttpError(500, f"session store unavailable: {exc}", "redis") from exc
+
+    def session(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        """Whether the bearer token authenticates: its signature and its Redis session."""
+        token = (req.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        try:
+            why = self.sessions.check(token)
+        except redis.RedisError as exc:
+            raise HttpError(500, f"session store unavailable: {exc}", "redis") from exc
+        return (401, {"error": why}) if why else (200, {"pod": self.pod})
 
 
 def client_ip(req: BaseHTTPRequestHandler) -> str:

@@ -6,7 +6,9 @@ A process serves once its port accepts connections; the serving set is published
 to the balancer on api_port (the `api-backends.json` file it re-reads) and to the
 Kubernetes emulator (`POST /_lab/pod-backends`), which forwards the pod proxy to those
 ports and serves each file as its pod's log. A pod that leaves is unpublished before
-its process stops.
+its process stops. Each process starts with its pod's container environment, as the
+kubelet resolves it (pod_env.py): the API signs its session tokens with the JWT_SECRET
+of the Secret its pod template names.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import urllib.request
 from lab.services.base import LabContext, Service
 from lab.services.bridge import PodPool
 from lab.services.catalog import ApiPodService
+from lab.services.pod_env import PodEnvError, container_env
 from lab.settings import NAMESPACE
 
 STATIC_API_PODS = 1  # API processes when no Kubernetes emulator runs
@@ -52,7 +55,13 @@ class ApiPool(PodPool):
         from lab.processes import free_port
 
         self.ports[pod] = self.ports.get(pod) or free_port()
-        return ApiPodService(self.ctx, pod, self.ports[pod])
+        env: dict[str, str] = {}
+        if self.k8s_url is not None:
+            try:
+                env = container_env(self.k8s_url, self.ctx.credentials.k8s_token, NAMESPACE, pod)
+            except PodEnvError as exc:  # the API then refuses logins: it has no JWT_SECRET
+                self.last_error = f"cannot resolve the environment of pod {pod}: {exc}"
+        return ApiPodService(self.ctx, pod, self.ports[pod], env)
 
     def serving(self) -> dict[str, int]:
         """Pod -> port of the processes that answer, by pod name."""

@@ -91,9 +91,17 @@ class Service:
     def pid(self) -> int | None:
         return self.popen.pid if self.running() and self.popen else None
 
+    def environment(self) -> dict[str, str] | None:
+        """The process's environment (None: the supervisor's)."""
+        return None
+
     def start(self) -> None:
         self.popen = spawn(
-            self.command(), self.log_path, user=self.run_as(), cwd=self.working_dir()
+            self.command(),
+            self.log_path,
+            env=self.environment(),
+            user=self.run_as(),
+            cwd=self.working_dir(),
         )
         record_process(self.pidfile, self.name, self.popen.pid)
 

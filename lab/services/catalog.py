@@ -7,13 +7,16 @@ import bullmq or the HTTP handlers it never runs in-process.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from lab.services.base import LabContext, Service, python_module
-from lab.services.registry import pull_secret_file
-from lab.settings import METRIC_RESOLUTION_S, NAMESPACE
+from lab.services.registry import pull_secret_file, write_private
+from lab.settings import DATABASE, METRIC_RESOLUTION_S, NAMESPACE
 
 
 def http_ok(url: str, timeout: float = 1.0, token: str | None = None) -> bool:
@@ -65,10 +68,16 @@ class ApiService(Service):
 class ApiPodService(Service):
     """One real API process playing the `rolerabbit-api` pod `pod`, on its own port."""
 
-    def __init__(self, ctx: LabContext, pod: str, port: int) -> None:
+    def __init__(
+        self, ctx: LabContext, pod: str, port: int, env: dict[str, str] | None = None
+    ) -> None:
         super().__init__(ctx)
         self.pod, self._port = pod, port
         self.name = f"api-{pod}"
+        self.env = dict(env or {})  # the container's environment (pod_env.py)
+
+    def environment(self) -> dict[str, str] | None:
+        return {**os.environ, **self.env} if self.env else None
 
     @property
     def port(self) -> int:
@@ -128,6 +137,15 @@ def emulator_available() -> bool:
         return False
 
 
+def app_secrets_file(ctx: LabContext) -> Path:
+    """rolerabbit-secrets' DATABASE_URL for the emulator's seed (mode 0600: never in `ps`)."""
+    path = ctx.paths.root / "app-secrets.json"
+    port, password = ctx.settings.postgres_port, ctx.credentials.app_password
+    url = f"postgresql://rolerabbit_app:{password}@127.0.0.1:{port}/{DATABASE}"  # role_url's
+    write_private(path, json.dumps({"DATABASE_URL": url}))
+    return path
+
+
 class KubernetesEmulatorService(Service):
     name = "kubernetes"
 
@@ -150,6 +168,7 @@ class KubernetesEmulatorService(Service):
             "--metric-resolution", f"{METRIC_RESOLUTION_S:g}",
             # regcred holds the lab registry's real credentials (a file: never in `ps`)
             "--registry-credentials", str(pull_secret_file(self.ctx)),
+            "--app-secrets", str(app_secrets_file(self.ctx)),
         ]  # fmt: skip
 
     def healthy(self) -> bool:

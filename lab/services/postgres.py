@@ -329,6 +329,8 @@ class PostgresService(Service):
         conn.execute(
             "GRANT ALTER SYSTEM ON PARAMETER log_min_duration_statement TO rolerabbit_fixer"
         )
+        # SEC-R03 rotates the API role's password (ALTER ROLE ... PASSWORD needs CREATEROLE).
+        conn.execute("ALTER ROLE rolerabbit_fixer CREATEROLE")
 
     def _load_schema(self, db: psycopg.Connection[tuple[object, ...]]) -> None:
         db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from lab.errors import LabError
-from lab.faults.framework import Fault, LabControl, register, wait_until
+from lab.faults.framework import Fault, LabControl, float_param, register, wait_until
 from lab.outputs import lab_threshold
 from lab.services.api import LOGIN_PASSWORD
 
@@ -194,7 +194,8 @@ class LoginAfterBurst(LoginAttack):
     trips = ("SEC-114",)
     description = (
         f"Every 5 s, from a new address: {BURST} wrong passwords for a user, then that "
-        "user's right one (param account=other: another user's), until clear. Past "
+        "user's right one (param account=other: another user's), until clear (param rounds: "
+        "only that many rounds). Past "
         f"SEC-114's security_logins.burst_failures ({BURST} in the lab profile), and below "
         "every other login threshold. Inject returns once the API has answered one round; "
         "clear waits until the last is older than the window."
@@ -207,8 +208,12 @@ class LoginAfterBurst(LoginAttack):
         if same not in ("same", "other"):
             raise LabError(f"--param account={same!r} must be same or other")
 
+        rounds = int(float_param(params, "rounds", 0))
+
         def plan() -> Iterator[Attempt]:
             for round_ in itertools.count():
+                if rounds and round_ >= rounds:
+                    yield from itertools.repeat(None)
                 address = f"203.0.113.{100 + round_ % 100}"
                 user = 1000 + round_ % 4000
                 winner = user if same == "same" else user + 1
