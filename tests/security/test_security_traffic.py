@@ -45,6 +45,12 @@ def test_the_loads_traffic_stays_green_and_builds_a_baseline(
     second.outcome.assert_outcomes(passed=1)
     line(second, PASSED + r"baseline \d+\.\d requests/s over 1 earlier windows$")
     assert len(recorded_windows(reports)) == 2
+    dry = run_checks(
+        "-k", CHECK, "-rP", "--fix", "--dry-run", "--reports-dir", str(reports), profile=profile
+    )
+    dry.outcome.assert_outcomes(passed=1)
+    line(dry, PASSED + r"baseline \d+\.\d requests/s over 2 earlier windows$")
+    assert len(recorded_windows(reports)) == 2  # a dry run reads the baseline, records nothing
 
 
 def test_a_surge_fails_against_the_absolute_limits_without_a_baseline(
