@@ -155,11 +155,8 @@ def limits(base: Baseline | None, settings: TrafficSettings) -> tuple[tuple[floa
 
 def traffic_line(rate: TrafficRate, base: Baseline | None) -> str:
     """What was measured, for the passing check's output."""
-    errors = (
-        "4xx not told"
-        if rate.client_errors_per_s is None
-        else (f"{rate.client_errors_per_s:.1f} 4xx/s")
-    )
+    told = rate.client_errors_per_s
+    errors = "4xx not told" if told is None else f"{told:.1f} 4xx/s"
     against = (
         f"baseline {base.requests_per_s:.1f} requests/s over {base.windows} earlier windows"
         if base
