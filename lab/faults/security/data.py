@@ -150,11 +150,15 @@ class MassUpdate(Fault):
         self.stop, self.updated = threading.Event(), 0
         self.thread = threading.Thread(target=self._update, name="fault-mass-update", daemon=True)
         self.thread.start()
-        wait_until(
-            f"{ROLE} to update {MIN_ROWS * 4} portfolios",
-            lambda: self.updated >= MIN_ROWS * 4,
-            timeout_s=30,
-        )
+        try:
+            wait_until(
+                f"{ROLE} to update {MIN_ROWS * 4} portfolios",
+                lambda: self.updated >= MIN_ROWS * 4,
+                timeout_s=30,
+            )
+        except LabError:
+            self.clear(lab)  # never leave the role and its session behind a failed injection
+            raise
         return f"{ROLE} from {SOURCE} updates {BATCH} portfolios every {EVERY_S:g}s"
 
     def _update(self) -> None:
