@@ -106,6 +106,33 @@ LAB_THRESHOLDS: dict[str, dict[str, Any]] = {
         "traffic_share_max": 0.75,
         "traffic_min_requests": 10,
     },
+    # SEC-131 judges the metrics window (2 s here) in requests a second: the load's 10, a
+    # 401 or 404 every few seconds (a starved load: 3 a second). With no baseline, above 25
+    # requests/s or 6 4xx/s is unusual; with one, above 2 and 5 times it (floors 20 and
+    # 6). A surge (lab/faults/security/traffic.py) adds up to 60 a second, half of them
+    # 404s (on a busy machine about 20, still 10 404s a second); the login attacks' 4
+    # failed logins a second and the scanner's 2 404s stay below (SEC-111..123 are theirs).
+    "security_traffic": {
+        "requests_ratio": 2,
+        "requests_floor_per_s": 20,
+        "requests_max_per_s": 25,
+        "client_errors_ratio": 5,
+        "client_errors_floor_per_s": 6,
+        "client_errors_max_per_s": 6,
+    },
+    # Nothing in the healthy lab updates portfolios (stale-matview's 10 rows are restored on
+    # clear): a 10 s window against the six before it, unusual from 50 rows. The lab's
+    # superuser (postgres) sets up the database faults and the tests' states (dead-tuples
+    # updates every row as it): its sessions and writes are the lab's, not an intruder's.
+    # Every lab client connects over 127.0.0.1; the mass update comes from 127.0.0.2.
+    "security_data": {
+        "changes_window_s": 10,
+        "changes_baseline_windows": 6,
+        "changes_min_rows": 50,
+        "allowed_roles": ["rolerabbit_monitor", "rolerabbit_fixer", "postgres"],
+        "allowed_cidrs": ["127.0.0.1/32"],
+        "writer_roles": ["postgres"],
+    },
 }
 
 

@@ -213,8 +213,10 @@ class PostgresService(Service):
             conf.write("\ninclude 'lab.conf'\n")
         (self.data_dir / "lab.conf").write_text(LAB_CONF)
         (self.data_dir / "pg_hba.conf").write_text(
-            "# Written by the lab: password (scram) over loopback TCP only.\n"
-            "host all all 127.0.0.1/32 scram-sha-256\n"
+            "# Written by the lab: password (scram) over loopback TCP only. The server listens\n"
+            "# on 127.0.0.1; a client bound to another loopback address (security-mass-update's\n"
+            "# 127.0.0.2) is an unexpected client_addr to the suite, still loopback here.\n"
+            "host all all 127.0.0.0/8 scram-sha-256\n"
         )
         for name in ("lab.conf", "pg_hba.conf"):
             self._chown(self.data_dir / name)

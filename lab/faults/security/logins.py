@@ -52,16 +52,19 @@ def login(conn: http.client.HTTPConnection, address: str, email: str, password: 
 
 
 class LoginAttack(Fault):
-    """Base: `attempts()` sent one per `every_s` until clear."""
+    """Base: `attempts()` sent one per `every_s` until clear, by each of `senders` clients
+    (each its own call of `attempts()`)."""
 
     section = "security"
     every_s: ClassVar[float] = 0.25
     window_s: ClassVar[float] = WINDOW_S  # clear waits until the last attempt is this old
     needed: ClassVar[int]  # answered attempts before inject returns
+    what: ClassVar[str] = "logins"
+    senders: ClassVar[int] = 1  # clients at once, each with its own plan and connection
 
     def __init__(self) -> None:
         self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.threads: list[threading.Thread] = []
         self.answered = 0
         self.last_at: float | None = None
 
@@ -72,16 +75,23 @@ class LoginAttack(Fault):
         raise NotImplementedError
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
-        plan = self.attempts(params)
+        plans = [self.attempts(params) for _ in range(self.senders)]
         self.stop, self.answered = threading.Event(), 0
         port = lab.ctx.settings.api_port
-        self.thread = threading.Thread(
-            target=self._send, args=(port, plan, self.stop), name=f"fault-{self.name}", daemon=True
-        )
-        self.thread.start()
+        self.threads = [
+            threading.Thread(
+                target=self._send,
+                args=(port, plan, self.stop),
+                name=f"fault-{self.name}-{n}",
+                daemon=True,
+            )
+            for n, plan in enumerate(plans)
+        ]
+        for thread in self.threads:
+            thread.start()
         try:
             wait_until(
-                f"the API answering {self.needed} of {self.name}'s logins",
+                f"the API answering {self.needed} of {self.name}'s {self.what}",
                 lambda: self.answered >= self.needed,
                 timeout_s=30,
             )
@@ -116,9 +126,9 @@ class LoginAttack(Fault):
 
     def clear(self, lab: LabControl) -> None:
         self.stop.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
-            self.thread = None
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.threads = []
         if self.last_at is not None:
             left = self.last_at + self.window_s + MARGIN_S - time.monotonic()
             time.sleep(max(0.0, min(left, self.window_s + MARGIN_S)))

@@ -43,9 +43,18 @@ SCANS = (
 )
 
 
-def get(conn: http.client.HTTPConnection, address: str, path: str) -> int:
-    """One GET through the API's Service, as sent from `address`; the answer's status."""
-    conn.request("GET", path, headers={"X-Forwarded-For": address, "User-Agent": "sqlmap/1.8"})
+def get(
+    conn: http.client.HTTPConnection,
+    address: str,
+    path: str,
+    agent: str = "sqlmap/1.8",
+    **more: str,
+) -> int:
+    """One GET through the API's Service, as sent from `address` (with the headers `more`
+    names, underscores as dashes); the answer's status."""
+    headers = {"X-Forwarded-For": address, "User-Agent": agent}
+    headers.update({name.replace("_", "-"): value for name, value in more.items()})
+    conn.request("GET", path, headers=headers)
     response = conn.getresponse()
     response.read()
     return response.status
