@@ -121,7 +121,10 @@ def test_a_faulted_run_writes_a_verifiable_redacted_bundle_and_report(
     assert "**Severity**: Critical" in text and "**Status**: Open" in text
     assert f"]({bundle.name})" in text
     timeline = text.split("## Timeline\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert timeline[0].endswith(f"Incident detected: {findings[0]['check_id']} failed"), timeline
+    first = next(f for f in findings if f["found"])  # the sweep's first non-passing finding
+    assert timeline[0].endswith(f"Incident detected: {first['check_id']} {first['found']}"), (
+        timeline
+    )
     failed = [f["check_id"] for f in findings if f["found"] == "failed"]
     told = [m[1] for t in timeline if (m := re.match(r"- \S+ \S+ - (SEC-\d+) failed: ", t))]
     assert told == failed, (told, failed)
