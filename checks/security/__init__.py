@@ -9,12 +9,16 @@ API's login log, with rules in logins.py, check items in test_logins.py and sett
 answers piling up per address, scanner signatures in paths, one address's share of the
 traffic) read the API pods' JSON logs the errors section reads, with rules in requests.py,
 check items in test_requests.py and settings under `security_requests:`
-(request_settings.py). Its Quick Reference row says to respond and
-escalate at once.
+(request_settings.py). Containment blocks the addresses SEC-113 and SEC-121..123 flag
+(SEC-R01, a NetworkPolicy each) and lifts the expired blocks SEC-151 finds (SEC-R02), with
+rules in blocks.py, the check item in test_blocks.py and settings under
+`security_containment:` (containment_settings.py). Its Quick Reference row says to respond
+and escalate at once.
 """
 
 from __future__ import annotations
 
+from checks.security.containment_settings import ContainmentSettings
 from checks.security.login_settings import LoginSettings
 from checks.security.request_settings import RequestSettings
 from checks.security.settings import SecuritySettings
@@ -31,5 +35,6 @@ SECTION = Section(
     more_settings=(
         ("security_logins", LoginSettings),
         ("security_requests", RequestSettings),
+        ("security_containment", ContainmentSettings),
     ),
 )
