@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from checks.security.blocks import EXPIRES, block_policy
+from checks.security.containment_settings import ContainmentSettings
 from lab.testing import LabHandle
 from tests.database.database_support import KUBECTL, Inject, Run, line
 from tests.deployment.deployment_support import Emulator
@@ -36,6 +38,7 @@ FAST = "fix: {verify_timeout_s: 45, verify_interval_s: 0.5}\n"
 # A window that keeps the scanner's requests from before the block: the checks pass only
 # because those are contained, not because they aged out.
 WIDE = FAST + "errors: {log_window_s: 120}\nsecurity_requests: {window_s: 120}\n"
+TESTED = ["203.0.113.10", "203.0.113.11"]
 ENFORCED_S = 3.0  # the balancer re-reads the policies every second
 
 
@@ -177,42 +180,14 @@ def test_refusals_change_nothing(
     assert answered(lab, SCANNER) is not None
 
 
-def block(name: str, address: str, expires: str) -> dict[str, Any]:
-    """A block as SEC-R01 makes it, with the given expiry text."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "app.kubernetes.io/managed-by": "rolerabbit-opscheck",
-                "opscheck.rolerabbit.io/block": "address",
-            },
-            "annotations": {
-                "opscheck.rolerabbit.io/blocked-address": address,
-                "opscheck.rolerabbit.io/expires": expires,
-                "opscheck.rolerabbit.io/cause": "SEC-121",
-            },
-        },
-        "spec": {
-            "podSelector": {"matchLabels": {"app": "rolerabbit-api"}},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        {
-                            "ipBlock": {
-                                "cidr": "0.0.0.0/0",
-                                "except": ["203.0.113.10/32", "203.0.113.11/32"],
-                            }
-                        },
-                        {"ipBlock": {"cidr": "::/0"}},
-                        {"namespaceSelector": {}},
-                    ]
-                }
-            ],
-        },
-    }
+def block(address: str, expires: str) -> dict[str, Any]:
+    """A block as SEC-R01 makes it (both test addresses excepted), with this expiry text."""
+    policy = block_policy(
+        address, NAMESPACE, {"app": "rolerabbit-api"}, TESTED, datetime.now(UTC), "SEC-121",
+        ContainmentSettings(),
+    )  # fmt: skip
+    policy["metadata"]["annotations"][EXPIRES] = expires
+    return policy
 
 
 def kubectl_apply(lab: LabHandle, policies: list[dict[str, Any]]) -> None:
@@ -239,8 +214,8 @@ def test_expired_blocks_are_lifted_and_the_others_stay(
     kubectl_apply(
         lab,
         [
-            block("opscheck-block-203-0-113-10", "203.0.113.10", past),
-            block("opscheck-block-203-0-113-11", "203.0.113.11", later),
+            block("203.0.113.10", past),
+            block("203.0.113.11", later),
         ],
     )
     time.sleep(ENFORCED_S)
@@ -276,7 +251,7 @@ def test_expired_blocks_are_lifted_and_the_others_stay(
 def test_a_block_without_a_readable_expiry_is_left_to_a_person(
     run_checks: Run, lab: LabHandle, no_blocks: Emulator
 ) -> None:
-    kubectl_apply(lab, [block("opscheck-block-203-0-113-12", "203.0.113.12", "next week")])
+    kubectl_apply(lab, [block("203.0.113.12", "next week")])
     result = run_checks("-k", "SEC-151", "--fix", profile=FAST)
     assert_status(result, {"SEC-151": "failed"})
     line(
