@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from lab.k8s_client import BRIDGE_USER_AGENT
+from lab.k8s_client import BALANCER_USER_AGENT
 from lab.settings import NAMESPACE
 
 Obj = dict[str, Any]
@@ -98,7 +98,7 @@ class Enforcer:
     def _get(self, path: str) -> list[Obj]:
         request = urllib.request.Request(f"{self.url}{path}")
         request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("User-Agent", BRIDGE_USER_AGENT)
+        request.add_header("User-Agent", BALANCER_USER_AGENT)
         with urllib.request.urlopen(request, timeout=2) as response:
             return list(json.load(response).get("items") or [])
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from checks.security.blocks import EXPIRES, block_policy
+from checks.security.blocks import CAUSE, EXPIRES, block_policy
 from checks.security.containment_settings import ContainmentSettings
 from lab.testing import LabHandle
 from tests.database.database_support import KUBECTL, Inject, Run, line
@@ -262,3 +262,82 @@ def test_a_block_without_a_readable_expiry_is_left_to_a_person(
     assert "expiry next week is not RFC 3339: a person decides" in result.stdout
     assert applied(result) == []
     assert [p["metadata"]["name"] for p in blocks(no_blocks)] == ["opscheck-block-203-0-113-12"]
+
+
+def test_a_second_block_brings_the_first_up_to_date_so_both_hold(
+    run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
+) -> None:
+    """Policies add up: the scanner's block must not let 203.0.113.10 back in, so SEC-R01
+    adds the scanner to the earlier block's except list as it creates its own."""
+    later = (datetime.now(UTC) + timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    earlier = block_policy(
+        "203.0.113.10", NAMESPACE, {"app": "rolerabbit-api"}, [], datetime.now(UTC), "SEC-121",
+        ContainmentSettings(),
+    )  # fmt: skip
+    earlier["metadata"]["annotations"][EXPIRES] = later
+    kubectl_apply(lab, [earlier])
+    fault("security-scanner")
+    fixed = run_checks("-k", "SEC-122", "--fix", profile=FAST)
+    assert_status(fixed, {"SEC-122": "fixed"})
+    actions = [a["action"] for a in applied(fixed)]
+    assert actions[0].startswith(f"POST {POLICIES} networkpolicy/{POLICY}   # blocks"), actions
+    assert actions[1].startswith(
+        f"PATCH {POLICIES}/opscheck-block-203-0-113-10 (merge-patch+json) "
+    ), actions
+    assert actions[1].endswith(
+        "# except 203.0.113.10, 203.0.113.77 in networkpolicy/opscheck-block-203-0-113-10"
+    ), actions
+    excepts = {
+        p["metadata"]["name"]: p["spec"]["ingress"][0]["from"][0]["ipBlock"]["except"]
+        for p in blocks(no_blocks)
+    }
+    both = ["203.0.113.10/32", f"{SCANNER}/32"]
+    assert excepts == {"opscheck-block-203-0-113-10": both, POLICY: both}
+    assert answered(lab, SCANNER) is None
+    assert answered(lab, "203.0.113.10") is None
+    assert answered(lab, "203.0.113.78") == 200
+
+
+def test_another_policy_on_the_api_pods_is_refused(
+    run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
+) -> None:
+    """Someone else's policy selecting the API's pods for ingress: a block beside it would
+    admit what it keeps out, so nothing is blocked."""
+    theirs = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "platform-api-ingress"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "rolerabbit-api"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{}],
+        },
+    }
+    kubectl_apply(lab, [theirs])
+    try:
+        fault("security-scanner")
+        refused = run_checks("-k", "SEC-122", "--fix", profile=FAST)
+        assert refused.statuses()["SEC-122"] != "fixed", refused.stdout
+        assert (
+            "networkpolicy platform-api-ingress already select the API's pods for ingress: "
+            "policies add up, so a block would admit what they keep out"
+        ) in refused.stdout
+        assert applied(refused) == [] and blocks(no_blocks) == []
+    finally:
+        no_blocks.call("DELETE", f"{POLICIES}/platform-api-ingress")
+
+
+def test_credential_stuffing_is_blocked_and_its_logins_no_longer_judged(
+    run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
+) -> None:
+    fault("security-credential-stuffing")
+    fixed = run_checks("-k", "SEC-113", "--fix", profile=FAST)
+    assert_status(fixed, {"SEC-113": "fixed"})
+    [policy] = blocks(no_blocks)
+    notes = policy["metadata"]["annotations"]
+    assert (notes["opscheck.rolerabbit.io/blocked-address"], notes[CAUSE]) == (
+        "203.0.113.50",
+        "SEC-113",
+    )
+    assert answered(lab, "203.0.113.50") is None
+    assert answered(lab, "203.0.113.51") == 200
