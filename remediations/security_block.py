@@ -15,6 +15,7 @@ The suite's own addresses are its interfaces' (psutil) and `own_addresses`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,12 +149,13 @@ def plan_block(
         )
     blocks = blocks_in(policies)
     held = in_force(blocks, datetime.now(UTC))
-    new = sorted({a for a in offenders.addresses if a not in held})
+    addresses = [str(ipaddress.ip_address(a)) for a in offenders.addresses]
+    new = sorted({a for a in addresses if a not in held})
     if not new:
         return Plan(
             where,
             manual=[
-                f"{', '.join(offenders.addresses)} already blocked, and still seen: is the "
+                f"{', '.join(addresses)} already blocked, and still seen: is the "
                 "NetworkPolicy enforced (a CNI that enforces policies)? " + LIST_BLOCKS
             ],
         )
@@ -187,9 +189,13 @@ def plan_block(
         actions.append(
             Action("kubernetes", f"{verb} networkpolicy/{name}   # {radius}", run, {"body": body})
         )
-    actions += sync_actions(target, policies, blocks, everyone)
+    renewed = {policy_name(a, s) for a in new}  # their bodies already except everyone
+    actions += sync_actions(
+        target, policies, [b for b in blocks if b.name not in renewed], everyone
+    )
     claims = [f"networkpolicy/{ns}/{policy_name(a, s)}:block" for a in new]
-    return Plan(where, actions, claims=claims, settle_s=12.0)
+    # The check must keep passing past the settling time: a block that does not hold shows.
+    return Plan(where, actions, claims=claims, settle_s=s.settle_s + 2)
 
 
 def plan_lift(target: KubeTarget, expired: ExpiredBlocks) -> Plan:

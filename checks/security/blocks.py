@@ -39,7 +39,6 @@ LABELS = {MANAGED_BY: SUITE, BLOCK_LABEL: "address"}
 ADDRESS = "opscheck.rolerabbit.io/blocked-address"
 EXPIRES = "opscheck.rolerabbit.io/expires"
 CAUSE = "opscheck.rolerabbit.io/cause"
-SETTLE_S = 10.0  # how long a new block may take to hold (a CNI programs it in seconds)
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,16 @@ def in_force(blocks: Iterable[Block], now: datetime) -> dict[str, datetime]:
     return held
 
 
-def contained(address: str, last_seen: datetime, held: Mapping[str, datetime]) -> bool:
-    """The address is blocked, and this was seen before its block could hold."""
+def contained(
+    address: str, last_seen: datetime, held: Mapping[str, datetime], settle_s: float
+) -> bool:
+    """The address is blocked, and this was seen before its block could hold (its making
+    plus `settle_s`, the time a CNI takes to program it)."""
     since = held.get(address)
     if since is None:
         return False
     seen_at = last_seen if last_seen.tzinfo else last_seen.replace(tzinfo=UTC)
-    return seen_at < since + timedelta(seconds=SETTLE_S)
+    return seen_at < since + timedelta(seconds=settle_s)
 
 
 # -- what may be blocked --------------------------------------------------------------------
@@ -154,7 +156,8 @@ def ip_blocks(blocked: Iterable[str]) -> list[dict[str, Any]]:
     """The `from` peers admitting every source but `blocked`: each family's whole range
     with its blocked hosts excepted, and every pod of the cluster (in-cluster callers such
     as the ingress controller or Prometheus are not what a block is about)."""
-    addresses = sorted({ipaddress.ip_address(a) for a in blocked}, key=lambda a: (a.version, a))
+    valid = {a for a in map(address_of, blocked) if a is not None}  # an edited note: skipped
+    addresses = sorted(valid, key=lambda a: (a.version, a))
     peers: list[dict[str, Any]] = []
     for whole, version in (("0.0.0.0/0", 4), ("::/0", 6)):
         hosts = [host_cidr(str(a)) for a in addresses if a.version == version]
@@ -179,7 +182,11 @@ def block_policy(
             "name": policy_name(address, s),
             "namespace": namespace,
             "labels": dict(LABELS),
-            "annotations": {ADDRESS: address, EXPIRES: rfc3339(expires), CAUSE: cause},
+            "annotations": {
+                ADDRESS: str(ipaddress.ip_address(address)),
+                EXPIRES: rfc3339(expires),
+                CAUSE: cause,
+            },
         },
         "spec": {
             "podSelector": {"matchLabels": dict(pod_labels)},

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, field_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator
 
 from opscheck.settings.base import Settings
 
@@ -43,6 +43,9 @@ class ContainmentSettings(Settings):
     """How an address is blocked: a NetworkPolicy on the API's pods (the only one so far)."""
     block_duration_s: PositiveFloat = 86400.0
     """How long a block lasts: its expiry annotation, which SEC-151 / SEC-R02 act on."""
+    settle_s: NonNegativeFloat = 10.0
+    """How long a new block may take to hold (a CNI programs it within seconds): requests
+    and logins from a blocked address until then are the block's, not a sign it fails."""
     policy_prefix: str = Field("opscheck-block-", pattern=PREFIX)
     pod_selector: dict[str, str] = Field(default_factory=dict)
     """The API pods' labels to select; empty: the API Deployment's spec.selector.matchLabels."""

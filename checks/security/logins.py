@@ -141,7 +141,9 @@ def credential_stuffing(
     )
 
 
-def uncontained(addresses: Sequence[Row], held: Mapping[str, datetime]) -> list[Row]:
+def uncontained(
+    addresses: Sequence[Row], held: Mapping[str, datetime], settle_s: float
+) -> list[Row]:
     """The address rows a block in force does not already contain: an address last seen
     before its block held is contained (blocks.contained)."""
     return [
@@ -149,7 +151,7 @@ def uncontained(addresses: Sequence[Row], held: Mapping[str, datetime]) -> list[
         for r in addresses
         if not (
             isinstance(r.get("last_seen"), datetime)
-            and contained(str(r["address"]), r["last_seen"], held)
+            and contained(str(r["address"]), r["last_seen"], held, settle_s)
         )
     ]
 

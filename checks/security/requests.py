@@ -271,12 +271,14 @@ def _offenders(check: str, flagged: Iterable[str]) -> Offenders:
     return Offenders(check, tuple(sorted({a for a in flagged if a != NO_ADDRESS})))
 
 
-def uncontained(reqs: Requests, held: Mapping[str, datetime]) -> tuple[Requests, list[str]]:
+def uncontained(
+    reqs: Requests, held: Mapping[str, datetime], settle_s: float
+) -> tuple[Requests, list[str]]:
     """The requests a block in force does not already contain (blocks.contained), and one
     line per blocked address whose earlier requests are left out."""
     kept, left = [], Counter[str]()
     for r in reqs.requests:
-        if contained(r.address, r.at, held):
+        if contained(r.address, r.at, held, settle_s):
             left[r.address] += 1
         else:
             kept.append(r)

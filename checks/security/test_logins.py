@@ -100,7 +100,8 @@ def test_brute_force(auth_logs: AuthLogs, login_settings: LoginSettings) -> None
 def test_credential_stuffing(
     auth_logs: AuthLogs, login_settings: LoginSettings, containment: Containment
 ) -> None:
-    addresses = rules.uncontained(auth_logs.addresses(), containment.held())
+    held, settle_s = containment.held(), containment.settings.settle_s
+    addresses = rules.uncontained(auth_logs.addresses(), held, settle_s)
     verdict(rules.credential_stuffing(auth_logs.windows(), addresses, login_settings))
 
 

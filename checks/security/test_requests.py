@@ -50,7 +50,7 @@ def _requests(
         verdict(missing)
     reqs = request_logs.requests()
     print(rules.request_counts(reqs, request_logs.settings))
-    reqs, notes = rules.uncontained(reqs, containment.held())
+    reqs, notes = rules.uncontained(reqs, containment.held(), containment.settings.settle_s)
     for note in notes:
         print(note)
     return reqs

@@ -341,3 +341,30 @@ def test_credential_stuffing_is_blocked_and_its_logins_no_longer_judged(
     )
     assert answered(lab, "203.0.113.50") is None
     assert answered(lab, "203.0.113.51") == 200
+
+
+def test_an_expired_block_of_a_flagged_address_is_renewed_in_place(
+    run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
+) -> None:
+    """The scanner's block expired but was not lifted (it still blocks, yet contains
+    nothing new): blocking it again renews that policy, no second one."""
+    past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fault("security-scanner")
+    stale = block_policy(
+        SCANNER, NAMESPACE, {"app": "rolerabbit-api"}, [], datetime.now(UTC), "SEC-121",
+        ContainmentSettings(),
+    )  # fmt: skip
+    stale["metadata"]["annotations"][EXPIRES] = past
+    kubectl_apply(lab, [stale])
+    time.sleep(ENFORCED_S)
+    # Its earlier requests no longer count as contained once the block expired.
+    fixed = run_checks("-k", "SEC-122", "--fix", profile=WIDE)
+    assert_status(fixed, {"SEC-122": "fixed"})
+    assert [a["action"].split("   #")[0] for a in applied(fixed)] == [
+        f"PUT {POLICIES}/{POLICY} networkpolicy/{POLICY}"
+    ]
+    [policy] = blocks(no_blocks)
+    expires = datetime.fromisoformat(policy["metadata"]["annotations"][EXPIRES])
+    assert expires > datetime.now(UTC) + timedelta(hours=23)
+    assert policy["metadata"]["annotations"][CAUSE] == "SEC-122"
+    assert answered(lab, SCANNER) is None

@@ -84,11 +84,12 @@ def test_blocks_in_force_and_what_they_contain(data: dict[str, Any]) -> None:
         "203.0.113.9": datetime(2026, 11, 30, 11, tzinfo=UTC),
     }
     made = held["203.0.113.7"]
-    assert rules.contained("203.0.113.7", made - timedelta(minutes=5), held)
-    assert rules.contained("203.0.113.7", made + timedelta(seconds=5), held)  # settling
-    assert not rules.contained("203.0.113.7", made + timedelta(seconds=30), held)
-    assert not rules.contained("198.51.100.1", made - timedelta(minutes=5), held)
-    assert rules.contained("203.0.113.7", made.replace(tzinfo=None), held)  # naive is UTC
+    assert rules.contained("203.0.113.7", made - timedelta(minutes=5), held, 10)
+    assert rules.contained("203.0.113.7", made + timedelta(seconds=5), held, 10)  # settling
+    assert not rules.contained("203.0.113.7", made + timedelta(seconds=5), held, 0)
+    assert not rules.contained("203.0.113.7", made + timedelta(seconds=30), held, 10)
+    assert not rules.contained("198.51.100.1", made - timedelta(minutes=5), held, 10)
+    assert rules.contained("203.0.113.7", made.replace(tzinfo=None), held, 10)  # naive: UTC
 
 
 def test_requests_from_before_a_block_are_no_longer_judged() -> None:
@@ -103,7 +104,7 @@ def test_requests_from_before_a_block_are_no_longer_judged() -> None:
         60.0,
         4,
     )
-    kept, notes = uncontained(reqs, held)
+    kept, notes = uncontained(reqs, held, 10)
     assert [(r.address, r.at - made) for r in kept.requests] == [
         ("203.0.113.7", timedelta(seconds=60)),  # after the block: it does not hold
         ("x", timedelta(seconds=-1)),
@@ -117,7 +118,7 @@ def test_requests_from_before_a_block_are_no_longer_judged() -> None:
         {"address": "203.0.113.8", "last_seen": made},
         {"address": "203.0.113.7", "last_seen": "not a time"},
     ]
-    assert logins_uncontained(rows, held) == rows[1:]
+    assert logins_uncontained(rows, held, 10) == rows[1:]
 
 
 @pytest.mark.parametrize(
@@ -191,6 +192,10 @@ def test_the_block_policy_selects_the_api_pods_and_excepts_every_blocked_host() 
         },
     }
     assert rules.excepted(policy) == {"203.0.113.7", "203.0.113.8", "2001:db8::9"}
+    # An address someone edited into a note is skipped, not a crash of the plan.
+    assert rules.ip_blocks(["edited", "203.0.113.7"])[0] == {
+        "ipBlock": {"cidr": "0.0.0.0/0", "except": ["203.0.113.7/32"]}
+    }
     assert rules.policy_name("2001:db8::7", S) == (
         "opscheck-block-2001-0db8-0000-0000-0000-0000-0000-0007"
     )
@@ -237,6 +242,8 @@ def test_containment_settings_validate_ranges_at_load() -> None:
         ContainmentSettings(policy_prefix="Block_")
     with pytest.raises(ValidationError, match="block_duration_s"):
         ContainmentSettings(block_duration_s=0)
+    with pytest.raises(ValidationError, match="settle_s"):
+        ContainmentSettings(settle_s=-1)
     assert ContainmentSettings().block_duration_s == 86400
     assert "10.0.0.0/8" in ContainmentSettings().protected_cidrs
 
