@@ -66,6 +66,11 @@ LIST_BLOCKS = (
 )
 
 
+def listing(namespace: str) -> str:
+    """LIST_BLOCKS for a plan's manual steps (which are not filled from the profile)."""
+    return LIST_BLOCKS.replace("{namespace}", namespace)
+
+
 def policies_path(namespace: str, name: str = "") -> str:
     base = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies"
     return f"{base}/{name}" if name else base
@@ -156,7 +161,7 @@ def plan_block(
             where,
             manual=[
                 f"{', '.join(addresses)} already blocked, and still seen: is the "
-                "NetworkPolicy enforced (a CNI that enforces policies)? " + LIST_BLOCKS
+                "NetworkPolicy enforced (a CNI that enforces policies)? " + listing(ns)
             ],
         )
     expires = datetime.now(UTC) + timedelta(seconds=s.block_duration_s)
@@ -211,9 +216,9 @@ def plan_lift(target: KubeTarget, expired: ExpiredBlocks) -> Plan:
         return Plan(
             where,
             manual=[
-                LIST_BLOCKS,
+                listing(ns),
                 "a block without a readable expiry is a person's call: kubectl annotate "
-                "networkpolicy <name> -n {namespace} --overwrite "
+                f"networkpolicy <name> -n {ns} --overwrite "
                 "opscheck.rolerabbit.io/expires=<RFC 3339 time>, or kubectl delete it",
             ],
         )

@@ -260,6 +260,10 @@ def test_a_block_without_a_readable_expiry_is_left_to_a_person(
         r"of 1 block the suite made$",
     )
     assert "expiry next week is not RFC 3339: a person decides" in result.stdout
+    assert (
+        f"kubectl annotate networkpolicy <name> -n {NAMESPACE} --overwrite "
+        "opscheck.rolerabbit.io/expires=<RFC 3339 time>, or kubectl delete it"
+    ) in result.stdout
     assert applied(result) == []
     assert [p["metadata"]["name"] for p in blocks(no_blocks)] == ["opscheck-block-203-0-113-12"]
 
