@@ -21,6 +21,8 @@ from lab.settings import NAMESPACE
 # (GET /_lab/stats?by=agent) tell them from the suite's and kubectl's.
 USER_AGENT = "rolerabbit-lab/1"
 BRIDGE_USER_AGENT = "rolerabbit-lab-bridge/1"
+# The API balancer reading NetworkPolicies to enforce (lab/services/network_policy.py).
+BALANCER_USER_AGENT = "rolerabbit-lab-balancer/1"
 
 
 class EmulatorClient:

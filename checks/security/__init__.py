@@ -22,11 +22,15 @@ their settings under `security_response:` (response_settings.py). Its Quick Refe
 says to respond and escalate at once: the terminal prints `security_notify:`'s escalation
 line (notify_settings.py) under failing checks. `--evidence` writes the incident's evidence
 bundle (fixtures/security_evidence.py), bounded by `security_evidence:`
-(evidence_settings.py).
+(evidence_settings.py). Containment also blocks the addresses SEC-113 and SEC-121..123
+flag (SEC-R01, a NetworkPolicy each) and lifts the expired blocks SEC-151 finds (SEC-R02),
+with rules in blocks.py, the check item in test_blocks.py and settings under
+`security_containment:` (containment_settings.py).
 """
 
 from __future__ import annotations
 
+from checks.security.containment_settings import ContainmentSettings
 from checks.security.data_settings import DataSettings
 from checks.security.evidence_settings import EvidenceSettings
 from checks.security.login_settings import LoginSettings
@@ -53,5 +57,6 @@ SECTION = Section(
         ("security_response", ResponseSettings),
         ("security_traffic", TrafficSettings),
         ("security_data", DataSettings),
+        ("security_containment", ContainmentSettings),
     ),
 )

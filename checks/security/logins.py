@@ -32,7 +32,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from checks.database.wording import duration, plural
-from checks.security.finding_data import Exposure
+from checks.security.blocks import contained
+from checks.security.finding_data import Exposure, Offenders
 from checks.security.login_settings import LoginSettings
 from opscheck import Finding, NoData
 
@@ -136,7 +137,23 @@ def credential_stuffing(
         f"{s.stuffing_accounts} or more accounts in the last {duration(s.window_s)} "
         f"(most: {worst['address']}, {worst['accounts']} accounts)",
         [_address_line(r, accounts_shown=True) for r in hit[: s.evidence_rows]] + _more(hit, s),
+        Offenders("SEC-113", tuple(sorted({str(r["address"]) for r in hit}))),
     )
+
+
+def uncontained(
+    addresses: Sequence[Row], held: Mapping[str, datetime], settle_s: float
+) -> list[Row]:
+    """The address rows a block in force does not already contain: an address last seen
+    before its block held is contained (blocks.contained)."""
+    return [
+        r
+        for r in addresses
+        if not (
+            isinstance(r.get("last_seen"), datetime)
+            and contained(str(r["address"]), r["last_seen"], held, settle_s)
+        )
+    ]
 
 
 def login_after_burst(

@@ -21,12 +21,14 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote_plus
 
 from checks.database.wording import plural
 from checks.errors.logs import PodLog
+from checks.security.blocks import contained
+from checks.security.finding_data import Offenders
 from checks.security.request_settings import RequestSettings
 from opscheck import Finding, NoData
 from opscheck.redaction import MASK
@@ -209,7 +211,7 @@ def client_errors(reqs: Requests, s: RequestSettings) -> Finding | NoData | None
         )
     evidence += _more(flagged, s)
     evidence += [f"{pod}: read capped at errors.log_tail_lines" for pod in reqs.capped]
-    return Finding(summary, evidence)
+    return Finding(summary, evidence, _offenders("SEC-121", [a for a, _, _ in flagged]))
 
 
 def signatures_of(request: Request, compiled: Mapping[str, list[re.Pattern[str]]]) -> list[str]:
@@ -261,7 +263,31 @@ def scanner_requests(reqs: Requests, s: RequestSettings) -> Finding | NoData | N
             evidence.append(f"{category}: {n}, e.g. from {first.address}: {example(first, s)}")
     evidence += _more(ranked, s)
     evidence += [f"{pod}: read capped at errors.log_tail_lines" for pod in reqs.capped]
-    return Finding(summary, evidence)
+    return Finding(summary, evidence, _offenders("SEC-122", list(groups)))
+
+
+def _offenders(check: str, flagged: Iterable[str]) -> Offenders:
+    """What SEC-R01 blocks: the flagged addresses (a line without one is no address)."""
+    return Offenders(check, tuple(sorted({a for a in flagged if a != NO_ADDRESS})))
+
+
+def uncontained(
+    reqs: Requests, held: Mapping[str, datetime], settle_s: float
+) -> tuple[Requests, list[str]]:
+    """The requests a block in force does not already contain (blocks.contained), and one
+    line per blocked address whose earlier requests are left out."""
+    kept, left = [], Counter[str]()
+    for r in reqs.requests:
+        if contained(r.address, r.at, held, settle_s):
+            left[r.address] += 1
+        else:
+            kept.append(r)
+    notes = [
+        f"{address} blocked since {stamp(held[address])}: its {plural(n, 'request')} from "
+        "before the block not judged"
+        for address, n in sorted(left.items())
+    ]
+    return replace(reqs, requests=kept), notes
 
 
 def _categories(hits: Sequence[tuple[Request, list[str]]]) -> list[str]:
@@ -308,7 +334,7 @@ def traffic_share(reqs: Requests, s: RequestSettings) -> Finding | NoData | None
         )
     evidence.append(f"{len(groups)} addresses in all")
     evidence += [f"{pod}: read capped at errors.log_tail_lines" for pod in reqs.capped]
-    return Finding(summary, evidence)
+    return Finding(summary, evidence, _offenders("SEC-123", [a for a, _ in over]))
 
 
 def request_counts(reqs: Requests, s: RequestSettings) -> str:

@@ -1,13 +1,15 @@
 """Security Incidents: the login checks, on the API's login log (SEC-111..114).
 
 Incident command: `pytest -m security`. Each check reads the session's login log snapshots
-(fixtures/auth_logs.py) and calls a pure rule (checks/security/logins.py). Containment
-(blocking an address, locking an account, rotating secrets) is a person's decision, so
-every check gives the runbook's manual steps with the profile's names; SEC-114 (a likely
-compromised account) also ends that account's sessions (SEC-R04, remediations/security.py),
-and passes once no account it suspects has a live session left (fixtures/login_sessions.py).
-A check that cannot read the log (no such table or column, permission denied, a
-statement timeout), or has nothing to judge, is inconclusive and says what was missing.
+(fixtures/auth_logs.py) and calls a pure rule (checks/security/logins.py). Two checks
+have an automatic remediation: SEC-113's `--fix` blocks the stuffing address (SEC-R01;
+an address's logins from before its block are then no longer judged), and SEC-114 (a likely
+compromised account) ends that account's sessions (SEC-R04, remediations/security.py) and
+passes once no account it suspects has a live session left (fixtures/login_sessions.py).
+Locking an account or rotating secrets is a person's decision, so every check gives the
+runbook's manual steps with the profile's names. A check that cannot read the log (no such
+table or column, permission denied, a statement timeout), or has nothing to judge, is
+inconclusive and says what was missing.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 from checks.security import logins as rules
 from checks.security.login_settings import LoginSettings
 from fixtures.auth_logs import AuthLogs
+from fixtures.containment import Containment
 from fixtures.login_sessions import LoginSessions
 from opscheck import check, verdict
 from remediations.security import FORCE_LOGOUT
+from remediations.security_block import BLOCK as BLOCK_ADDRESSES
 
 SPIKE = "Failed login attempts spike"
 UNAUTHORIZED = "Unauthorized access detected"
@@ -85,6 +89,7 @@ def test_brute_force(auth_logs: AuthLogs, login_settings: LoginSettings) -> None
     title="No credential stuffing from an address",
     section_marker="security",
     symptom=UNUSUAL,
+    remediation=BLOCK_ADDRESSES,
     manual=[
         'psql $DATABASE_URL -c "SELECT {auth_logs_email}, {auth_logs_success}, '
         "{auth_logs_created} FROM {auth_logs_table} WHERE {auth_logs_address} = '<address>' "
@@ -96,8 +101,12 @@ def test_brute_force(auth_logs: AuthLogs, login_settings: LoginSettings) -> None
         NOTIFY,
     ],
 )
-def test_credential_stuffing(auth_logs: AuthLogs, login_settings: LoginSettings) -> None:
-    verdict(rules.credential_stuffing(auth_logs.windows(), auth_logs.addresses(), login_settings))
+def test_credential_stuffing(
+    auth_logs: AuthLogs, login_settings: LoginSettings, containment: Containment
+) -> None:
+    held, settle_s = containment.held(), containment.settings.settle_s
+    addresses = rules.uncontained(auth_logs.addresses(), held, settle_s)
+    verdict(rules.credential_stuffing(auth_logs.windows(), addresses, login_settings))
 
 
 @check(

@@ -2,19 +2,23 @@
 
 Incident command: `pytest -m security`. Each check reads the session's request lines
 (fixtures/request_logs.py: the errors section's one read of the API pods' logs, shared)
-and calls a pure rule (checks/security/requests.py). There is no remediation: blocking an
-address is a person's decision, so every check gives the runbook's manual steps with the
-profile's names. A check with no log to read, no request line in its window, or without
-the fields it needs is inconclusive and says what was missing.
+and calls a pure rule (checks/security/requests.py). `--fix` blocks the flagged addresses
+(SEC-R01, a NetworkPolicy each, remediations/security_block.py); what a block in force
+already contains (an address's requests from before its block) is no longer judged, and
+the output says so. The manual steps are the runbook's, with the profile's names. A check
+with no log to read, no request line in its window, or without the fields it needs is
+inconclusive and says what was missing.
 """
 
 from __future__ import annotations
 
 from checks.security import requests as rules
 from checks.security.request_settings import RequestSettings
+from fixtures.containment import Containment
 from fixtures.request_logs import RequestLogs
 from opscheck import check, verdict
 from opscheck.settings import Profile
+from remediations.security_block import BLOCK as BLOCK_ADDRESSES
 
 UNAUTHORIZED = "Unauthorized access detected"
 UNUSUAL = "Unusual traffic patterns"
@@ -38,12 +42,17 @@ ESCALATE = (
 )
 
 
-def _requests(request_logs: RequestLogs, profile: Profile) -> rules.Requests:
+def _requests(
+    request_logs: RequestLogs, profile: Profile, containment: Containment
+) -> rules.Requests:
     missing = request_logs.unreadable(profile.kubernetes.api_deployment)
     if missing:
         verdict(missing)
     reqs = request_logs.requests()
     print(rules.request_counts(reqs, request_logs.settings))
+    reqs, notes = rules.uncontained(reqs, containment.held(), containment.settings.settle_s)
+    for note in notes:
+        print(note)
     return reqs
 
 
@@ -52,6 +61,7 @@ def _requests(request_logs: RequestLogs, profile: Profile) -> rules.Requests:
     title="No address piling up 401/403/404 answers",
     section_marker="security",
     symptom=UNAUTHORIZED,
+    remediation=BLOCK_ADDRESSES,
     manual=[
         API_LOGS,
         BY_ADDRESS,
@@ -61,9 +71,12 @@ def _requests(request_logs: RequestLogs, profile: Profile) -> rules.Requests:
     ],
 )
 def test_client_errors(
-    request_logs: RequestLogs, request_settings: RequestSettings, profile: Profile
+    request_logs: RequestLogs,
+    request_settings: RequestSettings,
+    profile: Profile,
+    containment: Containment,
 ) -> None:
-    verdict(rules.client_errors(_requests(request_logs, profile), request_settings))
+    verdict(rules.client_errors(_requests(request_logs, profile, containment), request_settings))
 
 
 @check(
@@ -71,6 +84,7 @@ def test_client_errors(
     title="No scanner signatures in request paths",
     section_marker="security",
     symptom=UNAUTHORIZED,
+    remediation=BLOCK_ADDRESSES,
     manual=[
         BY_ADDRESS,
         BLOCK,
@@ -84,9 +98,12 @@ def test_client_errors(
     ],
 )
 def test_scanner_requests(
-    request_logs: RequestLogs, request_settings: RequestSettings, profile: Profile
+    request_logs: RequestLogs,
+    request_settings: RequestSettings,
+    profile: Profile,
+    containment: Containment,
 ) -> None:
-    verdict(rules.scanner_requests(_requests(request_logs, profile), request_settings))
+    verdict(rules.scanner_requests(_requests(request_logs, profile, containment), request_settings))
 
 
 @check(
@@ -94,6 +111,7 @@ def test_scanner_requests(
     title="No address with an outsized share of the traffic",
     section_marker="security",
     symptom=UNUSUAL,
+    remediation=BLOCK_ADDRESSES,
     manual=[
         BY_ADDRESS,
         "tell a known client (a partner's integration, a monitor, the office's NAT) from an "
@@ -104,6 +122,9 @@ def test_scanner_requests(
     ],
 )
 def test_traffic_share(
-    request_logs: RequestLogs, request_settings: RequestSettings, profile: Profile
+    request_logs: RequestLogs,
+    request_settings: RequestSettings,
+    profile: Profile,
+    containment: Containment,
 ) -> None:
-    verdict(rules.traffic_share(_requests(request_logs, profile), request_settings))
+    verdict(rules.traffic_share(_requests(request_logs, profile, containment), request_settings))

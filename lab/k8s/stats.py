@@ -6,7 +6,8 @@ rather than polling object by object.
 Each request is also counted under its client, named by the product of its
 ``User-Agent`` (``kubectl/v1.30.0 (linux/amd64)`` is ``kubectl``; none is
 ``unknown``), so a count can leave out the lab's own background clients (the
-pod->process bridges list pods twice a second as ``rolerabbit-lab-bridge``):
+pod->process bridges list pods twice a second as ``rolerabbit-lab-bridge``, the API
+balancer NetworkPolicies and API pods once a second as ``rolerabbit-lab-balancer``):
 
     GET /_lab/stats                     {"list pods": 3, ...}  every client
     GET /_lab/stats?agent=NAME          the same, for one client only

@@ -184,3 +184,18 @@ def endpoints_row(obj: Obj) -> list[Any]:
     ]
     shown = ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
     return [obj["metadata"]["name"], shown or "<none>", age(obj)]
+
+
+def networkpolicy_row(obj: Obj) -> list[Any]:
+    """NAME, POD-SELECTOR (as metav1.FormatLabelSelector prints it: <none> for all pods), AGE."""
+    selector = (obj.get("spec") or {}).get("podSelector") or {}
+    terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for e in selector.get("matchExpressions") or []:
+        op, key = e.get("operator"), e.get("key")
+        values = ",".join(e.get("values") or [])
+        terms.append(
+            {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}.get(
+                op, f"!{key}"
+            )
+        )
+    return [obj["metadata"]["name"], ",".join(terms) or "<none>", age(obj)]

@@ -18,6 +18,7 @@ from lab.k8s.table_rows import (
     deployment_row,
     endpoints_row,
     event_row,
+    networkpolicy_row,
     node_row,
     pod_row,
     replicaset_row,
@@ -134,6 +135,10 @@ _TABLES: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
         ],
         service_row,
     ),
+    "networkpolicies": (
+        [("Name", "string", 0), ("Pod-Selector", "string", 0), ("Age", "string", 0)],
+        networkpolicy_row,
+    ),
     "namespaces": (
         [("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
         lambda o: [o["metadata"]["name"], (o.get("status") or {}).get("phase", "Active"), age(o)],
@@ -158,7 +163,7 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
 
 
 def to_table(rt: ResourceType, objects: list[Obj], include: str, list_meta: Obj) -> Obj:
-    key = rt.plural if rt.group in ("", "apps") else ""
+    key = rt.plural if rt.group in ("", "apps", "networking.k8s.io") else ""
     columns, row_of = _TABLES.get(key, (_NAME_AGE, lambda o: [o["metadata"]["name"], age(o)]))
     rows = []
     for obj in objects:

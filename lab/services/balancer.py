@@ -14,12 +14,21 @@ No Ready pod: 503, as an ingress in front of a Service without endpoints. A pod 
 does not answer within READ_TIMEOUT_S: 504; a broken answer: 502. Idle client
 connections close after IDLE_TIMEOUT_S; every request opens (and closes) its own
 connection to the pod, so nothing is pooled or leaked.
+
+NetworkPolicies on the API's pods are enforced as a CNI would (network_policy.py): a
+request from a client the chosen pod does not admit gets no answer, its connection closed.
+The client's address is what the edge in front of the Service preserves: the balancer
+stands for that edge, so from a peer on loopback (the lab's own clients, which play
+internet clients) it is X-Forwarded-For's first entry, the address the API logs too, as
+with a cloud load balancer that keeps the client's address (externalTrafficPolicy: Local);
+from any other peer it is the peer's own address.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import ipaddress
 import itertools
 import json
 import os
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.services.base import load_context
+from lab.services.network_policy import Enforcer
 
 CONNECT_TIMEOUT_S = 1.0
 READ_TIMEOUT_S = 30.0
@@ -77,7 +87,16 @@ class Backends:
         return pods[start:] + pods[:start]
 
 
-def make_handler(backends: Backends) -> type[BaseHTTPRequestHandler]:
+def client_of(peer: str, forwarded: str | None) -> str:
+    """The client's address as the edge preserves it (see the module's docstring)."""
+    if forwarded and ipaddress.ip_address(peer).is_loopback:
+        return forwarded.split(",")[0].strip()
+    return peer
+
+
+def make_handler(
+    backends: Backends, enforcer: Enforcer | None = None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = IDLE_TIMEOUT_S
@@ -102,7 +121,11 @@ def make_handler(backends: Backends) -> type[BaseHTTPRequestHandler]:
             if not pods:
                 self.answer(503, "no Ready rolerabbit-api pod behind the Service")
                 return
+            client = client_of(self.client_address[0], self.headers.get("X-Forwarded-For"))
             for pod, port in pods:
+                if enforcer is not None and not enforcer.admits(pod, client):
+                    self.close_connection = True  # dropped: no answer at all
+                    return
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=CONNECT_TIMEOUT_S)
                 try:
                     conn.connect()
@@ -164,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     ctx = load_context(args.state_dir)
-    handler = make_handler(Backends(ctx.paths.api_backends))
+    enforcer = None
+    if ctx.settings.kubernetes:
+        enforcer = Enforcer(f"http://127.0.0.1:{ctx.settings.k8s_port}", ctx.credentials.k8s_token)
+        enforcer.start()
+    handler = make_handler(Backends(ctx.paths.api_backends), enforcer)
     server = Server(("127.0.0.1", ctx.settings.api_port), handler)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever(poll_interval=0.2)
