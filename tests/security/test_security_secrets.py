@@ -170,11 +170,12 @@ def gated_sweep(
     refusals: list[Refusal],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    checks: tuple[str, ...] = CHECKS,
 ) -> tuple[dict[str, str], str]:
     with Gatekeeper(private.url, refusals) as gate:
         monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig", gate.url)))
         args = private_profile(tmp_path, "http://127.0.0.1:9")
-        result = run_checks("-k", " or ".join(CHECKS), *args)
+        result = run_checks("-k", " or ".join(checks), *args)
     return statuses(result), reported(result)
 
 
@@ -218,3 +219,14 @@ def test_a_server_without_metadata_only_lists_leaves_them_inconclusive(
         "no Secrets: the core API answered 406 — the API server does not list metadata only "
         "(PartialObjectMetadataList), and the suite never reads Secrets' values instead"
     ) in text
+
+
+def test_without_rights_on_networkpolicies_expired_blocks_are_inconclusive(
+    run_checks: Run, private: PrivateEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SEC-151 (the containment blocks) reads the suite's NetworkPolicies: unseen, never green.
+    path = rf"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/networkpolicies"
+    refusal = forbidden(path, "networkpolicies", f"in {NAMESPACE}")
+    got, text = gated_sweep(run_checks, private, [refusal], tmp_path, monkeypatch, ("SEC-151",))
+    assert got == {"SEC-151": "inconclusive"}, text
+    assert "[SEC-151] inconclusive: " in text and "forbidden (HTTP 403)" in text, text
