@@ -24,9 +24,10 @@ from tests.queue.queue_support import (
     wait_until,
 )
 
-# Keys BullMQ itself still touches on a frozen queue: lock renewals, stall checks and the
-# producer's job-id counter (its add script INCRs the id before failing on WRONGTYPE).
-VOLATILE = (":lock", ":stalled-check", ":id")
+# Keys BullMQ itself still touches on a frozen queue: lock renewals, stall checks, the
+# producer's job-id counter (its add script INCRs the id before failing on WRONGTYPE) and the
+# marker, which a waiting worker pops (BZPOPMIN, not a script) before its fetch fails.
+VOLATILE = (":lock", ":stalled-check", ":id", ":marker")
 # Backup passes that saw keys change are retried (queue.last_resort_attempts, 5 by default).
 # On a loaded machine a pass over the ~1,000 keys takes long enough for BullMQ's lock
 # renewals to land in every one of 5; the tests allow more, and still need one clean pass.
