@@ -20,7 +20,7 @@ from lab.k8s.endpoints import reconcile_endpoints
 from lab.k8s.kubelet import Kubelet
 from lab.k8s.logs import API_APP_LABEL, ApiLogTail
 from lab.k8s.replicasets import pod_ready, reconcile_replicaset
-from lab.k8s.resources import DEPLOYMENTS, PODS, REPLICASETS
+from lab.k8s.resources import DEPLOYMENTS, ENDPOINTS, PODS, REPLICASETS, SERVICES
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Controller:
         self.deployments = DeploymentController(cluster)
         self.kubelet = Kubelet(cluster)
         self._stop = threading.Event()
+        self._endpoints_seen: tuple[int, ...] = ()
         self._thread = threading.Thread(target=self._run, name="k8s-controller", daemon=True)
         self._tail: ApiLogTail | None = None
         self._log_files = PodLogFiles(cluster.backends, cluster.logs, self.first_container)
@@ -109,4 +110,12 @@ class Controller:
             for rs in store.items(REPLICASETS.bucket):
                 reconcile_replicaset(self.cluster, rs, by_owner.get(rs["metadata"]["uid"], []))
             self.kubelet.tick(store.items(PODS.bucket))
-            reconcile_endpoints(self.cluster)
+            # Endpoints follow the Services and their pods' readiness alone (and are put
+            # back if someone changed them): nothing to do while none of the three changed.
+            if self._endpoint_inputs() != self._endpoints_seen:
+                reconcile_endpoints(self.cluster)
+                self._endpoints_seen = self._endpoint_inputs()
+
+    def _endpoint_inputs(self) -> tuple[int, ...]:
+        store = self.cluster.store
+        return tuple(store.bucket_version(r.bucket) for r in (PODS, SERVICES, ENDPOINTS))

@@ -124,10 +124,18 @@ def decode_token(token: str) -> tuple[str, str]:
         raise bad_request(f"continue key is not valid: {token!r}") from exc
 
 
-def paginate(items: list[Obj], query: ListQuery, rv: int) -> Page:
-    """Cut one page out of items already filtered and ordered by (namespace, name)."""
+def paginate(
+    items: list[Obj], query: ListQuery, rv: int, predicate: Callable[[Obj], bool] | None = None
+) -> Page:
+    """Cut one page out of items ordered by (namespace, name), those `predicate` selects.
+
+    The items before the continue token are skipped before the predicate runs: a paged
+    LIST of many objects costs each page only what is left of it.
+    """
     if query.continue_token:
         items = items[bisect.bisect_right(items, decode_token(query.continue_token), key=_key) :]
+    if predicate is not None:
+        items = [o for o in items if predicate(o)]
     if query.limit is None or len(items) <= query.limit:
         return Page(items, None, None)
     page = items[: query.limit]

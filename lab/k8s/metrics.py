@@ -127,16 +127,22 @@ def list_pod_metrics(cluster: Cluster, namespace: str | None) -> list[Obj]:
 def pod_metrics_heads(cluster: Cluster, namespace: str | None) -> list[Obj]:
     """The PodMetrics a LIST would show, by metadata only (name, namespace, labels: what
     a selector can match on them), so a paged LIST measures only the pods of its page."""
-    return [
-        {
-            "metadata": {
-                "name": m["name"],
-                "namespace": m.get("namespace", ""),
-                "labels": m.get("labels") or {},
+    store = cluster.store
+
+    def heads() -> list[Obj]:
+        return [
+            {
+                "metadata": {
+                    "name": m["name"],
+                    "namespace": m.get("namespace", ""),
+                    "labels": m.get("labels") or {},
+                }
             }
-        }
-        for m in (p["metadata"] for p in cluster.store.items(PODS.bucket, namespace) if _running(p))
-    ]
+            for m in (p["metadata"] for p in store.items(PODS.bucket, namespace) if _running(p))
+        ]
+
+    # A paged LIST asks for every page: the heads change only with the pods.
+    return list(store.derived(("pod-metrics-heads", namespace), (PODS.bucket,), heads))
 
 
 def measure_pods(cluster: Cluster, heads: list[Obj]) -> list[Obj]:

@@ -66,7 +66,7 @@ def list_objects(cluster: Cluster, route: Route, request: Request) -> Response:
         rv = cluster.store.resource_version
         query.check_version(rv)
         listed = views.listed_items(cluster, route.rt, route.namespace)
-        page = paginate([o for o in listed if predicate(o)], query, rv)
+        page = paginate(listed, query, rv, predicate)
         items = views.shown_items(cluster, route.rt, page.items)
         list_meta: Obj = {"resourceVersion": str(rv)}
         if page.continue_token:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from lab.k8s import meta
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class Store:
         # Changes at or below this version have been dropped from the history;
         # a watch asking to resume from before it gets 410 Gone.
         self.compacted_rv = 0
+        # The version at which each bucket last changed, and what was derived from a
+        # bucket at that version (its sorted listing, a controller's view): at 10,000 pods,
+        # sorting and filtering them again on every read and every tick was most of the
+        # emulator's CPU, and a real API server answers such reads from its watch cache.
+        self._bucket_rv: dict[str, int] = {}
+        self._memo: dict[object, tuple[tuple[int, ...], Any]] = {}
 
     @property
     def resource_version(self) -> int:
@@ -53,11 +61,39 @@ class Store:
     def get(self, bucket: str, namespace: str, name: str) -> Obj | None:
         return self._buckets.get(bucket, {}).get((namespace, name))
 
+    def bucket_version(self, bucket: str) -> int:
+        """The resourceVersion of the bucket's last change (0: never changed)."""
+        return self._bucket_rv.get(bucket, 0)
+
+    def derived(self, key: object, buckets: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """`compute()`, computed again only once one of `buckets` has changed.
+
+        For what depends on those buckets alone (not on time or fault state); the result
+        is shared, so callers must not change it.
+        """
+        versions = tuple(self._bucket_rv.get(b, 0) for b in buckets)
+        cached = self._memo.get(key)
+        if cached is not None and cached[0] == versions:
+            return cast(T, cached[1])
+        value = compute()
+        self._memo[key] = (versions, value)
+        return value
+
     def items(self, bucket: str, namespace: str | None = None) -> list[Obj]:
         """Objects of a bucket ordered by (namespace, name), optionally one namespace."""
-        objects = self._buckets.get(bucket, {})
-        keys = sorted(k for k in objects if namespace is None or k[0] == namespace)
-        return [objects[k] for k in keys]
+        return list(self._ordered(bucket, namespace))
+
+    def _ordered(self, bucket: str, namespace: str | None) -> list[Obj]:
+        def every() -> list[Obj]:
+            objects = self._buckets.get(bucket, {})
+            return [objects[k] for k in sorted(objects)]
+
+        def one_namespace() -> list[Obj]:
+            everything = self._ordered(bucket, None)
+            return [o for o in everything if o["metadata"].get("namespace", "") == namespace]
+
+        compute = every if namespace is None else one_namespace
+        return self.derived(("items", bucket, namespace), (bucket,), compute)
 
     def count(self, bucket: str) -> int:
         return len(self._buckets.get(bucket, {}))
@@ -81,6 +117,7 @@ class Store:
             new_metadata["creationTimestamp"] = old["metadata"]["creationTimestamp"]
         stored = {**obj, "metadata": new_metadata}
         bucket_objects[key] = stored
+        self._bucket_rv[bucket] = self._rv
         self._record("ADDED" if old is None else "MODIFIED", bucket, stored, old)
         return stored
 
@@ -89,6 +126,7 @@ class Store:
         if old is None:
             return None
         self._rv += 1
+        self._bucket_rv[bucket] = self._rv
         gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self._rv)}}
         self._record("DELETED", bucket, gone, old)
         return gone
