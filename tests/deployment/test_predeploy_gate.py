@@ -20,7 +20,17 @@ from lab.processes import free_port
 from lab.services.registry import REGISTRY_USER
 from lab.services.registry_push import RegistryPusher
 from lab.testing import LabHandle
-from tests.deployment.deployment_support import API, FAST, WORKER, Inject, Run, statuses
+from tests.deployment.deployment_support import (
+    API,
+    FAST,
+    WORKER,
+    Emulator,
+    Inject,
+    Run,
+    fast,
+    statuses,
+    wait_until,
+)
 
 APP = "ghcr.io/rolerabbit/app"
 RELEASE = "DEP-115"
@@ -104,6 +114,26 @@ def test_a_pull_secret_the_registry_refuses_fails_the_release(
     )
     password = json.loads(lab.paths.secrets.read_text())["registry_password"]
     assert password not in result.stdout
+
+
+def test_a_rollout_in_progress_holds_the_release_back(
+    lab: LabHandle, run_checks: Run, fault: Inject
+) -> None:
+    """A sweep skips a rollout within its settle window; the gate cannot wave a release
+    through while the last one may still fail: inconclusive, exit 1."""
+    fault("bad-image", deadline="600")
+    emulator = Emulator(lab)
+    wait_until(lambda: not emulator.rolled_out(API), 10, "the rollout to start")
+    image = f"{APP}:v1.2.3"
+    result = run_checks(
+        "-k", f"DEP-101 or {RELEASE}", "--release", image, profile=fast(settle_window_s=600)
+    )
+    got = statuses(result)
+    assert got[f"DEP-101[{API}]"] == "inconclusive", result.stdout
+    assert (got[RELEASE], got[f"DEP-101[{WORKER}]"]) == ("passed", "passed"), got
+    assert result.outcome.ret == 1
+    assert f"[DEP-101] inconclusive: rollout of deployment/{API} in progress for " in result.stdout
+    assert f"; deploy {image} once it completes" in result.stdout
 
 
 @pytest.fixture
