@@ -18,7 +18,7 @@ import pytest
 
 from lab.processes import free_port
 from lab.services.registry import REGISTRY_USER
-from lab.services.registry_push import RegistryPusher
+from lab.services.registry_push import RegistryPusher, image
 from lab.testing import LabHandle
 from tests.deployment.deployment_support import (
     API,
@@ -178,6 +178,10 @@ def test_the_release_deployment_is_found_by_repository_or_named(
 ) -> None:
     worker = run_checks("-k", RELEASE, "--release", "ghcr.io/rolerabbit/worker:v1.2.2")
     assert statuses(worker) == {RELEASE: "passed"}, worker.stdout
+    # By digest: the manifest the lab pushed as app:v1.2.3 (the pusher's is deterministic).
+    digest = image("rolerabbit/app", "v1.2.3")[2].digest
+    pinned = run_checks("-k", RELEASE, "--release", f"{APP}@{digest}")
+    assert statuses(pinned) == {RELEASE: "passed"}, pinned.stdout
     other = "ghcr.io/rolerabbit/reports:v1"
     unknown = run_checks("-k", RELEASE, "--release", other)
     assert statuses(unknown) == {RELEASE: "inconclusive"}, unknown.stdout
