@@ -113,6 +113,26 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
         ),
     ),
     (
+        "--release",
+        dict(
+            dest="opscheck_release",
+            metavar="IMAGE",
+            default="",
+            help="pre-deploy gate: the image about to be deployed (image[:tag|@digest]); "
+            "its registry must hold it (pytest -m predeploy --release IMAGE)",
+        ),
+    ),
+    (
+        "--release-deployment",
+        dict(
+            dest="opscheck_release_deployment",
+            metavar="NAME",
+            default="",
+            help="with --release: the Deployment the release replaces (default: the one "
+            "running the same image repository)",
+        ),
+    ),
+    (
         "--no-reports",
         dict(
             dest="opscheck_no_reports",
@@ -138,6 +158,11 @@ def register_markers(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "check_id(id): the check's stable catalogue id, e.g. check_id('DB-102')"
     )
+    config.addinivalue_line(
+        "markers",
+        "predeploy: a check that gates a deploy: what must hold before a release goes out; "
+        "e.g. pytest -m predeploy --release ghcr.io/org/app:v2",
+    )
 
 
 def check_usage(config: pytest.Config) -> None:
@@ -150,6 +175,8 @@ def check_usage(config: pytest.Config) -> None:
         ):
             if on:
                 raise pytest.UsageError(f"{flag} only applies with --fix")
+    if opt.opscheck_release_deployment and not opt.opscheck_release:
+        raise pytest.UsageError("--release-deployment only applies with --release IMAGE")
     if opt.opscheck_dry_run and opt.opscheck_destructive:
         raise pytest.UsageError(
             "--dry-run and --allow-destructive together make no sense: a dry run changes nothing"

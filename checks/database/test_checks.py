@@ -10,6 +10,8 @@ there, a statement that timed out behind a lock) is inconclusive and says what w
 
 from __future__ import annotations
 
+import pytest
+
 from checks import database as rules
 from checks.database.settings import DatabaseSettings
 from fixtures.database import PgSnapshot
@@ -34,6 +36,7 @@ CPU = "Database CPU at 100%"
 PSQL = "psql $DATABASE_URL -c"
 
 
+@pytest.mark.predeploy
 @check(
     "DB-101",
     title="PostgreSQL answers SELECT version()",
@@ -52,6 +55,7 @@ def test_postgres_reachable(pg_snapshot: PgSnapshot) -> None:
     verdict(rules.server_answer(probe.version, probe.latency_s, pg_snapshot.timeout_s))
 
 
+@pytest.mark.predeploy
 @check(
     "DB-102",
     title="Connections below max_connections (critical)",

@@ -37,6 +37,12 @@ from checks.deployment.objects import (
     undated_data,
 )
 from checks.deployment.pods import containers_failing, pending_pods, restarts, waiting
+from checks.deployment.release import (
+    Release,
+    release_image,
+    release_target,
+    target_pull_secrets,
+)
 from checks.deployment.resources import (
     hpa_for,
     limits_missing,
@@ -69,6 +75,7 @@ SECTION = Section(
 
 __all__ = [
     "SECTION",
+    "Release",
     "Rollout",
     "age_s",
     "condition",
@@ -96,6 +103,8 @@ __all__ = [
     "pull_secret",
     "pull_secret_names",
     "quantity",
+    "release_image",
+    "release_target",
     "replicas_below_minimum",
     "restarts",
     "revision_failures",
@@ -103,6 +112,7 @@ __all__ = [
     "rollout_evidence",
     "rollout_in_progress",
     "rollout_stuck",
+    "target_pull_secrets",
     "template_containers",
     "undated_data",
     "usage_near_limits",

@@ -22,12 +22,13 @@ import pytest
 from checks import deployment as rules
 from checks.deployment.image_refs import ImageVerdict
 from checks.deployment.model import Workload
+from checks.deployment.release import Release
 from checks.deployment.settings import DeploymentSettings
 from fixtures.deployment import WorkloadSource
 from fixtures.kubernetes import readable
 from fixtures.kubernetes_snapshot import KubeSnapshot
 from fixtures.registry import RegistryClient
-from opscheck import check, environment_of, verdict
+from opscheck import NoData, check, environment_of, inconclusive, verdict
 from opscheck.settings import Profile
 from remediations.deployment import RAISE_LIMITS, RESTART, ROLLBACK, SCALE
 
@@ -67,6 +68,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@pytest.mark.predeploy
 @check(
     "DEP-101",
     title="Rollout complete",
@@ -78,10 +80,15 @@ def now() -> datetime:
         "kubectl rollout undo deployment/<name> -n {namespace}",
     ],
 )
-def test_rollout_complete(workload: WorkloadView, profile: Profile) -> None:
+def test_rollout_complete(
+    workload: WorkloadView, profile: Profile, release: Release | None
+) -> None:
     current = workload()
     verdict(rules.rollout_stuck(current, profile.section(DeploymentSettings), now()))
     if progress := rules.rollout_in_progress(current, profile.section(DeploymentSettings), now()):
+        if release is not None:
+            # A gate must not wave a release through while the last one may still fail.
+            inconclusive(f"{progress}; deploy {release.image} once it completes")
         pytest.skip(f"[DEP-101] {progress}")
 
 
@@ -209,6 +216,7 @@ def test_warning_events(kube_snapshot: KubeSnapshot, profile: Profile) -> None:
     verdict(rules.warning_events(events, live, profile.section(DeploymentSettings), now()))
 
 
+@pytest.mark.predeploy
 @check(
     "DEP-109",
     title="Configuration present",
@@ -302,3 +310,32 @@ def test_replicas(workload: WorkloadView, kube_snapshot: KubeSnapshot, profile: 
     # A cluster without autoscaling/v2 has no such HPA: the profile's minimum holds.
     hpas = readable(kube_snapshot.hpas, absent_is_empty=True)
     verdict(rules.replicas_below_minimum(workload(), hpas, profile.section(DeploymentSettings)))
+
+
+@pytest.mark.predeploy
+@check(
+    "DEP-115",
+    title="Release image in its registry",
+    section_marker=SECTION,
+    symptom="Pods failing to start (image pull errors)",
+    manual=[
+        "docker manifest inspect <release image>  # does the registry hold the tag?",
+        "docker push <release image>  # push the build's image, then gate again",
+        "kubectl get secret {pull_secret} -n {namespace} -o yaml  # registry credentials",
+    ],
+)
+def test_release_image(
+    release: Release | None,
+    kube_snapshot: KubeSnapshot,
+    deployment_registry: RegistryClient,
+) -> None:
+    """The pre-deploy gate's own check: asks the registry for the release, with the pull
+    secrets of the Deployment it replaces."""
+    if release is None:
+        inconclusive("no release given: pass --release IMAGE to check the image to be deployed")
+    target = rules.release_target(release, readable(kube_snapshot.deployments))
+    if isinstance(target, NoData):
+        verdict(target)
+        return
+    told = deployment_registry.verdict(release.image, rules.target_pull_secrets(target))
+    verdict(rules.release_image(release, str(target["metadata"]["name"]), told))

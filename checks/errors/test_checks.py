@@ -34,6 +34,7 @@ CAUSES = (
 )
 
 
+@pytest.mark.predeploy
 @check(
     "ERR-101",
     title="API error rate",

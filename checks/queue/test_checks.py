@@ -106,6 +106,7 @@ def test_redis_memory_warning(queue_snapshot: QueueSnapshot, profile: Profile) -
     verdict(rules.redis_memory_warning(queue_snapshot.info(), profile.section(QueueSettings)))
 
 
+@pytest.mark.predeploy
 @check(
     "QUEUE-103",
     title="Jobs piling up",
@@ -121,6 +122,7 @@ def test_jobs_piling_up(queue_snapshot: QueueSnapshot, profile: Profile) -> None
     verdict(rules.jobs_piling_up(counts, first, second, profile.section(QueueSettings), missing))
 
 
+@pytest.mark.predeploy
 @check(
     "QUEUE-104",
     title="Jobs completing",

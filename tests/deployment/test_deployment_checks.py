@@ -22,7 +22,8 @@ from tests.deployment.deployment_support import (
     wait_until,
 )
 
-CHECKS = check_ids("deployment")
+# A sweep leaves out DEP-115: it judges a release, which only the pre-deploy gate has.
+CHECKS = [c for c in check_ids("deployment") if c != "DEP-115"]
 CLUSTER_WIDE = {"DEP-108", "DEP-113"}
 
 
