@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from lab.k8s.kubeconfig import write_kubeconfig
 from lab.testing import LabHandle
 from tests.conftest import ROOT, CheckRun
+from tests.k8s.support import KUBECTL
 
 NAMESPACE = "rolerabbit-production"
 LEASE = "opscheck-sweep"
@@ -123,17 +124,15 @@ def wait_until(condition: Callable[[], Any], timeout_s: float, what: str) -> Any
     return found
 
 
-def test_two_runners_never_sweep_at_once(
-    lab: LabHandle, leases: client.CoordinationV1Api, tmp_path: Path
-) -> None:
-    """Cron's sweep holds the Lease; CI's is refused, naming it, until cron's ends."""
-    before = read_lease(leases)
-    transitions = 0 if before is None else before.spec.lease_transitions + 1
-    # A sweep made long by its window: ERR-101's two scrape rounds 20 s apart.
-    slow = layered_profile(tmp_path, lab, {**LEASE_PROFILE, "errors": {"scrape_interval_s": 20}})
-    command, env = runner(lab, tmp_path, "cron", slow, "-k", "ERR-101")
+def start_slow_sweep(
+    lab: LabHandle, leases: client.CoordinationV1Api, where: Path, window_s: int
+) -> tuple[subprocess.Popen[str], client.V1Lease, Path]:
+    """Cron's sweep, made long by ERR-101's window (two scrape rounds `window_s` apart),
+    started in its own process; returned once it holds the Lease."""
+    slow = layered_profile(where, lab, {**LEASE_PROFILE, "errors": {"scrape_interval_s": window_s}})
+    command, env = runner(lab, where, "cron", slow, "-k", "ERR-101")
     cron = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, env=env, cwd=where, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         held = wait_until(
@@ -145,6 +144,22 @@ def test_two_runners_never_sweep_at_once(
             60,
             "cron's sweep to hold the Lease",
         )
+    except BaseException:
+        cron.kill()
+        cron.communicate()
+        raise
+    return cron, held, slow
+
+
+def test_two_runners_never_sweep_at_once(
+    lab: LabHandle, leases: client.CoordinationV1Api, tmp_path: Path
+) -> None:
+    """Cron's sweep holds the Lease; CI's is refused, naming it, until cron's ends."""
+    before = read_lease(leases)
+    transitions = 0 if before is None else before.spec.lease_transitions + 1
+    # A window long enough for CI's process to start on a busy machine while cron sweeps.
+    cron, held, slow = start_slow_sweep(lab, leases, tmp_path, 30)
+    try:
         holder = held.spec.holder_identity
         assert held.spec.lease_duration_seconds == DURATION_S
         assert held.spec.lease_transitions == transitions
@@ -276,3 +291,27 @@ def test_an_unreachable_api_fails_clearly_within_its_timeouts(
             "other sweeps of this target out"
         ]
     )
+
+
+def test_a_lease_deleted_mid_sweep_is_reported_lost(
+    lab: LabHandle, leases: client.CoordinationV1Api, tmp_path: Path
+) -> None:
+    """Clearing a stuck Lease with kubectl, as the README says, while its holder still runs:
+    the holder's next renewal finds it gone and its run says so."""
+    cron, _, _ = start_slow_sweep(lab, leases, tmp_path, 10)
+    try:
+        deleted = subprocess.run(
+            [str(KUBECTL), "delete", "lease", LEASE, "-n", NAMESPACE],
+            env={**os.environ, "KUBECONFIG": lab.env["KUBECONFIG"]},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert deleted.returncode == 0, deleted.stderr
+        assert f'lease.coordination.k8s.io "{LEASE}" deleted' in deleted.stdout
+    finally:
+        output, _ = cron.communicate(timeout=180)
+    assert cron.returncode in (0, 1), output
+    assert f"WARNING sweep Lease {NAMESPACE}/{LEASE} lost at " in output
+    assert "(HTTP 404)" in output, output
+    assert read_lease(leases) is None, "a lost Lease is not written again at the end"
