@@ -38,6 +38,7 @@ from opscheck.reports.records import RecordCollector
 from opscheck.reports.terminal import TerminalSummary, escalations
 from opscheck.sections import Sections
 from opscheck.settings import profile_model
+from opscheck.sweep_lease import take_sweep_lease
 from opscheck.sweep_lock import acquire_sweep_lock, sweeps_checks
 from opscheck.sweep_state import SweepState
 from opscheck.target_identity import machine_state_dir, target_key
@@ -160,9 +161,17 @@ def _configure_controller(
     if not sweeps_checks(config):
         return  # the suite's own tests: no lock, no reports in reports/
     reports.mkdir(parents=True, exist_ok=True)
-    config.stash[SWEEP_LOCK] = acquire_sweep_lock(
-        machine_state_dir(), target_key(environment), environment.name
-    )
+    lock = acquire_sweep_lock(machine_state_dir(), target_key(environment), environment.name)
+    config.stash[SWEEP_LOCK] = lock
+    # Across machines, the namespace's Lease (profiles with Kubernetes); the local lock
+    # stays too: it also guards what the Lease does not see (a run that could not take it).
+    dry_run = bool(config.option.opscheck_fix and config.option.opscheck_dry_run)
+    try:
+        take_sweep_lease(config, environment, run_id, dry_run=dry_run)
+    except pytest.UsageError:
+        lock.release()
+        del config.stash[SWEEP_LOCK]
+        raise
     register_evidence(config, collector, environment.name, run_id)
     if config.option.opscheck_no_reports:
         return

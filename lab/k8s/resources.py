@@ -95,6 +95,9 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("netpol",),
         has_generation=True,
     ),
+    # What runners coordinate with (the suite's sweep Lease, leader election): plain
+    # objects, no status, optimistic concurrency on resourceVersion like every write.
+    ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
     ResourceType(
         "metrics.k8s.io",
         "v1beta1",
@@ -123,6 +126,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("apps", "v1"),
     ("events.k8s.io", "v1"),
     ("networking.k8s.io", "v1"),
+    ("coordination.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 )
 

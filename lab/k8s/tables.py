@@ -139,6 +139,14 @@ _TABLES: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
         [("Name", "string", 0), ("Pod-Selector", "string", 0), ("Age", "string", 0)],
         networkpolicy_row,
     ),
+    "leases": (
+        [("Name", "string", 0), ("Holder", "string", 0), ("Age", "string", 0)],
+        lambda o: [
+            o["metadata"]["name"],
+            (o.get("spec") or {}).get("holderIdentity") or "",
+            age(o),
+        ],
+    ),
     "namespaces": (
         [("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
         lambda o: [o["metadata"]["name"], (o.get("status") or {}).get("phase", "Active"), age(o)],
@@ -163,7 +171,7 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
 
 
 def to_table(rt: ResourceType, objects: list[Obj], include: str, list_meta: Obj) -> Obj:
-    key = rt.plural if rt.group in ("", "apps", "networking.k8s.io") else ""
+    key = rt.plural if rt.group in ("", "apps", "networking.k8s.io", "coordination.k8s.io") else ""
     columns, row_of = _TABLES.get(key, (_NAME_AGE, lambda o: [o["metadata"]["name"], age(o)]))
     rows = []
     for obj in objects:

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, create_model, model_validator
 
 from opscheck.settings.base import Settings
+from opscheck.settings.sweep_lease import SweepLease
 from opscheck.settings.targets import (
     ApiTarget,
     Dependency,
@@ -43,6 +44,7 @@ class Profile(Settings):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     fix: FixPolicy = Field(default_factory=FixPolicy)
     suppress: list[Suppression] = Field(default_factory=list)
+    sweep_lease: SweepLease = Field(default_factory=SweepLease)
     # Components this environment does not have: the checks that need one are skipped,
     # saying so; the others still run (e.g. a set-up without Kubernetes).
     absent: list[Literal["kubernetes", "api", "redis", "database"]] = Field(default_factory=list)
@@ -74,6 +76,19 @@ class Profile(Settings):
             raise ValueError(
                 "api.metrics_source 'pods' reads the pods through Kubernetes, which `absent` "
                 "lists: choose 'url' or 'prometheus'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_renewal(self) -> Profile:
+        # A renewal starts with two thirds of the duration left and may take a connect and
+        # a read timeout: it must land before the Lease expires.
+        bound = self.timeouts.connect_s + self.timeouts.read_s
+        if self.sweep_lease.duration_s * 2 / 3 <= bound:
+            raise ValueError(
+                f"sweep_lease.duration_s ({self.sweep_lease.duration_s}) must be above 1.5 "
+                f"times timeouts.connect_s + timeouts.read_s ({bound:g}): a renewal, every "
+                "third of the duration, may take that long and must land before expiry"
             )
         return self
 
