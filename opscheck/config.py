@@ -18,8 +18,9 @@ from opscheck.settings import Profile, profiles_file_model
 DEFAULT_FILE = "rolerabbit.yaml"
 LAB = "lab"
 # The profiles `lab up` writes into the lab's state directory: the lab itself, and the lab
-# with the errors and performance checks reading its Prometheus.
-LAB_PROFILES = (LAB, "lab-prometheus")
+# with the errors and performance checks reading its Prometheus, and the lab sending alerts to
+# its Alertmanager and metrics to its Pushgateway.
+LAB_PROFILES = (LAB, "lab-prometheus", "lab-alerting")
 
 
 def is_lab(name: str) -> bool:
