@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from opscheck.redaction import mask_passwords
 from opscheck.settings import Profile, profiles_file_model
 
 DEFAULT_FILE = "rolerabbit.yaml"
@@ -46,7 +47,8 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return "required value is missing"
     got = error.get("input")
-    return f"{error['msg'].lower()} (got {got!r})"
+    # The value is echoed to help; a URL in it may hold a password, which it must not echo.
+    return f"{error['msg'].lower()} (got {mask_passwords(repr(got))})"
 
 
 def _dotted(location: tuple[Any, ...]) -> str:
