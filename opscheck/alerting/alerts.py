@@ -62,15 +62,14 @@ def iso(moment: datetime) -> str:
 
 
 def evidence_head(result: CheckResult, lines: int, max_chars: int) -> str:
-    """The first evidence lines of a failure (or an inconclusive check's detail), bounded."""
-    if result.status == "inconclusive":
-        found = [line.strip() for line in result.text.splitlines() if line.strip()]
-    else:
-        found = [
-            line.strip().removeprefix("evidence:").strip()
-            for line in result.text.splitlines()
-            if line.strip().startswith("evidence:")
-        ]
+    """The first evidence lines of a failure (or an inconclusive check's detail), bounded;
+    text without evidence lines (an internal error's) is shown as it is."""
+    text = [line.strip() for line in result.text.splitlines() if line.strip()]
+    found = [
+        line.removeprefix("evidence:").strip() for line in text if line.startswith("evidence:")
+    ]
+    if not found and not result.text.lstrip().startswith("["):
+        found = text
     head = "\n".join(found[:lines])
     if len(found) > lines:
         head += f"\n... and {len(found) - lines} more"
