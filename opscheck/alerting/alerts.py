@@ -142,13 +142,22 @@ def resolutions(
     active: Iterable[dict[str, str]], results: dict[str, CheckResult], now: datetime
 ) -> list[dict[str, Any]]:
     """Alerts to end now: Alertmanager's active alerts (their labels) for the checks this
-    sweep judged, where the check no longer fires that alert. Checks the sweep did not run
+    sweep judged, where the check no longer fires that alert (or fires it with other labels).
+    Checks the sweep did not run
     (another section, a skip) keep their alerts."""
     ended = []
     for found in active:
         result = results.get(found.get("check_id", ""))
-        if found.get("alertname") not in ALERTNAMES or result is None or not result.judged:
+        if (
+            found.get("alertname") not in ALERTNAMES
+            or "environment" not in found
+            or result is None
+            or not result.judged
+        ):
             continue
-        if result.alertname != found["alertname"]:
+        # Still firing, but not with these labels (the catalogue changed its severity): the
+        # sweep fires the new one, so the old one ends.
+        still = result.alertname is not None and labels(result, found["environment"]) == found
+        if not still:
             ended.append({"labels": dict(found), "endsAt": iso(now)})
     return ended

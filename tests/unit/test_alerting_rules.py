@@ -113,8 +113,12 @@ def test_inconclusive_is_a_lower_alert_without_a_fix() -> None:
     assert "remediation_command" not in notes
 
 
-def labels_of(name: str, check: str) -> dict[str, str]:
-    return {"alertname": name, "check_id": check, "environment": "production"}
+def labels_of(name: str, check: str, severity: str = "critical") -> dict[str, str]:
+    found = {"alertname": name, "check_id": check, "section": "database"}
+    found.update(environment="production", severity=severity)
+    if name == INCONCLUSIVE:
+        found.update(severity="info", check_severity=severity)
+    return found
 
 
 def test_resolutions_end_only_alerts_the_sweep_contradicts() -> None:
@@ -124,6 +128,8 @@ def test_resolutions_end_only_alerts_the_sweep_contradicts() -> None:
         "A-3": replace(FAILED, check_id="A-3", status="fixed"),
         "A-4": replace(FAILED, check_id="A-4", status="skipped"),
         "A-5": replace(FAILED, check_id="A-5", status="inconclusive"),
+        "A-6": replace(FAILED, check_id="A-6", status="failed"),
+        "A-7": replace(FAILED, check_id="A-7", status="inconclusive"),
     }
     active = [
         labels_of(FAILING, "A-1"),  # passes now: ended
@@ -131,11 +137,13 @@ def test_resolutions_end_only_alerts_the_sweep_contradicts() -> None:
         labels_of(FAILING, "A-3"),  # fixed: ended
         labels_of(FAILING, "A-4"),  # skipped, not judged: kept
         labels_of(FAILING, "A-5"),  # inconclusive now: the failing alert ends
+        labels_of(FAILING, "A-6", "high"),  # its severity changed: the old labels end
+        labels_of(INCONCLUSIVE, "A-7"),  # still inconclusive: kept
         labels_of(FAILING, "B-1"),  # not in this sweep (another section): kept
         labels_of("SomethingElse", "A-1"),  # not ours: kept
     ]
     ended = resolutions(active, results, NOW)
-    assert [e["labels"]["check_id"] for e in ended] == ["A-1", "A-3", "A-5"]
+    assert [e["labels"]["check_id"] for e in ended] == ["A-1", "A-3", "A-5", "A-6"]
     assert all(e["endsAt"] == "2026-01-02T03:04:05.000Z" for e in ended)
 
 
