@@ -139,12 +139,15 @@ def firing_alert(
 
 
 def resolutions(
-    active: Iterable[dict[str, str]], results: dict[str, CheckResult], now: datetime
+    active: Iterable[dict[str, str]],
+    results: dict[str, CheckResult],
+    now: datetime,
+    inconclusive: bool = True,
 ) -> list[dict[str, Any]]:
     """Alerts to end now: Alertmanager's active alerts (their labels) for the checks this
-    sweep judged, where the check no longer fires that alert (or fires it with other labels).
-    Checks the sweep did not run
-    (another section, a skip) keep their alerts."""
+    sweep judged, where the check no longer fires that alert (or fires it with other labels,
+    or it is an inconclusive alert and `inconclusive` alerts are off). Checks the sweep did
+    not run (another section, a skip) keep their alerts."""
     ended = []
     for found in active:
         result = results.get(found.get("check_id", ""))
@@ -158,6 +161,8 @@ def resolutions(
         # Still firing, but not with these labels (the catalogue changed its severity): the
         # sweep fires the new one, so the old one ends.
         still = result.alertname is not None and labels(result, found["environment"]) == found
+        if result.alertname == INCONCLUSIVE and not inconclusive:
+            still = False
         if not still:
             ended.append({"labels": dict(found), "endsAt": iso(now)})
     return ended

@@ -129,7 +129,8 @@ class SweepNotifier:
             for r in wanted
         ]  # fmt: skip
         try:
-            ended = resolutions(client.active(self.environment), results, now)
+            active = client.active(self.environment)
+            ended = resolutions(active, results, now, inconclusive=settings.inconclusive)
             if firing or ended:
                 client.post(firing + ended)
         except DeliveryError as exc:

@@ -145,6 +145,9 @@ def test_resolutions_end_only_alerts_the_sweep_contradicts() -> None:
     ended = resolutions(active, results, NOW)
     assert [e["labels"]["check_id"] for e in ended] == ["A-1", "A-3", "A-5", "A-6"]
     assert all(e["endsAt"] == "2026-01-02T03:04:05.000Z" for e in ended)
+    # With inconclusive alerts off, a sweep also ends those it finds.
+    off = resolutions(active, results, NOW, inconclusive=False)
+    assert [e["labels"]["check_id"] for e in off] == ["A-1", "A-3", "A-5", "A-6", "A-7"]
 
 
 def test_metrics_status_values_and_fixes() -> None:
