@@ -28,6 +28,8 @@ from lab.settings import NAMESPACE, LabSettings
 LAB_PROFILE = "lab"
 # The lab with the errors and performance checks reading its Prometheus.
 LAB_PROMETHEUS_PROFILE = "lab-prometheus"
+# The lab with alerting and sweep metrics on: its Alertmanager and Pushgateway.
+LAB_ALERTING_PROFILE = "lab-alerting"
 # Prometheus scrapes every second; increase() over 10 s holds ten points of each pod.
 PROMETHEUS_WINDOW_S = 10
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -166,6 +168,9 @@ def env_vars(ctx: LabContext) -> dict[str, str]:
         "REDIS_URL": redis_url(ctx),
         "ROLERABBIT_API_URL": f"http://127.0.0.1:{ctx.settings.api_port}",
         "PROMETHEUS_URL": f"http://127.0.0.1:{ctx.settings.prometheus_port}",
+        # Where a sweep sends its alerts and pushes its metrics (profile `lab-alerting`).
+        "ALERTMANAGER_URL": f"http://127.0.0.1:{ctx.settings.alertmanager_port}",
+        "PUSHGATEWAY_URL": f"http://127.0.0.1:{ctx.settings.pushgateway_port}",
         # host=endpoint, as in the profile's deployment.registry_endpoints (its credentials
         # are in the emulator's regcred pull secret)
         "REGISTRY_ENDPOINTS": ",".join(f"{h}={u}" for h, u in endpoints(ctx.settings).items()),
@@ -211,11 +216,20 @@ def lab_profile(settings: LabSettings, metrics_source: str | None = None) -> dic
     }
 
 
+def alerting(settings: LabSettings) -> dict[str, object]:
+    """The alerting and metrics_push keys that point a sweep at the lab's daemons."""
+    return {
+        "alerting": {"alertmanager_url": f"http://127.0.0.1:{settings.alertmanager_port}"},
+        "metrics_push": {"pushgateway_url": f"http://127.0.0.1:{settings.pushgateway_port}"},
+    }
+
+
 def profile(ctx: LabContext) -> dict[str, object]:
     return {
         "profiles": {
             LAB_PROFILE: lab_profile(ctx.settings),
             LAB_PROMETHEUS_PROFILE: lab_profile(ctx.settings, metrics_source="prometheus"),
+            LAB_ALERTING_PROFILE: {**lab_profile(ctx.settings), **alerting(ctx.settings)},
         }
     }
 

@@ -10,7 +10,8 @@ ephemeral range (32768-60999): a port in it can be held for a minute by any outg
 connection that drew it (in TIME_WAIT), which on a busy machine made `lab up` fail:
 
     postgres 25432   redis 26379   api 23000   thirdparty 23100   kubernetes 26443
-    prometheus 29090
+    prometheus 29090   pushgateway 29091   alertmanager 29093
+    receiver 29095 (the stand-in for Slack and PagerDuty that Alertmanager posts to)
     registry 25000 (the image registry standing in for ghcr.io)
 """
 
@@ -32,6 +33,9 @@ PORT_FIELDS: dict[str, str] = {
     "thirdparty_port": "thirdparty",
     "k8s_port": "kubernetes",
     "prometheus_port": "prometheus",
+    "pushgateway_port": "pushgateway",
+    "alertmanager_port": "alertmanager",
+    "receiver_port": "receiver",
 }
 
 # The short names of the port settings (`api` for api_port): flags, env variables, tests.
@@ -59,6 +63,9 @@ class LabSettings:
     thirdparty_port: int = 23100
     k8s_port: int = 26443
     prometheus_port: int = 29090
+    pushgateway_port: int = 29091
+    alertmanager_port: int = 29093
+    receiver_port: int = 29095  # the Slack / PagerDuty stand-in Alertmanager posts to
     producer_rate: float = 2.0  # jobs per second
     load_rate: float = 10.0  # API requests per second
     static_workers: int = 2  # worker processes when no Kubernetes emulator runs

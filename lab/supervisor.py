@@ -29,6 +29,7 @@ from lab.k8s_client import EmulatorClient, write_kubeconfig
 from lab.outputs import write_outputs
 from lab.paths import StatePaths
 from lab.processes import record_process
+from lab.services.alerting import alerting_services
 from lab.services.api_pods import ApiPool
 from lab.services.base import LabContext, Service
 from lab.services.bridge import WorkerPool
@@ -88,6 +89,7 @@ class Supervisor:
             ProducerService(self.ctx),
             LoadGeneratorService(self.ctx),
             *([PrometheusService(self.ctx)] if prometheus_available() else []),
+            *alerting_services(self.ctx),
         ):
             self.services[service.name] = service
         postgres = self.services["postgres"]

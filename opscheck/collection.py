@@ -89,6 +89,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 (PREFIX + "severity", spec.severity.value),
             ]
         )
+        if spec.remediation is not None:  # for the sweep's metrics and alerts (opscheck.alerting)
+            item.user_properties.append((PREFIX + "remediation", spec.remediation.id))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -13,13 +13,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from opscheck.redaction import mask_passwords
 from opscheck.settings import Profile, profiles_file_model
 
 DEFAULT_FILE = "rolerabbit.yaml"
 LAB = "lab"
 # The profiles `lab up` writes into the lab's state directory: the lab itself, and the lab
-# with the errors and performance checks reading its Prometheus.
-LAB_PROFILES = (LAB, "lab-prometheus")
+# with the errors and performance checks reading its Prometheus, and the lab sending alerts to
+# its Alertmanager and metrics to its Pushgateway.
+LAB_PROFILES = (LAB, "lab-prometheus", "lab-alerting")
 
 
 def is_lab(name: str) -> bool:
@@ -45,7 +47,8 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return "required value is missing"
     got = error.get("input")
-    return f"{error['msg'].lower()} (got {got!r})"
+    # The value is echoed to help; a URL in it may hold a password, which it must not echo.
+    return f"{error['msg'].lower()} (got {mask_passwords(repr(got))})"
 
 
 def _dotted(location: tuple[Any, ...]) -> str:

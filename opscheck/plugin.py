@@ -15,6 +15,7 @@ import pytest
 
 from opscheck import config as config_module
 from opscheck import hooks
+from opscheck.alerting.plugin import register_notifier
 from opscheck.audit import AuditLog
 from opscheck.catalogue_view import CatalogueView
 from opscheck.environment import Environment
@@ -173,6 +174,11 @@ def _configure_controller(
         del config.stash[SWEEP_LOCK]
         raise
     register_evidence(config, collector, environment.name, run_id)
+    profile = environment.profile
+    register_notifier(
+        config, collector, config.stash[SECTIONS], environment.name, run_id,
+        profile.alerting, profile.metrics_push, redactor,
+    )  # fmt: skip
     if config.option.opscheck_no_reports:
         return
     config.pluginmanager.register(

@@ -10,7 +10,9 @@ see them. Each pod is scraped through the API server's pod proxy
 the `pod` and `namespace` labels a cluster's relabelling gives it.
 
 Without the emulator (`kubernetes: false`) it scrapes the API's address directly, as a
-static target. The scrape interval is one second so the lab's short windows hold enough
+static target. It also scrapes the lab's Pushgateway (when installed), where sweeps push
+their metrics, with `honor_labels` so a pushed series keeps its own job and environment.
+The scrape interval is one second so the lab's short windows hold enough
 points; nothing is retained past an hour.
 """
 
@@ -33,6 +35,7 @@ from lab.settings import NAMESPACE
 BINARY = "prometheus"
 SCRAPE_INTERVAL = "1s"
 JOB = "rolerabbit-api"
+PUSHGATEWAY_JOB = "pushgateway"
 API_CONTAINER_PORT = 3000  # the port the seeded API pods declare (lab/k8s/seed_objects.py)
 
 
@@ -51,6 +54,17 @@ def scrape_config(ctx: LabContext, token_file: Path, targets_file: Path) -> dict
         **base,
         "authorization": {"type": "Bearer", "credentials_file": str(token_file)},
         "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "5s"}],
+    }
+
+
+def pushgateway_scrape_config(ctx: LabContext) -> dict[str, Any]:
+    """The Pushgateway's job: the pushed job and environment labels win over the scrape's."""
+    return {
+        "job_name": PUSHGATEWAY_JOB,
+        "honor_labels": True,
+        "scrape_interval": SCRAPE_INTERVAL,
+        "scrape_timeout": SCRAPE_INTERVAL,
+        "static_configs": [{"targets": [f"127.0.0.1:{ctx.settings.pushgateway_port}"]}],
     }
 
 
@@ -106,9 +120,12 @@ class PrometheusService(Service):
         token = self.home / "token"
         token.write_text(self.ctx.credentials.k8s_token)
         token.chmod(0o600)
+        jobs = [scrape_config(self.ctx, token, self.targets_file)]
+        if shutil.which("prometheus-pushgateway"):
+            jobs.append(pushgateway_scrape_config(self.ctx))
         config = {
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": "15s"},
-            "scrape_configs": [scrape_config(self.ctx, token, self.targets_file)],
+            "scrape_configs": jobs,
         }
         if not self.targets_file.exists():
             self.write_targets([])

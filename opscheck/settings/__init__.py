@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import Field, create_model, model_validator
 
+from opscheck.settings.alerting import Alerting, MetricsPush
 from opscheck.settings.base import Settings
 from opscheck.settings.sweep_lease import SweepLease
 from opscheck.settings.targets import (
@@ -45,6 +46,8 @@ class Profile(Settings):
     fix: FixPolicy = Field(default_factory=FixPolicy)
     suppress: list[Suppression] = Field(default_factory=list)
     sweep_lease: SweepLease = Field(default_factory=SweepLease)
+    alerting: Alerting = Field(default_factory=Alerting)
+    metrics_push: MetricsPush = Field(default_factory=MetricsPush)
     # Components this environment does not have: the checks that need one are skipped,
     # saying so; the others still run (e.g. a set-up without Kubernetes).
     absent: list[Literal["kubernetes", "api", "redis", "database"]] = Field(default_factory=list)

@@ -61,7 +61,9 @@ def test_unknown_profile_names_the_known_ones(suite: pytest.Pytester):
     result = suite.runpytest("--env", "prod")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*rolerabbit.yaml: unknown profile 'prod' (--env); known: lab, lab-prometheus, test"]
+        [
+            "*rolerabbit.yaml: unknown profile 'prod' (--env); known: lab, lab-alerting, lab-prometheus, test"
+        ]
     )
 
 

@@ -144,8 +144,16 @@ def test_profile_and_env_files(lab: LabHandle) -> None:
         "REDIS_URL",
         "ROLERABBIT_API_URL",
         "PROMETHEUS_URL",
+        "ALERTMANAGER_URL",
+        "PUSHGATEWAY_URL",
         "REGISTRY_ENDPOINTS",
     }
+    # The lab-alerting profile is the lab's, sending alerts and metrics to its daemons.
+    alerting = profile["profiles"]["lab-alerting"]
+    assert alerting["alerting"] == {"alertmanager_url": lab.env["ALERTMANAGER_URL"]}
+    assert alerting["metrics_push"] == {"pushgateway_url": lab.env["PUSHGATEWAY_URL"]}
+    assert {k: v for k, v in alerting.items() if k not in ("alerting", "metrics_push")} == entry
+    profile_model(checks.sections()).model_validate(alerting)
     # The lab-prometheus profile is the lab's, reading the API's metrics from its Prometheus.
     prometheus = profile["profiles"]["lab-prometheus"]
     assert prometheus["api"]["metrics_source"] == "prometheus"
