@@ -9,6 +9,7 @@ on (--fix → FixPlugin) or only on the xdist controller (report writers).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ from opscheck.keys import (
 from opscheck.redaction import Redactor
 from opscheck.reports.json_summary import JsonSummary
 from opscheck.reports.records import RecordCollector
+from opscheck.reports.runs import RunArchive
 from opscheck.reports.terminal import TerminalSummary, escalations
 from opscheck.sections import Sections
 from opscheck.settings import profile_model
@@ -178,6 +180,12 @@ def _configure_controller(
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
         config.option.allure_report_dir = str(reports / "allure-results")
         config.option.clean_alluredir = True
+    allure = getattr(config.option, "allure_report_dir", None)
+    keep = config.option.opscheck_keep_runs
+    config.pluginmanager.register(
+        RunArchive(reports, run_id, datetime.now(UTC), keep, Path(allure) if allure else None),
+        "opscheck-runs",
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
