@@ -34,6 +34,7 @@ from opscheck.keys import (
     SWEEP_STATE,
 )
 from opscheck.redaction import Redactor
+from opscheck.reports.allure_details import AllureDetails
 from opscheck.reports.json_summary import JsonSummary
 from opscheck.reports.records import RecordCollector
 from opscheck.reports.runs import RunArchive
@@ -119,6 +120,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_ID] = run_id
     if workerinput is None:
         _configure_controller(config, environment, reports, run_id, redactor)
+    if getattr(config.option, "allure_report_dir", None):  # set above, or passed to workers
+        details = AllureDetails(environment.profile.placeholders())
+        config.pluginmanager.register(details, "opscheck-allure-details")
     if config.option.opscheck_fix:
         opt = config.option
         audit = AuditLog(
