@@ -52,7 +52,7 @@ def resolve_run(reports: Path, run: str | None) -> Path:
         return as_path.resolve()
     matches = [p for p in kept_runs(runs) if p.name == run or p.name.endswith(f"-{run}")]
     if len(matches) == 1:
-        return matches[0]
+        return matches[0].resolve()
     known = ", ".join(p.name for p in kept_runs(runs)[-5:]) or "none"
     raise LookupError(f"no run {run!r} in {runs} (the newest: {known})")
 
