@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -72,11 +73,17 @@ def audit_extract(audit_log: Path, run_id: str) -> list[str]:
     return lines
 
 
-def point_latest(reports: Path, run: Path) -> None:
-    """`reports/latest` -> runs/<run>, swapped in one rename so readers never see it missing."""
+def latest_link(reports: Path) -> Path:
+    """`reports/latest`, if it is ours to replace: missing, or a symlink."""
     latest = reports / "latest"
     if latest.exists() and not latest.is_symlink():
         raise FileExistsError(f"{latest} exists and is not a symlink: move it away")
+    return latest
+
+
+def point_latest(reports: Path, run: Path) -> None:
+    """`reports/latest` -> runs/<run>, swapped in one rename so readers never see it missing."""
+    latest = latest_link(reports)
     temporary = reports / f".latest-{os.getpid()}"
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(run.relative_to(reports))
@@ -105,6 +112,18 @@ class RunArchive:
         self.run_dir = reports / "runs" / run_dir_name(started, run_id)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        try:
+            self.keep_run(config)
+        except OSError as exc:
+            # The sweep itself is done and its top-level reports written: say what was not
+            # kept, in one line, and leave the run's exit status to its checks.
+            print(
+                f"opscheck: this run was not kept in {self.reports / 'runs'}: {exc}",
+                file=sys.stderr,
+            )
+
+    def keep_run(self, config: pytest.Config) -> None:
+        latest_link(self.reports)  # before anything is copied: keep the run whole or not at all
         runs = self.reports / "runs"
         previous = kept_runs(runs)
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -92,11 +92,30 @@ def test_no_reports_keeps_no_run(suite: pytest.Pytester):
 
 def test_under_xdist_one_run_is_kept_by_the_controller(suite: pytest.Pytester):
     set_state(suite.path, flag="broken")
+    # A dry run: the worker audits its plan and changes nothing, so the other worker's
+    # check never reads the state file while a fix writes it.
     result = suite.runpytest_subprocess(
-        "--env", "test", "--fix", "-n", "2", "--parallel-sweep", "-p", "xdist"
+        "--env", "test", "--fix", "--dry-run", "-n", "2", "--parallel-sweep", "-p", "xdist"
     )
-    assert result.ret == 0, result.stdout.str()
+    assert result.ret == 1, result.stdout.str()
     (run,) = runs(suite.path)
     assert (suite.path / "reports" / "latest").resolve() == run.resolve()
     entries = [json.loads(line) for line in (run / "audit.jsonl").read_text().splitlines()]
-    assert {e["result"] for e in entries} >= {"applied", "verified"}
+    assert {e["result"] for e in entries} == {"planned"}
+    assert {e["worker"] for e in entries} <= {"gw0", "gw1"}, "a worker planned it"
+
+
+def test_a_run_that_cannot_be_kept_says_why_in_one_line(suite: pytest.Pytester):
+    (suite.path / "reports" / "latest").mkdir(parents=True)  # someone's own folder
+    result = suite.runpytest_subprocess("--env", "test")
+    assert result.ret == 0
+    reports = suite.path / "reports"
+    result.stderr.fnmatch_lines(
+        [
+            f"opscheck: this run was not kept in {reports / 'runs'}: {reports / 'latest'} exists "
+            "and is not a symlink: move it away"
+        ]
+    )
+    assert "Traceback" not in result.stderr.str()
+    assert (reports / "latest").is_dir() and not (reports / "latest").is_symlink()
+    assert runs(suite.path) == []
