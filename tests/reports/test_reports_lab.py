@@ -70,15 +70,15 @@ def visible_text(dom: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
 
 
-def rendered_text(index: Path, tmp_path: Path, until: str) -> str:
+def rendered_text(index: Path, tmp_path: Path, until: str, fragment: str = "") -> str:
     """The report's text once its app has drawn `until`; on a busy machine its scripts may
     not have run within one dump's virtual time, so dump again with more (at most three)."""
     text = ""
     for attempt, budget_ms in enumerate((15_000, 30_000, 60_000)):
         dumped = chromium(
             "--dump-dom",
-            index.as_uri(),
-            profile=tmp_path / f"chromium-dom-{attempt}",
+            index.as_uri() + fragment,
+            profile=tmp_path / f"chromium-dom-{attempt}{fragment.replace('#', '-')}",
             budget_ms=budget_ms,
         )
         text = visible_text(dumped.stdout)
@@ -117,6 +117,15 @@ def test_the_allure_html_shows_the_failing_check_under_its_section(
     assert section < story < text.index("[ERR-103]"), text[:2000]
     assert "Database Connection Errors" in text, text[:2000]
     assert "1 failed" in text and "1 passed" in text, text[:2000]
+
+    # The failing check's own page: its finding, severity, remediation and how to apply it.
+    listed = json.loads((index.parent / "test-results.json").read_text())["byId"]
+    result = next(k for k, v in listed.items() if v["name"].startswith("[ERR-103]"))
+    page = rendered_text(index, tmp_path, until="Parameters", fragment=f"#{result}")
+    assert "1 of 2 third-party services down: stripe (HTTP 503)" in page, page[:3000]
+    assert "remediation 'ERR-R01 Disable the failing feature'" in page, page[:3000]
+    assert "apply 'pytest -k ERR-103 --fix'" in page, page[:3000]
+    assert "feature High Error Rates" in page and "severity critical" in page, page[:3000]
 
     screenshot = tmp_path / "allure-report.png"
     shot = chromium(
