@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Any
 
@@ -10,6 +11,17 @@ import pytest
 from opscheck.sections import Severity
 
 LEVELS = [s.value for s in Severity]
+
+
+def positive_count(text: str, flag: str) -> int:
+    """A whole number of at least 1, or a one-line usage error naming the flag."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{flag} wants a whole number of at least 1, not {text!r}")
+    return value
 
 
 # The options, in the order --help shows them: (flag, argparse keywords).
@@ -130,6 +142,17 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
             default="",
             help="with --release: the Deployment the release replaces (default: the one "
             "running the same image repository)",
+        ),
+    ),
+    (
+        "--keep-runs",
+        dict(
+            dest="opscheck_keep_runs",
+            metavar="N",
+            default=20,
+            type=lambda text: positive_count(text, "--keep-runs"),
+            help="how many runs to keep under <reports-dir>/runs/ (default: 20); older runs "
+            "are deleted when a sweep ends",
         ),
     ),
     (

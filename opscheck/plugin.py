@@ -9,6 +9,7 @@ on (--fix → FixPlugin) or only on the xdist controller (report writers).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,10 @@ from opscheck.keys import (
     SWEEP_STATE,
 )
 from opscheck.redaction import Redactor
+from opscheck.reports.allure_details import AllureDetails
 from opscheck.reports.json_summary import JsonSummary
 from opscheck.reports.records import RecordCollector
+from opscheck.reports.runs import RunArchive
 from opscheck.reports.terminal import TerminalSummary, escalations
 from opscheck.sections import Sections
 from opscheck.settings import profile_model
@@ -119,6 +122,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_ID] = run_id
     if workerinput is None:
         _configure_controller(config, environment, reports, run_id, redactor)
+    if getattr(config.option, "allure_report_dir", None):  # set above, or passed to workers
+        details = AllureDetails(environment.profile.placeholders())
+        config.pluginmanager.register(details, "opscheck-allure-details")
     if config.option.opscheck_fix:
         opt = config.option
         audit = AuditLog(
@@ -193,6 +199,12 @@ def _configure_controller(
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
         config.option.allure_report_dir = str(reports / "allure-results")
         config.option.clean_alluredir = True
+    allure = getattr(config.option, "allure_report_dir", None)
+    keep = config.option.opscheck_keep_runs
+    config.pluginmanager.register(
+        RunArchive(reports, run_id, datetime.now(UTC), keep, Path(allure) if allure else None),
+        "opscheck-runs",
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

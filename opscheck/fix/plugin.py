@@ -244,5 +244,6 @@ class FixPlugin(Verification):
             dry_run=self.options.dry_run,
             result=result,
             evidence_before=[finding.summary, *finding.evidence],
+            worker=self.options.worker,  # who in the run: the controller or an xdist worker
             **extra,
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from opscheck.audit import operator
 from opscheck.reports.records import RecordCollector
 
 
@@ -41,6 +42,7 @@ class JsonSummary:
         summary = {
             "run_id": self.run_id,
             "environment": self.environment,
+            "operator": operator(),  # who ran the sweep, as the audit log names them
             "started": self.started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "exit_code": int(session.exitstatus),

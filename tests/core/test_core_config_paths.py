@@ -29,13 +29,16 @@ PYTEST = ROOT / ".venv" / "bin" / "pytest"
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("checkout") / "suite"
-    shutil.copytree(
-        ROOT,
-        copy,
-        ignore=shutil.ignore_patterns(
-            ".venv", ".git", ".lab", "reports", "node_modules", "__pycache__", ".*_cache"
-        ),
+    anywhere = shutil.ignore_patterns(
+        ".venv", ".git", ".lab", "node_modules", "__pycache__", ".*_cache"
     )
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        # Only the top-level reports/ is output: opscheck/reports is the report writers.
+        top = {"reports"} & set(names) if Path(directory) == ROOT else set()
+        return set(anywhere(directory, names)) | top
+
+    shutil.copytree(ROOT, copy, ignore=ignore)
     return copy
 
 

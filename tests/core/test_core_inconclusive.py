@@ -68,7 +68,7 @@ def test_junit_and_allure_give_inconclusive_its_own_type(blind: pytest.Pytester)
         json.loads(p.read_text())
         for p in (blind.path / "reports" / "allure-results").glob("*-result.json")
     ]
-    allure = {r["name"]: r["status"] for r in results}
+    allure = {r["fullName"].rsplit("#", 1)[1]: r["status"] for r in results}
     assert allure == {"test_usage": "broken", "test_rate": "broken", "test_fine": "passed"}
 
 

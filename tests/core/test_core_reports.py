@@ -35,7 +35,12 @@ def test_reports_are_written_with_catalogue_fields(suite: pytest.Pytester):
         json.loads(p.read_text())
         for p in (suite.path / "reports" / "allure-results").glob("*-result.json")
     ]
-    flag = next(r for r in allure if r["name"] == "test_flag")
+    flag = next(r for r in allure if r["fullName"].endswith("#test_flag"))
+    # Titled by the catalogue; the remediation shown with the command that applies it.
+    assert flag["name"] == "[T-101] Flag is ok"
+    assert "Remediation T-R01 Reset the flag: sets flag to ok" in flag["description"]
+    shown = {p["name"]: p["value"] for p in flag["parameters"]}
+    assert shown == {"remediation": "'T-R01 Reset the flag'", "apply": "'pytest -k T-101 --fix'"}
     labels = {(label["name"], label["value"]) for label in flag["labels"]}
     assert {
         ("severity", "blocker"),
