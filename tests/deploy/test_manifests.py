@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from functools import cache
-from importlib.machinery import SourceFileLoader
-from importlib.util import module_from_spec, spec_from_loader
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,21 +17,9 @@ import yaml
 
 from fixtures.kubernetes_access import REMEDIATIONS, SWEEP
 from tests.catalogue import catalogue
+from tests.deploy.deploy_support import ROOT, SCRIPT, generator
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts/deploy-generate"
 ROLE_FILES = ("deploy/base/rbac-readonly.yaml", "deploy/overlays/fix/rbac-fixer.yaml")
-
-
-@cache
-def generator() -> ModuleType:
-    """The script as a module (it has no .py suffix to import it by)."""
-    loader = SourceFileLoader("deploy_generate", str(SCRIPT))
-    spec = spec_from_loader(loader.name, loader)
-    assert spec is not None
-    module = module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def documents(path: str) -> list[dict[str, Any]]:
