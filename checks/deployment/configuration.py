@@ -73,20 +73,32 @@ def config_references(
     return None
 
 
-def _references(template: Obj) -> Iterator[tuple[str, str, str, str | None]]:
-    """(container, kind, name, key or None) for every non-optional config reference."""
+def secret_names(template: Obj) -> list[str]:
+    """Every Secret a pod template names: env, envFrom, volumes (optional ones too) and
+    imagePullSecrets, in order. The suite reads these by name, never by listing Secrets."""
+    names = [n for _, kind, n, _ in _references(template, optional=True) if kind == "Secret"]
+    pulls = (template.get("spec") or {}).get("imagePullSecrets") or []
+    names += [str(r["name"]) for r in pulls if isinstance(r, dict) and r.get("name")]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _references(
+    template: Obj, optional: bool = False
+) -> Iterator[tuple[str, str, str, str | None]]:
+    """(container, kind, name, key or None) for every non-optional config reference (and
+    the optional ones too with `optional`)."""
     for container in template_containers(template):
         cname = str(container.get("name", ""))
         for source in container.get("envFrom") or []:
             for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
                 ref = source.get(field)
-                if ref and not ref.get("optional"):
+                if ref and (optional or not ref.get("optional")):
                     yield cname, kind, str(ref.get("name", "")), None
         for variable in container.get("env") or []:
             value_from = variable.get("valueFrom") or {}
             for field, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
                 ref = value_from.get(field)
-                if ref and not ref.get("optional"):
+                if ref and (optional or not ref.get("optional")):
                     yield cname, kind, str(ref.get("name", "")), str(ref.get("key", ""))
     for volume in (template.get("spec") or {}).get("volumes") or []:
         for field, kind, name_field in (
@@ -94,7 +106,7 @@ def _references(template: Obj) -> Iterator[tuple[str, str, str, str | None]]:
             ("secret", "Secret", "secretName"),
         ):
             source = volume.get(field)
-            if source and not source.get("optional"):
+            if source and (optional or not source.get("optional")):
                 name = str(source.get(name_field, ""))
                 yield f"volume {volume.get('name')}", kind, name, None
                 for item in source.get("items") or []:

@@ -2,9 +2,10 @@
 
 Thin: each check reads the session's Kubernetes snapshot (one LIST per type per sweep,
 shared with the deployment checks: the Deployments), calls its rule in
-checks/security/secrets.py or tokens.py and returns the verdict. Secrets are listed as
-metadata only (`kube_snapshot.secret_metadata`: a PartialObjectMetadataList), so the suite
-never receives a Secret's value, and no message ever shows one.
+checks/security/secrets.py or tokens.py and returns the verdict. Secrets are read as
+metadata only (`kube_snapshot.secret_metadata`: a PartialObjectMetadata per named Secret,
+each by GET, never listed), so the suite never receives a Secret's value, and no message
+ever shows one.
 
 A list this user may not read (HTTP 403) or the API does not serve reaches the rule as
 NoData through `readable()`: the check is inconclusive, never green. SEC-101's fix is

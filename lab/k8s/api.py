@@ -79,7 +79,7 @@ class KubeApi:
             resource += f"/{route.subresource}"
         agent = agent_of(request.headers)
         served, shape = served_from(verb, request.params), shape_of(request.headers)
-        cluster.stats.count(verb, resource, agent, served, shape)
+        cluster.stats.count(verb, resource, agent, served, shape, access_name(route))
         if verb not in READ_VERBS:
             cluster.changed = True
         if route.subresource == "log":
@@ -103,6 +103,13 @@ class KubeApi:
 
 
 READ_VERBS = ("get", "list", "watch")
+
+
+def access_name(route: Route) -> str:
+    """The resource as RBAC names it: `deployments.apps/scale`, `pods/log`, `secrets`."""
+    rt = route.rt
+    name = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+    return f"{name}/{route.subresource}" if route.subresource else name
 
 
 def _verb_name(method: str, route: Route, request: Request) -> str | None:

@@ -138,6 +138,8 @@ class LabApi:
             if by not in DIMENSIONS:
                 raise errors.bad_request(f"by must be one of {', '.join(DIMENSIONS)}")
             return Response.of(cluster.stats.grouped(by, agent, served, shape))
+        if path == "/_lab/stats/access" and method == "GET":
+            return Response.of(cluster.stats.access(request.params.get("agent") or None))
         if path == "/_lab/stats/reset" and method == "POST":
             cluster.stats.reset()
             return Response.of({"ok": True})

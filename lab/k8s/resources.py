@@ -98,6 +98,35 @@ RESOURCES: tuple[ResourceType, ...] = (
     # What runners coordinate with (the suite's sweep Lease, leader election): plain
     # objects, no status, optimistic concurrency on resourceVersion like every write.
     ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
+    # What `kubectl apply -k deploy/overlays/...` creates: stored and served, never run or
+    # enforced (no CronJob controller, no authorizer).
+    ResourceType(
+        "batch",
+        "v1",
+        "cronjobs",
+        "cronjob",
+        "CronJob",
+        True,
+        ("cj",),
+        ("status",),
+        categories=_ALL,
+        has_generation=True,
+    ),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", True),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", True
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", False
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        False,
+    ),
     ResourceType(
         "metrics.k8s.io",
         "v1beta1",
@@ -127,6 +156,8 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("events.k8s.io", "v1"),
     ("networking.k8s.io", "v1"),
     ("coordination.k8s.io", "v1"),
+    ("batch", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 )
 

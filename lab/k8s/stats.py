@@ -29,6 +29,13 @@ own JSON), ``metadata`` (``as=PartialObjectMetadata(List)``: metadata only, no v
 
 Filters combine (``?agent=kubectl&served=cache&shape=object``).
 
+And as RBAC names what was asked: the verb and the resource as ``kubectl auth can-i``
+spells it, with its API group and subresource (``list deployments.apps``, ``patch
+deployments.apps/scale``, ``get pods/log``, ``get pods/proxy``), so a client's requests can
+be held to a Role's rules (the plain keys above leave out the core and apps groups):
+
+    GET /_lab/stats/access?agent=NAME   {"get pods/log": 2, "list deployments.apps": 1, ...}
+
 Benchmarks also read `serving_cpu_s`: the CPU seconds the HTTP handler threads spent on
 Kubernetes API requests (the emulator's own serving cost, apart from its controller thread
 and from its client's).
@@ -69,6 +76,8 @@ class RequestStats:
         self._lock = threading.Lock()
         # (agent, served, shape) -> "verb resource" -> count
         self._counts: dict[tuple[str, str, str], Counter[str]] = {}
+        # agent -> "verb resource.group/subresource" -> count
+        self._access: dict[str, Counter[str]] = {}
         self.serving_cpu_s = 0.0
 
     def add_cpu(self, seconds: float) -> None:
@@ -82,10 +91,23 @@ class RequestStats:
         agent: str = UNKNOWN_AGENT,
         served: str = "storage",
         shape: str = "object",
+        access: str = "",
     ) -> None:
+        """Count one request; `access` is its resource as RBAC names it (default
+        `resource`)."""
         with self._lock:
             key = (agent, served, shape)
             self._counts.setdefault(key, Counter())[f"{verb} {resource}"] += 1
+            self._access.setdefault(agent, Counter())[f"{verb} {access or resource}"] += 1
+
+    def access(self, agent: str | None = None) -> dict[str, int]:
+        """Counts by "verb resource.group/subresource", of every client or one."""
+        with self._lock:
+            total: Counter[str] = Counter()
+            for name, counts in self._access.items():
+                if agent in (None, name):
+                    total.update(counts)
+            return dict(sorted(total.items()))
 
     def snapshot(
         self, agent: str | None = None, served: str | None = None, shape: str | None = None
@@ -119,6 +141,7 @@ class RequestStats:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._access.clear()
             self.serving_cpu_s = 0.0
 
 

@@ -36,11 +36,11 @@ class Refusal:
         return re.fullmatch(self.pattern, path) is not None
 
 
-def forbidden(pattern: str, resource: str, scope: str) -> Refusal:
-    """A 403 as kube-apiserver words it for a service account without `list`."""
+def forbidden(pattern: str, resource: str, scope: str, verb: str = "list") -> Refusal:
+    """A 403 as kube-apiserver words it for a service account without `verb`."""
     message = (
         f'{resource} is forbidden: User "system:serviceaccount:monitoring:opscheck" cannot '
-        f'list resource "{resource}" in API group "" {scope}'
+        f'{verb} resource "{resource}" in API group "" {scope}'
     )
     return Refusal(pattern, 403, message)
 

@@ -103,7 +103,10 @@ def test_deployment_sweep_without_metrics_server_or_rights_on_nodes_events_secre
         Refusal(r"/apis/metrics\.k8s\.io/.*", 404),
         forbidden(r"/api/v1/nodes", "nodes", "at the cluster scope"),
         forbidden(rf"/api/v1/namespaces/{NAMESPACE}/events", "events", f"in {NAMESPACE}"),
-        forbidden(rf"/api/v1/namespaces/{NAMESPACE}/secrets", "secrets", f"in {NAMESPACE}"),
+        # Secrets are read by name (GET), never listed.
+        forbidden(
+            rf"/api/v1/namespaces/{NAMESPACE}/secrets(/[^/]+)?", "secrets", f"in {NAMESPACE}", "get"
+        ),
     ]
     with Gatekeeper(emulator.url, refusals) as gate:
         kubeconfig = write_kubeconfig(tmp_path / "gated-kubeconfig", gate.url)
@@ -123,7 +126,7 @@ def test_deployment_sweep_without_metrics_server_or_rights_on_nodes_events_secre
             f"GET /apis/metrics.k8s.io/v1beta1/namespaces/{NAMESPACE}/pods",
             "GET /api/v1/nodes",
             f"GET /api/v1/namespaces/{NAMESPACE}/events",
-            f"GET /api/v1/namespaces/{NAMESPACE}/secrets",
+            f"GET /api/v1/namespaces/{NAMESPACE}/secrets/rolerabbit-secrets",
         ]
     )
     for line in [
@@ -141,7 +144,9 @@ def test_deployment_sweep_without_metrics_server_or_rights_on_nodes_events_secre
         f"[DEP-107] inconclusive: all 3 pods of deployment/{API} are Ready, but probe failures "
         "cannot be counted: no Events:",
         "[DEP-106] inconclusive: cannot tell whether pull secret regcred exists and holds "
-        f"credentials: no Secrets: listing secrets in namespace {NAMESPACE} is forbidden",
+        f"credentials: no Secrets: getting secrets in namespace {NAMESPACE} is forbidden "
+        f"(HTTP 403) — grant get on secrets to this user (kubectl auth can-i get secrets -n "
+        f"{NAMESPACE})",
         f"[DEP-109] inconclusive: 1 configuration references of deployment/{API} cannot be "
         "resolved: no Secrets:",
         INCONCLUSIVE_LINE,

@@ -59,10 +59,11 @@ def test_the_secret_checks_pass_on_the_healthy_lab(run_checks: Run, lab: LabHand
     emulator.reset_stats()
     result = run_checks("-k", " or ".join(CHECKS))
     assert statuses(result) == dict.fromkeys(CHECKS, "passed"), result.stdout
-    # Secrets were listed once, as metadata only; the rest from the sweep's one LIST each.
+    # Secrets were read by name (the two the profile and the Deployments name), as metadata
+    # only, never listed; the rest from the sweep's one LIST each.
     query = f"/_lab/stats?agent={SUITE}&by=shape"
     assert emulator.call("GET", query) == {
-        "metadata": {"list secrets": 1},
+        "metadata": {"get secrets": 2},
         "object": {"list deployments": 1, "list serviceaccounts": 1},
     }
 
@@ -183,7 +184,9 @@ def test_without_rights_on_secrets_or_serviceaccounts_they_are_inconclusive(
     run_checks: Run, private: PrivateEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refusals = [
-        forbidden(rf"/api/v1/namespaces/{NAMESPACE}/secrets", "secrets", f"in {NAMESPACE}"),
+        forbidden(
+            rf"/api/v1/namespaces/{NAMESPACE}/secrets(/[^/]+)?", "secrets", f"in {NAMESPACE}", "get"
+        ),
         forbidden(
             rf"/api/v1/namespaces/{NAMESPACE}/serviceaccounts", "serviceaccounts", f"in {NAMESPACE}"
         ),
@@ -197,8 +200,8 @@ def test_without_rights_on_secrets_or_serviceaccounts_they_are_inconclusive(
     }
     assert (
         "inconclusive: cannot judge the rotation of rolerabbit-secrets, regcred: no Secrets: "
-        "listing secrets in namespace rolerabbit-production is forbidden (HTTP 403) — grant "
-        "list on secrets to this user (kubectl auth can-i list secrets -n rolerabbit-production)"
+        "getting secrets in namespace rolerabbit-production is forbidden (HTTP 403) — grant "
+        "get on secrets to this user (kubectl auth can-i get secrets -n rolerabbit-production)"
     ) in text
     assert (
         "inconclusive: cannot tell whether rolerabbit-api, rolerabbit-deployment-worker mount a "
@@ -207,17 +210,17 @@ def test_without_rights_on_secrets_or_serviceaccounts_they_are_inconclusive(
     ) in text
 
 
-def test_a_server_without_metadata_only_lists_leaves_them_inconclusive(
+def test_a_server_without_metadata_only_reads_leaves_them_inconclusive(
     run_checks: Run, private: PrivateEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refusal = Refusal(
-        rf"/api/v1/namespaces/{NAMESPACE}/secrets", 406, "only application/json is served"
+        rf"/api/v1/namespaces/{NAMESPACE}/secrets/[^/]+", 406, "only application/json is served"
     )
     got, text = gated_sweep(run_checks, private, [refusal], tmp_path, monkeypatch)
     assert got["SEC-101"] == got["SEC-104"] == "inconclusive"
     assert (
-        "no Secrets: the core API answered 406 — the API server does not list metadata only "
-        "(PartialObjectMetadataList), and the suite never reads Secrets' values instead"
+        "no Secrets: the core API answered 406 — the API server does not serve metadata only "
+        "(PartialObjectMetadata), and the suite never reads Secrets' values instead"
     ) in text
 
 

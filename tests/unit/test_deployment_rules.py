@@ -658,10 +658,12 @@ FORBIDDEN_EVENTS = ReadForbidden(
 ).no_data
 
 
-def forbidden(resource: Resource, namespace: str | None = "rolerabbit-production") -> NoData:
+def forbidden(
+    resource: Resource, namespace: str | None = "rolerabbit-production", verb: str = "list"
+) -> NoData:
     path = resource.path(namespace)
     error = KubeApiError(403, "Forbidden", f"{resource.name} is forbidden", path)
-    return ReadForbidden(resource, namespace, error).no_data
+    return ReadForbidden(resource, namespace, error, verb).no_data
 
 
 def without_pods(data: dict[str, Any], replicas: int = 3) -> Workload:
@@ -746,14 +748,14 @@ def test_refused_credentials_fail_the_pull_secret() -> None:
 
 
 def test_unreadable_secrets_leave_the_pull_secret_unknown_but_a_missing_reference_fails() -> None:
-    secrets = forbidden(SECRETS)
+    secrets = forbidden(SECRETS, verb="get")  # read by name, never listed
     data = load()
     result = rules.pull_secret(workload(data), secrets, "regcred", S)
     assert isinstance(result, NoData)
     assert result.missing == (
         "cannot tell whether pull secret regcred exists and holds credentials: no Secrets: "
-        "listing secrets in namespace rolerabbit-production is forbidden (HTTP 403) — grant "
-        "list on secrets to this user (kubectl auth can-i list secrets -n rolerabbit-production)"
+        "getting secrets in namespace rolerabbit-production is forbidden (HTTP 403) — grant "
+        "get on secrets to this user (kubectl auth can-i get secrets -n rolerabbit-production)"
     )
     data["deployments"][0]["spec"]["template"]["spec"]["imagePullSecrets"] = []
     finding = rules.pull_secret(workload(data), secrets, "regcred", S)
@@ -763,13 +765,13 @@ def test_unreadable_secrets_leave_the_pull_secret_unknown_but_a_missing_referenc
 
 
 def test_unreadable_secrets_leave_secret_references_unresolved_but_configmaps_judged() -> None:
-    secrets = forbidden(SECRETS)
+    secrets = forbidden(SECRETS, verb="get")  # read by name, never listed
     data = load()
     result = rules.config_references(workload(data), data["configmaps"], secrets, REQUIRED)
     assert isinstance(result, NoData)
     assert result.missing.startswith(
         "2 configuration references of deployment/rolerabbit-api cannot be resolved: "
-        "no Secrets: listing secrets in namespace rolerabbit-production is forbidden (HTTP 403)"
+        "no Secrets: getting secrets in namespace rolerabbit-production is forbidden (HTTP 403)"
     )
     assert result.evidence == [
         "unresolved: Secret rolerabbit-secrets, Secret rolerabbit-secrets key JWT_SECRET"
@@ -1010,3 +1012,29 @@ def test_ages_without_a_timestamp_are_no_data_not_young() -> None:
         "3 unready pods of deployment/rolerabbit-api have no Ready transition time or "
         "creationTimestamp: cannot tell whether they are past the 120s grace ("
     )
+
+
+def test_secret_names_are_every_secret_a_template_names_once() -> None:
+    from checks.deployment.configuration import secret_names
+
+    template = {
+        "spec": {
+            "imagePullSecrets": [{"name": "regcred"}, {"name": "mirror"}],
+            "containers": [
+                {
+                    "name": "api",
+                    "envFrom": [{"secretRef": {"name": "app"}}, {"configMapRef": {"name": "c"}}],
+                    "env": [
+                        {"name": "A", "valueFrom": {"secretKeyRef": {"name": "db", "key": "u"}}},
+                        {"name": "B", "valueFrom": {"secretKeyRef": {"name": "app", "key": "k"}}},
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "tls", "secret": {"secretName": "tls", "optional": True}},
+                {"name": "cfg", "configMap": {"name": "c"}},
+            ],
+        }
+    }
+    assert secret_names(template) == ["app", "db", "tls", "regcred", "mirror"]
+    assert secret_names({}) == []

@@ -46,9 +46,9 @@ def told(result: Finding | NoData | None) -> str:
     return text
 
 
-def forbidden(resource: Any) -> NoData:
+def forbidden(resource: Any, verb: str = "list") -> NoData:
     error = KubeApiError(403, "Forbidden", "no", resource.path(NS))
-    return ReadForbidden(resource, NS, error).no_data
+    return ReadForbidden(resource, NS, error, verb).no_data
 
 
 def test_a_healthy_namespace_passes_every_rule() -> None:
@@ -115,17 +115,17 @@ def test_a_rotation_time_in_the_future_is_not_trusted() -> None:
     assert "is in the future" in age.note
 
 
-def test_secrets_that_cannot_be_listed_leave_sec_101_and_sec_104_inconclusive() -> None:
-    no = forbidden(SECRET_METADATA)
+def test_secrets_that_cannot_be_read_leave_sec_101_and_sec_104_inconclusive() -> None:
+    no = forbidden(SECRET_METADATA, "get")  # read by name, never listed
     assert told(stale_secrets(no, S, NS, NOW)) == (
         "inconclusive: cannot judge the rotation of rolerabbit-secrets, regcred: no Secrets: "
-        "listing secrets in namespace rolerabbit-production is forbidden (HTTP 403) — grant "
-        "list on secrets to this user (kubectl auth can-i list secrets -n "
+        "getting secrets in namespace rolerabbit-production is forbidden (HTTP 403) — grant "
+        "get on secrets to this user (kubectl auth can-i get secrets -n "
         "rolerabbit-production)\nGET HTTP 403 Forbidden on "
         "/api/v1/namespaces/rolerabbit-production/secrets: no"
     )
     assert told(missing_pull_secrets(load()["deployments"], no, NS)).startswith(
-        "inconclusive: cannot resolve image pull secrets: no Secrets: listing secrets"
+        "inconclusive: cannot resolve image pull secrets: no Secrets: getting secrets"
     )
 
 
