@@ -24,6 +24,20 @@ class KubeUnreachable(Exception):
     """The API could not be used: unreachable in time, or no usable kubeconfig."""
 
 
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def in_cluster(environment: Environment) -> bool:
+    """In a pod, with no kubeconfig given or found: use the pod's service account (the
+    CronJob of deploy/), as kubectl in a pod would."""
+    return (
+        not environment.variable("KUBECONFIG")
+        and not Path("~/.kube/config").expanduser().exists()
+        and bool(environment.variable("KUBERNETES_SERVICE_HOST"))
+        and Path(SERVICE_ACCOUNT_TOKEN).exists()
+    )
+
+
 def connect(environment: Environment) -> tuple[k8s.ApiClient, str]:
     """An API client for the profile's context, and the server's address (for messages).
 
@@ -33,11 +47,15 @@ def connect(environment: Environment) -> tuple[k8s.ApiClient, str]:
     kubeconfig = environment.variable("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     configuration = k8s.Configuration()
     try:
-        k8s_config.load_kube_config(
-            config_file=kubeconfig,
-            context=environment.profile.kubernetes.context,
-            client_configuration=configuration,
-        )
+        if in_cluster(environment):
+            kubeconfig = "the pod's service account"
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        else:
+            k8s_config.load_kube_config(
+                config_file=kubeconfig,
+                context=environment.profile.kubernetes.context,
+                client_configuration=configuration,
+            )
     except Exception as exc:  # whatever the loader trips on is the file's problem
         raise KubeUnreachable(
             f"unusable kubeconfig {kubeconfig} ({type(exc).__name__}); point KUBECONFIG "

@@ -8,6 +8,7 @@ on (--fix → FixPlugin) or only on the xdist controller (report writers).
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,7 +168,16 @@ def _configure_controller(
     )
     if not sweeps_checks(config):
         return  # the suite's own tests: no lock, no reports in reports/
-    reports.mkdir(parents=True, exist_ok=True)
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        probe = reports / f".writable-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"cannot write reports to {reports} ({exc.strerror or type(exc).__name__}); "
+            "give --reports-dir a writable directory"
+        ) from None
     lock = acquire_sweep_lock(machine_state_dir(), target_key(environment), environment.name)
     config.stash[SWEEP_LOCK] = lock
     # Across machines, the namespace's Lease (profiles with Kubernetes); the local lock

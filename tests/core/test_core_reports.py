@@ -135,3 +135,16 @@ def test_dependency_unavailable_is_one_line_without_traceback(suite: pytest.Pyte
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_reports_dir_that_cannot_be_written_is_one_line_not_a_traceback(
+    suite: pytest.Pytester,
+):
+    # A file where a directory should be: refused even to root, like a read-only mount.
+    (suite.path / "blocker").write_text("")
+    result = suite.runpytest("--env", "test", "--reports-dir", "blocker/reports")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(
+        ["ERROR: cannot write reports to blocker/reports (Not a directory); give --reports-dir*"]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
