@@ -112,3 +112,18 @@ def test_the_deadline_is_the_sum_of_the_budgets() -> None:
     assert fix["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 60 + items * (
         check_s + fix_s
     )
+
+
+def test_the_cronjobs_profile_is_the_production_profile_without_a_kubeconfig_context() -> None:
+    # kustomize cannot read files outside deploy/, so the ConfigMap's profile is a copy:
+    # it must not drift from rolerabbit.yaml's production profile (in a pod there is no
+    # kubeconfig, hence no context).
+    def production(path: str) -> dict[str, Any]:
+        profile: dict[str, Any] = yaml.safe_load((ROOT / path).read_text())["profiles"][
+            "production"
+        ]
+        return profile
+
+    deployed, source = production("deploy/base/rolerabbit.yaml"), production("rolerabbit.yaml")
+    source["kubernetes"] = {k: v for k, v in source["kubernetes"].items() if k != "context"}
+    assert deployed == source
