@@ -149,6 +149,9 @@ def test_up_takes_lab_port_variables_and_flags_beat_them(state_dir: Path) -> Non
         "thirdparty": ports["thirdparty"],
         "kubernetes": ports["k8s"],
         "prometheus": ports["prometheus"],
+        "alertmanager": ports["alertmanager"],
+        "pushgateway": ports["pushgateway"],
+        "receiver": ports["receiver"],
         "api": api_flag,
     }
     assert status_ports(status.stdout) == expected, status.stdout
