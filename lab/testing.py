@@ -27,6 +27,7 @@ from lab.control import ControlClient
 from lab.errors import LabError
 from lab.outputs import read_env_file
 from lab.paths import StatePaths
+from lab.port_blocks import BLOCK, PortBlock, reserve_block
 from lab.processes import free_port
 from lab.settings import PORT_NAMES, LabSettings
 
@@ -67,9 +68,20 @@ class LabHandle:
         return result
 
 
+# The port blocks held by this process's labs, by state dir, until stop_and_remove.
+_BLOCKS: dict[Path, PortBlock] = {}
+
+
 def private_settings(state_dir: Path, **overrides: Any) -> LabSettings:
-    """Settings on free ports, so labs of concurrent sessions never collide."""
-    ports = {f"{name}_port": free_port() for name in PORT_NAMES}
+    """Settings on ports reserved for this lab (lab/port_blocks.py), so labs of concurrent
+    sessions never collide, not even while one of them restarts a service."""
+    block = reserve_block() if len(PORT_NAMES) <= BLOCK else None
+    if block is None:
+        numbers = [free_port() for _ in PORT_NAMES]
+    else:
+        _BLOCKS[state_dir] = block
+        numbers = block.ports[: len(PORT_NAMES)]
+    ports = {f"{name}_port": port for name, port in zip(PORT_NAMES, numbers, strict=True)}
     return LabSettings(state_dir=state_dir).with_overrides({**ports, **overrides})
 
 
@@ -88,6 +100,9 @@ def stop_and_remove(state_dir: Path) -> None:
     try:
         lifecycle.down(state_dir, say=lambda _: None)
     finally:
+        block = _BLOCKS.pop(state_dir, None)
+        if block is not None:
+            block.release()
         data = StatePaths(state_dir).postgres / "data"
         if data.is_symlink():
             shutil.rmtree(data.resolve().parent, ignore_errors=True)
