@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from lab.outputs import PROMETHEUS_WINDOW_S
 from lab.testing import LabHandle
-from tests.conftest import CheckRun
+from tests.conftest import CheckRun, reset_lab
 from tests.waiting import prometheus_window_full, wait_until
 
 
@@ -22,8 +22,11 @@ def test_without_kubernetes_only_kubernetes_checks_are_skipped(
     pods behind a round-robin balancer make two scrapes of it two pods' counters (a
     difference of a few requests: too few to judge, at random).
     """
-    # The lab was reset before this module; its Prometheus window still holds what an
-    # earlier test's fault (a slow or erring pod) made the pods answer until it ages out.
+    # Other tests of this worker stop workers mid-job (BullMQ leaves those jobs active
+    # without a lock until a stalled-jobs pass): start from a reset lab, as the sections do.
+    reset_lab(lab)
+    # Its Prometheus window still holds what an earlier test's fault (a slow or erring pod)
+    # made the pods answer until it ages out.
     time.sleep(PROMETHEUS_WINDOW_S + 2)
     wait_until(
         lambda: prometheus_window_full(
