@@ -118,6 +118,18 @@ class KubeApi:
                 )
             time.sleep(0.2)
 
+    def wait_api_served(self, lab: LabControl, timeout_s: float = 30.0) -> None:
+        """After a rollout of the API: bounded wait until each of its pods has a process
+        answering. The emulator marks a pod Ready before its process listens, which a
+        readiness probe would not: a sweep then could not scrape the new pods."""
+        name = DEPLOYMENTS["api"]
+        self.wait_rolled_out(name, timeout_s)
+
+        def served(pods: list[dict[str, Any]]) -> bool:
+            return bool(pods) and {p["metadata"]["name"] for p in pods} <= set(lab.api_pods())
+
+        self.wait_pods(name, "a serving process for every pod", served, timeout_s)
+
     def wait_rolled_out(self, name: str, timeout_s: float = 30.0) -> None:
         """Bounded wait until the deployment's rollout is complete (as rollout status judges)."""
         deadline = time.monotonic() + timeout_s

@@ -82,6 +82,8 @@ class PlaintextSecretEnv(SpecRestoringFault):
             {"name": container, "env": [variable]}
         ]}}}}  # fmt: skip
         api.patch(name, patch, STRATEGIC_MERGE_PATCH)
+        if name == deployment_name({}, "api"):
+            api.wait_api_served(lab)  # the API's other checks read its new pods' metrics
         return f"deployment/{name} container {container} sets {PLAIN_VARIABLE} as plain text"
 
 
