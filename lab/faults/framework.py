@@ -96,6 +96,9 @@ class Fault:
     description: ClassVar[str]
     # Checks of the section the fault leaves without a verdict (skipped or inconclusive).
     unjudged: ClassVar[tuple[str, ...]] = ()
+    # Checks the fault fails or not depending on timing, as the real failure would (a
+    # worker stopped mid-job leaves that job stalled; a hung one's lock expires after 30 s).
+    may_trip: ClassVar[tuple[str, ...]] = ()
 
     def inject(self, lab: LabControl, **params: str) -> str | None:
         """Cause the fault for real; return an optional one-line note."""

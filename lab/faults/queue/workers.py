@@ -20,6 +20,7 @@ class WorkerStopped(Fault):
     name = "worker-stopped"
     section = "queue"
     trips = ("QUEUE-103", "QUEUE-104", "QUEUE-105")
+    may_trip = ("QUEUE-107",)  # a worker stopped mid-job leaves that job stalled
     description = (
         "Every deployment worker stops processing while the producer keeps adding jobs. With "
         "Kubernetes the existing worker pods crash-loop, so `kubectl rollout restart` or a "
@@ -58,6 +59,7 @@ class WorkerHung(Fault):
     name = "worker-hung"
     section = "queue"
     trips = ("QUEUE-103", "QUEUE-104")
+    may_trip = ("QUEUE-107",)  # once the held jobs' locks expire (30 s)
     description = (
         "Every worker's handler blocks its event loop (a wedged Node worker): each worker holds "
         "one job and completes nothing, and restarted workers hang again. Inject waits until jobs "
