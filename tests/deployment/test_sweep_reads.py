@@ -33,7 +33,7 @@ from typing import Any
 from lab.testing import LabHandle
 from tests.conftest import CheckRun
 from tests.database.database_support import wait_maintained_before
-from tests.deployment.deployment_support import Emulator, applied, statuses
+from tests.deployment.deployment_support import SWEEP_LEASE, Emulator, applied, statuses
 
 Run = Callable[..., CheckRun]
 SUITE = "rolerabbit-opscheck"
@@ -51,7 +51,6 @@ ONE_LIST_EACH = {
     # The suite's blocks (SEC-151, and what the request and login checks leave out).
     "list networkpolicies.networking.k8s.io": 1,
 }
-LEASES = " leases.coordination.k8s.io"
 # Secrets are never listed: the ones the profile and the Deployments name (in the lab
 # rolerabbit-secrets and regcred) are read by GET, once in full (DEP-106, DEP-109: key
 # names and types) and once as metadata only (the security checks: no value is sent).
@@ -107,7 +106,7 @@ def assert_one_list_per_type(
     # Whatever else the suite asked was a GET of one named object or subresource (the pull
     # secret, the API pods' logs, their metrics through the pod proxy), never a LIST; apart
     # from the sweep's Lease, which it reads, takes, renews and releases.
-    others = {k for k in stats if k not in lists(stats) and not k.endswith(LEASES)}
+    others = {k for k in stats if k not in lists(stats) and not k.endswith(" " + SWEEP_LEASE)}
     assert {k.split()[0] for k in others} == {"get"}, stats
 
 
