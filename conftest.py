@@ -13,6 +13,7 @@ import pytest
 
 import checks
 from opscheck import Section
+from opscheck.plugin_modules import register_plugin_modules
 
 _ROOT = Path(__file__).parent
 
@@ -27,13 +28,19 @@ def _modules(package: str) -> list[str]:
 
 _SECTION_PLUGINS = [*_modules("fixtures"), *_modules("remediations")]
 
-# opscheck.plugin is an installed pytest11 plugin (so its options parse early); listing it
-# here too keeps a checkout without the entry point working, and is a no-op otherwise.
-pytest_plugins = ["opscheck.plugin", *_SECTION_PLUGINS]
+# opscheck.plugin is an installed pytest11 plugin (so its options parse early); naming it
+# here too keeps a checkout without the entry point working, and is a no-op otherwise. The
+# modules are registered by name, without pytest's entry-point scan per `pytest_plugins`
+# entry (opscheck/plugin_modules.py).
+_PLUGINS = ["opscheck.plugin", *_SECTION_PLUGINS]
 
 # Section modules import each other (their fixtures use the shared clients); marking them
 # all before any is imported keeps pytest from warning that one was imported too early.
 pytest.register_assert_rewrite(*_SECTION_PLUGINS)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    register_plugin_modules(pluginmanager, _PLUGINS)
 
 
 def pytest_opscheck_sections() -> list[Section]:

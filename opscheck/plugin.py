@@ -35,6 +35,7 @@ from opscheck.keys import (
     SWEEP_LOCK,
     SWEEP_STATE,
 )
+from opscheck.plugin_modules import register_plugin_modules
 from opscheck.redaction import Redactor
 from opscheck.reports.allure_details import AllureDetails
 from opscheck.reports.json_summary import JsonSummary
@@ -49,19 +50,21 @@ from opscheck.sweep_state import SweepState
 from opscheck.target_identity import machine_state_dir, target_key
 from opscheck.verdicts import JunitInconclusiveType
 
-# Plugin modules; this module imports none of them (pytest must load them itself).
-pytest_plugins = [
+# Plugin modules; this module imports none of them (pytest must load them itself), and
+# registers them when it is registered itself (opscheck/plugin_modules.py).
+PLUGIN_MODULES = (
     "opscheck.invocation",
     "opscheck.options",
     "opscheck.collection",
     "opscheck.outcomes",
     "opscheck.session_fixtures",
     "opscheck.workers",
-]
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
+    register_plugin_modules(pluginmanager, PLUGIN_MODULES)
 
 
 def _sections(config: pytest.Config) -> Sections:
