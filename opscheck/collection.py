@@ -1,7 +1,8 @@
 """Collection: each check item gets its catalogue entry, id keyword, time budget, Allure
 labels and (if the profile says so) a suppression; a check id declared twice, or a
 remediation id naming two remediations, stops the run. When the collection is final,
-sections hear which checks will run (`pytest_opscheck_sweep_start`)."""
+sections hear which checks will run (`pytest_opscheck_sweep_start`), and in a sweep that
+fixes nothing the checks that wait on the sampler's windows go last."""
 
 from __future__ import annotations
 
@@ -104,6 +105,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if ids:
         config.stash[SWEEP_STARTED] = True
         config.hook.pytest_opscheck_sweep_start(config=config, check_ids=ids)
+        if not config.option.opscheck_fix:
+            windowed_last(session.items, sampler_of(config).waiting_checks())
+
+
+def windowed_last(items: list[pytest.Item], waiting: frozenset[str]) -> None:
+    """Move the checks that wait on a sampler job after the others, keeping each group's
+    order: the others then run while the window fills, and a cold sweep costs about its
+    longest window instead of the window plus everything after the first windowed check.
+    Only for sweeps that fix nothing (a fix run keeps the runbook's order)."""
+    if not waiting:
+        return
+    later = [item for item in items if SPEC in item.stash and item.stash[SPEC].id in waiting]
+    moved = set(later)
+    items[:] = [item for item in items if item not in moved] + later
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -14,6 +14,10 @@ again in the check itself. A job that stops on a failure the check can tell bett
 unreachable service) returns None, and the check samples and reports in its own words; a
 job's bug raises in the check that takes it. When the sweep ends, jobs still pausing are
 stopped at once (`close`).
+
+A job names the checks that will take it (`checks`). A sweep that fixes nothing runs those
+checks after the others (opscheck/collection.py), so the rest of the sweep runs inside the
+window instead of after it; a fix run keeps the runbook's order, which its fixes rely on.
 """
 
 from __future__ import annotations
@@ -37,17 +41,27 @@ class Sampler:
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._jobs: dict[str, Future[Any]] = {}
+        self._waiting: set[str] = set()
         self._lock = threading.Lock()
         self.started_at = time.time()
 
-    def start(self, name: str, job: Callable[[Sampler], T]) -> None:
-        """Run `job(sampler)` now, in the background; it pauses with `sampler.pause_until`."""
+    def start(
+        self, name: str, job: Callable[[Sampler], T], checks: frozenset[str] = frozenset()
+    ) -> None:
+        """Run `job(sampler)` now, in the background; it pauses with `sampler.pause_until`.
+        `checks`: the ids of the collected checks that will take its result."""
         with self._lock:
             if self._stop.is_set() or name in self._jobs:
                 return
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._max_jobs, "opscheck-sampler")
             self._jobs[name] = self._pool.submit(job, self)
+            self._waiting |= checks
+
+    def waiting_checks(self) -> frozenset[str]:
+        """The checks that will wait on a job started in this sweep."""
+        with self._lock:
+            return frozenset(self._waiting)
 
     def started(self, name: str) -> bool:
         """Whether `name` was started and not yet taken."""
