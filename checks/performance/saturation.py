@@ -6,7 +6,10 @@ measurement: metrics-server measures every 15-60 s and serves the same measureme
 `timestamp`) in between, so the samples are the distinct measurements this sweep saw and
 those earlier sweeps of the target recorded (fixtures/pod_usage.py). Saturation is
 sustained when `performance.saturation_samples` of them all show it; fewer that show it
-leave PERF-102 inconclusive until a later sweep has more.
+leave PERF-102 inconclusive until a later sweep has more. With the `prometheus` metrics
+source the samples are instead the points of the kubelets' cAdvisor series over
+prometheus.usage_window_s (fixtures/prometheus_usage.py): saturated at every point is
+sustained.
 """
 
 from __future__ import annotations
