@@ -86,9 +86,7 @@ def test_cpu_load_sustained_over_the_window_fails_perf102_from_prometheus(
 ) -> None:
     scraped(lab, cluster)
     fault("api-saturated")
-    started = run_checks("-k", "PERF-102", profile=PROMETHEUS)
-    # Right after the load starts, the window still holds the quiet points before it.
-    assert started.statuses() == {"PERF-102": "passed"}, started.stdout
+    # Sustained: at every point of the window, the CPU rate of each over the load only.
     time.sleep(PROMETHEUS_WINDOW_S + CPU_RATE_S + 2)
     sustained = run_checks("-k", "PERF-102", profile=PROMETHEUS)
     assert sustained.statuses() == {"PERF-102": "failed"}, sustained.stdout
