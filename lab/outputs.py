@@ -189,6 +189,11 @@ def lab_profile(settings: LabSettings, metrics_source: str | None = None) -> dic
         "prometheus": {
             "url": f"http://127.0.0.1:{settings.prometheus_port}",
             "window_s": PROMETHEUS_WINDOW_S,
+            # The usage series (ERR-104, PERF-102): 11 points a second apart, the CPU rate of
+            # each over the three scrapes before it.
+            "usage_window_s": PROMETHEUS_WINDOW_S,
+            "usage_step_s": 1,
+            "usage_cpu_rate_s": 3,
         },
         "dependencies": {
             "stripe": {

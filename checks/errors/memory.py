@@ -1,7 +1,9 @@
 """ERR-104: memory leaks, pods whose memory climbs monotonically across the samples.
 
 The series come from metrics.k8s.io, sampled through the sweep (fixtures/pod_usage.py),
-with the measurements earlier sweeps of the target recorded in front when they are recent.
+with the measurements earlier sweeps of the target recorded in front when they are recent;
+or, with the `prometheus` metrics source, from the kubelets' cAdvisor series in Prometheus,
+one query_range over prometheus.usage_window_s (fixtures/prometheus_usage.py).
 A point is one measurement, timed by its PodMetrics `timestamp` (metrics-server measures
 every 15-60 s; listing it again in between returns the same measurement, which is one
 point, not a flat step). A pod measured at fewer than `leak_min_points` distinct times is
@@ -74,7 +76,9 @@ def unjudged(
     if not settings.leak_deployments:
         return NoData("no deployments to watch for leaks (errors.leak_deployments is empty)")
     if not series:
-        return NoData(f"no memory sample of any running pod of {named}: PodMetrics list none")
+        return NoData(
+            f"no memory sample of any running pod of {named}", [sampling] if sampling else []
+        )
     if any(len(s.points) >= settings.leak_min_points for s in series):
         return None
     evidence = [_measured(s) for s in series] + ([sampling] if sampling else [])
@@ -116,7 +120,8 @@ def memory_leaks(
     leaking = [(s, rate) for s in series if (rate := growth_per_minute(s, settings)) is not None]
     if not leaking:
         return None, notes
-    return _leak_finding(leaking, namespace, settings, notes), []
+    measured = [f"measured: {sampling}"] if sampling else []
+    return _leak_finding(leaking, namespace, settings, notes + measured), []
 
 
 def _leak_finding(

@@ -22,7 +22,7 @@ from checks.errors.settings import ErrorsSettings
 from fixtures.dependency_health import DependencyHealth, ThirdPartyProbes
 from fixtures.logs import ApiLogs
 from fixtures.metrics import ApiScrapes
-from fixtures.pod_usage import PodUsageSamples
+from fixtures.pod_usage import UsageSamples
 from opscheck import DependencyUnavailable, NoData, check, verdict
 from opscheck.settings import Profile
 from remediations.errors import DISABLE_FEATURE, RESTART_LEAKING, ROLLBACK_BAD
@@ -147,7 +147,7 @@ def test_third_parties(
     ],
 )
 def test_memory_leak(
-    pod_usage_samples: PodUsageSamples, profile: Profile, request: pytest.FixtureRequest
+    pod_usage_samples: UsageSamples, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
     series = pod_usage_samples.memory_series(profile.section(ErrorsSettings).leak_deployments)
     if isinstance(series, NoData):

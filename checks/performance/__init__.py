@@ -21,10 +21,12 @@ from checks.performance.nodes import node_pressure, node_saturation
 from checks.performance.quantities import MIB, measured_at, millicores, quantity, window_s
 from checks.performance.saturation import (
     PodUsage,
+    QueriedSampling,
     Sampling,
     deployment_of,
     deployment_saturation,
     pod_usage,
+    usage_of,
 )
 from checks.performance.scaling import (
     NodeCpu,
@@ -54,6 +56,7 @@ __all__ = [
     "SECTION",
     "NodeCpu",
     "PodUsage",
+    "QueriedSampling",
     "RouteLatency",
     "Sampling",
     "cpu_saturated_nodes",
@@ -72,6 +75,7 @@ __all__ = [
     "scale_targets",
     "unjudged_latency",
     "unspread_load",
+    "usage_of",
     "window_s",
     "workloads_on",
 ]

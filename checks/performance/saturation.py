@@ -6,7 +6,10 @@ measurement: metrics-server measures every 15-60 s and serves the same measureme
 `timestamp`) in between, so the samples are the distinct measurements this sweep saw and
 those earlier sweeps of the target recorded (fixtures/pod_usage.py). Saturation is
 sustained when `performance.saturation_samples` of them all show it; fewer that show it
-leave PERF-102 inconclusive until a later sweep has more.
+leave PERF-102 inconclusive until a later sweep has more. With the `prometheus` metrics
+source the samples are instead the points of the kubelets' cAdvisor series over
+prometheus.usage_window_s (fixtures/prometheus_usage.py): saturated at every point is
+sustained.
 """
 
 from __future__ import annotations
@@ -72,6 +75,35 @@ class Sampling:
         )
 
 
+@dataclass(frozen=True)
+class QueriedSampling:
+    """How the usage was had from Prometheus (the `prometheus` metrics source): one
+    query_range of the kubelets' cAdvisor series, already sampled, so nothing waits."""
+
+    where: str
+    window_s: float
+    step_s: float
+    cpu_rate_s: float
+    points: tuple[int, ...] = ()
+    """How many memory points each pod had."""
+
+    def described(self) -> str:
+        counts = sorted(set(self.points))
+        per_pod = (
+            "no"
+            if not counts
+            else str(counts[0])
+            if len(counts) == 1
+            else f"{counts[0]}-{counts[-1]}"
+        )
+        return (
+            f"{self.where}: container_memory_working_set_bytes and "
+            f"rate(container_cpu_usage_seconds_total[{self.cpu_rate_s:g}s]) from cAdvisor, "
+            f"{per_pod} points per pod over {self.window_s:g} s, {self.step_s:g} s apart "
+            "(one query_range)"
+        )
+
+
 def deployment_of(pod: Obj, replicasets: Sequence[Obj]) -> str:
     """The Deployment owning a pod through its ReplicaSet ("" for a bare pod)."""
     refs = pod["metadata"].get("ownerReferences") or []
@@ -104,21 +136,40 @@ def pod_usage(
         if pod is None:
             continue
         usage = [c.get("usage") or {} for c in item.get("containers") or []]
-        containers = (pod.get("spec") or {}).get("containers") or []
         result.append(
-            PodUsage(
-                pod=pod["metadata"]["name"],
-                deployment=deployment_of(pod, replicasets),
+            usage_of(
+                pod,
+                replicasets,
                 cpu_m=sum(millicores(u.get("cpu", "0")) for u in usage),
                 memory=sum(quantity(u.get("memory", "0")) for u in usage),
-                cpu_limit_m=_limit(containers, "cpu", millicores),
-                memory_limit=_limit(containers, "memory", quantity),
-                node=str((pod.get("spec") or {}).get("nodeName") or ""),
-                measured_at=measured_at(item),
-                window_s=window_s(item),
+                measured=measured_at(item),
+                window=window_s(item),
             )
         )
     return result
+
+
+def usage_of(
+    pod: Obj,
+    replicasets: Sequence[Obj],
+    cpu_m: float,
+    memory: float,
+    measured: float | None,
+    window: float | None,
+) -> PodUsage:
+    """A pod's usage (summed over its containers), joined with its limits and owner."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return PodUsage(
+        pod=pod["metadata"]["name"],
+        deployment=deployment_of(pod, replicasets),
+        cpu_m=cpu_m,
+        memory=memory,
+        cpu_limit_m=_limit(containers, "cpu", millicores),
+        memory_limit=_limit(containers, "memory", quantity),
+        node=str((pod.get("spec") or {}).get("nodeName") or ""),
+        measured_at=measured,
+        window_s=window,
+    )
 
 
 def _ratio(pods: Sequence[PodUsage], cpu: bool) -> float | None:
@@ -164,7 +215,7 @@ def deployment_saturation(
     samples: Sequence[Sequence[PodUsage]] | NoData,
     replicas: Mapping[str, int | None],
     settings: PerformanceSettings,
-    sampling: Sampling | None = None,
+    sampling: Sampling | QueriedSampling | None = None,
 ) -> Finding | NoData | None:
     """PERF-102: a deployment's pods together at their CPU or memory limits in every sample.
 
@@ -209,5 +260,6 @@ def deployment_saturation(
         if p.deployment in {s[0] for s in saturated}
     ]
     evidence += [f"not judged: {why}" for why in unjudged]
+    evidence += [f"measured: {sampling.described()}"] if sampling else []
     deployments = tuple(sorted({s[0] for s in saturated}))
     return Finding(summary, evidence, Saturated(deployments=deployments))

@@ -19,7 +19,7 @@ from checks.performance.settings import PerformanceSettings
 from fixtures.kubernetes import readable
 from fixtures.kubernetes_snapshot import KubeSnapshot
 from fixtures.metrics import ApiScrapes
-from fixtures.pod_usage import PodUsageSamples
+from fixtures.pod_usage import UsageSamples
 from opscheck import NoData, check, verdict
 from opscheck.settings import Profile
 from remediations.performance import SCALE_UP
@@ -61,7 +61,7 @@ def test_latency(api_scrapes: ApiScrapes, profile: Profile, request: pytest.Fixt
     manual=["kubectl top pods -n {namespace}"],
 )
 def test_pod_saturation(
-    pod_usage_samples: PodUsageSamples, kube_snapshot: KubeSnapshot, profile: Profile
+    pod_usage_samples: UsageSamples, kube_snapshot: KubeSnapshot, profile: Profile
 ) -> None:
     sampled = pod_usage_samples.samples()
     samples = sampled if isinstance(sampled, NoData) else [usages for _, usages in sampled]

@@ -2,13 +2,25 @@
 
 Maps (method, route) to a verb, counts it in the request stats and hands it
 to :mod:`reads`, :mod:`writes`, :mod:`deletion`, :mod:`scale` or
-:mod:`watch`.  Anything unknown is a 404 ``Status``; a known path with an
+:mod:`watch`; the pod proxy to :mod:`proxy`, the node proxy (the kubelet's cAdvisor
+metrics) to :mod:`cadvisor`.  Anything unknown is a 404 ``Status``; a known path with an
 unsupported method a 405.
 """
 
 from __future__ import annotations
 
-from lab.k8s import deletion, discovery, errors, openapi, proxy, reads, scale, watch, writes
+from lab.k8s import (
+    cadvisor,
+    deletion,
+    discovery,
+    errors,
+    openapi,
+    proxy,
+    reads,
+    scale,
+    watch,
+    writes,
+)
 from lab.k8s.cluster import Cluster
 from lab.k8s.routing import GroupVersion, Request, Response, Route, parse_route, split_group_version
 from lab.k8s.stats import agent_of, served_from, shape_of
@@ -22,6 +34,7 @@ class KubeApi:
     def __init__(self, cluster: Cluster, server_address: str) -> None:
         self.cluster = cluster
         self.server_address = server_address
+        self.cpu_counters = cadvisor.CpuCounters()  # the node proxy's CPU seconds so far
 
     def handle(self, request: Request) -> Response:
         try:
@@ -33,6 +46,9 @@ class KubeApi:
         proxied = proxy.match(request.path)
         if proxied is not None:
             return proxy.proxy(self.cluster, self.cluster.backends, request, proxied)
+        node = cadvisor.match(request.path)
+        if node is not None:
+            return cadvisor.node_proxy(self.cluster, self.cpu_counters, request, node)
         path = request.path.rstrip("/") or "/"
         if path == "/version":
             return Response.of(discovery.VERSION_INFO)

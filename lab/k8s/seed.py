@@ -25,7 +25,13 @@ from lab.k8s.meta import rfc3339
 from lab.k8s.replicasets import owner_reference
 from lab.k8s.resources import RESOURCES, ResourceType, by_plural
 from lab.k8s.revisions import HASH_LABEL, REVISION, template_hash
-from lab.k8s.seed_objects import api_container, node, pull_secret, worker_container
+from lab.k8s.seed_objects import (
+    NODE_INDEXES,
+    api_container,
+    node,
+    pull_secret,
+    worker_container,
+)
 
 Obj = dict[str, Any]
 NAMESPACE = "rolerabbit-production"
@@ -117,7 +123,7 @@ def seed_cluster(cluster: Cluster, seed: str = "rolerabbit") -> None:
             if namespace == NAMESPACE:
                 account["automountServiceAccountToken"] = False
             _add(cluster, core["serviceaccounts"], account)
-        for index in (1, 2, 3):
+        for index in NODE_INDEXES:
             _add(cluster, core["nodes"], node(index))
         cluster.store.put(
             "services",

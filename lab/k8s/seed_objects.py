@@ -23,8 +23,15 @@ def pull_secret(host: str, username: str, password: str, name: str = "regcred") 
     }
 
 
+NODE_INDEXES = (1, 2, 3)  # the seeded nodes: node-1, node-2, node-3
+
+
+def node_name(index: int) -> str:
+    return f"node-{index}"
+
+
 def node(index: int) -> Obj:
-    name = f"node-{index}"
+    name = node_name(index)
     resources = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
     conditions = [
         (

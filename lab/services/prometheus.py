@@ -9,6 +9,12 @@ see them. Each pod is scraped through the API server's pod proxy
 `kubectl get --raw` takes, since the lab's pod IPs are not routable; every series carries
 the `pod` and `namespace` labels a cluster's relabelling gives it.
 
+With the emulator it also scrapes the kubelets' cAdvisor metrics (each container's memory
+working set and CPU seconds, which ERR-104 and PERF-102 read with the `prometheus` source)
+as the standard `kubernetes-cadvisor` job does, through the API server's node proxy
+(`/api/v1/nodes/<node>/proxy/metrics/cadvisor`), one static target per seeded node (the
+lab's nodes never change) where a cluster's job discovers them.
+
 Without the emulator (`kubernetes: false`) it scrapes the API's address directly, as a
 static target. It also scrapes the lab's Pushgateway (when installed), where sweeps push
 their metrics, with `honor_labels` so a pushed series keeps its own job and environment.
@@ -28,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from lab.k8s.seed_objects import NODE_INDEXES, node_name
 from lab.services.base import LabContext, Service
 from lab.services.catalog import http_ok
 from lab.settings import NAMESPACE
@@ -35,6 +42,7 @@ from lab.settings import NAMESPACE
 BINARY = "prometheus"
 SCRAPE_INTERVAL = "1s"
 JOB = "rolerabbit-api"
+CADVISOR_JOB = "kubernetes-cadvisor"
 PUSHGATEWAY_JOB = "pushgateway"
 API_CONTAINER_PORT = 3000  # the port the seeded API pods declare (lab/k8s/seed_objects.py)
 
@@ -54,6 +62,28 @@ def scrape_config(ctx: LabContext, token_file: Path, targets_file: Path) -> dict
         **base,
         "authorization": {"type": "Bearer", "credentials_file": str(token_file)},
         "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "5s"}],
+    }
+
+
+def cadvisor_scrape_config(ctx: LabContext, token_file: Path) -> dict[str, Any]:
+    """The kubelets' cAdvisor metrics through the API server's node proxy, like the standard
+    kubernetes-cadvisor job (whose relabelling sets the same path and instance per node)."""
+    emulator = f"127.0.0.1:{ctx.settings.k8s_port}"
+    return {
+        "job_name": CADVISOR_JOB,
+        "scrape_interval": SCRAPE_INTERVAL,
+        "scrape_timeout": SCRAPE_INTERVAL,
+        "authorization": {"type": "Bearer", "credentials_file": str(token_file)},
+        "static_configs": [
+            {
+                "targets": [emulator],
+                "labels": {
+                    "__metrics_path__": f"/api/v1/nodes/{node}/proxy/metrics/cadvisor",
+                    "instance": node,
+                },
+            }
+            for node in (node_name(index) for index in NODE_INDEXES)
+        ],
     }
 
 
@@ -121,6 +151,8 @@ class PrometheusService(Service):
         token.write_text(self.ctx.credentials.k8s_token)
         token.chmod(0o600)
         jobs = [scrape_config(self.ctx, token, self.targets_file)]
+        if self.ctx.settings.kubernetes:
+            jobs.append(cadvisor_scrape_config(self.ctx, token))
         if shutil.which("prometheus-pushgateway"):
             jobs.append(pushgateway_scrape_config(self.ctx))
         config = {

@@ -43,7 +43,8 @@ class ApiTarget(Settings):
 
 
 class PrometheusTarget(Settings):
-    """A Prometheus that scrapes the API's pods (the `prometheus` metrics source)."""
+    """A Prometheus that scrapes the API's pods and the kubelets' cAdvisor (the `prometheus`
+    metrics source)."""
 
     url: str | None = None
     window_s: PositiveInt = 300
@@ -59,6 +60,20 @@ class PrometheusTarget(Settings):
     )  # fmt: skip
     """Labels that say where a series was scraped, not what it counts: summed away before
     the rules read the counters (the pod label is kept apart, to name a pod)."""
+    usage_selector: str = 'job="kubernetes-cadvisor"'
+    """Label matchers (PromQL, without braces) that pick the kubelets' cAdvisor series
+    (container_memory_working_set_bytes, container_cpu_usage_seconds_total) ERR-104 and
+    PERF-102 read with this source; the namespace and `container!=""` are added. The
+    standard kubernetes-cadvisor job by default; kube-prometheus scrapes them as
+    `job="kubelet", metrics_path="/metrics/cadvisor"`."""
+    usage_window_s: PositiveInt = 300
+    """The span of the usage series: a pod's memory must climb across it (ERR-104), a
+    deployment be saturated at every point of it (PERF-102)."""
+    usage_step_s: PositiveInt = 30
+    """Seconds between the points of the usage series: at least the cAdvisor job's scrape
+    interval, or points repeat a scrape."""
+    usage_cpu_rate_s: PositiveInt = 120
+    """The range of rate() of the CPU seconds at each point: a few scrape intervals."""
 
 
 class Dependency(Settings):

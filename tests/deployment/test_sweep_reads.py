@@ -19,6 +19,8 @@ emulator's count to the sum:
   `pod_metrics_lists`, 3 in a cold sweep, 2 of them samples; a warm sweep's recorded
   samples make up the rest, so it lists once.
 
+With the `prometheus` source neither lists again: Prometheus has sampled both already.
+
 A fix's re-check re-reads only what the fix changed: a database fix (DB-R05, SQL) in a full
 sweep, after the pods, PodMetrics, deployments and configmaps were listed (at the sweep's
 start, and by DB-107), leaves every Kubernetes type listed once.
@@ -125,6 +127,21 @@ def test_a_full_sweep_lists_each_type_once_cold_and_warm(run_checks: Run, lab: L
     assert "error" not in statuses(warm).values(), warm.stdout
     assert_one_list_per_type(emulator, warm, suite_stats(emulator), 1)
     assert io_figures(warm)["scrapes"] == 1  # the last round only
+
+
+def test_a_prometheus_source_sweep_samples_nothing_of_kubernetes(
+    run_checks: Run, lab: LabHandle
+) -> None:
+    """With the `prometheus` metrics source Prometheus has sampled the API's counters and
+    the pods' usage already: no window lists again, PodMetrics are listed once (DEP-112)."""
+    emulator = Emulator(lab)
+    cold, stats = sweep(run_checks, emulator, profile="api: {metrics_source: prometheus}")
+    assert "error" not in statuses(cold).values(), cold.stdout
+    io = io_figures(cold)
+    assert (io["pods_source_lists"], io["pod_metrics_lists"], io["scrapes"]) == (0, 0, 0), io
+    assert io["prometheus_usage_queries"] == 1, io
+    assert lists(suite_stats(emulator, served="cache")) == ONE_LIST_EACH
+    assert lists(stats) == ONE_LIST_EACH
 
 
 def test_a_database_fix_mid_sweep_rereads_no_kubernetes_type(
