@@ -34,6 +34,27 @@ end
 return moved
 """
 
+# A stopped worker's jobs, given back at once: each job still active and still locked by the
+# token it had when its worker stopped (or no longer locked) loses that lock and goes back
+# to wait. A job another worker has taken since holds another token and is left alone.
+RELEASE = """
+local moved = 0
+for i = 1, #ARGV - 1, 2 do
+  local id, token = ARGV[i + 1], ARGV[i + 2]
+  local lock = ARGV[1] .. id .. ':lock'
+  local holder = redis.call('GET', lock)
+  if (holder == false or holder == token) and redis.call('LREM', KEYS[1], 1, id) > 0 then
+    redis.call('DEL', lock)
+    redis.call('RPUSH', KEYS[2], id)
+    moved = moved + 1
+  end
+end
+if moved > 0 and redis.call('HEXISTS', KEYS[3], 'paused') == 0 then
+  redis.call('ZADD', KEYS[4], 0, '0')
+end
+return moved
+"""
+QUEUE_KEYS = [f"{BASE}:active", f"{BASE}:wait", f"{BASE}:meta", f"{BASE}:marker"]
 
 # The lab profile's queue thresholds, as the faults' descriptions state them.
 COMPLETION_S = lab_threshold("queue", "completion_max_age_s")
@@ -95,8 +116,28 @@ def wait_failed(lab: LabControl, more_than: int) -> None:
 def unstall(lab: LabControl) -> int:
     """Move active jobs without a lock back to wait (as BullMQ's stalled check would)."""
     with lab.redis_client() as client:
-        keys = [f"{BASE}:active", f"{BASE}:wait", f"{BASE}:meta", f"{BASE}:marker"]
-        return int(client.eval(UNSTALL, len(keys), *keys, f"{BASE}:"))
+        return int(client.eval(UNSTALL, len(QUEUE_KEYS), *QUEUE_KEYS, f"{BASE}:"))
+
+
+def held_jobs(lab: LabControl) -> dict[str, str]:
+    """The active jobs and the tokens their locks hold now (a job without a lock: "")."""
+    with lab.redis_client() as client:
+        ids = [text(raw) for raw in client.lrange(f"{BASE}:active", 0, -1)]
+        tokens = client.mget([f"{BASE}:{job}:lock" for job in ids]) if ids else []
+    return {
+        job: text(token) if token is not None else ""
+        for job, token in zip(ids, tokens, strict=True)
+    }
+
+
+def release(lab: LabControl, held: dict[str, str]) -> int:
+    """Give back the jobs stopped workers held (`held_jobs` taken when they stopped): their
+    locks would otherwise keep them active, then stalled, for up to the lock's 30 s."""
+    if not held:
+        return 0
+    pairs = [part for job, token in held.items() for part in (job, token)]
+    with lab.redis_client() as client:
+        return int(client.eval(RELEASE, len(QUEUE_KEYS), *QUEUE_KEYS, f"{BASE}:", *pairs))
 
 
 def remove_failed(lab: LabControl) -> int:
