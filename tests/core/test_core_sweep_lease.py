@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from lab.k8s.kubeconfig import write_kubeconfig
 from lab.testing import LabHandle
 from tests.conftest import ROOT, CheckRun
+from tests.core.sweep_support import layered_profile
 from tests.k8s.support import KUBECTL
 
 NAMESPACE = "rolerabbit-production"
@@ -76,15 +77,6 @@ def put_lease(
         return leases.create_namespaced_lease(NAMESPACE, body)
     body["metadata"]["resourceVersion"] = current.metadata.resource_version
     return leases.replace_namespaced_lease(LEASE, NAMESPACE, body)
-
-
-def layered_profile(where: Path, lab: LabHandle, overrides: dict[str, Any]) -> Path:
-    base = yaml.safe_load(lab.profile_path.read_text())["profiles"]["lab"]
-    for key, value in overrides.items():
-        base[key] = {**(base.get(key) or {}), **value}
-    path = where / "profiles.yaml"
-    path.write_text(yaml.safe_dump({"profiles": {"lab-test": base}}))
-    return path
 
 
 def runner(lab: LabHandle, where: Path, name: str, profile: Path, *args: str) -> list[Any]:

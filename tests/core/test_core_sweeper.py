@@ -20,7 +20,7 @@ import pytest
 
 from lab.testing import LabHandle
 from tests.conftest import ROOT
-from tests.core.test_core_sweep_lease import layered_profile
+from tests.core.sweep_support import layered_profile
 
 SWEEP_LINE = "opscheck-sweeper: sweep "
 
