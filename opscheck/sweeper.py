@@ -66,6 +66,7 @@ def _count(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PREFIX,
+        usage=f"{PREFIX} --every SECONDS [--count N] [-- PYTEST_ARGS ...]",
         description="Run the same sweep every --every seconds from one resident process.",
         epilog="Arguments after -- go to pytest (default: checks). --fix is refused.",
     )
