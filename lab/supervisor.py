@@ -59,6 +59,10 @@ FLOWING_S = 2.0  # a job completes every half second in a healthy lab
 STORES = ("postgres", "redis", "registry")  # started first, together; stopped last
 
 
+# A job held this long under one lock token has lost its worker (a lab job takes <= 0.2 s).
+ORPHAN_AFTER_S = 1.0
+
+
 class Supervisor:
     """Runs the services; implements `lab.faults.framework.LabControl` for the faults."""
 
@@ -276,6 +280,7 @@ class Supervisor:
         It goes first: the faults' clears then find the seeded Deployments, so restoring
         a spec or replacing a faulted pod costs no rollout.
         """
+        held = self._held_jobs()
         if self.k8s is not None:
             self.k8s.reset(if_changed=True)
         cleared = self.faults.clear_all()
@@ -292,7 +297,39 @@ class Supervisor:
             for pods in self.pools:
                 pods.reconcile()
         self._wait_settled()
+        self._release_orphans(held)
         return {"cleared": cleared}
+
+    def _held_jobs(self) -> tuple[float, dict[str, str]]:
+        """When, and which active jobs under which lock tokens, as a reset starts."""
+        import redis
+
+        from lab.faults.queue.support import held_jobs
+
+        try:
+            return time.monotonic(), held_jobs(self)
+        except redis.RedisError:  # stopped by a fault: it restarts with an empty queue
+            return time.monotonic(), {}
+
+    def _release_orphans(self, before: tuple[float, dict[str, str]]) -> None:
+        """Give back the jobs still held under the token they had when the reset started,
+        at least a second ago: a lab job takes at most 0.2 s, so their workers were killed
+        or wedged by a fault (or by a pod replaced under them). Their locks would keep them
+        active, then stalled until BullMQ's own check, for up to a minute after the reset,
+        and the next sweep would find them (QUEUE-107)."""
+        import redis
+
+        from lab.faults.queue.support import held_jobs, release
+
+        started, held = before
+        try:
+            still = {job: token for job, token in held_jobs(self).items() if held.get(job) == token}
+            if not still:
+                return
+            time.sleep(max(0.0, started + ORPHAN_AFTER_S - time.monotonic()))
+            release(self, still)
+        except redis.RedisError:
+            return  # the queue checks will say what is wrong with Redis
 
     def _wait_settled(self) -> None:
         """Bounded wait, at start and after a reset, until the lab is healthy: the seeded

@@ -34,8 +34,8 @@ end
 return moved
 """
 
-# A stopped worker's jobs, given back at once: each job still active and still locked by the
-# token it had when its worker stopped (or no longer locked) loses that lock and goes back
+# A dead worker's jobs, given back at once (lab reset): each job still active and still locked
+# by the token it had when its worker died (or no longer locked) loses that lock and goes back
 # to wait. A job another worker has taken since holds another token and is left alone.
 RELEASE = """
 local moved = 0
@@ -131,8 +131,9 @@ def held_jobs(lab: LabControl) -> dict[str, str]:
 
 
 def release(lab: LabControl, held: dict[str, str]) -> int:
-    """Give back the jobs stopped workers held (`held_jobs` taken when they stopped): their
-    locks would otherwise keep them active, then stalled, for up to the lock's 30 s."""
+    """Give back the jobs dead workers held (`held` from `held_jobs`, each job with the token
+    its worker held it under): their locks would otherwise keep them active, then stalled,
+    until BullMQ's own stalled-jobs check."""
     if not held:
         return 0
     pairs = [part for job, token in held.items() for part in (job, token)]

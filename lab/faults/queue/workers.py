@@ -9,7 +9,7 @@ import time
 
 from lab.errors import LabError
 from lab.faults.framework import Fault, LabControl, register
-from lab.faults.queue.support import COMPLETION_S, held_jobs, release, unstall, wait_stuck
+from lab.faults.queue.support import COMPLETION_S, unstall, wait_stuck
 from lab.settings import NAMESPACE, QUEUE_NAME, repo_root
 
 WORKER_DEPLOYMENT = "rolerabbit-deployment-worker"
@@ -30,9 +30,6 @@ class WorkerStopped(Fault):
         "moving)."
     )
 
-    def __init__(self) -> None:
-        self._held: dict[str, str] = {}
-
     def inject(self, lab: LabControl, **params: str) -> str | None:
         if lab.kubernetes_available:
             # Only the existing pods crash: new pods from a rollout restart are healthy.
@@ -46,9 +43,6 @@ class WorkerStopped(Fault):
             note = "worker processes stopped"
         if params.get("wait", "stuck") != "none":
             wait_stuck(lab)
-        # What the stopped workers held when they stopped: a clear leaves it stalled (the
-        # damage QUEUE-R05 is tested on), a reset gives it back.
-        self._held = held_jobs(lab)
         return note
 
     def clear(self, lab: LabControl) -> None:
@@ -58,13 +52,6 @@ class WorkerStopped(Fault):
                 {"namespace": NAMESPACE, "deployment": WORKER_DEPLOYMENT, "enabled": False},
             )
         lab.set_static_workers_stopped(False)
-
-    def reset(self, lab: LabControl) -> None:
-        """Clear, and give back the jobs the stopped workers held: their locks would keep
-        them active, then stalled until BullMQ's own check, for up to 30 s after a reset."""
-        self.clear(lab)
-        release(lab, self._held)
-        self._held = {}
 
 
 @register
