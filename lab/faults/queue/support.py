@@ -17,26 +17,10 @@ from lab.settings import QUEUE_NAME
 BASE = f"bull:{QUEUE_NAME}"
 MARGIN_S = 0.3  # past a threshold by this much: a sweep right after inject is clear of it
 
-# BullMQ's own stalled-jobs handling, done at once: an active job whose lock is gone (its
-# worker died or hung past the lock) goes back to wait, with the marker that wakes workers.
-UNSTALL = """
-local moved = 0
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  if redis.call('EXISTS', ARGV[1] .. id .. ':lock') == 0 then
-    redis.call('LREM', KEYS[1], 1, id)
-    redis.call('RPUSH', KEYS[2], id)
-    moved = moved + 1
-  end
-end
-if moved > 0 and redis.call('HEXISTS', KEYS[3], 'paused') == 0 then
-  redis.call('ZADD', KEYS[4], 0, '0')
-end
-return moved
-"""
-
 # A dead worker's jobs, given back at once (lab reset): each job still active and still locked
 # by the token it had when its worker died (or no longer locked) loses that lock and goes back
-# to wait. A job another worker has taken since holds another token and is left alone.
+# to wait. A job another worker has taken since holds another token and is left alone. With
+# the empty token (which no lock holds) it is BullMQ's stalled-jobs handling: only unlocked jobs.
 RELEASE = """
 local moved = 0
 for i = 1, #ARGV - 1, 2 do
@@ -114,9 +98,11 @@ def wait_failed(lab: LabControl, more_than: int) -> None:
 
 
 def unstall(lab: LabControl) -> int:
-    """Move active jobs without a lock back to wait (as BullMQ's stalled check would)."""
+    """Move active jobs without a lock back to wait (BullMQ's own stalled-jobs handling,
+    done at once): `release` with no token, which no lock holds."""
     with lab.redis_client() as client:
-        return int(client.eval(UNSTALL, len(QUEUE_KEYS), *QUEUE_KEYS, f"{BASE}:"))
+        active = [text(raw) for raw in client.lrange(f"{BASE}:active", 0, -1)]
+    return release(lab, dict.fromkeys(active, ""))
 
 
 def held_jobs(lab: LabControl) -> dict[str, str]:
