@@ -86,9 +86,15 @@ def test_cpu_load_sustained_over_the_window_fails_perf102_from_prometheus(
 ) -> None:
     scraped(lab, cluster)
     fault("api-saturated")
-    # Sustained: at every point of the window, the CPU rate of each over the load only.
+    # Sustained: at every point of the window, the CPU rate of each over the load only. On a
+    # loaded machine a late scrape can leave a point of the first window short of it: the
+    # check must fail while the load lasts, within three windows.
     time.sleep(PROMETHEUS_WINDOW_S + CPU_RATE_S + 2)
+    deadline = time.monotonic() + 3 * (PROMETHEUS_WINDOW_S + CPU_RATE_S)
     sustained = run_checks("-k", "PERF-102", profile=PROMETHEUS)
+    while sustained.statuses() != {"PERF-102": "failed"} and time.monotonic() < deadline:
+        time.sleep(2)
+        sustained = run_checks("-k", "PERF-102", profile=PROMETHEUS)
     assert sustained.statuses() == {"PERF-102": "failed"}, sustained.stdout
     text = reported(sustained)
     assert f"[PERF-102] deployment/{API} CPU at 9" in text, text
