@@ -11,11 +11,12 @@ before the re-check, rather than re-checking a queue that does not exist yet.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
@@ -25,10 +26,45 @@ from fixtures.redis_client import new_client
 from opscheck import Action, Plan
 from opscheck.waiting import wait_until
 
-FLUSH_IF_UNCHANGED = (
-    "if redis.call('DBSIZE') == tonumber(ARGV[1]) then redis.call('FLUSHDB') return 1 end return 0"
-)
+# Both scripts take the keys with, as ARGV, the SHA-1 of each key's DUMP as written down.
+# DELETE_IF_UNCHANGED deletes each key still so and returns {deleted, changed}; a key gone
+# meanwhile is in neither. FLUSH_IF_UNCHANGED flushes only if every key still present is
+# as written down and no other key exists (DBSIZE), else returns {0, changed}.
+DELETE_IF_UNCHANGED = """
+local deleted, changed = {}, {}
+for i, key in ipairs(KEYS) do
+  local dump = redis.call('DUMP', key)
+  if dump and redis.sha1hex(dump) == ARGV[i] then
+    redis.call('DEL', key)
+    deleted[#deleted + 1] = key
+  elseif dump then
+    changed[#changed + 1] = key
+  end
+end
+return {deleted, changed}
+"""
+FLUSH_IF_UNCHANGED = """
+local present, changed = 0, {}
+for i, key in ipairs(KEYS) do
+  local dump = redis.call('DUMP', key)
+  if dump then
+    present = present + 1
+    if redis.sha1hex(dump) ~= ARGV[i] then changed[#changed + 1] = key end
+  end
+end
+if #changed == 0 and redis.call('DBSIZE') == present then
+  redis.call('FLUSHDB')
+  return {1, changed}
+end
+return {0, changed}
+"""
 BATCH = 200
+
+
+class Record(NamedTuple):
+    key: bytes
+    sha1: str  # of the key's DUMP, which the delete compares against
+    line: dict[str, Any]  # the backup file's line
 
 
 def _text(value: bytes) -> str:
@@ -39,11 +75,15 @@ class LastResort:
     """DEL <prefix>:<queue>:* or FLUSHDB, with every deleted key written down first.
 
     Each key is recorded as its DUMP (restorable with RESTORE) plus a readable copy by type
-    (HGETALL, LRANGE, ZRANGE, SMEMBERS, XRANGE, GET) in a JSON-lines file. Keys are WATCHed
-    while they are read and written to disk, and deleted in the same MULTI only if none
-    changed meanwhile, so the file holds exactly what was deleted, written before it was.
-    FLUSHDB runs in a script that first checks the key count, so no key that appeared
-    after the backup is flushed without a record.
+    (HGETALL, LRANGE, ZRANGE, SMEMBERS, XRANGE, GET) in a JSON-lines file, which is on disk
+    before anything is deleted. A script then deletes each key only if its DUMP is still the
+    one written down (by SHA-1), so the file holds exactly what was deleted. Keys that
+    changed meanwhile are written down again and retried, alone: a queue whose producers
+    and workers still touch a few keys (the job-id counter, the events stream, the marker)
+    converges in a few rounds, where a whole batch retried on any change may never commit.
+    A TTL-only change (a lock renewal) is not a change of what the backup holds. FLUSHDB
+    runs in a script that first checks that every key is as written down and that no other
+    key exists, so no key is flushed without a record.
     """
 
     def __init__(
@@ -137,7 +177,8 @@ class LastResort:
                 break
         return keys
 
-    def records(self, client: redis.Redis, keys: Sequence[bytes]) -> list[dict[str, Any]]:
+    def records(self, client: redis.Redis, keys: Sequence[bytes]) -> list[Record]:
+        """Each key as it is now, with the SHA-1 of its DUMP; keys already gone are left out."""
         pipe = client.pipeline(transaction=False)
         for key in keys:
             pipe.type(key)
@@ -158,13 +199,17 @@ class LastResort:
             readers.get(kind, lambda p, k: p.exists(k))(pipe, key)
         values = pipe.execute()
         return [
-            {
-                "key": _text(key),
-                "type": kind,
-                "ttl_ms": raw[3 * i + 1],
-                "dump": base64.b64encode(raw[3 * i + 2]).decode(),
-                "value": readable(values[i]),
-            }
+            Record(
+                key,
+                hashlib.sha1(raw[3 * i + 2]).hexdigest(),
+                {
+                    "key": _text(key),
+                    "type": kind,
+                    "ttl_ms": raw[3 * i + 1],
+                    "dump": base64.b64encode(raw[3 * i + 2]).decode(),
+                    "value": readable(values[i]),
+                },
+            )
             for i, (key, kind) in enumerate(zip(keys, kinds, strict=True))
             if kind != "none" and raw[3 * i + 2] is not None
         ]
@@ -177,6 +222,12 @@ class LastResort:
             handle.flush()
             os.fsync(handle.fileno())
 
+    def _back_up(self, client: redis.Redis, keys: Sequence[bytes]) -> dict[bytes, str]:
+        """Writes each key down (on disk before this returns); its DUMP's SHA-1 by key."""
+        records = self.records(client, keys)
+        self._write(r.line for r in records)
+        return {r.key: r.sha1 for r in records}
+
     def delete(self, keys: Sequence[bytes]) -> str:
         self._write([{"backup": "DEL", "pattern": self.pattern, "keys": len(keys)}])
         deleted = 0
@@ -186,45 +237,45 @@ class LastResort:
         return f"deleted {deleted} keys; backup {self.backup}"
 
     def _delete_batch(self, client: redis.Redis, batch: Sequence[bytes]) -> int:
+        """Deletes each key only if it still is what was written down; rereads the others."""
+        pending, deleted = list(batch), 0
         for _ in range(self.s.last_resort_attempts):
-            with client.pipeline(transaction=True) as tx:
-                tx.watch(*batch)
-                records = self.records(client, batch)
-                self._write(records)
-                tx.multi()
-                if records:
-                    tx.delete(*[r["key"] for r in records])
-                try:
-                    tx.execute()
-                except redis.WatchError:
-                    continue  # changed while being written down: record it again
-            self._write([{"committed": [r["key"] for r in records]}])
-            return len(records)
+            written = self._back_up(client, pending)
+            if not written:
+                return deleted
+            gone, changed = client.eval(
+                DELETE_IF_UNCHANGED, len(written), *written, *written.values()
+            )
+            self._write([{"committed": [_text(k) for k in gone]}])
+            deleted += len(gone)
+            if not changed:
+                return deleted
+            pending = changed  # changed since it was written down: write it down again
         raise RuntimeError(
-            f"keys kept changing during {self.s.last_resort_attempts} backup attempts; "
-            "stop the producers and workers, then retry"
+            f"{len(pending)} keys (e.g. {_text(pending[0])}) kept changing during "
+            f"{self.s.last_resort_attempts} backup attempts; stop the producers and workers, "
+            "then retry"
         )
 
     def flush(self) -> str:
+        written: dict[bytes, str] = {}
         with self.client() as client:
             for attempt in range(1, self.s.last_resort_attempts + 1):
                 keys = self._scan(client, "*")
                 if refusal := self._foreign(keys):
                     raise RuntimeError(refusal)
-                with client.pipeline(transaction=True) as tx:
-                    if keys:
-                        tx.watch(*keys)
-                    self._write([{"backup": "FLUSHDB", "attempt": attempt, "keys": len(keys)}])
-                    self._write(self.records(client, keys))
-                    tx.multi()
-                    tx.eval(FLUSH_IF_UNCHANGED, 0, len(keys))
-                    try:
-                        (flushed,) = tx.execute()
-                    except redis.WatchError:
-                        continue
+                self._write([{"backup": "FLUSHDB", "attempt": attempt, "keys": len(keys)}])
+                # Only keys new or changed since the last attempt are read again.
+                fresh = self._back_up(client, [k for k in keys if k not in written])
+                written = {k: fresh.get(k) or written[k] for k in keys if k in {**written, **fresh}}
+                flushed, changed = client.eval(
+                    FLUSH_IF_UNCHANGED, len(written), *written, *written.values()
+                )
                 if flushed == 1:
                     self._write([{"committed": "FLUSHDB", "attempt": attempt}])
-                    return f"flushed {len(keys)} keys; backup {self.backup}"
+                    return f"flushed {len(written)} keys; backup {self.backup}"
+                for key in changed:
+                    written.pop(key, None)
         raise RuntimeError(
             f"the database kept changing during {self.s.last_resort_attempts} backup "
             "attempts; stop the producers and workers, then retry"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import redis
 
+from checks.queue.settings import QueueSettings
 from lab.testing import LabHandle
+from remediations.queue_last_resort import LastResort
 from tests.queue.queue_support import (
     FAST,
     QUEUE,
@@ -30,11 +33,9 @@ from tests.queue.queue_support import (
 # the events stream, which a script may append to before it fails the same way (seen once
 # in a full run: one entry more between the test's dump and the backup's).
 VOLATILE = (":lock", ":stalled-check", ":id", ":marker", ":events")
-# Backup passes that saw keys change are retried (queue.last_resort_attempts, 5 by default).
-# On a loaded machine a pass over the ~1,000 keys takes long enough for BullMQ's lock
-# renewals to land in every one of 5; the tests allow more, and still need one clean pass.
-ATTEMPTS = 20
-PATIENT = fast(last_resort_attempts=ATTEMPTS)
+# Keys that changed between being written down and deleted are written down again and
+# retried alone, at most queue.last_resort_attempts (5) times: the tests run with the default
+# while BullMQ's producer and workers still touch the frozen queue.
 
 
 def raw(lab: LabHandle) -> redis.Redis:
@@ -114,7 +115,7 @@ def test_queue_delete_keys_backs_up_every_deleted_job_then_is_harmless_twice(
     before = queue_dump(rc)
     jobs = {k for k in before if k.rsplit(":", 1)[1].isdigit()}
     assert len(jobs) > 5
-    fixed = run_checks("-k", "QUEUE-110", "--fix", "--allow-destructive", profile=PATIENT)
+    fixed = run_checks("-k", "QUEUE-110", "--fix", "--allow-destructive", profile=FAST)
     assert_status(fixed, {"QUEUE-110": "fixed"})
     assert [a["remediation_id"] for a in applied(fixed)] == ["QUEUE-R06"]
     records = backup_records(fixed.reports)
@@ -155,9 +156,7 @@ def test_queue_flushdb_refuses_foreign_keys_and_backs_up_everything_when_allowed
         "QUEUE-110",
         "--fix",
         "--allow-destructive",
-        profile=fast(
-            last_resort="flushdb", flushdb_allow_foreign_keys=True, last_resort_attempts=ATTEMPTS
-        ),
+        profile=fast(last_resort="flushdb", flushdb_allow_foreign_keys=True),
     )
     assert_status(flushed, {"QUEUE-110": "fixed"})
     records = backup_records(flushed.reports)
@@ -168,3 +167,107 @@ def test_queue_flushdb_refuses_foreign_keys_and_backs_up_everything_when_allowed
         assert base64.b64decode(records[key]["dump"]) == payload, key
     assert rc.type(f"{QUEUE}:meta") != b"string"
     rc.close()
+
+
+HOT = b"t:q:id"
+SETTINGS = QueueSettings(prefix="t", name="q")
+
+
+class Busy(LastResort):
+    """The last resort, with a producer's INCR landing between writing a key down and deleting
+    it, `touches` times (a deterministic stand-in for BullMQ racing the backup)."""
+
+    def __init__(self, url: str, s: QueueSettings, backup: Path, touches: int) -> None:
+        super().__init__(url, s, backup)
+        self.touches, self.rounds = touches, 0
+
+    def _back_up(self, client: redis.Redis, keys: Sequence[bytes]) -> dict[bytes, str]:
+        written = super()._back_up(client, keys)
+        self.rounds += 1
+        if self.touches and HOT in written:
+            self.touches -= 1
+            client.incr(HOT)
+        return written
+
+
+class Scratch(NamedTuple):
+    url: str
+    rc: redis.Redis
+    keys: list[bytes]  # t:q:0 .. t:q:299, hashes, and the counter t:q:id at 300
+
+
+@pytest.fixture
+def scratch(lab: LabHandle) -> Iterator[Scratch]:
+    """A database of the lab's Redis that no lab service uses, with 300 hashes and a counter."""
+    url = lab.env["REDIS_URL"].rsplit("/", 1)[0] + "/9"
+    rc = redis.Redis.from_url(url, socket_timeout=5)
+    rc.flushdb()
+    pipe = rc.pipeline()
+    for i in range(300):
+        pipe.hset(f"t:q:{i}", mapping={"data": f"job {i}"})
+    pipe.set(HOT, 300)
+    pipe.execute()
+    yield Scratch(url, rc, sorted(rc.scan_iter(match="t:q:*")))
+    rc.flushdb()
+    rc.close()
+
+
+def lines(backup: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in backup.read_text().splitlines()]
+
+
+def test_last_resort_rereads_only_the_keys_that_changed_and_deletes_what_it_wrote_down(
+    scratch: Scratch, tmp_path: Path
+) -> None:
+    rc, keys, backup = scratch.rc, scratch.keys, tmp_path / "delete.jsonl"
+    busy = Busy(scratch.url, SETTINGS, backup, touches=2)
+    assert busy.delete(keys) == f"deleted 301 keys; backup {backup}"
+    assert rc.dbsize() == 0
+    written = [entry for entry in lines(backup) if "key" in entry]
+    # Every cold key was written down once; the counter three times, the last as deleted.
+    assert sorted(e["key"] for e in written if e["key"] != "t:q:id") == sorted(
+        k.decode() for k in keys if k != HOT
+    )
+    assert [e["value"] for e in written if e["key"] == "t:q:id"] == ["300", "301", "302"]
+    committed = [k for entry in lines(backup) for k in entry.get("committed", [])]
+    assert sorted(committed) == sorted(k.decode() for k in keys)
+    assert committed[-1] == "t:q:id"
+    assert busy.rounds == 4  # two batches (200 + 101 keys), then the counter alone twice
+
+
+def test_last_resort_keeps_a_key_that_never_holds_still_and_names_it(
+    scratch: Scratch, tmp_path: Path
+) -> None:
+    rc, backup = scratch.rc, tmp_path / "delete.jsonl"
+    busy = Busy(scratch.url, SETTINGS, backup, touches=99)
+    with pytest.raises(RuntimeError, match=r"1 keys \(e.g. t:q:id\) kept changing during 5 backup"):
+        busy.delete(scratch.keys)
+    assert rc.get(HOT) == b"305"  # not deleted: nothing written down matched it
+    assert rc.dbsize() == 1
+    committed = [k for entry in lines(backup) for k in entry.get("committed", [])]
+    assert "t:q:id" not in committed and len(committed) == 300
+
+
+def test_flushdb_writes_down_new_and_changed_keys_before_flushing(
+    scratch: Scratch, tmp_path: Path
+) -> None:
+    rc, backup = scratch.rc, tmp_path / "flush.jsonl"
+
+    class Growing(Busy):
+        def _back_up(self, client: redis.Redis, keys: Sequence[bytes]) -> dict[bytes, str]:
+            written = super()._back_up(client, keys)
+            if self.rounds == 1:
+                client.hset("t:q:new", "data", "added after the scan")
+            return written
+
+    settings = SETTINGS.model_copy(update={"last_resort": "flushdb"})
+    assert Growing(scratch.url, settings, backup, touches=1).flush() == (
+        f"flushed 302 keys; backup {backup}"
+    )
+    assert rc.dbsize() == 0
+    entries = lines(backup)
+    assert [e["attempt"] for e in entries if "backup" in e] == [1, 2]
+    # The second attempt wrote down only the new key and the changed counter.
+    second = entries[next(i for i, e in enumerate(entries) if e.get("attempt") == 2) :]
+    assert sorted(e["key"] for e in second if "key" in e) == ["t:q:id", "t:q:new"]
+    assert entries[-1] == {"committed": "FLUSHDB", "attempt": 2}
