@@ -18,6 +18,7 @@ profiles.yaml      the lab's profile under other names (lab env --profile NAME)
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +113,12 @@ class StatePaths:
     def ensure(self) -> None:
         for directory in (self.root, self.pids, self.logs, self.redis):
             directory.mkdir(parents=True, exist_ok=True)
+
+
+def remove_state(state_dir: Path) -> None:
+    """Delete a stopped private lab's state dir, and its PostgreSQL data where that lives
+    elsewhere (a symlink from the state dir)."""
+    data = StatePaths(state_dir).postgres / "data"
+    if data.is_symlink():
+        shutil.rmtree(data.resolve().parent, ignore_errors=True)
+    shutil.rmtree(state_dir, ignore_errors=True)

@@ -70,6 +70,11 @@ class LabSettings:
     load_rate: float = 10.0  # API requests per second
     static_workers: int = 2  # worker processes when no Kubernetes emulator runs
     kubernetes: bool = True  # start the emulator and the pod->worker bridge
+    # A private lab's owner (lab/testing.py): when that process is gone (its pid no longer
+    # runs, or runs another program started later), the supervisor stops the lab and
+    # removes its state dir, so a test run that was killed leaves nothing running.
+    owner_pid: int = 0  # 0: no owner (`lab up`); the lab runs until `lab down`
+    owner_started: float = 0.0  # the owner's start time (epoch seconds), against pid reuse
 
     @property
     def settings_file(self) -> Path:

@@ -21,13 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from lab.control import ControlServer
 from lab.credentials import Credentials
 from lab.errors import LabError
 from lab.fault_state import ActiveFaults
 from lab.k8s_client import EmulatorClient, write_kubeconfig
 from lab.outputs import write_outputs
-from lab.paths import StatePaths
+from lab.paths import StatePaths, remove_state
 from lab.processes import record_process
 from lab.services.alerting import alerting_services
 from lab.services.api_pods import ApiPool
@@ -73,6 +75,7 @@ class Supervisor:
         self.phase = "starting"
         self.phase_detail = ""
         self.stopping = threading.Event()
+        self.orphaned = False  # stopped because its owner is gone: the state dir goes too
         self.emulator: KubernetesEmulatorService | None = None
         if settings.kubernetes and emulator_available():
             self.emulator = KubernetesEmulatorService(self.ctx)
@@ -155,9 +158,28 @@ class Supervisor:
     def _set_phase(self, phase: str, detail: str) -> None:
         self.phase, self.phase_detail = phase, detail
 
+    def owner_gone(self) -> bool:
+        """The lab has an owner (a test session) and it no longer runs."""
+        settings = self.ctx.settings
+        if not settings.owner_pid:
+            return False
+        try:
+            started = psutil.Process(settings.owner_pid).create_time()
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:  # not ours to see: it runs, as far as we can tell
+            return False
+        return abs(started - settings.owner_started) > 1.0  # the pid was reused
+
     def monitor(self) -> None:
-        """Restart crashed services (unless a fault stopped them) and run the bridge."""
+        """Restart crashed services (unless a fault stopped them) and run the bridge; stop
+        the lab when its owner is gone."""
         while not self.stopping.wait(MONITOR_INTERVAL):
+            if self.owner_gone():
+                print(f"owner process {self.ctx.settings.owner_pid} is gone: stopping", flush=True)
+                self.orphaned = True
+                self.stopping.set()
+                return
             with self.lock:
                 if self.stopping.is_set():
                     return
@@ -450,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.shutdown()
         supervisor.control.stop()
         paths.supervisor_pid.unlink(missing_ok=True)
+        if supervisor.orphaned:
+            remove_state(paths.root)
     return code
 
 

@@ -14,19 +14,19 @@ fixtures from a conftest (`from lab.testing import lab, fault`).
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from lab import lifecycle
 from lab.control import ControlClient
 from lab.errors import LabError
 from lab.outputs import read_env_file
-from lab.paths import StatePaths
+from lab.paths import StatePaths, remove_state
 from lab.port_blocks import BLOCK, PortBlock, reserve_block
 from lab.processes import free_port
 from lab.settings import PORT_NAMES, LabSettings
@@ -74,7 +74,8 @@ _BLOCKS: dict[Path, PortBlock] = {}
 
 def private_settings(state_dir: Path, **overrides: Any) -> LabSettings:
     """Settings on ports reserved for this lab (lab/port_blocks.py), so labs of concurrent
-    sessions never collide, not even while one of them restarts a service."""
+    sessions never collide, not even while one of them restarts a service. This process
+    owns the lab: if it ends without `stop_and_remove` (killed), the lab removes itself."""
     block = reserve_block() if len(PORT_NAMES) <= BLOCK else None
     if block is None:
         numbers = [free_port() for _ in PORT_NAMES]
@@ -82,7 +83,9 @@ def private_settings(state_dir: Path, **overrides: Any) -> LabSettings:
         _BLOCKS[state_dir] = block
         numbers = block.ports[: len(PORT_NAMES)]
     ports = {f"{name}_port": port for name, port in zip(PORT_NAMES, numbers, strict=True)}
-    return LabSettings(state_dir=state_dir).with_overrides({**ports, **overrides})
+    me = psutil.Process()
+    owner = {"owner_pid": me.pid, "owner_started": me.create_time()}
+    return LabSettings(state_dir=state_dir).with_overrides({**ports, **owner, **overrides})
 
 
 def make_state_dir() -> Path:
@@ -103,10 +106,7 @@ def stop_and_remove(state_dir: Path) -> None:
         block = _BLOCKS.pop(state_dir, None)
         if block is not None:
             block.release()
-        data = StatePaths(state_dir).postgres / "data"
-        if data.is_symlink():
-            shutil.rmtree(data.resolve().parent, ignore_errors=True)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        remove_state(state_dir)
 
 
 @pytest.fixture(scope="session")

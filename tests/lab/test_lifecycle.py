@@ -8,8 +8,10 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from lab.paths import StatePaths
 from lab.processes import free_port, port_in_use, read_record
 from lab.testing import make_state_dir, stop_and_remove
 from tests.lab.helpers import PORT_NAMES, lab_cli, port_flags, status_ports
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -93,6 +97,38 @@ def test_up_after_supervisor_killed_recovers(state_dir: Path) -> None:
     assert "left running by a crashed lab" in again.stdout
     assert [pid for pid in orphans if alive(pid)] == []
     assert "healthy" in lab_cli(state_dir, "status").stdout
+
+
+OWNER = """
+import sys, time
+from lab import lifecycle
+from lab.testing import make_state_dir, private_settings
+state_dir = make_state_dir()
+lifecycle.up(private_settings(state_dir, kubernetes=False), say=lambda _: None)
+print(state_dir, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_private_lab_whose_owner_is_killed_stops_and_removes_itself() -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout is not None
+        state_dir = Path(owner.stdout.readline().strip())
+        assert state_dir.name.startswith("rolerabbit-lab-"), state_dir
+        pids = lab_pids(state_dir)
+        assert len(pids) > 5  # the supervisor, its services and their children
+        data = (StatePaths(state_dir).postgres / "data").resolve()
+    finally:
+        owner.kill()  # SIGKILL: no teardown of its own runs
+        owner.wait(timeout=10)
+    deadline = time.monotonic() + 60
+    while (left := [pid for pid in pids if alive(pid)]) or state_dir.exists():
+        assert time.monotonic() < deadline, f"still running: {left}; {state_dir} kept"
+        time.sleep(0.2)
+    assert not data.exists()  # PostgreSQL's data too, also where it lives outside
 
 
 def test_port_in_use_names_port_and_service(state_dir: Path) -> None:
