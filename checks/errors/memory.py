@@ -104,18 +104,27 @@ def memory_leaks(
 ) -> tuple[Finding | NoData | None, list[str]]:
     """ERR-104: pods whose memory climbs monotonically across the samples.
 
-    Notes name the deployments none of whose pods could be judged, when others could.
+    Notes name what could not be judged when the rest could: the deployments none of whose
+    pods has enough points, and the pods (new ones, or a leaking pod restarted by its OOM
+    kills) that have too few beside siblings that have enough. A pass covers only the pods
+    judged, and says so.
     """
     missing = unjudged(series, settings, sampling)
     if missing is not None:
         return missing, []
+    fewer = f" (fewer than leak_min_points {settings.leak_min_points})"
     enough = {s.deployment for s in series if len(s.points) >= settings.leak_min_points}
     short = sorted({s.deployment for s in series} - enough)
     notes = [
         f"deployment/{name} not judged: "
         + "; ".join(_measured(s) for s in series if s.deployment == name)
-        + f" (fewer than leak_min_points {settings.leak_min_points})"
+        + fewer
         for name in short
+    ]
+    notes += [
+        f"pod {_measured(s)} not judged{fewer}; its siblings in deployment/{s.deployment} were"
+        for s in series
+        if s.deployment in enough and len(s.points) < settings.leak_min_points
     ]
     leaking = [(s, rate) for s in series if (rate := growth_per_minute(s, settings)) is not None]
     if not leaking:

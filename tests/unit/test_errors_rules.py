@@ -394,6 +394,17 @@ def test_a_deployment_whose_pods_are_all_new_is_noted_when_another_is_judged() -
     ]
 
 
+def test_a_new_pod_beside_judged_siblings_is_named_as_not_judged() -> None:
+    # A leaking pod replaced after its OOM kill has few points: a pass must not claim it.
+    new = rules.MemorySeries("api-2", "rolerabbit-api", 512 * MIB, [(0, 400 * MIB), (5, 450 * MIB)])
+    finding, notes = rules.memory_leaks([series(150, 150, 150), new], "ns", ErrorsSettings())
+    assert finding is None
+    assert notes == [
+        "pod api-2: measured at 2 distinct times not judged (fewer than leak_min_points 3); "
+        "its siblings in deployment/rolerabbit-api were"
+    ]
+
+
 def revision(
     rev: int,
     lines: int,
