@@ -59,6 +59,7 @@ class Sampling:
     """The PodMetrics windows seen (seconds): about metrics-server's resolution."""
     shortest_gap_s: float | None = None
     """The shortest time between two distinct measurements seen, if two were."""
+    source = "PodMetrics"  # what a pod's usage is read from, as an unjudged text names it
 
     def described(self) -> str:
         seen = (
@@ -86,6 +87,7 @@ class QueriedSampling:
     cpu_rate_s: float
     points: tuple[int, ...] = ()
     """How many memory points each pod had."""
+    source = "cAdvisor series in Prometheus"
 
     def described(self) -> str:
         counts = sorted(set(self.points))
@@ -181,13 +183,16 @@ def _ratio(pods: Sequence[PodUsage], cpu: bool) -> float | None:
 
 
 def _saturation_of(
-    name: str, samples: Sequence[Sequence[PodUsage]], settings: PerformanceSettings
+    name: str,
+    samples: Sequence[Sequence[PodUsage]],
+    settings: PerformanceSettings,
+    source: str,
 ) -> tuple[list[tuple[str, str, float, float, int]], str | None]:
     """One deployment's sustained saturation per resource, or why it cannot be judged
     (among others: saturated in fewer samples than sustained needs)."""
     mine = [[p for p in sample if p.deployment == name] for sample in samples]
     if not any(mine):
-        return [], f"deployment/{name}: no PodMetrics for any of its pods in {len(samples)} samples"
+        return [], f"deployment/{name}: no {source} for any of its pods in {len(samples)} samples"
     saturated, judged = [], False
     for cpu, limit, label in (
         (True, settings.pod_cpu_max, "CPU"),
@@ -236,7 +241,8 @@ def deployment_saturation(
         if name not in replicas or replicas[name] is None:
             unjudged.append(f"deployment/{name} not found")
         elif replicas[name] != 0:
-            found, why = _saturation_of(name, samples, settings)
+            source = sampling.source if sampling else Sampling.source
+            found, why = _saturation_of(name, samples, settings, source)
             saturated += found
             unjudged += [why] if why else []
     if not saturated:

@@ -233,6 +233,12 @@ def test_a_deployment_that_cannot_be_judged_is_inconclusive() -> None:
     assert rules.deployment_saturation(api_only, BOTH, cooler) == NoData(
         "deployment/rolerabbit-deployment-worker: no PodMetrics for any of its pods in 2 samples"
     )
+    queried = rules.QueriedSampling("prometheus http://prom", 60, 15, 60, (4, 4))
+    missing = rules.deployment_saturation(api_only, BOTH, cooler, queried)
+    assert isinstance(missing, NoData) and missing.missing == (
+        "deployment/rolerabbit-deployment-worker: no cAdvisor series in Prometheus for any of "
+        "its pods in 2 samples"
+    )
     unlimited = [[replace(p, cpu_limit_m=None, memory_limit=None) for p in s] for s in samples()]
     result = rules.deployment_saturation(unlimited, BOTH, cooler)
     assert isinstance(result, NoData)
