@@ -267,7 +267,8 @@ class LastResort:
                 self._write([{"backup": "FLUSHDB", "attempt": attempt, "keys": len(keys)}])
                 # Only keys new or changed since the last attempt are read again.
                 fresh = self._back_up(client, [k for k in keys if k not in written])
-                written = {k: fresh.get(k) or written[k] for k in keys if k in {**written, **fresh}}
+                known = {**written, **fresh}  # keys gone since are left out below
+                written = {k: known[k] for k in keys if k in known}
                 flushed, changed = client.eval(
                     FLUSH_IF_UNCHANGED, len(written), *written, *written.values()
                 )
