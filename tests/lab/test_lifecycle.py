@@ -111,19 +111,19 @@ time.sleep(600)
 
 
 def test_a_private_lab_whose_owner_is_killed_stops_and_removes_itself() -> None:
-    owner = subprocess.Popen(
+    # The context closes the pipe and reaps the owner after it is killed.
+    with subprocess.Popen(
         [sys.executable, "-c", OWNER], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert owner.stdout is not None
-        state_dir = Path(owner.stdout.readline().strip())
-        assert state_dir.name.startswith("rolerabbit-lab-"), state_dir
-        pids = lab_pids(state_dir)
-        assert len(pids) > 5  # the supervisor, its services and their children
-        data = (StatePaths(state_dir).postgres / "data").resolve()
-    finally:
-        owner.kill()  # SIGKILL: no teardown of its own runs
-        owner.wait(timeout=10)
+    ) as owner:
+        try:
+            assert owner.stdout is not None
+            state_dir = Path(owner.stdout.readline().strip())
+            assert state_dir.name.startswith("rolerabbit-lab-"), state_dir
+            pids = lab_pids(state_dir)
+            assert len(pids) > 5  # the supervisor, its services and their children
+            data = (StatePaths(state_dir).postgres / "data").resolve()
+        finally:
+            owner.kill()  # SIGKILL: no teardown of its own runs
     deadline = time.monotonic() + 60
     while (left := [pid for pid in pids if alive(pid)]) or state_dir.exists():
         assert time.monotonic() < deadline, f"still running: {left}; {state_dir} kept"
