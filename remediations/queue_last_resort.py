@@ -29,7 +29,9 @@ from opscheck.waiting import wait_until
 # Both scripts take the keys with, as ARGV, the SHA-1 of each key's DUMP as written down.
 # DELETE_IF_UNCHANGED deletes each key still so and returns {deleted, changed}; a key gone
 # meanwhile is in neither. FLUSH_IF_UNCHANGED flushes only if every key still present is
-# as written down and no other key exists (DBSIZE), else returns {0, changed}.
+# as written down and no other key exists (DBSIZE), else returns {0, changed}. It reads
+# every key in one call: at queue.last_resort_max_keys (200,000) that holds Redis for a
+# moment, which a last resort that flushes the database anyway may do.
 DELETE_IF_UNCHANGED = """
 local deleted, changed = {}, {}
 for i, key in ipairs(KEYS) do
