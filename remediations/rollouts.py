@@ -26,6 +26,9 @@ from opscheck import Action, Plan
 from opscheck.waiting import wait_until
 
 STRATEGIC = "application/strategic-merge-patch+json"
+# `kubectl rollout status` watches and sees the rollout end at once; one GET of one
+# Deployment every 0.2 s comes within 0.1 s of that on average, and costs the API little.
+ROLLOUT_POLL_S = 0.2
 MERGE = "application/merge-patch+json"
 
 
@@ -131,6 +134,7 @@ def wait_for_rollout(target: KubeTarget, name: str) -> None:
         pending,
         target.rollout_timeout_s,
         f"deployment/{name} rollout not complete",
+        interval_s=ROLLOUT_POLL_S,
         hopeless=lambda why: "progress deadline" in why,
     )
 

@@ -1,10 +1,10 @@
 """The background "just enough controller" loop.
 
 Every ``interval`` seconds, holding the store lock, it runs the deployment
-controller, the replica set controller, the kubelet simulation and the
-endpoints controller, in that order, from one snapshot of pods indexed by
-owner (no per-object lookups).  It also owns the log file tails (the API log file of a
-standalone emulator, and each pod backend's own file).
+controller, the replica set controller and the kubelet simulation, in that order, from
+one snapshot of pods indexed by owner (no per-object lookups), again while a pass changed
+something (at most ``PASSES``), then the endpoints controller. It also owns the log file
+tails (the API log file of a standalone emulator, and each pod backend's own file).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from lab.k8s.resources import DEPLOYMENTS, ENDPOINTS, PODS, REPLICASETS, SERVICE
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
+PASSES = 4  # controller passes per tick at most: a rollout step takes three
 
 
 def pods_by_owner(pods: list[Obj]) -> dict[str, list[Obj]]:
@@ -101,20 +102,38 @@ class Controller:
     def tick(self) -> None:
         store = self.cluster.store
         with store.lock:
-            by_owner = pods_by_owner(store.items(PODS.bucket))
-            for deployment in store.items(DEPLOYMENTS.bucket):
-                namespace = deployment["metadata"]["namespace"]
-                self.deployments.reconcile(
-                    deployment, store.items(REPLICASETS.bucket, namespace), by_owner
-                )
-            for rs in store.items(REPLICASETS.bucket):
-                reconcile_replicaset(self.cluster, rs, by_owner.get(rs["metadata"]["uid"], []))
-            self.kubelet.tick(store.items(PODS.bucket))
+            # Real controllers react to each change they see at once (informers and work
+            # queues), not on a timer: a pod turning Ready lets the Deployment controller
+            # scale the old ReplicaSet down, whose pod the ReplicaSet controller deletes,
+            # which lets the next new pod be created, all within milliseconds. So within a
+            # tick the controllers run again while their last pass changed something
+            # (bounded), rather than one step of a rollout per tick.
+            for _ in range(PASSES):
+                before = self._workload_versions()
+                self._reconcile_workloads()
+                if self._workload_versions() == before:
+                    break
             # Endpoints follow the Services and their pods' readiness alone (and are put
             # back if someone changed them): nothing to do while none of the three changed.
             if self._endpoint_inputs() != self._endpoints_seen:
                 reconcile_endpoints(self.cluster)
                 self._endpoints_seen = self._endpoint_inputs()
+
+    def _reconcile_workloads(self) -> None:
+        store = self.cluster.store
+        by_owner = pods_by_owner(store.items(PODS.bucket))
+        for deployment in store.items(DEPLOYMENTS.bucket):
+            namespace = deployment["metadata"]["namespace"]
+            self.deployments.reconcile(
+                deployment, store.items(REPLICASETS.bucket, namespace), by_owner
+            )
+        for rs in store.items(REPLICASETS.bucket):
+            reconcile_replicaset(self.cluster, rs, by_owner.get(rs["metadata"]["uid"], []))
+        self.kubelet.tick(store.items(PODS.bucket))
+
+    def _workload_versions(self) -> tuple[int, ...]:
+        store = self.cluster.store
+        return tuple(store.bucket_version(r.bucket) for r in (DEPLOYMENTS, REPLICASETS, PODS))
 
     def _endpoint_inputs(self) -> tuple[int, ...]:
         store = self.cluster.store
