@@ -164,11 +164,14 @@ class Supervisor:
         if not settings.owner_pid:
             return False
         try:
-            started = psutil.Process(settings.owner_pid).create_time()
+            owner = psutil.Process(settings.owner_pid)
+            started, status = owner.create_time(), owner.status()
         except psutil.NoSuchProcess:
             return True
         except psutil.Error:  # not ours to see: it runs, as far as we can tell
             return False
+        if status == psutil.STATUS_ZOMBIE:  # killed, its parent has not reaped it yet
+            return True
         return abs(started - settings.owner_started) > 1.0  # the pid was reused
 
     def monitor(self) -> None:

@@ -111,7 +111,8 @@ time.sleep(600)
 
 
 def test_a_private_lab_whose_owner_is_killed_stops_and_removes_itself() -> None:
-    # The context closes the pipe and reaps the owner after it is killed.
+    # The owner is killed and left unreaped (a zombie) while the lab goes, as when its
+    # parent is busy elsewhere; the context then reaps it and closes the pipe.
     with subprocess.Popen(
         [sys.executable, "-c", OWNER], cwd=ROOT, stdout=subprocess.PIPE, text=True
     ) as owner:
@@ -123,11 +124,11 @@ def test_a_private_lab_whose_owner_is_killed_stops_and_removes_itself() -> None:
             assert len(pids) > 5  # the supervisor, its services and their children
             data = (StatePaths(state_dir).postgres / "data").resolve()
         finally:
-            owner.kill()  # SIGKILL: no teardown of its own runs
-    deadline = time.monotonic() + 60
-    while (left := [pid for pid in pids if alive(pid)]) or state_dir.exists():
-        assert time.monotonic() < deadline, f"still running: {left}; {state_dir} kept"
-        time.sleep(0.2)
+            owner.kill()  # SIGKILL: no teardown of its own runs; not reaped until the end
+        deadline = time.monotonic() + 60
+        while (left := [pid for pid in pids if alive(pid)]) or state_dir.exists():
+            assert time.monotonic() < deadline, f"still running: {left}; {state_dir} kept"
+            time.sleep(0.2)
     assert not data.exists()  # PostgreSQL's data too, also where it lives outside
 
 
