@@ -21,8 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from lab.control import ControlServer
 from lab.credentials import Credentials
 from lab.errors import LabError
@@ -30,7 +28,7 @@ from lab.fault_state import ActiveFaults
 from lab.k8s_client import EmulatorClient, write_kubeconfig
 from lab.outputs import write_outputs
 from lab.paths import StatePaths, remove_state
-from lab.processes import record_process
+from lab.processes import ProcessRecord, record_process
 from lab.services.alerting import alerting_services
 from lab.services.api_pods import ApiPool
 from lab.services.base import LabContext, Service
@@ -161,18 +159,9 @@ class Supervisor:
     def owner_gone(self) -> bool:
         """The lab has an owner (a test session) and it no longer runs."""
         settings = self.ctx.settings
-        if not settings.owner_pid:
-            return False
-        try:
-            owner = psutil.Process(settings.owner_pid)
-            started, status = owner.create_time(), owner.status()
-        except psutil.NoSuchProcess:
-            return True
-        except psutil.Error:  # not ours to see: it runs, as far as we can tell
-            return False
-        if status == psutil.STATUS_ZOMBIE:  # killed, its parent has not reaped it yet
-            return True
-        return abs(started - settings.owner_started) > 1.0  # the pid was reused
+        # Gone also when killed but not yet reaped (a zombie), or its pid was reused.
+        owner = ProcessRecord("owner", settings.owner_pid, settings.owner_started)
+        return bool(settings.owner_pid) and not owner.alive()
 
     def monitor(self) -> None:
         """Restart crashed services (unless a fault stopped them) and run the bridge; stop

@@ -8,6 +8,7 @@ import time
 from lab.errors import LabError
 from lab.faults.deployment import KubeApi
 from lab.faults.framework import Fault, LabControl, float_param, register
+from lab.k8s.metrics import MIB
 from lab.k8s.quantity import parse_quantity
 from lab.outputs import lab_threshold
 from lab.settings import NAMESPACE
@@ -60,9 +61,6 @@ class MemoryClimb(Fault):
             with contextlib.suppress(LabError):
                 lab.k8s_hook("memory-climb", {"namespace": NAMESPACE, "pod": pod, "enabled": False})
         self.pods.clear()
-
-
-MIB = 2**20
 
 
 def measured_memory(api: KubeApi, pod: str) -> float:
