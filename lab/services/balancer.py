@@ -57,7 +57,7 @@ class Backends:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._pods: list[tuple[str, int]] = []
         self._turn = itertools.count()
         self._lock = threading.Lock()
@@ -68,11 +68,14 @@ class Backends:
         except OSError:
             self._stamp, self._pods = None, []
             return self._pods
-        if (st.st_mtime_ns, st.st_size) != self._stamp:
+        # The supervisor replaces the file (a new inode) on every change: a rewrite within
+        # one coarse mtime tick and of the same size is still seen.
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
             try:
                 data = json.loads(self.path.read_text())
                 self._pods = [(str(name), int(port)) for name, port in data["pods"]]
-                self._stamp = (st.st_mtime_ns, st.st_size)
+                self._stamp = stamp
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # mid-write: keep the last good list
         return self._pods
