@@ -97,7 +97,7 @@ class KubeApi:
         served, shape = served_from(verb, request.params), shape_of(request.headers)
         cluster.stats.count(verb, resource, agent, served, shape, access_name(route))
         if verb not in READ_VERBS:
-            cluster.changed = True
+            cluster.written.add(rt.bucket)
         if route.subresource == "log":
             if method != "GET":
                 raise errors.method_not_allowed(method)

@@ -21,6 +21,11 @@ from lab.k8s.store import Store
 
 Obj = dict[str, Any]
 
+# Buckets the seed makes no object in and no controller or lab process acts on, so a
+# conditional reset gives them back their seeded state by emptying them: a read-only sweep
+# takes and releases its sweep Lease, and that alone must not replace every pod.
+RESTORED_IN_PLACE = frozenset({"leases"})
+
 
 @dataclass
 class Settings:
@@ -61,13 +66,38 @@ class Cluster:
         self.stats = RequestStats()
         # The lab processes serving pods (pod proxy, pods' log files); the lab posts them.
         self.backends = Backends()
-        # Set by every write through the API and every fault hook; a conditional reset
-        # (`POST /_lab/reset {"if_changed": true}`) re-seeds only when it is set.
-        self.changed = False
+        # The buckets written through the API since the last seed, and whether a fault
+        # hook ran: a conditional reset (`POST /_lab/reset {"if_changed": true}`) re-seeds
+        # only when either changed what the seed made (see needs_reseed).
+        self.written: set[str] = set()
+        self.hooked = False
 
     @property
     def lock(self) -> Any:
         return self.store.lock
+
+    @property
+    def needs_reseed(self) -> bool:
+        """Whether a conditional reset must re-seed: a hook ran, or the API wrote a bucket
+        that a conditional reset cannot give back its seeded state in place."""
+        return self.hooked or not self.written <= RESTORED_IN_PLACE
+
+    def restore_in_place(self) -> list[str]:
+        """Give the buckets in RESTORED_IN_PLACE back their seeded state (the seed makes no
+        object in them) without touching anything else; the caller holds the lock."""
+        removed = []
+        for bucket in sorted(self.written & RESTORED_IN_PLACE):
+            for obj in self.store.items(bucket):
+                meta = obj["metadata"]
+                self.store.remove(bucket, meta.get("namespace", ""), meta["name"])
+                removed.append(f"{bucket}/{meta['name']}")
+        self.written.clear()
+        return removed
+
+    def seeded(self) -> None:
+        """The store now holds exactly the seed."""
+        self.written.clear()
+        self.hooked = False
 
     def owner(self, obj: Obj, kind: str) -> str | None:
         """Name of the controlling owner of the given kind, if any."""

@@ -40,8 +40,9 @@ clear                              {hook?}: clears one hook by name, or every ho
 =================================  ==========================================================
 
 Other endpoints: ``GET /_lab/hooks`` (what is in force), ``POST /_lab/reset``
-(wipe and reseed; with ``{"if_changed": true}`` only when an API write or a hook changed
-the cluster since the last reseed, else it clears the pods' logs only), ``GET /_lab/stats``
+(wipe and reseed; with ``{"if_changed": true}`` only when a hook or an API write changed
+what the seed made since the last reseed, else it clears the pods' logs and empties the
+buckets the seed leaves empty, such as a sweep's Lease), ``GET /_lab/stats``
 (request counts such as ``{"list pods": 3}``; ``?agent=NAME`` counts one client only, named by
 its User-Agent's product, ``?served=cache`` the LISTs asking for ``resourceVersion=0``,
 ``?shape=metadata`` the requests answered with metadata only, and ``?by=agent``,
@@ -154,10 +155,11 @@ class LabApi:
                 return Response.of(self.actions.describe())
         if path == "/_lab/reset" and method == "POST":
             body = request.json_body() or {}
-            if isinstance(body, dict) and body.get("if_changed") and not cluster.changed:
+            if isinstance(body, dict) and body.get("if_changed") and not cluster.needs_reseed:
                 with cluster.lock:
+                    restored = cluster.restore_in_place()
                     cluster.logs.clear()  # the pods stay: only what they logged goes
-                return Response.of({"ok": True, "reseeded": False})
+                return Response.of({"ok": True, "reseeded": False, "removed": restored})
             self.reset()
             return Response.of({"ok": True, "reseeded": True})
         name = path.removeprefix("/_lab/hooks/")
@@ -168,7 +170,7 @@ class LabApi:
             with cluster.lock:
                 result = self._hooks[name](body)
                 cluster.faults.touch()
-                cluster.changed = True
+                cluster.hooked = True
             return Response.of({"ok": True, "hook": name, **result})
         raise errors.ApiError(404, "NotFound", f"no lab endpoint {method} {path}")
 
@@ -184,7 +186,7 @@ class LabApi:
             cluster.settings.metric_resolution_seconds = self.actions.initial_resolution
             self.controller.reset()
             seed_cluster(cluster, cluster.settings.seed)
-            cluster.changed = False
+            cluster.seeded()
 
     def _crash(self, table: dict[Target, CrashLoop], body: Obj, reason: str, code: int) -> Obj:
         target = _target(body)
