@@ -168,11 +168,29 @@ class LabApi:
             if not isinstance(body, dict):
                 raise errors.bad_request("the hook body must be a JSON object")
             with cluster.lock:
+                before = self._state()
                 result = self._hooks[name](body)
                 cluster.faults.touch()
-                cluster.hooked = True
+                # A hook that changed nothing (clearing what a re-seed already cleared, as
+                # `lab reset` does right after one) leaves nothing for a re-seed to undo.
+                cluster.hooked = cluster.hooked or self._state() != before
             return Response.of({"ok": True, "hook": name, **result})
         raise errors.ApiError(404, "NotFound", f"no lab endpoint {method} {path}")
+
+    def _state(self) -> tuple[Any, ...]:
+        """What a hook can change: the faults in force, the unpullable images, the pods'
+        start-up delay and metrics resolution, and (through the store's version) objects.
+        The pods' logs are left out: every conditional reset clears them."""
+        cluster, faults = self.cluster, self.cluster.faults
+        tables = (faults.crashloop, faults.oom, faults.memory_climb, faults.cpu_usage,
+                  faults.unschedulable, faults.probe_failure)  # fmt: skip
+        return (
+            tuple(sorted(table.items(), key=repr) for table in tables),
+            tuple(cluster.registry.unpullable()),
+            cluster.settings.pod_startup_seconds,
+            cluster.settings.metric_resolution_seconds,
+            cluster.store.resource_version,
+        )
 
     def reset(self) -> None:
         cluster = self.cluster
