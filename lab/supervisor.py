@@ -56,6 +56,12 @@ MONITOR_INTERVAL = 0.5
 RESTART_BACKOFF = 1.0
 SETTLE_TIMEOUT = 60.0  # at start and after a reset: rollouts, workers, the queue flowing
 FLOWING_S = 2.0  # a job completes every half second in a healthy lab
+# Request lines the API pods log, from the start or from a reset (which clears the pods'
+# logs), before the lab counts as settled: ERR-105 does not judge a revision's error share
+# from fewer than bad_rollout_min_lines (20 by default), and the emulator reads the pods'
+# files every 0.2 s (about 2 more lines of the load's 10 a second). Without this, a sweep
+# right after a reset that replaced no pod would find the API's logs all but empty.
+SETTLED_LOG_LINES = 25
 STORES = ("postgres", "redis", "registry")  # started first, together; stopped last
 
 
@@ -72,6 +78,7 @@ class Supervisor:
         self.lock = threading.RLock()
         self.phase = "starting"
         self.phase_detail = ""
+        self._log_marks: dict[str, int] = {}  # API pod -> its log's size when a reset began
         self.stopping = threading.Event()
         self.orphaned = False  # stopped because its owner is gone: the state dir goes too
         self.emulator: KubernetesEmulatorService | None = None
@@ -295,6 +302,7 @@ class Supervisor:
         a spec or replacing a faulted pod costs no rollout.
         """
         held = self._held_jobs()
+        self._log_marks = self._api_log_sizes()
         if self.k8s is not None:
             self.k8s.reset(if_changed=True)
         cleared = self.faults.clear_all()
@@ -384,7 +392,31 @@ class Supervisor:
         prometheus = self.services.get("prometheus")
         if isinstance(prometheus, PrometheusService) and not prometheus.scrapes(serving):
             return "Prometheus (a scrape of every API pod)"
+        if self.emulator is not None and (lines := self._api_lines_logged()) < SETTLED_LOG_LINES:
+            return f"the API pods' logs ({lines} lines since the reset; {SETTLED_LOG_LINES} wanted)"
         return None
+
+    def _api_log_sizes(self) -> dict[str, int]:
+        """Each serving API pod's log file size: where a reset starts counting lines."""
+        sizes = {}
+        for pod in self.api_pods():
+            try:
+                sizes[pod] = self.ctx.paths.api_log(pod).stat().st_size
+            except OSError:
+                continue  # not written yet: count from its start
+        return sizes
+
+    def _api_lines_logged(self) -> int:
+        """Lines the serving API pods logged since the last reset (or since they started)."""
+        total = 0
+        for pod in self.api_pods():
+            try:
+                with self.ctx.paths.api_log(pod).open("rb") as log:
+                    log.seek(self._log_marks.get(pod, 0))
+                    total += log.read().count(b"\n")
+            except OSError:
+                continue
+        return total
 
     def _jobs_completing(self) -> bool:
         """Whether a job completed within FLOWING_S (Redis' clock): the queue flows."""

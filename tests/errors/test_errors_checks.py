@@ -10,6 +10,7 @@ import json
 import time
 from pathlib import Path
 
+from lab.testing import LabHandle
 from tests.errors.errors_support import FAST, Inject, Run
 
 ERRORS_AND_PERFORMANCE = "errors or performance"
@@ -24,6 +25,19 @@ def test_errors_healthy_lab_passes_every_check(run_checks: Run) -> None:
         *(f"PERF-10{i}" for i in range(1, 5)),
     }
     assert set(statuses.values()) == {"passed"}
+
+
+def test_errors_a_reset_that_replaced_no_pod_leaves_the_pods_enough_logs_to_judge(
+    lab: LabHandle, run_checks: Run
+) -> None:
+    """A reset after a read-only sweep keeps the pods but clears their logs: it returns once
+    they logged enough again for ERR-105 to judge the seeded revision 2, not before."""
+    run_checks("-m", ERRORS_AND_PERFORMANCE, profile=FAST)  # a sweep takes its Lease: a write
+    pods = {p["pod"] for p in lab.status()["api_pods"]}
+    lab.reset()
+    assert {p["pod"] for p in lab.status()["api_pods"]} == pods  # no pod replaced
+    result = run_checks("-k", "ERR-105")  # the lab profile: bad_rollout_min_lines 20
+    assert result.statuses() == {"ERR-105": "passed"}, result.stdout
 
 
 def test_errors_rate_fails_on_real_5xx(run_checks: Run, fault: Inject) -> None:
