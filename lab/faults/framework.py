@@ -11,7 +11,7 @@ fault's section right after `inject` fails exactly those checks, and every other
 the section passes, except the `unjudged` ones, which the fault leaves without a verdict
 (skipped or inconclusive, e.g. a rollout still in its settle window). Where a check needs
 the state to be older than a lab threshold, `inject` waits (bounded) until it is, and the
-description says so. tests/lab/test_fault_matrix.py holds every fault to it.
+description says so. tests/lab/fault_matrix.py holds every fault to it.
 
 Faults run inside the supervisor, so resources they hold (connections, a running query)
 outlive the `lab inject` command that created them. One instance per supervisor: keep
