@@ -26,6 +26,7 @@ class ActiveFaults:
         self._instances: dict[str, Fault] = {}
         self._active: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._injected = False  # since the last take_injected(): see Supervisor.reset
 
     @property
     def lab(self) -> LabControl:
@@ -39,8 +40,16 @@ class ActiveFaults:
             self._instances[name] = self.registry.get(name)()
         return self._instances[name]
 
+    def take_injected(self) -> bool:
+        """Whether a fault was injected since the last call (then the pods may have logged
+        what the fault made them log)."""
+        with self._lock:
+            injected, self._injected = self._injected, False
+            return injected
+
     def inject(self, name: str, params: dict[str, str]) -> dict[str, Any]:
         with self._lock:
+            self._injected = True
             fault = self._instance(name)
             if name in self._active:
                 fault.clear(self.lab)

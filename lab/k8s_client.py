@@ -64,10 +64,11 @@ class EmulatorClient:
     def hook(self, name: str, body: dict[str, Any]) -> Any:
         return self.post(f"/_lab/hooks/{name}", body)
 
-    def reset(self, if_changed: bool = False) -> Any:
+    def reset(self, if_changed: bool = False, clear_logs: bool = True) -> Any:
         """Wipe and reseed the cluster; with if_changed, only if a write or a hook changed
-        it since the last reseed (otherwise only the pods' logs are cleared)."""
-        return self.post("/_lab/reset", {"if_changed": if_changed})
+        what the seed made since the last reseed (otherwise the pods stay, and their logs
+        are cleared if clear_logs)."""
+        return self.post("/_lab/reset", {"if_changed": if_changed, "clear_logs": clear_logs})
 
 
 def write_kubeconfig(path: Path, url: str) -> None:

@@ -302,9 +302,12 @@ class Supervisor:
         a spec or replacing a faulted pod costs no rollout.
         """
         held = self._held_jobs()
-        self._log_marks = self._api_log_sizes()
+        # Only a fault makes the pods log what the next sweep must not read: without one
+        # since the last reset, their logs stay (and nothing waits for new lines).
+        faulted = self.faults.take_injected()
+        self._log_marks = self._api_log_sizes() if faulted else {}
         if self.k8s is not None:
-            self.k8s.reset(if_changed=True)
+            self.k8s.reset(if_changed=True, clear_logs=faulted)
         cleared = self.faults.clear_all()
         clear_switches(self.ctx.paths.switches)
         with self.lock:

@@ -41,8 +41,9 @@ clear                              {hook?}: clears one hook by name, or every ho
 
 Other endpoints: ``GET /_lab/hooks`` (what is in force), ``POST /_lab/reset``
 (wipe and reseed; with ``{"if_changed": true}`` only when a hook or an API write changed
-what the seed made since the last reseed, else it clears the pods' logs and empties the
-buckets the seed leaves empty, such as a sweep's Lease), ``GET /_lab/stats``
+what the seed made since the last reseed, else it empties the buckets the seed leaves
+empty, such as a sweep's Lease, and clears the pods' logs unless ``"clear_logs": false``),
+``GET /_lab/stats``
 (request counts such as ``{"list pods": 3}``; ``?agent=NAME`` counts one client only, named by
 its User-Agent's product, ``?served=cache`` the LISTs asking for ``resourceVersion=0``,
 ``?shape=metadata`` the requests answered with metadata only, and ``?by=agent``,
@@ -158,7 +159,8 @@ class LabApi:
             if isinstance(body, dict) and body.get("if_changed") and not cluster.needs_reseed:
                 with cluster.lock:
                     restored = cluster.restore_in_place()
-                    cluster.logs.clear()  # the pods stay: only what they logged goes
+                    if body.get("clear_logs", True) is not False:
+                        cluster.logs.clear()  # the pods stay: only what they logged goes
                 return Response.of({"ok": True, "reseeded": False, "removed": restored})
             self.reset()
             return Response.of({"ok": True, "reseeded": True})

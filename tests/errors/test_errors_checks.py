@@ -30,9 +30,10 @@ def test_errors_healthy_lab_passes_every_check(run_checks: Run) -> None:
 def test_errors_a_reset_that_replaced_no_pod_leaves_the_pods_enough_logs_to_judge(
     lab: LabHandle, run_checks: Run
 ) -> None:
-    """A reset after a read-only sweep keeps the pods but clears their logs: it returns once
-    they logged enough again for ERR-105 to judge the seeded revision 2, not before."""
+    """A reset after a fault outside the cluster keeps the pods but clears their logs: it
+    returns once they logged enough again for ERR-105 to judge the seeded revision 2."""
     run_checks("-m", ERRORS_AND_PERFORMANCE, profile=FAST)  # a sweep takes its Lease: a write
+    lab.inject("queue-paused")
     pods = {p["pod"] for p in lab.status()["api_pods"]}
     lab.reset()
     assert {p["pod"] for p in lab.status()["api_pods"]} == pods  # no pod replaced

@@ -39,3 +39,16 @@ def test_a_hook_that_changed_something_is_undone_by_a_reseed(
     # The re-seed left nothing changed: clearing the hook's fault now is a no-op.
     fresh.post("/_lab/hooks/clear", {"hook": "cpu-usage"})
     assert fresh.post("/_lab/reset", {"if_changed": True})["reseeded"] is False
+
+
+def test_a_conditional_reset_clears_the_pods_logs_unless_told_not_to(
+    fresh: Lab, core: client.CoreV1Api
+) -> None:
+    added = fresh.post("/_lab/hooks/add-logs", {"deployment": "rolerabbit-api", "lines": ["kept"]})
+    pod = added["pods"][0]
+    # Adding log lines changes nothing a re-seed would undo.
+    answer = fresh.post("/_lab/reset", {"if_changed": True, "clear_logs": False})
+    assert answer["reseeded"] is False
+    assert "kept" in core.read_namespaced_pod_log(pod, NAMESPACE)
+    assert fresh.post("/_lab/reset", {"if_changed": True})["reseeded"] is False
+    assert "kept" not in core.read_namespaced_pod_log(pod, NAMESPACE)

@@ -72,6 +72,21 @@ def test_each_ready_api_pod_is_a_process_reached_by_the_pod_proxy(lab: LabHandle
     wait_until(every_pod_answered, 10, "the balancer to send requests to every pod")
 
 
+def test_a_reset_keeps_the_pods_and_their_logs_unless_a_fault_came_since(
+    lab: LabHandle, fault: Inject
+) -> None:
+    lab.reset()
+    pod = sorted(pod_urls(lab.status()))[0]
+    logged = kubectl(lab, "logs", pod).splitlines()[-1]  # each line has its own timestamp
+    lab.reset()  # nothing since the last: the same pods, their logs kept
+    assert sorted(pod_urls(lab.status()))[0] == pod
+    assert logged in kubectl(lab, "logs", pod).splitlines()
+    fault("queue-paused")
+    lab.reset()  # a fault since: what the pods logged under it goes
+    assert sorted(pod_urls(lab.status()))[0] == pod
+    assert logged not in kubectl(lab, "logs", pod).splitlines()
+
+
 def test_api_error_rate_on_the_first_pod_only(lab: LabHandle, fault: Inject) -> None:
     pods = pod_urls(lab.status())
     first = sorted(pods)[0]
