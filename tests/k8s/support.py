@@ -95,6 +95,11 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+def pod_uids(core: client.CoreV1Api) -> set[str]:
+    """The uids of the namespace's pods: a re-seed replaces them all."""
+    return {pod.metadata.uid for pod in core.list_namespaced_pod(NAMESPACE).items}
+
+
 def seeded_ready(apps: client.AppsV1Api) -> bool:
     for deployment in apps.list_namespaced_deployment(NAMESPACE).items:
         status = deployment.status

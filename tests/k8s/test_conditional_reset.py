@@ -9,33 +9,29 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.k8s.support import NAMESPACE, Lab
+from tests.k8s.support import NAMESPACE, Lab, pod_uids
 
 CPU = {"deployment": "rolerabbit-api", "namespace": NAMESPACE}
-
-
-def _pod_uids(core: client.CoreV1Api) -> set[str]:
-    return {pod.metadata.uid for pod in core.list_namespaced_pod(NAMESPACE).items}
 
 
 def test_a_hook_that_clears_nothing_leaves_nothing_to_reseed(
     fresh: Lab, core: client.CoreV1Api
 ) -> None:
-    pods = _pod_uids(core)
+    pods = pod_uids(core)
     assert fresh.post("/_lab/hooks/clear", {"hook": "cpu-usage"})["ok"] is True
     assert fresh.post("/_lab/hooks/cpu-usage", {**CPU, "enabled": False})["active"] is False
     assert fresh.post("/_lab/reset", {"if_changed": True})["reseeded"] is False
-    assert _pod_uids(core) == pods
+    assert pod_uids(core) == pods
 
 
 def test_a_hook_that_changed_something_is_undone_by_a_reseed(
     fresh: Lab, core: client.CoreV1Api
 ) -> None:
-    pods = _pod_uids(core)
+    pods = pod_uids(core)
     fresh.post("/_lab/hooks/cpu-usage", {**CPU, "millicores": 900})
     fresh.post("/_lab/hooks/cpu-usage", {**CPU, "enabled": False})  # changed, then changed back
     assert fresh.post("/_lab/reset", {"if_changed": True})["reseeded"] is True
-    assert not _pod_uids(core) & pods
+    assert not pod_uids(core) & pods
     # The re-seed left nothing changed: clearing the hook's fault now is a no-op.
     fresh.post("/_lab/hooks/clear", {"hook": "cpu-usage"})
     assert fresh.post("/_lab/reset", {"if_changed": True})["reseeded"] is False

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.k8s.support import NAMESPACE, Lab
+from tests.k8s.support import NAMESPACE, Lab, pod_uids
 
 NAME = "some-runner-lease"
 
@@ -70,21 +70,17 @@ def test_a_stale_update_of_a_lease_is_a_conflict(
     assert leases.list_namespaced_lease(NAMESPACE).items == []
 
 
-def _pod_uids(core: client.CoreV1Api) -> set[str]:
-    return {pod.metadata.uid for pod in core.list_namespaced_pod(NAMESPACE).items}
-
-
 def test_a_conditional_reset_after_only_a_lease_write_empties_leases_and_keeps_the_pods(
     fresh: Lab, leases: client.CoordinationV1Api, core: client.CoreV1Api
 ) -> None:
     # Emptying the bucket gives back the seeded state only because the seed makes none.
     assert leases.list_lease_for_all_namespaces().items == []
-    pods = _pod_uids(core)
+    pods = pod_uids(core)
     leases.create_namespaced_lease(NAMESPACE, _lease("runner-a"))
     answer = fresh.post("/_lab/reset", {"if_changed": True})
     assert answer == {"ok": True, "reseeded": False, "removed": [f"leases/{NAME}"]}
     assert leases.list_namespaced_lease(NAMESPACE).items == []
-    assert _pod_uids(core) == pods  # no pod replaced: the seed's workloads were untouched
+    assert pod_uids(core) == pods  # no pod replaced: the seed's workloads were untouched
     # Nothing written since: again nothing to re-seed, and nothing left to remove.
     assert fresh.post("/_lab/reset", {"if_changed": True})["removed"] == []
 
@@ -92,11 +88,11 @@ def test_a_conditional_reset_after_only_a_lease_write_empties_leases_and_keeps_t
 def test_a_conditional_reset_after_a_lease_and_a_workload_write_reseeds(
     fresh: Lab, leases: client.CoordinationV1Api, core: client.CoreV1Api
 ) -> None:
-    pods = _pod_uids(core)
+    pods = pod_uids(core)
     leases.create_namespaced_lease(NAMESPACE, _lease("runner-a"))
     core.patch_namespaced_config_map(
         "rolerabbit-config", NAMESPACE, {"metadata": {"labels": {"touched": "yes"}}}
     )
     assert fresh.post("/_lab/reset", {"if_changed": True}) == {"ok": True, "reseeded": True}
     assert leases.list_namespaced_lease(NAMESPACE).items == []
-    assert not _pod_uids(core) & pods  # every pod is the seed's again, new
+    assert not pod_uids(core) & pods  # every pod is the seed's again, new
