@@ -104,17 +104,19 @@ def set_worker_replicas(lab: LabHandle, replicas: int) -> None:
 
 
 def wait_workers_healthy(lab: LabHandle) -> None:
-    """2 available worker replicas and their 2 BullMQ workers (after a fault was cleared)."""
+    """2 available worker replicas and their 2 BullMQ workers (after a fault was cleared),
+    and the backlog the fault left drained: a healthy queue holds a job or two waiting."""
     rc = client(lab)
 
     def two_workers() -> bool:
         status = worker_deployment(lab).get("status") or {}
         names = {c.get("name") for c in rc.client_list()}
         named = [n for n in names if str(n).startswith(f"{QUEUE}:w:")]
-        return status.get("availableReplicas") == 2 and len(named) == 2
+        drained = int(rc.llen(f"{QUEUE}:wait")) <= 2
+        return status.get("availableReplicas") == 2 and len(named) == 2 and drained
 
     try:
-        wait_until(two_workers, 40, "2 worker replicas and their BullMQ workers")
+        wait_until(two_workers, 40, "2 worker replicas, their BullMQ workers, the backlog drained")
     finally:
         rc.close()
 
