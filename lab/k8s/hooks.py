@@ -182,7 +182,8 @@ class LabApi:
     def _state(self) -> tuple[Any, ...]:
         """What a hook can change: the faults in force, the unpullable images, the pods'
         start-up delay and metrics resolution, and (through the store's version) objects.
-        The pods' logs are left out: every conditional reset clears them."""
+        The pods' logs are left out: hooks add lines only for a fault, and a reset after
+        a fault clears them (the lab asks for that: `clear_logs`)."""
         cluster, faults = self.cluster, self.cluster.faults
         tables = (faults.crashloop, faults.oom, faults.memory_climb, faults.cpu_usage,
                   faults.unschedulable, faults.probe_failure)  # fmt: skip
