@@ -8,6 +8,11 @@ on (--fix → FixPlugin) or only on the xdist controller (report writers).
 
 from __future__ import annotations
 
+from opscheck import process_gc
+
+# First, before the plugins, conftests and sections are imported (opscheck/process_gc.py).
+process_gc.pause()
+
 import os
 import uuid
 from datetime import UTC, datetime
@@ -220,7 +225,13 @@ def _configure_controller(
     )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    process_gc.settle()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    process_gc.settle()  # a session that ended before it started (a usage error)
     lock = config.stash.get(SWEEP_LOCK, None)
     if lock is not None:
         lock.release()

@@ -27,7 +27,6 @@ After each sweep one line on stderr says its exit code, duration and the process
 from __future__ import annotations
 
 import argparse
-import gc
 import resource
 import signal
 import sys
@@ -37,6 +36,7 @@ from types import FrameType
 
 import pytest
 
+from opscheck import process_gc
 from opscheck.arguments import joined
 
 REFUSED = ("--fix", "--fix-only", "--allow-destructive")
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return code
             if args.count and sweeps >= args.count:
                 return code
-            gc.collect()  # between sweeps, not inside one
+            process_gc.between_sweeps()  # a full collection between sweeps, not inside one
             time.sleep(max(0.0, started + args.every - time.monotonic()))
     except (Stop, KeyboardInterrupt):  # a signal between sweeps
         pass
