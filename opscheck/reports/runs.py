@@ -99,6 +99,17 @@ def prune(runs: Path, keep: int, current: Path) -> list[Path]:
     return doomed
 
 
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link to an Allure result, else a copy (another filesystem, or one without
+    hard links). Allure writes each result file once, under a new name, and never changes
+    it; the next sweep deletes the top-level names only, so the kept run's stay whole. A
+    link writes no bytes: a lab sweep's ~170 results took 0.17 s to copy, 3 ms to link."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 class RunArchive:
     """Copies the run's reports into its own directory when the run ends (controller only)."""
 
@@ -132,7 +143,8 @@ class RunArchive:
         if xmlpath:
             self._copy(Path(xmlpath), "junit.xml")
         if self.allure_results is not None and self.allure_results.is_dir():
-            shutil.copytree(self.allure_results, self.run_dir / "allure-results")
+            target = self.run_dir / "allure-results"
+            shutil.copytree(self.allure_results, target, copy_function=link_or_copy)
         extract = audit_extract(self.reports / "audit.jsonl", self.run_id)
         (self.run_dir / "audit.jsonl").write_text("".join(line + "\n" for line in extract))
         before = [p for p in previous if p.name < self.run_dir.name]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 from minisuite import set_state
 
-from opscheck.reports.runs import RUN_DIR, kept_runs
+from opscheck.reports.runs import RUN_DIR, kept_runs, link_or_copy
 
 
 def runs(where: Path) -> list[Path]:
@@ -41,6 +42,41 @@ def test_each_sweep_keeps_its_reports_and_latest_points_to_the_newest(suite: pyt
     assert {"applied", "verified"} <= {e["result"] for e in fixes}
     assert (second / "audit.jsonl").read_text() == ""
     assert len((reports / "audit.jsonl").read_text().splitlines()) == len(fixes)
+
+
+def test_a_kept_runs_allure_results_are_links_that_outlive_the_next_sweep(
+    suite: pytest.Pytester,
+):
+    """The kept run's Allure results are the top-level files themselves (hard links, no
+    bytes copied); the next sweep replaces the top-level results and the kept run's stay."""
+    assert suite.runpytest("--env", "test").ret == 0
+    [first] = runs(suite.path)
+    top = suite.path / "reports" / "allure-results"
+    kept = sorted((first / "allure-results").glob("*-result.json"))
+    assert kept and {p.name for p in kept} <= {p.name for p in top.iterdir()}
+    contents = {p.name: p.read_bytes() for p in kept}
+    for path in kept:
+        assert path.stat().st_ino == (top / path.name).stat().st_ino
+        assert path.stat().st_nlink == 2
+    assert suite.runpytest("--env", "test").ret == 0
+    assert not {p.name for p in kept} & {p.name for p in top.iterdir()}, "top level replaced"
+    assert {p.name: p.read_bytes() for p in kept} == contents
+    assert all(p.stat().st_nlink == 2 for p in runs(suite.path)[1].glob("allure-results/*"))
+
+
+def test_a_result_on_another_filesystem_is_copied(tmp_path: Path):
+    """Where no hard link can be made (another device: here tmpfs against the test's
+    directory), the result is copied instead."""
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second filesystem to copy across")
+    source = tmp_path / "a-result.json"
+    source.write_text('{"name": "x"}')
+    with tempfile.TemporaryDirectory(dir=other) as elsewhere:
+        target = Path(elsewhere) / source.name
+        link_or_copy(str(source), str(target))
+        assert target.read_text() == source.read_text()
+        assert target.stat().st_nlink == 1 and source.stat().st_nlink == 1
 
 
 def test_retention_deletes_the_oldest_runs_and_nothing_else(suite: pytest.Pytester):
