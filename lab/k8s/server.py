@@ -13,11 +13,12 @@ import select
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from lab.http_handler import KeepAliveHandler
 from lab.k8s import errors, hooks
 from lab.k8s.api import KubeApi
 from lab.k8s.cluster import Cluster, Settings
@@ -34,8 +35,7 @@ class _Server(ThreadingHTTPServer):
     token: str | None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(KeepAliveHandler):
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from lab.http_handler import KeepAliveHandler
 from lab.services.base import load_context
 
 RECEIVER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -42,9 +43,7 @@ def read_notifications(state_dir: Path, receiver: str) -> list[dict[str, Any]]:
 def make_handler(directory: Path) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()  # one writer at a time, so lines never interleave
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(KeepAliveHandler):
         def log_message(self, format: str, *args: Any) -> None:
             return
 

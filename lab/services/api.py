@@ -37,6 +37,7 @@ import psycopg
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from lab.http_handler import KeepAliveHandler
 from lab.services.api_metrics import ApiMetrics, RequestLog
 from lab.services.api_sessions import Sessions, signing_key
 from lab.services.base import LabContext, load_context
@@ -254,9 +255,7 @@ def client_ip(req: BaseHTTPRequestHandler) -> str:
 
 
 def make_handler(api: Api) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(KeepAliveHandler):
         def log_message(self, format: str, *args: Any) -> None:  # the JSON log replaces it
             return
 

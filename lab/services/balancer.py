@@ -39,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from lab.http_handler import KeepAliveHandler
 from lab.services.base import load_context
 from lab.services.network_policy import Enforcer
 
@@ -100,8 +101,7 @@ def client_of(peer: str, forwarded: str | None) -> str:
 def make_handler(
     backends: Backends, enforcer: Enforcer | None = None
 ) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(KeepAliveHandler):
         timeout = IDLE_TIMEOUT_S
 
         def log_message(self, format: str, *args: Any) -> None:

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from lab.http_handler import KeepAliveHandler
 from lab.services.base import load_context
 from lab.switches import SwitchReader
 
@@ -29,9 +30,7 @@ PROVIDERS = {"stripe": "/stripe/v1", "cloudflare": "/cloudflare/client/v4"}
 
 
 def make_handler(switches: SwitchReader) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(KeepAliveHandler):
         def log_message(self, format: str, *args: Any) -> None:
             return
 
