@@ -99,11 +99,13 @@ def jobs_piling_up(
     second: Sample,
     s: QueueSettings,
     first_missing: str = "no session-start sample",
+    first_from: str = "",
 ) -> Finding | NoData | None:
     """Too many waiting, or growth with no completion between the two samples.
 
     Growth is judged only with both samples and a completion record; without them a
-    backlog within `waiting_max` is inconclusive, not healthy.
+    backlog within `waiting_max` is inconclusive, not healthy. `first_from` says where the
+    first sample came from when not from this sweep (the previous sweep's record).
     """
     evidence = [counts_line(counts)]
     growth_problem, growth_unknown = None, None
@@ -120,6 +122,7 @@ def jobs_piling_up(
         evidence.append(
             f"waiting {first.waiting} -> {second.waiting} over {interval:.1f}s; "
             + (told if completed_since or not unrecorded else "completions unknown")
+            + (f" (window start: {first_from})" if first_from else "")
         )
         if grew >= s.growth_min_jobs and not completed_since:
             if unrecorded:

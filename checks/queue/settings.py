@@ -46,6 +46,10 @@ class QueueSettings(Settings):
     # QUEUE-103 jobs piling up
     waiting_max: NonNegativeInt = 1000
     growth_interval_s: NonNegativeFloat = 30.0  # between the session-start and check samples
+    # A warm sweep starts the window from the previous sweep's last sample of this queue if
+    # that is at least growth_interval_s and at most this old (Redis time), and waits for
+    # nothing: the window is then as long as the time between the sweeps.
+    previous_sample_max_age_s: PositiveFloat = 600.0
     growth_min_jobs: PositiveInt = 1  # growth that counts when nothing completes
 
     # QUEUE-104 no completions

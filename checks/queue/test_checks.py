@@ -119,7 +119,8 @@ def test_jobs_piling_up(queue_snapshot: QueueSnapshot, profile: Profile) -> None
     skip_if_paused(queue_snapshot)
     first, second = queue_snapshot.growth()
     counts, missing = queue_snapshot.counts(), queue_snapshot.first_missing
-    verdict(rules.jobs_piling_up(counts, first, second, profile.section(QueueSettings), missing))
+    settings, start = profile.section(QueueSettings), queue_snapshot.first_from
+    verdict(rules.jobs_piling_up(counts, first, second, settings, missing, start))
 
 
 @pytest.mark.predeploy
