@@ -12,8 +12,8 @@ to well within the duration.
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from opscheck.settings.sweep_lease import SweepLease
 
 PROFILE_ANNOTATION = "opscheck.rolerabbit.io/profile"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "rolerabbit-opscheck"}
+JSON = "application/json"
 
 
 class LeaseHeld(Exception):
@@ -54,17 +55,18 @@ class LeaseRecord:
     profile: str | None
 
     @classmethod
-    def of(cls, lease: k8s.V1Lease) -> LeaseRecord:
-        spec = lease.spec or k8s.V1LeaseSpec()
-        metadata = lease.metadata or k8s.V1ObjectMeta()
-        annotations = metadata.annotations or {}
+    def of(cls, lease: dict[str, Any]) -> LeaseRecord:
+        """From the Lease's JSON as the API server answers it."""
+        spec = lease.get("spec") or {}
+        metadata = lease.get("metadata") or {}
+        annotations = metadata.get("annotations") or {}
         return cls(
-            holder=spec.holder_identity or None,
-            acquired=spec.acquire_time,
-            renewed=spec.renew_time,
-            duration_s=int(spec.lease_duration_seconds or 0),
-            transitions=int(spec.lease_transitions or 0),
-            resource_version=str(metadata.resource_version),
+            holder=spec.get("holderIdentity") or None,
+            acquired=_time(spec.get("acquireTime")),
+            renewed=_time(spec.get("renewTime")),
+            duration_s=int(spec.get("leaseDurationSeconds") or 0),
+            transitions=int(spec.get("leaseTransitions") or 0),
+            resource_version=str(metadata.get("resourceVersion")),
             profile=annotations.get(PROFILE_ANNOTATION),
         )
 
@@ -91,6 +93,17 @@ class LeaseRecord:
         return text
 
 
+def _time(text: object) -> datetime | None:
+    """A MicroTime (or Time) as written by the API server; None when absent or unreadable."""
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class SweepLeaseHolder:
     """Takes, renews and releases one Lease for this run (one object per run)."""
 
@@ -105,7 +118,6 @@ class SweepLeaseHolder:
         timeouts: tuple[float, float],
     ) -> None:
         self.api = api
-        self.leases = k8s.CoordinationV1Api(api)
         self.where, self.namespace, self.name = where, namespace, settings.name
         self.duration_s = settings.duration_s
         self.identity, self.profile, self.timeouts = identity, profile, timeouts
@@ -121,17 +133,39 @@ class SweepLeaseHolder:
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
-        """One bounded API call; LeaseUnavailable when it cannot be made or is refused."""
+    def _path(self, name: str | None = None) -> str:
+        leases = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
+        return f"{leases}/{name}" if name else leases
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One bounded API call, as raw JSON (no client models to build or import); the
+        Lease as answered. LeaseUnavailable when it cannot be made or is refused; an
+        ApiException for 404 and 409, the callers' answers (no Lease yet, someone else
+        wrote first)."""
+        headers = {"Accept": JSON, **({"Content-Type": JSON} if body is not None else {})}
+        verb, url, headers, payload, _ = self.api.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
         try:
-            return method(*args, _request_timeout=self.timeouts)
+            response = self.api.call_api(
+                verb, url, header_params=headers, body=payload, _request_timeout=self.timeouts
+            )
+            raw = response.read()
         except TRANSPORT_ERRORS as exc:
             reason = unreachable_reason(exc, self.timeouts)
             raise LeaseUnavailable(f"the Kubernetes API at {self.where}: {reason}") from None
-        except ApiException as exc:
-            if exc.status in (404, 409):
-                raise  # the callers' answers: no Lease yet, someone else wrote first
-            raise LeaseUnavailable(self._refusal(exc)) from None
+        if response.status >= 400:
+            refused = ApiException(status=response.status, reason=response.reason)
+            if refused.status in (404, 409):
+                raise refused
+            raise LeaseUnavailable(self._refusal(refused))
+        try:
+            answer: dict[str, Any] = json.loads(raw)
+        except ValueError:
+            raise LeaseUnavailable(
+                f"the Kubernetes API at {self.where} answered {method} {path} with no JSON"
+            ) from None
+        return answer
 
     def _refusal(self, exc: ApiException) -> str:
         status = f"HTTP {exc.status} {exc.reason or ''}".rstrip()
@@ -147,9 +181,7 @@ class SweepLeaseHolder:
 
     def read(self) -> LeaseRecord | None:
         try:
-            return LeaseRecord.of(
-                self._call(self.leases.read_namespaced_lease, self.name, self.namespace)
-            )
+            return LeaseRecord.of(self._call("GET", self._path(self.name)))
         except ApiException:  # 404 (409 is not an answer to a read)
             return None
 
@@ -197,11 +229,7 @@ class SweepLeaseHolder:
         now = datetime.now(UTC)
         try:
             if current is None:
-                written = self._call(
-                    self.leases.create_namespaced_lease,
-                    self.namespace,
-                    self._body(now, now, 0, None),
-                )
+                written = self._call("POST", self._path(), self._body(now, now, 0, None))
             elif current.live(now):
                 raise self._refuse(current)
             else:
@@ -209,9 +237,7 @@ class SweepLeaseHolder:
                 # read, so two runners taking over at once cannot both win. Every change of
                 # holder counts, as client-go counts leader transitions.
                 body = self._body(now, now, current.transitions + 1, current.resource_version)
-                written = self._call(
-                    self.leases.replace_namespaced_lease, self.name, self.namespace, body
-                )
+                written = self._call("PUT", self._path(self.name), body)
         except ApiException as exc:
             if exc.status == 404:  # no such namespace (the Lease itself was just read)
                 raise LeaseUnavailable(f"namespace {self.namespace} not found (HTTP 404)") from None
@@ -244,9 +270,7 @@ class SweepLeaseHolder:
             if release:
                 del body["spec"]["holderIdentity"]  # released: the next sweep need not wait
             try:
-                written = self._call(
-                    self.leases.replace_namespaced_lease, self.name, self.namespace, body
-                )
+                written = self._call("PUT", self._path(self.name), body)
             except LeaseUnavailable as exc:
                 return str(exc)
             except ApiException as exc:
