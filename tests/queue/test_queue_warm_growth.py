@@ -65,8 +65,9 @@ def test_a_warm_sweep_judges_growth_from_the_previous_sweeps_sample_without_wait
     out = second.stdout
     assert "with no completion (growth threshold 1)" in out
     assert "(window start: the previous sweep's last sample)" in out
-    [over] = re.findall(r"waiting \d+ -> \d+ over (\d+\.\d)s", out)
-    assert float(over) >= 3.5, "the window runs from the recorded sample"
+    # The evidence line (printed with the failure and again in the summary).
+    overs = {float(s) for s in re.findall(r"waiting \d+ -> \d+ over (\d+\.\d)s", out)}
+    assert len(overs) == 1 and min(overs) >= 3.4, "the window runs from the recorded sample"
     assert recorded(reports)["now_ms"] > before["now_ms"]
 
 
