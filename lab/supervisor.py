@@ -285,6 +285,11 @@ class Supervisor:
             self.workers.stopped = stopped
             self.workers.reconcile()
 
+    def running_workers(self) -> set[str]:
+        with self.lock:  # after the monitor's reconcile, which may list the pods before a hook
+            self.workers.reconcile()
+            return self.workers.running_pods()
+
     def _service(self, name: str) -> Service:
         try:
             return self.services[name]

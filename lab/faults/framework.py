@@ -86,6 +86,11 @@ class LabControl(Protocol):
     def set_static_workers_stopped(self, stopped: bool) -> None:
         """Without the emulator: stop (or restart) every worker process."""
 
+    def running_workers(self) -> set[str]:
+        """Apply the emulator's pods to the processes now (after any reconcile in
+        progress, which may have listed them before a hook) and return the pods whose
+        worker process runs."""
+
 
 class Fault:
     """Base class of every lab fault; subclasses set the class attributes."""

@@ -7,10 +7,12 @@ import pytest
 from lab.testing import LabHandle
 from tests.queue.queue_support import (
     FAST,
+    QUEUE,
     Inject,
     Run,
     applied,
     assert_status,
+    client,
     stop_workers,
     use_lab_env,
     wait_workers_healthy,
@@ -98,3 +100,22 @@ def test_queue_restart_workers_dry_run_fix_and_repeat(
         assert (
             worker_deployment(lab)["metadata"]["generation"] == restarted["metadata"]["generation"]
         )
+
+
+def test_worker_stopped_has_stopped_the_worker_processes_when_inject_returns(
+    lab: LabHandle, fault: Inject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge applies the crash-looping pods at once, not at its next reconcile: a
+    reconcile that listed the pods just before the hook (Ready after an earlier clear) may
+    be starting their workers, and a sweep right after inject saw one connect and passed
+    QUEUE-105. Once inject returns, no worker process runs and none is connected."""
+    use_lab_env(lab, monkeypatch)
+    wait_workers_healthy(lab)
+    fault("worker-stopped", wait="none")
+    assert lab.status()["workers"] == [], "a worker process still runs"
+    rc = client(lab)
+    try:
+        names = [str(c.get("name", "")) for c in rc.client_list()]
+    finally:
+        rc.close()
+    assert not [n for n in names if n.startswith(f"{QUEUE}:w:")], names

@@ -8,7 +8,7 @@ import sys
 import time
 
 from lab.errors import LabError
-from lab.faults.framework import Fault, LabControl, register
+from lab.faults.framework import Fault, LabControl, register, wait_until
 from lab.faults.queue.support import COMPLETION_S, unstall, wait_stuck
 from lab.settings import NAMESPACE, QUEUE_NAME, repo_root
 
@@ -36,6 +36,14 @@ class WorkerStopped(Fault):
             lab.k8s_hook(
                 "crashloop",
                 {"namespace": NAMESPACE, "deployment": WORKER_DEPLOYMENT, "scope": "existing"},
+            )
+            # Until the emulator reports the pods not Ready, the bridge keeps (or, listing
+            # them just after an earlier clear, starts) their workers: wait until none runs,
+            # so the queue is never judged stuck while a worker is about to connect.
+            wait_until(
+                "the crash-looping pods' worker processes stopped",
+                lambda: not lab.running_workers(),
+                timeout_s=15.0,
             )
             note = f"existing {WORKER_DEPLOYMENT} pods crash-loop; their workers stopped"
         else:
