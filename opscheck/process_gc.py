@@ -53,10 +53,6 @@ def settle() -> None:
     gc.enable()
 
 
-def paused() -> bool:
-    return _state["paused"] and not _state["settled"]
-
-
 def between_sweeps() -> None:
     """A full collection of everything, then freeze the survivors (`opscheck-sweeper`)."""
     gc.unfreeze()
