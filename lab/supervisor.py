@@ -53,6 +53,7 @@ from lab.settings import NAMESPACE, QUEUE_NAME, LabSettings
 from lab.switches import clear_switches
 
 MONITOR_INTERVAL = 0.5
+STARTING_INTERVAL = 0.05
 RESTART_BACKOFF = 1.0
 SETTLE_TIMEOUT = 60.0  # at start and after a reset: rollouts, workers, the queue flowing
 FLOWING_S = 2.0  # a job completes every half second in a healthy lab
@@ -173,7 +174,7 @@ class Supervisor:
     def monitor(self) -> None:
         """Restart crashed services (unless a fault stopped them) and run the bridge; stop
         the lab when its owner is gone."""
-        while not self.stopping.wait(MONITOR_INTERVAL):
+        while not self.stopping.wait(self._monitor_interval()):
             if self.owner_gone():
                 print(f"owner process {self.ctx.settings.owner_pid} is gone: stopping", flush=True)
                 self.orphaned = True
@@ -199,11 +200,18 @@ class Supervisor:
                     pods.reconcile()
                 self._point_prometheus()
 
+    def _monitor_interval(self) -> float:
+        """Shorter while a pod's process is starting: its pod turns Ready (and a rollout
+        moves on) once the bridge sees the process answer and tells the emulator."""
+        with self.lock:
+            starting = any(pods.pending() for pods in self.pools)
+        return STARTING_INTERVAL if starting else MONITOR_INTERVAL
+
     def _point_prometheus(self) -> None:
         """Keep the lab Prometheus's targets on the API pods that serve (file discovery)."""
         prometheus = self.services.get("prometheus")
         if isinstance(prometheus, PrometheusService) and self.emulator is not None:
-            prometheus.write_targets((pod, API_CONTAINER_PORT) for pod in self.api.serving())
+            prometheus.write_targets((pod, API_CONTAINER_PORT) for pod in self.api.ready_serving())
 
     def request_shutdown(self) -> str:
         self.stopping.set()
@@ -278,7 +286,7 @@ class Supervisor:
 
     def api_pods(self) -> dict[str, int]:
         with self.lock:
-            return self.api.serving()
+            return self.api.ready_serving()
 
     def set_static_workers_stopped(self, stopped: bool) -> None:
         with self.lock:
@@ -379,18 +387,19 @@ class Supervisor:
         )
 
     def _unsettled(self) -> str | None:
-        """What is still settling, or None."""
-        if self.k8s is not None:
-            listing = self.k8s.call("GET", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments")
-            for deployment in listing.get("items") or []:
-                if not rolled_out(deployment):
-                    return f"deployment/{deployment['metadata']['name']}'s rollout"
+        """What is still settling, or None. The pools reconcile first: a new API pod turns
+        Ready (and its rollout moves on) only once its process serves."""
         with self.lock:
             for pods in self.pools:
                 pods.reconcile()
             self._point_prometheus()
             api_pods, serving = self.api.desired_pods(), set(self.api.serving())
             workers, running = self.workers.desired_pods(), self.workers.running_pods()
+        if self.k8s is not None:
+            listing = self.k8s.call("GET", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments")
+            for deployment in listing.get("items") or []:
+                if not rolled_out(deployment):
+                    return f"deployment/{deployment['metadata']['name']}'s rollout"
         if api_pods is None or api_pods != serving:
             return "the API processes (one per Ready API pod)"
         if workers is None or workers != running:

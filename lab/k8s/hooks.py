@@ -148,9 +148,9 @@ class LabApi:
         if path == "/_lab/pod-backends" and method == "GET":
             return Response.of(cluster.backends.describe())
         if path == "/_lab/pod-backends" and method == "POST":
-            namespace, pods = parse_backends(request.json_body())
-            cluster.backends.replace(namespace, pods)
-            return Response.of({"ok": True, "pods": sorted(pods)})
+            backends = parse_backends(request.json_body())
+            cluster.backends.replace(backends)
+            return Response.of({"ok": True, "pods": sorted(backends.pods)})
         if path == "/_lab/hooks" and method == "GET":
             with cluster.lock:
                 return Response.of(self.actions.describe())

@@ -10,6 +10,8 @@ wrong, and how it shows (as ``kubectl describe`` and the suite expect):
 * crashloop/oom faults -> CrashLoopBackOff, restartCount rising every
   ``crash_interval_seconds``, lastState.terminated (Error or OOMKilled);
 * probe-failure fault -> running but not Ready, Unhealthy events;
+* a pod the lab serves with a process (``/_lab/pod-backends`` names its selector)
+  and a readiness probe -> running but not Ready until that process answers;
 * unschedulable fault -> Pending without a node, FailedScheduling events.
 
 Pods that reached a steady state are skipped until a fault changes, so an idle
@@ -49,14 +51,15 @@ class Kubelet:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._runtime: dict[str, PodRuntime] = {}
-        self._settled: dict[str, int] = {}  # uid -> faults generation when settled
+        # uid -> (faults, backends) generations when settled
+        self._settled: dict[str, tuple[int, int]] = {}
 
     def reset(self) -> None:
         self._runtime.clear()
         self._settled.clear()
 
     def tick(self, pods: list[Obj]) -> None:
-        generation = self.cluster.faults.generation
+        generation = (self.cluster.faults.generation, self.cluster.backends.generation)
         live = set()
         for pod in pods:
             uid = pod["metadata"]["uid"]
@@ -273,6 +276,8 @@ class Kubelet:
         if probe is not None:
             self._event(pod, runtime, "Unhealthy", str(probe), warning=True)
             return running, False
+        if container.get("readinessProbe") and cluster.backends.awaited(pod):
+            return running, False  # its probe finds no process listening yet
         return {**running, "ready": True}, True
 
     def _crashing(self, pod: Obj, runtime: PodRuntime, base: Obj, crash: faults.CrashLoop) -> Obj:

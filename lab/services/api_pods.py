@@ -1,14 +1,17 @@
-"""One real API process per Ready `rolerabbit-api` pod, and who learns their ports.
+"""One real API process per running `rolerabbit-api` pod, and who learns their ports.
 
 Each process listens on its own free loopback port (kept while its pod lives, also
 across restarts of a crashed process) and writes its own log (logs/api/<pod>.jsonl).
-A process serves once its port accepts connections; the serving set is published
-to the balancer on api_port (the `api-backends.json` file it re-reads) and to the
-Kubernetes emulator (`POST /_lab/pod-backends`), which forwards the pod proxy to those
-ports and serves each file as its pod's log. A pod that leaves is unpublished before
-its process stops. Each process starts with its pod's container environment, as the
-kubelet resolves it (pod_env.py): the API signs its session tokens with the JWT_SECRET
-of the Secret its pod template names.
+A process serves once its port accepts connections. The serving set is posted to the
+Kubernetes emulator (`POST /_lab/pod-backends`, with the pods' selector), which forwards
+the pod proxy to those ports, serves each file as its pod's log, and holds each pod's
+readiness until its process serves, as a kubelet's readiness probe would: a rollout is
+done only once its new pods answer. The balancer on api_port (the Service) gets the
+serving pods that are also Ready (the `api-backends.json` file it re-reads), so a pod
+failing its probe keeps its process but gets no traffic. A pod that leaves is
+unpublished before its process stops. Each process starts with its pod's container
+environment, as the kubelet resolves it (pod_env.py): the API signs its session tokens
+with the JWT_SECRET of the Secret its pod template names.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 from lab.services.base import LabContext, Service
-from lab.services.bridge import PodPool
+from lab.services.bridge import PodPool, pod_is_ready, pod_is_started
 from lab.services.catalog import ApiPodService
 from lab.services.pod_env import PodEnvError, container_env
 from lab.settings import NAMESPACE
@@ -45,6 +49,7 @@ class ApiPool(PodPool):
         super().__init__(ctx, k8s_url)
         self.ports: dict[str, int] = {}
         self._serving: set[str] = set()
+        self._ready: set[str] | None = None  # Ready in the last listing; None: no emulator
         self._published: list[tuple[str, int]] | None = None
         self._posted: tuple[list[tuple[str, int]], float] | None = None
 
@@ -63,9 +68,23 @@ class ApiPool(PodPool):
                 self.last_error = f"cannot resolve the environment of pod {pod}: {exc}"
         return ApiPodService(self.ctx, pod, self.ports[pod], env)
 
+    def wants(self, pod: dict[str, Any]) -> bool:
+        return pod_is_started(pod)  # the kubelet runs the container before it is Ready
+
+    def listed(self, pods: list[dict[str, Any]]) -> None:
+        self._ready = {p["metadata"]["name"] for p in pods if pod_is_ready(p)}
+
+    def pending(self) -> bool:
+        return any(p.running() and pod not in self._serving for pod, p in self.processes.items())
+
     def serving(self) -> dict[str, int]:
         """Pod -> port of the processes that answer, by pod name."""
         return {pod: self.ports[pod] for pod in sorted(self._serving)}
+
+    def ready_serving(self) -> dict[str, int]:
+        """The serving pods that are also Ready: the Service's endpoints."""
+        ready = self._ready
+        return {pod: port for pod, port in self.serving().items() if ready is None or pod in ready}
 
     def before_stop(self, pods: set[str]) -> None:
         self._serving -= pods
@@ -82,13 +101,14 @@ class ApiPool(PodPool):
         self._publish()
 
     def _publish(self) -> None:
-        pods = sorted(self.serving().items())
-        if pods != self._published:
+        endpoints = sorted(self.ready_serving().items())
+        if endpoints != self._published:
             path = self.ctx.paths.api_backends
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"pods": pods}) + "\n")
+            tmp.write_text(json.dumps({"pods": endpoints}) + "\n")
             tmp.replace(path)
-            self._published = pods
+            self._published = endpoints
+        pods = sorted(self.serving().items())
         now = time.monotonic()
         if self.k8s_url is not None and (
             self._posted is None or self._posted[0] != pods or now - self._posted[1] > REPUBLISH_S
@@ -99,6 +119,7 @@ class ApiPool(PodPool):
         logs = self.ctx.paths
         body = {
             "namespace": NAMESPACE,
+            "selector": self.selector,
             "pods": {pod: {"port": port, "log": str(logs.api_log(pod))} for pod, port in pods},
         }
         request = urllib.request.Request(

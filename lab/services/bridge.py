@@ -1,9 +1,11 @@
-"""The Kubernetes bridge: one real process per Ready pod of an emulated Deployment.
+"""The Kubernetes bridge: one real process per pod of an emulated Deployment.
 
-Each reconcile (the supervisor calls it about once a second) lists the emulator's
-pods of one app (one LIST, 2 s timeout) and starts or stops processes to match the
-Ready ones. So `kubectl scale`, `kubectl rollout restart` or a crash-looping pod really
-change how many processes serve. `PodPool` is that loop; `WorkerPool` runs one BullMQ
+Each reconcile (the supervisor calls it every half second, more often while a process
+starts) lists the emulator's pods of one app (one LIST, 2 s timeout) and starts or stops
+processes to match the pods it `wants`: the Ready ones for workers, the running ones for
+the API, whose pods turn Ready only once their process answers (api_pods.py). So
+`kubectl scale`, `kubectl rollout restart` or a crash-looping pod really change how many
+processes serve. `PodPool` is that loop; `WorkerPool` runs one BullMQ
 worker per `rolerabbit-deployment-worker` pod, `ApiPool` (api_pods.py) one API process
 per `rolerabbit-api` pod.
 
@@ -34,6 +36,14 @@ def pod_is_ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
+def pod_is_started(pod: dict[str, Any]) -> bool:
+    """Every container of the pod runs (Ready or not), and the pod is not going away."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    return bool(statuses) and all((s.get("state") or {}).get("running") for s in statuses)
+
+
 class PodPool:
     """Processes standing for the Ready pods matching `selector`; subclasses make them."""
 
@@ -61,6 +71,18 @@ class PodPool:
     def after_reconcile(self) -> None:
         """Called after every reconcile that could read the pods."""
 
+    def wants(self, pod: dict[str, Any]) -> bool:
+        """Whether a listed pod should have a process: by default, once it is Ready."""
+        return pod_is_ready(pod)
+
+    def listed(self, pods: list[dict[str, Any]]) -> None:
+        """Called with the pods of every listing that could be read."""
+
+    def pending(self) -> bool:
+        """Whether a process was started and is not serving yet (the supervisor then
+        reconciles more often)."""
+        return False
+
     # -- the loop ---------------------------------------------------------------
     def desired_pods(self) -> set[str] | None:
         """Pods that should have a process; None when the emulator could not be read."""
@@ -79,7 +101,8 @@ class PodPool:
             self.last_error = f"cannot list {self.kind} pods: {exc}"
             return None
         self.last_error = None
-        return {p["metadata"]["name"] for p in pods if pod_is_ready(p)}
+        self.listed(pods)
+        return {p["metadata"]["name"] for p in pods if self.wants(p)}
 
     def reconcile(self) -> None:
         desired = self.desired_pods()

@@ -1,6 +1,6 @@
 """A pod's container environment, resolved as the kubelet resolves it when it starts one.
 
-The bridge starts one real process per Ready pod; a process playing a container gets the
+The bridge starts one real process per pod it runs; a process playing a container gets the
 environment the kubelet would give that container: `envFrom` (secretRef, configMapRef, in
 order) then `env` (a literal `value`, or `valueFrom` a secretKeyRef or configMapKeyRef),
 later entries winning, read from the emulator once, at start. So a Secret changed after

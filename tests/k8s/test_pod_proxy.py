@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -123,3 +124,38 @@ def test_proxy_errors_are_statuses(
     )
     # The pod's own 404 comes back as it answered it.
     assert answer.returncode != 0 and "(NotFound)" in answer.stderr, answer.stderr
+
+
+def ready(core: client.CoreV1Api, pod: str) -> bool:
+    conditions = core.read_namespaced_pod(pod, NAMESPACE).status.conditions or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def test_a_served_pod_is_ready_only_while_its_process_is_registered(
+    fresh: Lab, core: client.CoreV1Api, api_pods: dict[str, int]
+) -> None:
+    """With a selector, the poster serves those pods: a pod without a process fails its
+    readiness probe (not Ready, out of its Service's endpoints) until one is registered."""
+    first, *rest = sorted(api_pods)
+    backends = {pod: {"port": api_pods[pod]} for pod in rest}
+    served = {"namespace": NAMESPACE, "selector": "app=rolerabbit-api", "pods": backends}
+    fresh.post("/_lab/pod-backends", served)
+    wait_for(lambda: not ready(core, first), what=f"{first} to turn not Ready")
+    assert all(ready(core, pod) for pod in rest)
+    endpoints = core.read_namespaced_endpoints("rolerabbit-api", NAMESPACE)
+    addressed = {a.target_ref.name for s in endpoints.subsets or [] for a in s.addresses or []}
+    assert first not in addressed and set(rest) <= addressed
+    worker = core.list_namespaced_pod(NAMESPACE, label_selector="app=rolerabbit-deployment-worker")
+    assert all(ready(core, p.metadata.name) for p in worker.items)  # not selected: untouched
+    backends[first] = {"port": api_pods[first]}
+    fresh.post("/_lab/pod-backends", served)
+    wait_for(lambda: ready(core, first), what=f"{first} to turn Ready again")
+
+
+def test_a_selector_that_does_not_parse_is_refused(fresh: Lab) -> None:
+    body = {"namespace": NAMESPACE, "selector": "app in (", "pods": {}}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        fresh.post("/_lab/pod-backends", body)
+    assert (
+        refused.value.code == 400 and "unable to parse requirement" in refused.value.read().decode()
+    )

@@ -118,3 +118,24 @@ def test_scaling_the_api_changes_its_processes(lab: LabHandle) -> None:
         kubectl(lab, "scale", "deployment/rolerabbit-api", "--replicas", "3")
     wait_until(lambda: len(pod_urls(lab.status())) == 3, 20, "three API processes again")
     kubectl(lab, "rollout", "status", "deployment/rolerabbit-api", "--timeout", "30s")
+
+
+def test_a_rollout_is_done_only_once_its_new_pods_processes_answer(lab: LabHandle) -> None:
+    """A new pod turns Ready only once its process serves, as a readiness probe makes it:
+    whatever trusts `rollout status` (the suite's fixes, the next test) reaches every pod."""
+    before = ready_api_pods(lab)
+    kubectl(lab, "rollout", "restart", "deployment/rolerabbit-api")
+    kubectl(lab, "rollout", "status", "deployment/rolerabbit-api", "--timeout", "60s")
+    ready = kubectl(
+        lab,
+        "get",
+        "pods",
+        "-l",
+        "app=rolerabbit-api",
+        "-o",
+        "jsonpath={range .items[?(@.status.containerStatuses[0].ready==true)]}"
+        "{.metadata.name}{'\\n'}{end}",
+    ).split()
+    assert len(ready) == 3 and not before & set(ready), (before, ready)
+    for pod in ready:  # at once: no wait between the rollout and the requests
+        assert f'"pod": "{pod}"' in proxied(lab, pod, "/health")
