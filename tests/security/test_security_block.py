@@ -15,7 +15,6 @@ import http.client
 import json
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from lab.testing import LabHandle
 from tests.database.database_support import KUBECTL, Inject, Run, line
 from tests.deployment.deployment_support import Emulator
 from tests.queue.queue_support import applied, assert_status
+from tests.waiting import wait_until
 
 NAMESPACE = "rolerabbit-production"
 POLICIES = f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/networkpolicies"
@@ -39,7 +39,6 @@ FAST = "fix: {verify_timeout_s: 45, verify_interval_s: 0.5}\n"
 # because those are contained, not because they aged out.
 WIDE = FAST + "errors: {log_window_s: 120}\nsecurity_requests: {window_s: 120}\n"
 TESTED = ["203.0.113.10", "203.0.113.11"]
-ENFORCED_S = 3.0  # the balancer re-reads the policies every second
 
 
 def blocks(emulator: Emulator) -> list[dict[str, Any]]:
@@ -52,13 +51,35 @@ def no_blocks(lab: LabHandle) -> Iterator[Emulator]:
     emulator = Emulator(lab)
 
     def clear() -> None:
+        lifted = []
         for policy in blocks(emulator):
             emulator.call("DELETE", f"{POLICIES}/{policy['metadata']['name']}")
-        time.sleep(ENFORCED_S)
+            lifted.append(
+                policy["metadata"]["annotations"]["opscheck.rolerabbit.io/blocked-address"]
+            )
+        for address in lifted:
+            enforced(lab, address, blocked=False)
 
     clear()
     yield emulator
     clear()
+
+
+@pytest.fixture(scope="class")
+def scanning(lab: LabHandle) -> Iterator[None]:
+    """The scanner fault for a class's tests; cleared after the last of them."""
+    lab.inject("security-scanner")
+    try:
+        yield
+    finally:
+        lab.clear("security-scanner")
+
+
+def enforced(lab: LabHandle, address: str, blocked: bool) -> None:
+    """Wait (bounded) until the balancer, re-reading the policies every second, blocks
+    `address` (no answer) or answers it again."""
+    state = "blocked" if blocked else "answered again"
+    wait_until(lambda: (answered(lab, address) is None) == blocked, 10, f"{address} to be {state}")
 
 
 def answered(lab: LabHandle, address: str) -> int | None:
@@ -130,54 +151,83 @@ def test_the_fix_blocks_the_address_for_real_and_again_changes_nothing(
     assert answered(lab, SCANNER) is None
 
 
-def test_the_dry_run_changes_nothing(
-    run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
-) -> None:
-    fault("security-scanner")
-    dry = run_checks("-k", "SEC-122", "--fix", "--dry-run", profile=FAST)
-    assert_status(dry, {"SEC-122": "failed"})
-    line(dry, rf"would run: \[kubernetes\] POST {POLICIES} networkpolicy/{POLICY}   # blocks")
-    assert applied(dry) == []
-    assert blocks(no_blocks) == []
-    assert answered(lab, SCANNER) is not None
+@pytest.mark.usefixtures("scanning")
+class TestNothingIsBlockedWhenItMustNotBe:
+    """A dry run, and each refusal, while the scanner runs: one scan serves them all (its
+    traffic outlasts each run's window), so its clear waits out the window once."""
 
+    def test_the_dry_run_changes_nothing(
+        self, run_checks: Run, lab: LabHandle, no_blocks: Emulator
+    ) -> None:
+        dry = run_checks("-k", "SEC-122", "--fix", "--dry-run", profile=FAST)
+        assert_status(dry, {"SEC-122": "failed"})
+        line(dry, rf"would run: \[kubernetes\] POST {POLICIES} networkpolicy/{POLICY}   # blocks")
+        assert applied(dry) == []
+        assert blocks(no_blocks) == []
+        assert answered(lab, SCANNER) is not None
 
-@pytest.mark.parametrize(
-    ("setting", "reason"),
-    [
-        (
-            "allowed_cidrs: [203.0.113.0/24]",
-            f"{SCANNER} is allow-listed (security_containment.allowed_cidrs 203.0.113.0/24)",
-        ),
-        (
-            f"own_addresses: [{SCANNER}]",
-            f"{SCANNER} is the suite's own address: blocking it would cut the suite off",
-        ),
-        (
-            "protected_cidrs: [203.0.113.64/26]",
-            f"{SCANNER} is in a protected range (security_containment.protected_cidrs "
-            "203.0.113.64/26: the cluster's and private ranges)",
-        ),
-    ],
-    ids=["allow-listed", "own-address", "protected-range"],
-)
-def test_refusals_change_nothing(
-    run_checks: Run,
-    fault: Inject,
-    lab: LabHandle,
-    no_blocks: Emulator,
-    setting: str,
-    reason: str,
-) -> None:
-    fault("security-scanner")
-    refused = run_checks(
-        "-k", "SEC-122", "--fix", profile=FAST + f"security_containment: {{{setting}}}"
+    @pytest.mark.parametrize(
+        ("setting", "reason"),
+        [
+            (
+                "allowed_cidrs: [203.0.113.0/24]",
+                f"{SCANNER} is allow-listed (security_containment.allowed_cidrs 203.0.113.0/24)",
+            ),
+            (
+                f"own_addresses: [{SCANNER}]",
+                f"{SCANNER} is the suite's own address: blocking it would cut the suite off",
+            ),
+            (
+                "protected_cidrs: [203.0.113.64/26]",
+                f"{SCANNER} is in a protected range (security_containment.protected_cidrs "
+                "203.0.113.64/26: the cluster's and private ranges)",
+            ),
+        ],
+        ids=["allow-listed", "own-address", "protected-range"],
     )
-    assert refused.statuses()["SEC-122"] != "fixed", refused.stdout
-    assert reason + "; nothing blocked" in refused.stdout
-    assert applied(refused) == []
-    assert blocks(no_blocks) == []
-    assert answered(lab, SCANNER) is not None
+    def test_refusals_change_nothing(
+        self,
+        run_checks: Run,
+        lab: LabHandle,
+        no_blocks: Emulator,
+        setting: str,
+        reason: str,
+    ) -> None:
+        refused = run_checks(
+            "-k", "SEC-122", "--fix", profile=FAST + f"security_containment: {{{setting}}}"
+        )
+        assert refused.statuses()["SEC-122"] != "fixed", refused.stdout
+        assert reason + "; nothing blocked" in refused.stdout
+        assert applied(refused) == []
+        assert blocks(no_blocks) == []
+        assert answered(lab, SCANNER) is not None
+
+    def test_another_policy_on_the_api_pods_is_refused(
+        self, run_checks: Run, lab: LabHandle, no_blocks: Emulator
+    ) -> None:
+        """Someone else's policy selecting the API's pods for ingress: a block beside it would
+        admit what it keeps out, so nothing is blocked."""
+        theirs = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "platform-api-ingress"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "rolerabbit-api"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{}],
+            },
+        }
+        kubectl_apply(lab, [theirs])
+        try:
+            refused = run_checks("-k", "SEC-122", "--fix", profile=FAST)
+            assert refused.statuses()["SEC-122"] != "fixed", refused.stdout
+            assert (
+                "networkpolicy platform-api-ingress already select the API's pods for ingress: "
+                "policies add up, so a block would admit what they keep out"
+            ) in refused.stdout
+            assert applied(refused) == [] and blocks(no_blocks) == []
+        finally:
+            no_blocks.call("DELETE", f"{POLICIES}/platform-api-ingress")
 
 
 def block(address: str, expires: str) -> dict[str, Any]:
@@ -218,8 +268,7 @@ def test_expired_blocks_are_lifted_and_the_others_stay(
             block("203.0.113.11", later),
         ],
     )
-    time.sleep(ENFORCED_S)
-    assert answered(lab, "203.0.113.10") is None  # an expired block still blocks
+    enforced(lab, "203.0.113.10", blocked=True)  # an expired block still blocks
     failed = run_checks("-k", "SEC-151", profile=FAST)
     assert_status(failed, {"SEC-151": "failed"})
     line(failed, r"^\[SEC-151\] 1 block past its expiry of 2 blocks the suite made$")
@@ -239,8 +288,8 @@ def test_expired_blocks_are_lifted_and_the_others_stay(
     [left] = blocks(no_blocks)
     assert left["metadata"]["name"] == "opscheck-block-203-0-113-11"
     assert left["spec"]["ingress"][0]["from"][0]["ipBlock"]["except"] == ["203.0.113.11/32"]
-    time.sleep(ENFORCED_S)
-    assert answered(lab, "203.0.113.10") == 200  # lifted: answered again
+    enforced(lab, "203.0.113.10", blocked=False)  # lifted: answered again
+    assert answered(lab, "203.0.113.10") == 200
     assert answered(lab, "203.0.113.11") is None  # still blocked
 
     again = run_checks("-k", "SEC-151", "--fix", profile=FAST)
@@ -302,35 +351,6 @@ def test_a_second_block_brings_the_first_up_to_date_so_both_hold(
     assert answered(lab, "203.0.113.78") == 200
 
 
-def test_another_policy_on_the_api_pods_is_refused(
-    run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
-) -> None:
-    """Someone else's policy selecting the API's pods for ingress: a block beside it would
-    admit what it keeps out, so nothing is blocked."""
-    theirs = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": "platform-api-ingress"},
-        "spec": {
-            "podSelector": {"matchLabels": {"app": "rolerabbit-api"}},
-            "policyTypes": ["Ingress"],
-            "ingress": [{}],
-        },
-    }
-    kubectl_apply(lab, [theirs])
-    try:
-        fault("security-scanner")
-        refused = run_checks("-k", "SEC-122", "--fix", profile=FAST)
-        assert refused.statuses()["SEC-122"] != "fixed", refused.stdout
-        assert (
-            "networkpolicy platform-api-ingress already select the API's pods for ingress: "
-            "policies add up, so a block would admit what they keep out"
-        ) in refused.stdout
-        assert applied(refused) == [] and blocks(no_blocks) == []
-    finally:
-        no_blocks.call("DELETE", f"{POLICIES}/platform-api-ingress")
-
-
 def test_credential_stuffing_is_blocked_and_its_logins_no_longer_judged(
     run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
 ) -> None:
@@ -360,7 +380,7 @@ def test_an_expired_block_of_a_flagged_address_is_renewed_in_place(
     )  # fmt: skip
     stale["metadata"]["annotations"][EXPIRES] = past
     kubectl_apply(lab, [stale])
-    time.sleep(ENFORCED_S)
+    enforced(lab, SCANNER, blocked=True)
     # Its earlier requests no longer count as contained once the block expired.
     fixed = run_checks("-k", "SEC-122", "--fix", profile=WIDE)
     assert_status(fixed, {"SEC-122": "fixed"})
