@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from fixtures.kubernetes_access import SWEEP, Access, fixer_access
 from lab.testing import LabHandle
 from tests.deploy.deploy_support import generator
-from tests.deploy.deploy_support import without_blocks as without_blocks
 from tests.deployment.deployment_support import API, FAST, Emulator, Inject, Run, applied
+from tests.security.block_support import no_blocks as no_blocks
 from tests.waiting import wait_until
 
 SUITE = "rolerabbit-opscheck"
@@ -72,9 +72,9 @@ def test_a_full_sweep_asks_only_what_the_readonly_role_grants(
 
 
 def test_fix_runs_of_every_section_ask_only_what_the_two_roles_grant(
-    run_checks: Run, fault: Inject, lab: LabHandle, without_blocks: Emulator
+    run_checks: Run, fault: Inject, lab: LabHandle, no_blocks: Emulator
 ) -> None:
-    emulator = without_blocks
+    emulator = no_blocks
     emulator.reset_stats()
     for name, params in FIRST_FAULTS:
         fault(name, **params)

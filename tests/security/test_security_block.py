@@ -11,7 +11,6 @@ starts and ends with no block of the suite's in the namespace.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import subprocess
@@ -27,11 +26,9 @@ from lab.testing import LabHandle
 from tests.database.database_support import KUBECTL, Inject, Run, line
 from tests.deployment.deployment_support import Emulator
 from tests.queue.queue_support import applied, assert_status
-from tests.waiting import wait_until
+from tests.security.block_support import NAMESPACE, POLICIES, answered, blocks, enforced
+from tests.security.block_support import no_blocks as no_blocks
 
-NAMESPACE = "rolerabbit-production"
-POLICIES = f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/networkpolicies"
-OURS = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Drolerabbit-opscheck"
 SCANNER = "203.0.113.77"
 POLICY = "opscheck-block-203-0-113-77"
 FAST = "fix: {verify_timeout_s: 45, verify_interval_s: 0.5}\n"
@@ -39,30 +36,6 @@ FAST = "fix: {verify_timeout_s: 45, verify_interval_s: 0.5}\n"
 # because those are contained, not because they aged out.
 WIDE = FAST + "errors: {log_window_s: 120}\nsecurity_requests: {window_s: 120}\n"
 TESTED = ["203.0.113.10", "203.0.113.11"]
-
-
-def blocks(emulator: Emulator) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = emulator.call("GET", f"{POLICIES}?{OURS}")["items"]
-    return items
-
-
-@pytest.fixture
-def no_blocks(lab: LabHandle) -> Iterator[Emulator]:
-    emulator = Emulator(lab)
-
-    def clear() -> None:
-        lifted = []
-        for policy in blocks(emulator):
-            emulator.call("DELETE", f"{POLICIES}/{policy['metadata']['name']}")
-            lifted.append(
-                policy["metadata"]["annotations"]["opscheck.rolerabbit.io/blocked-address"]
-            )
-        for address in lifted:
-            enforced(lab, address, blocked=False)
-
-    clear()
-    yield emulator
-    clear()
 
 
 @pytest.fixture(scope="class")
@@ -73,28 +46,6 @@ def scanning(lab: LabHandle) -> Iterator[None]:
         yield
     finally:
         lab.clear("security-scanner")
-
-
-def enforced(lab: LabHandle, address: str, blocked: bool) -> None:
-    """Wait (bounded) until the balancer, re-reading the policies every second, blocks
-    `address` (no answer) or answers it again."""
-    state = "blocked" if blocked else "answered again"
-    wait_until(lambda: (answered(lab, address) is None) == blocked, 10, f"{address} to be {state}")
-
-
-def answered(lab: LabHandle, address: str) -> int | None:
-    """The status the API's Service answers a GET from `address` with; None: no answer."""
-    port = int(lab.env["ROLERABBIT_API_URL"].rsplit(":", 1)[1])
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", "/api/portfolios", headers={"X-Forwarded-For": address})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except (http.client.RemoteDisconnected, ConnectionError):
-        return None
-    finally:
-        conn.close()
 
 
 def test_the_fix_blocks_the_address_for_real_and_again_changes_nothing(
