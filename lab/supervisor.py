@@ -64,6 +64,7 @@ FLOWING_S = 2.0  # a job completes every half second in a healthy lab
 # right after a reset that replaced no pod would find the API's logs all but empty.
 SETTLED_LOG_LINES = 25
 STORES = ("postgres", "redis", "registry")  # started first, together; stopped last
+STORES_SEEDED = ("postgres", "registry")  # then filled, together: schema and seed, images
 
 
 # A job held this long under one lock token has lost its worker (a lab job takes <= 0.2 s).
@@ -133,16 +134,21 @@ class Supervisor:
         clear_switches(paths.switches)  # a previous (crashed) supervisor's faults are gone
         self.control.start()
         t0 = time.monotonic()
-        self._set_phase("starting", ", ".join(STORES))
         # PostgreSQL (initdb on first start), Redis and the image registry are independent:
-        # start them at once; then the schema and the image pushes.
-        with ThreadPoolExecutor(max_workers=len(STORES)) as pool:
-            for future in [pool.submit(self._bring_up, self.services[n]) for n in STORES]:
+        # start them at once; then the schema and the image pushes. Prometheus too: it
+        # sends its discovered targets to its scrapers every 5 s from its start (a fixed
+        # tick), so the lab's first scrape of the API pods, which the lab waits for, comes
+        # about 5 s after Prometheus starts, whatever else is ready by then.
+        first = [n for n in (*STORES, "prometheus") if n in self.services]
+        self._set_phase("starting", ", ".join(first))
+        with ThreadPoolExecutor(max_workers=len(first)) as pool:
+            for future in [pool.submit(self._bring_up, self.services[n]) for n in first]:
                 future.result()
         self._set_phase("starting", "schema, seed and images")
-        self.services["postgres"].after_ready()
-        self.services["registry"].after_ready()
-        rest = [s for n, s in self.services.items() if n not in STORES]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the database and the registry
+            for future in [pool.submit(self.services[n].after_ready) for n in STORES_SEEDED]:
+                future.result()
+        rest = [s for n, s in self.services.items() if n not in first]
         self._set_phase("starting", ", ".join(s.name for s in rest))
         for service in rest:
             service.prepare()
